@@ -1,0 +1,1 @@
+"""Cryptography of DecentraHealth, free of Django: CKKS updates, threshold decryption, proofs of training."""
