@@ -1,0 +1,38 @@
+"""The plaintext update format: the explicit benchmark baseline against which CKKS is measured.
+
+Layout: magic b"DHPLAIN1", u64 little-endian vector length, then that many float64 little-endian values.
+"""
+
+from __future__ import annotations
+
+import struct
+
+import numpy as np
+
+MAGIC = b"DHPLAIN1"
+HEADER = struct.Struct("<8sQ")
+
+
+class PlainUpdateError(ValueError):
+    """The blob is not a well-formed plaintext update of the expected length."""
+
+
+def encode(vector: np.ndarray) -> bytes:
+    values = np.ascontiguousarray(vector, dtype="<f8")
+    return HEADER.pack(MAGIC, values.size) + values.tobytes()
+
+
+def decode(blob: bytes, expected_length: int) -> np.ndarray:
+    if len(blob) < HEADER.size:
+        raise PlainUpdateError("blob is shorter than its header")
+    magic, length = HEADER.unpack_from(blob)
+    if magic != MAGIC:
+        raise PlainUpdateError("not a plaintext update (bad magic); was it encrypted under another scheme?")
+    if length != expected_length:
+        raise PlainUpdateError(f"update has {length} parameters, the model has {expected_length}")
+    if len(blob) != HEADER.size + 8 * length:
+        raise PlainUpdateError(f"blob is {len(blob)} bytes, expected {HEADER.size + 8 * length}")
+    values = np.frombuffer(blob, dtype="<f8", offset=HEADER.size).astype(np.float64)
+    if not np.all(np.isfinite(values)):
+        raise PlainUpdateError("update contains NaN or infinite values")
+    return values

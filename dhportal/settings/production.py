@@ -1,0 +1,19 @@
+"""Production refuses to start on development defaults (DH_ENV=production)."""
+
+from django.core.exceptions import ImproperlyConfigured
+
+from .base import DEBUG, DEVELOPMENT_SECRET_KEY, DH_AGGREGATION, SECRET_KEY
+
+
+def refuse_unsafe_settings() -> None:
+    if SECRET_KEY == DEVELOPMENT_SECRET_KEY or len(SECRET_KEY) < 32:
+        raise ImproperlyConfigured("DH_SECRET_KEY must be set to a random value of at least 32 characters")
+    if DEBUG:
+        raise ImproperlyConfigured("DH_DEBUG must be false in production")
+    if DH_AGGREGATION != "ckks":
+        raise ImproperlyConfigured("DH_AGGREGATION must be ckks in production: plaintext is a benchmark baseline")
+
+
+refuse_unsafe_settings()
+SESSION_COOKIE_SECURE = True
+CSRF_COOKIE_SECURE = True

@@ -1,0 +1,38 @@
+from django.contrib import admin
+from django.urls import include, path, re_path
+from drf_spectacular.views import SpectacularAPIView
+
+from dhportal import frontend
+from hospitals import api as hospitals_api
+from rounds import api as rounds_api
+
+api = [
+    path("auth/login/", hospitals_api.LoginView.as_view()),
+    path("auth/logout/", hospitals_api.LogoutView.as_view()),
+    path("auth/token/", hospitals_api.ApiTokenView.as_view()),
+    path("me/", hospitals_api.MeView.as_view()),
+    path("hospitals/", hospitals_api.HospitalListView.as_view()),
+    path("hospitals/<int:hospital_id>/", hospitals_api.HospitalDetailView.as_view()),
+    path("hospitals/<int:hospital_id>/node-token/", hospitals_api.NodeTokenView.as_view()),
+    path("hospitals/<int:hospital_id>/chain-address/", hospitals_api.HospitalChainAddressView.as_view()),
+    path("hospitals/<int:hospital_id>/submissions/", rounds_api.HospitalSubmissionsView.as_view()),
+    path("architectures/", rounds_api.ArchitectureListView.as_view()),
+    path("models/", rounds_api.ModelListView.as_view()),
+    path("models/<int:model_id>/weights/", rounds_api.ModelWeightsView.as_view()),
+    path("rounds/", rounds_api.RoundListView.as_view()),
+    path("rounds/<int:round_id>/", rounds_api.RoundDetailView.as_view()),
+    path("rounds/<int:round_id>/approve/", rounds_api.RoundApproveView.as_view()),
+    path("rounds/<int:round_id>/cancel/", rounds_api.RoundCancelView.as_view()),
+    path("rounds/<int:round_id>/participation/", rounds_api.RoundParticipationView.as_view()),
+    path("rounds/<int:round_id>/submissions/", rounds_api.RoundSubmissionsView.as_view()),
+    path("rounds/<int:round_id>/events/", rounds_api.RoundEventsView.as_view()),
+    path("node/rounds/<int:round_id>/", rounds_api.NodeRoundTaskView.as_view()),
+    path("node/rounds/<int:round_id>/submission/", rounds_api.NodeSubmissionView.as_view()),
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+]
+
+urlpatterns = [
+    path("api/", include(api)),
+    path("admin/", admin.site.urls),
+    re_path(r"^(?!api/|admin/|ws/).*$", frontend.index),
+]

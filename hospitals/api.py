@@ -1,0 +1,176 @@
+"""REST endpoints for accounts, hospitals and tokens. Views validate and call one service or selector."""
+
+from __future__ import annotations
+
+from django.contrib.auth import authenticate, login, logout
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from dhportal.errors import PermissionDenied
+from hospitals import selectors, services
+from hospitals.models import Hospital, User
+from hospitals.permissions import IsCoordinator, IsPerson
+
+
+class UserSerializer(serializers.ModelSerializer):
+    hospital = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+
+    class Meta:
+        model = User
+        fields = ["id", "username", "role", "hospital"]
+
+
+class HospitalSerializer(serializers.ModelSerializer):
+    node_online = serializers.SerializerMethodField()
+    node_token_active = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Hospital
+        fields = ["id", "name", "slug", "created_at", "node_last_seen_at", "node_online", "node_token_active",
+                  "chain_address"]
+
+    def get_node_online(self, hospital: Hospital) -> bool:
+        return selectors.node_is_online(hospital)
+
+    def get_node_token_active(self, hospital: Hospital) -> bool:
+        return bool(hospital.node_token_hash)
+
+
+class CredentialsSerializer(serializers.Serializer):
+    username = serializers.CharField(max_length=150)
+    password = serializers.CharField(max_length=200, trim_whitespace=False)
+
+
+class TokenRequestSerializer(CredentialsSerializer):
+    name = serializers.CharField(max_length=100, default="automation")
+
+
+class TokenSerializer(serializers.Serializer):
+    token = serializers.CharField(help_text="Shown once; store it safely.")
+
+
+class HospitalCreateSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=200)
+    admin_username = serializers.CharField(max_length=150)
+    admin_password = serializers.CharField(min_length=8, max_length=200)
+
+
+class HospitalCreatedSerializer(serializers.Serializer):
+    hospital = HospitalSerializer()
+    node_token = serializers.CharField(help_text="Shown once; configure it on the hospital's node.")
+
+
+def _checked_credentials(request) -> User:
+    data = CredentialsSerializer(data=request.data)
+    data.is_valid(raise_exception=True)
+    user = authenticate(request, **data.validated_data)
+    if user is None:
+        raise PermissionDenied("Wrong username or password")
+    return user
+
+
+class LoginView(APIView):
+    permission_classes = [AllowAny]
+    authentication_classes = []
+
+    @extend_schema(request=CredentialsSerializer, responses=UserSerializer)
+    def post(self, request):
+        user = _checked_credentials(request)
+        login(request, user)
+        return Response(UserSerializer(user).data)
+
+
+class LogoutView(APIView):
+    permission_classes = [AllowAny]
+
+    @extend_schema(request=None, responses={204: None})
+    def post(self, request):
+        logout(request)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class ApiTokenView(APIView):
+    permission_classes = [AllowAny]
+    authentication_classes = []
+
+    @extend_schema(request=TokenRequestSerializer, responses={201: TokenSerializer})
+    def post(self, request):
+        data = TokenRequestSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        user = _checked_credentials(request)
+        token = services.issue_api_token(user, data.validated_data["name"])
+        return Response({"token": token}, status=status.HTTP_201_CREATED)
+
+
+class MeView(APIView):
+    permission_classes = [IsPerson]
+
+    @extend_schema(responses=UserSerializer)
+    def get(self, request):
+        return Response(UserSerializer(request.user).data)
+
+
+class HospitalListView(APIView):
+    permission_classes = [IsPerson]
+
+    @extend_schema(responses=HospitalSerializer(many=True))
+    def get(self, request):
+        return Response(HospitalSerializer(selectors.hospitals_visible_to(request.user), many=True).data)
+
+    @extend_schema(request=HospitalCreateSerializer, responses={201: HospitalCreatedSerializer})
+    def post(self, request):
+        if not request.user.is_coordinator:
+            raise PermissionDenied("Only the coordinator may register hospitals")
+        data = HospitalCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        hospital, token = services.register_hospital(request.user, **data.validated_data)
+        return Response(
+            {"hospital": HospitalSerializer(hospital).data, "node_token": token}, status=status.HTTP_201_CREATED
+        )
+
+
+def _visible_hospital(request, hospital_id: int) -> Hospital:
+    return get_object_or_404(selectors.hospitals_visible_to(request.user), pk=hospital_id)
+
+
+class HospitalDetailView(APIView):
+    permission_classes = [IsPerson]
+
+    @extend_schema(responses=HospitalSerializer)
+    def get(self, request, hospital_id: int):
+        return Response(HospitalSerializer(_visible_hospital(request, hospital_id)).data)
+
+
+class NodeTokenView(APIView):
+    permission_classes = [IsPerson]
+
+    @extend_schema(request=None, responses={201: TokenSerializer})
+    def post(self, request, hospital_id: int):
+        """Rotate: a new node token; the old one stops working at once."""
+        token = services.rotate_node_token(request.user, _visible_hospital(request, hospital_id))
+        return Response({"token": token}, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=None, responses={204: None})
+    def delete(self, request, hospital_id: int):
+        services.revoke_node_token(request.user, _visible_hospital(request, hospital_id))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class ChainAddressSerializer(serializers.Serializer):
+    chain_address = serializers.RegexField(r"^0x[0-9a-fA-F]{40}$")
+
+
+class HospitalChainAddressView(APIView):
+    permission_classes = [IsCoordinator]
+
+    @extend_schema(request=ChainAddressSerializer, responses=HospitalSerializer)
+    def put(self, request, hospital_id: int):
+        data = ChainAddressSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        hospital = _visible_hospital(request, hospital_id)
+        services.set_chain_address(request.user, hospital, data.validated_data["chain_address"])
+        return Response(HospitalSerializer(hospital).data)

@@ -1,0 +1,80 @@
+"""One round at a hospital: download the global model and config, train, protect, prove, upload."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from fl import params as fl_params
+from fl.data import Dataset
+from fl.fedavg import weighted_update
+from fl.local_data import load_local_dataset
+from fl.models import build_model
+from fl.serialization import weights_from_bytes
+from fl.training import TrainConfig, evaluate, train_local
+from hospitals.node import protecting, proving
+from hospitals.node.client import PortalClient
+
+log = logging.getLogger(__name__)
+LOCAL_VALIDATION_FRACTION = 0.1
+
+
+def round_seed(node_seed: int, round_id: int) -> int:
+    return int.from_bytes(hashlib.sha256(f"{node_seed}:{round_id}".encode()).digest()[:4], "little")
+
+
+def split_local_validation(dataset: Dataset, seed: int) -> tuple[Dataset, Dataset]:
+    order = np.random.default_rng(seed).permutation(len(dataset))
+    cut = max(1, int(len(dataset) * LOCAL_VALIDATION_FRACTION))
+    return dataset.subset(order[cut:]), dataset.subset(order[:cut])
+
+
+def run_round(client: PortalClient, round_id: int, data_path: str | Path, node_seed: int = 0) -> dict[str, Any]:
+    """Runs this hospital's part of a round; returns what was done. Safe to call twice (skips if submitted)."""
+    task = client.round_task(round_id)
+    if task["submitted"]:
+        return {"round": round_id, "skipped": "already submitted"}
+    if task["state"] != "COLLECTING":
+        return {"round": round_id, "skipped": f"round is {task['state']}"}
+    seconds: dict[str, float] = {}
+    started = time.perf_counter()
+    architecture = task["architecture"]
+    global_vector = weights_from_bytes(client.get_bytes(task["model"]["weights_url"]))
+    template = build_model(architecture["key"], architecture["num_classes"]).state_dict()
+    if len(global_vector) != fl_params.parameter_count(template):
+        raise ValueError("the downloaded model does not match its declared architecture")
+    seed = round_seed(node_seed, round_id)
+    dataset = load_local_dataset(data_path, architecture["num_classes"])
+    train_set, val_set = split_local_validation(dataset, seed)
+    config = TrainConfig.from_dict({k: v for k, v in task["config"].items() if k != "proof_steps"})
+    seconds["download"] = time.perf_counter() - started
+
+    started = time.perf_counter()
+    result = train_local(fl_params.unflatten(global_vector, template), architecture["key"], config, train_set, seed)
+    local = evaluate(result.state, architecture["key"], val_set)
+    seconds["training"] = time.perf_counter() - started
+
+    started = time.perf_counter()
+    delta = fl_params.flatten(result.state) - global_vector
+    blob = protecting.protect(task["protection"], weighted_update(delta, result.num_samples), client)
+    seconds["protection"] = time.perf_counter() - started
+
+    started = time.perf_counter()
+    proof = proving.prove(task["proof"], result, client)
+    seconds["proof"] = time.perf_counter() - started
+
+    metrics = {
+        **{f"train_{k}": v for k, v in result.metrics.items()},
+        **{f"local_val_{k}": v for k, v in local.items()},
+        "seconds": {k: round(v, 3) for k, v in seconds.items()},
+    }
+    started = time.perf_counter()
+    client.upload(round_id, blob, result.num_samples, metrics, proof)
+    seconds["upload"] = time.perf_counter() - started
+    log.info("round %s: update uploaded (%d bytes)", round_id, len(blob))
+    return {"round": round_id, "bytes": len(blob), "num_samples": result.num_samples, "seconds": seconds}

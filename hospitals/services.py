@@ -1,0 +1,95 @@
+"""Writes of hospitals, users and tokens. Plaintext tokens are returned once and never stored."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.text import slugify
+
+from dhportal.errors import Conflict, InvalidUpload, PermissionDenied
+from hospitals.models import ApiToken, Hospital, User
+from hospitals.tokens import issue_token
+
+
+def require_coordinator(user: User) -> None:
+    if not getattr(user, "is_coordinator", False):
+        raise PermissionDenied("Only the coordinator may do this")
+
+
+def require_hospital_manager(user: User, hospital: Hospital) -> None:
+    """The coordinator, or an admin of this hospital."""
+    if getattr(user, "is_coordinator", False):
+        return
+    if getattr(user, "role", None) == User.Role.HOSPITAL_ADMIN and user.hospital_id == hospital.pk:
+        return
+    raise PermissionDenied("Only the coordinator or this hospital's admin may do this")
+
+
+def create_coordinator(username: str, password: str) -> User:
+    return User.objects.create_user(username=username, password=password, role=User.Role.COORDINATOR)
+
+
+@transaction.atomic
+def register_hospital(actor: User, name: str, admin_username: str, admin_password: str) -> tuple[Hospital, str]:
+    """Registers a hospital and its admin; returns the hospital and its node token (shown once)."""
+    require_coordinator(actor)
+    slug = slugify(name)[:60]
+    if not slug:
+        raise InvalidUpload("Hospital name must contain letters or digits")
+    if Hospital.objects.filter(slug=slug).exists() or Hospital.objects.filter(name=name).exists():
+        raise Conflict(f"A hospital named {name!r} is already registered")
+    if User.objects.filter(username=admin_username).exists():
+        raise Conflict(f"User {admin_username!r} already exists")
+    hospital = Hospital.objects.create(name=name, slug=slug)
+    User.objects.create_user(
+        username=admin_username, password=admin_password, role=User.Role.HOSPITAL_ADMIN, hospital=hospital
+    )
+    token = _set_node_token(hospital)
+    return hospital, token
+
+
+def _set_node_token(hospital: Hospital) -> str:
+    issued = issue_token("node")
+    hospital.node_token_prefix = issued.prefix
+    hospital.node_token_hash = issued.digest
+    hospital.save(update_fields=["node_token_prefix", "node_token_hash"])
+    return issued.plaintext
+
+
+def rotate_node_token(actor: User, hospital: Hospital) -> str:
+    """Issues a new node token; the old one stops working at once."""
+    require_hospital_manager(actor, hospital)
+    return _set_node_token(hospital)
+
+
+def revoke_node_token(actor: User, hospital: Hospital) -> None:
+    require_hospital_manager(actor, hospital)
+    hospital.node_token_prefix = ""
+    hospital.node_token_hash = ""
+    hospital.save(update_fields=["node_token_prefix", "node_token_hash"])
+
+
+def record_node_seen(hospital: Hospital, when: datetime) -> None:
+    # At most one write a minute per node: authentication runs on every request.
+    seen = hospital.node_last_seen_at
+    if seen is None or (when - seen).total_seconds() > 60:
+        Hospital.objects.filter(pk=hospital.pk).update(node_last_seen_at=when)
+        hospital.node_last_seen_at = when
+
+
+def issue_api_token(user: User, name: str) -> str:
+    issued = issue_token("api")
+    ApiToken.objects.create(user=user, name=name, prefix=issued.prefix, token_hash=issued.digest)
+    return issued.plaintext
+
+
+def revoke_api_token(user: User, prefix: str) -> None:
+    ApiToken.objects.filter(user=user, prefix=prefix, revoked_at__isnull=True).update(revoked_at=timezone.now())
+
+
+def set_chain_address(actor: User, hospital: Hospital, address: str) -> None:
+    require_coordinator(actor)
+    hospital.chain_address = address
+    hospital.save(update_fields=["chain_address"])

@@ -1,0 +1,324 @@
+"""REST endpoints for models, rounds, submissions and the audit trail, and the hospital nodes' endpoints."""
+
+from __future__ import annotations
+
+import json
+
+from django.conf import settings
+from django.http import HttpResponse
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.parsers import MultiPartParser
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from dhportal.errors import InvalidUpload, NotFound, PermissionDenied, UploadTooLarge
+from fl.models import ARCHITECTURES
+from fl.training import DEFAULT_TRAIN_CONFIG, LOSSES, OPTIMISERS
+from hospitals import selectors as hospital_selectors
+from hospitals.models import Hospital
+from hospitals.permissions import IsCoordinator, IsNode, IsPerson
+from hospitals.principals import HospitalNode
+from rounds import blobstore, proofs, protection, selectors, services
+from rounds.models import AuditEvent, GlobalModel, Round, Submission
+
+# --- serializers --------------------------------------------------------------------------------------------
+
+
+class ModelSerializer(serializers.ModelSerializer):
+    architecture = serializers.CharField(source="architecture.key")
+    num_classes = serializers.IntegerField(source="architecture.num_classes")
+    produced_by = serializers.PrimaryKeyRelatedField(read_only=True)
+
+    class Meta:
+        model = GlobalModel
+        fields = ["id", "architecture", "num_classes", "version", "weights_digest", "head_hash", "produced_by",
+                  "metrics", "created_at"]
+
+
+class ModelCreateSerializer(serializers.Serializer):
+    architecture = serializers.ChoiceField(choices=sorted(ARCHITECTURES))
+    num_classes = serializers.IntegerField(min_value=2, max_value=16)
+    seed = serializers.IntegerField(min_value=0, max_value=2**31 - 1, default=0)
+
+
+class TrainingConfigSerializer(serializers.Serializer):
+    loss = serializers.ChoiceField(choices=LOSSES, default=DEFAULT_TRAIN_CONFIG.loss)
+    optimiser = serializers.ChoiceField(choices=OPTIMISERS, default=DEFAULT_TRAIN_CONFIG.optimiser)
+    lr = serializers.FloatField(min_value=1e-6, max_value=1.0, default=DEFAULT_TRAIN_CONFIG.lr)
+    head_lr = serializers.FloatField(min_value=2**-15, max_value=1.0, default=DEFAULT_TRAIN_CONFIG.head_lr)
+    local_epochs = serializers.IntegerField(min_value=1, max_value=50, default=DEFAULT_TRAIN_CONFIG.local_epochs)
+    batch_size = serializers.IntegerField(min_value=1, max_value=256, default=DEFAULT_TRAIN_CONFIG.batch_size)
+    fedprox_mu = serializers.FloatField(min_value=0.0, max_value=10.0, default=DEFAULT_TRAIN_CONFIG.fedprox_mu)
+    proof_steps = serializers.IntegerField(min_value=1, max_value=32, default=proofs.DEFAULT_STEPS)
+
+
+class RoundCreateSerializer(serializers.Serializer):
+    base_model = serializers.PrimaryKeyRelatedField(queryset=GlobalModel.objects.all())
+    config = TrainingConfigSerializer(default=dict)
+    participants = serializers.SlugRelatedField(slug_field="slug", queryset=Hospital.objects.all(), many=True)
+    quorum = serializers.IntegerField(min_value=1, max_value=1000)
+    deadline = serializers.DateTimeField()
+    aggregation = serializers.ChoiceField(choices=sorted(protection.SCHEMES), required=False)
+
+
+class ParticipantSerializer(serializers.Serializer):
+    hospital = serializers.CharField(source="hospital.slug")
+    hospital_name = serializers.CharField(source="hospital.name")
+    opted_out = serializers.BooleanField()
+
+
+class RoundSerializer(serializers.ModelSerializer):
+    architecture = serializers.CharField(source="base_model.architecture.key")
+    base_version = serializers.IntegerField(source="base_model.version")
+    participants = ParticipantSerializer(many=True)
+    submitted = serializers.SerializerMethodField()
+    result_model = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Round
+        fields = ["id", "state", "reason", "architecture", "base_model", "base_version", "config", "config_hash",
+                  "aggregation", "quorum", "deadline", "participants", "submitted", "result_model",
+                  "stage_seconds", "created_at", "updated_at"]
+
+    def get_submitted(self, round_: Round) -> list[str]:
+        return sorted(round_.submissions.values_list("hospital__slug", flat=True))
+
+    def get_result_model(self, round_: Round) -> dict | None:
+        model = GlobalModel.objects.filter(produced_by=round_).first()
+        return None if model is None else {"id": model.pk, "version": model.version, "metrics": model.metrics}
+
+
+class SubmissionSerializer(serializers.ModelSerializer):
+    hospital = serializers.CharField(source="hospital.slug")
+
+    class Meta:
+        model = Submission
+        fields = ["id", "round", "hospital", "blob_digest", "blob_size", "num_samples", "metrics", "proof_status",
+                  "created_at"]
+
+
+class EventSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = AuditEvent
+        fields = ["id", "round", "actor", "kind", "from_state", "to_state", "detail", "created_at"]
+
+
+class CancelSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=1000)
+
+
+class ParticipationSerializer(serializers.Serializer):
+    hospital = serializers.SlugRelatedField(slug_field="slug", queryset=Hospital.objects.all(), required=False)
+    opted_in = serializers.BooleanField()
+
+
+class NodeTaskSerializer(serializers.Serializer):
+    round = serializers.IntegerField()
+    state = serializers.CharField()
+    submitted = serializers.BooleanField()
+    architecture = serializers.DictField()
+    model = serializers.DictField()
+    config = serializers.DictField()
+    protection = serializers.DictField()
+    proof = serializers.DictField()
+
+
+class UploadSerializer(serializers.Serializer):
+    update = serializers.FileField()
+    num_samples = serializers.IntegerField(min_value=1, max_value=10_000_000)
+    metrics = serializers.JSONField(required=False, default=dict)
+    proof = serializers.JSONField(required=False, allow_null=True, default=None)
+
+    def validate_metrics(self, value):
+        if not isinstance(value, dict) or len(json.dumps(value)) > 20_000:
+            raise serializers.ValidationError("metrics must be a JSON object under 20 kB")
+        return value
+
+
+# --- people -------------------------------------------------------------------------------------------------
+
+
+class ArchitectureListView(APIView):
+    permission_classes = [IsPerson]
+
+    @extend_schema(responses=serializers.ListSerializer(child=serializers.DictField()))
+    def get(self, request):
+        return Response(
+            [{"key": key, "description": arch.description, "input_shape": list(arch.input_shape)}
+             for key, arch in sorted(ARCHITECTURES.items())]
+        )
+
+
+class ModelListView(APIView):
+    permission_classes = [IsPerson]
+
+    @extend_schema(responses=ModelSerializer(many=True))
+    def get(self, request):
+        return Response(ModelSerializer(selectors.models_in_order(), many=True).data)
+
+    @extend_schema(request=ModelCreateSerializer, responses={201: ModelSerializer})
+    def post(self, request):
+        data = ModelCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        model = services.initialise_model(
+            request.user, data.validated_data["architecture"], data.validated_data["num_classes"],
+            data.validated_data["seed"],
+        )
+        return Response(ModelSerializer(model).data, status=status.HTTP_201_CREATED)
+
+
+class ModelWeightsView(APIView):
+    """The model's weights: a flat float64 vector in .npy format. For people and nodes."""
+
+    @extend_schema(responses={(200, "application/octet-stream"): bytes})
+    def get(self, request, model_id: int):
+        model = selectors.get_model(model_id)
+        response = HttpResponse(blobstore.read_bytes(model.weights_digest), content_type="application/octet-stream")
+        response["Content-Disposition"] = f'attachment; filename="model-v{model.version}.npy"'
+        return response
+
+
+class RoundListView(APIView):
+    permission_classes = [IsPerson]
+
+    @extend_schema(responses=RoundSerializer(many=True))
+    def get(self, request):
+        return Response(RoundSerializer(selectors.rounds_visible_to(request.user), many=True).data)
+
+    @extend_schema(request=RoundCreateSerializer, responses={201: RoundSerializer})
+    def post(self, request):
+        if not request.user.is_coordinator:
+            raise PermissionDenied("Only the coordinator may plan rounds")
+        data = RoundCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        round_ = services.create_round(
+            request.user, values["base_model"], dict(values["config"]), values["participants"], values["quorum"],
+            values["deadline"], values.get("aggregation"),
+        )
+        return Response(RoundSerializer(round_).data, status=status.HTTP_201_CREATED)
+
+
+class RoundDetailView(APIView):
+    permission_classes = [IsPerson]
+
+    @extend_schema(responses=RoundSerializer)
+    def get(self, request, round_id: int):
+        return Response(RoundSerializer(selectors.visible_round(request.user, round_id)).data)
+
+
+class RoundApproveView(APIView):
+    permission_classes = [IsCoordinator]
+
+    @extend_schema(request=None, responses=RoundSerializer)
+    def post(self, request, round_id: int):
+        round_ = services.approve_round(request.user, selectors.get_round(round_id))
+        return Response(RoundSerializer(selectors.get_round(round_.pk)).data)
+
+
+class RoundCancelView(APIView):
+    permission_classes = [IsCoordinator]
+
+    @extend_schema(request=CancelSerializer, responses=RoundSerializer)
+    def post(self, request, round_id: int):
+        data = CancelSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        round_ = services.cancel_round(request.user, selectors.get_round(round_id), data.validated_data["reason"])
+        return Response(RoundSerializer(selectors.get_round(round_.pk)).data)
+
+
+class RoundParticipationView(APIView):
+    permission_classes = [IsPerson]
+
+    @extend_schema(request=ParticipationSerializer, responses=ParticipantSerializer)
+    def post(self, request, round_id: int):
+        """Opt a hospital in or out; a hospital admin acts for their own hospital."""
+        data = ParticipationSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        hospital = data.validated_data.get("hospital") or request.user.hospital
+        if hospital is None:
+            raise InvalidUpload("Name the hospital to opt in or out")
+        round_ = selectors.visible_round(request.user, round_id)
+        participant = services.set_participation(request.user, round_, hospital, data.validated_data["opted_in"])
+        return Response(ParticipantSerializer(participant).data)
+
+
+class RoundSubmissionsView(APIView):
+    permission_classes = [IsPerson]
+
+    @extend_schema(responses=SubmissionSerializer(many=True))
+    def get(self, request, round_id: int):
+        round_ = selectors.visible_round(request.user, round_id)
+        return Response(SubmissionSerializer(selectors.submissions_visible_to(request.user, round_), many=True).data)
+
+
+class RoundEventsView(APIView):
+    permission_classes = [IsPerson]
+
+    @extend_schema(responses=EventSerializer(many=True))
+    def get(self, request, round_id: int):
+        round_ = selectors.visible_round(request.user, round_id)
+        return Response(EventSerializer(selectors.events_of(round_), many=True).data)
+
+
+class HospitalSubmissionsView(APIView):
+    permission_classes = [IsPerson]
+
+    @extend_schema(responses=SubmissionSerializer(many=True))
+    def get(self, request, hospital_id: int):
+        hospital = hospital_selectors.hospitals_visible_to(request.user).filter(pk=hospital_id).first()
+        if hospital is None:
+            raise NotFound(f"Hospital {hospital_id} does not exist or is not yours")
+        return Response(SubmissionSerializer(selectors.submissions_of_hospital(request.user, hospital), many=True).data)
+
+
+# --- hospital nodes -----------------------------------------------------------------------------------------
+
+
+class NodeRoundTaskView(APIView):
+    permission_classes = [IsNode]
+
+    @extend_schema(responses=NodeTaskSerializer)
+    def get(self, request, round_id: int):
+        """What this hospital's node needs to train for the round."""
+        node: HospitalNode = request.user
+        round_ = selectors.node_round(node.hospital, round_id)
+        model = round_.base_model
+        return Response(
+            {
+                "round": round_.pk,
+                "state": round_.state,
+                "submitted": round_.submissions.filter(hospital=node.hospital).exists(),
+                "architecture": {"key": model.architecture.key, "num_classes": model.architecture.num_classes,
+                                 "hash": model.architecture.architecture_hash},
+                "model": {"id": model.pk, "version": model.version, "digest": model.weights_digest,
+                          "head_hash": model.head_hash, "weights_url": f"/api/models/{model.pk}/weights/"},
+                "config": round_.config,
+                "protection": protection.get(round_.aggregation).node_material(round_),
+                "proof": proofs.node_material(round_, node.hospital),
+            }
+        )
+
+
+class NodeSubmissionView(APIView):
+    permission_classes = [IsNode]
+    parser_classes = [MultiPartParser]
+
+    @extend_schema(request={"multipart/form-data": UploadSerializer}, responses={201: SubmissionSerializer})
+    def post(self, request, round_id: int):
+        # Refuse an oversize upload from its declared length, before reading the body.
+        declared = int(request.META.get("CONTENT_LENGTH") or 0)
+        if declared > settings.DH_MAX_UPLOAD_BYTES + 1_000_000:
+            raise UploadTooLarge(f"Upload exceeds the limit of {settings.DH_MAX_UPLOAD_BYTES} bytes")
+        data = UploadSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        proof = values["proof"]
+        if proof is not None and not isinstance(proof, dict):
+            raise InvalidUpload("proof must be a JSON object")
+        submission = services.submit_update(
+            request.user.hospital, round_id, values["update"].chunks(), values["num_samples"], values["metrics"],
+            proof,
+        )
+        return Response(SubmissionSerializer(submission).data, status=status.HTTP_201_CREATED)

@@ -1,0 +1,29 @@
+"""Global validation of a new model on the coordinator's validation data (DH_VALIDATION_DATA)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+from django.conf import settings
+
+from fl.data import Dataset
+from fl.local_data import load_local_dataset
+from fl.training import evaluate
+from rounds.federated import state_of
+from rounds.models import ModelArchitecture
+
+
+@lru_cache(maxsize=4)
+def _validation_data(path: str, num_classes: int) -> Dataset:
+    return load_local_dataset(path, num_classes, split="val")
+
+
+def evaluate_vector(architecture: ModelArchitecture, vector: np.ndarray) -> dict[str, Any]:
+    """{"val_accuracy", "val_auc", "val_loss"} or {} when no validation data is configured."""
+    if not settings.DH_VALIDATION_DATA:
+        return {}
+    data = _validation_data(settings.DH_VALIDATION_DATA, architecture.num_classes)
+    scores = evaluate(state_of(architecture, vector), architecture.key, data)
+    return {f"val_{name}": value for name, value in scores.items()}

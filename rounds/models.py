@@ -1,0 +1,118 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+from hospitals.models import Hospital
+
+
+class ModelArchitecture(models.Model):
+    key = models.CharField(max_length=50)
+    num_classes = models.PositiveSmallIntegerField()
+    description = models.TextField()
+    architecture_hash = models.CharField(max_length=64)
+    parameter_count = models.PositiveIntegerField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["key", "num_classes"], name="unique_architecture")]
+
+    def __str__(self) -> str:
+        return f"{self.key}/{self.num_classes}"
+
+
+class GlobalModel(models.Model):
+    """One version of the global model. Weights live in the blob store under their SHA-256 digest."""
+
+    architecture = models.ForeignKey(ModelArchitecture, on_delete=models.PROTECT, related_name="versions")
+    version = models.PositiveIntegerField()
+    weights_digest = models.CharField(max_length=64)
+    head_hash = models.CharField(max_length=80, blank=True)
+    produced_by = models.OneToOneField(
+        "Round", null=True, blank=True, on_delete=models.PROTECT, related_name="result_model"
+    )
+    metrics = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["architecture_id", "version"]
+        constraints = [models.UniqueConstraint(fields=["architecture", "version"], name="unique_model_version")]
+
+
+class Round(models.Model):
+    class State(models.TextChoices):
+        DRAFT = "DRAFT"
+        APPROVED = "APPROVED"
+        OPEN = "OPEN"
+        COLLECTING = "COLLECTING"
+        AGGREGATING = "AGGREGATING"
+        COMPLETED = "COMPLETED"
+        FAILED = "FAILED"
+        CANCELLED = "CANCELLED"
+
+    base_model = models.ForeignKey(GlobalModel, on_delete=models.PROTECT, related_name="rounds")
+    # Training configuration the nodes follow (loss, optimiser, lr, local_epochs, batch_size, fedprox_mu, ...).
+    config = models.JSONField()
+    config_hash = models.CharField(max_length=64)
+    aggregation = models.CharField(max_length=20)
+    quorum = models.PositiveSmallIntegerField()
+    deadline = models.DateTimeField()
+    state = models.CharField(max_length=20, choices=State.choices, default=State.DRAFT)
+    reason = models.TextField(blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    # Seconds spent per stage (training, upload checks, aggregation, decryption, ...), filled as they end.
+    stage_seconds = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+
+
+class Participant(models.Model):
+    round = models.ForeignKey(Round, on_delete=models.CASCADE, related_name="participants")
+    hospital = models.ForeignKey(Hospital, on_delete=models.PROTECT, related_name="participations")
+    opted_out = models.BooleanField(default=False)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["round", "hospital"], name="unique_participant")]
+
+
+class Submission(models.Model):
+    """One hospital's accepted update for a round; its blob lives in the blob store."""
+
+    round = models.ForeignKey(Round, on_delete=models.PROTECT, related_name="submissions")
+    hospital = models.ForeignKey(Hospital, on_delete=models.PROTECT, related_name="submissions")
+    blob_digest = models.CharField(max_length=64)
+    blob_size = models.PositiveBigIntegerField()
+    num_samples = models.PositiveIntegerField()
+    metrics = models.JSONField(default=dict, blank=True)
+    proof = models.JSONField(null=True, blank=True)
+    proof_status = models.CharField(max_length=20, default="none")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [models.UniqueConstraint(fields=["round", "hospital"], name="one_submission_per_hospital")]
+
+
+class AuditEvent(models.Model):
+    """Append-only log of every state change; rows are never updated or deleted by the portal."""
+
+    round = models.ForeignKey(Round, null=True, blank=True, on_delete=models.PROTECT, related_name="events")
+    actor = models.CharField(max_length=150)
+    kind = models.CharField(max_length=50)
+    from_state = models.CharField(max_length=20, blank=True)
+    to_state = models.CharField(max_length=20, blank=True)
+    detail = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def save(self, *args, **kwargs) -> None:
+        if self.pk is not None:
+            raise ValueError("audit events are append-only")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ValueError("audit events are append-only")

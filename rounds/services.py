@@ -1,0 +1,294 @@
+"""Writes of rounds: planning, the state machine, submissions and aggregation. Views and tasks call these."""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from dhportal.errors import Conflict, InvalidUpload, NotFound, PermissionDenied
+from fl import models as fl_models
+from fl import params as fl_params
+from fl.fedavg import round_head_to_fixed_point
+from fl.serialization import weights_to_bytes
+from fl.training import TrainConfig
+from hospitals.models import Hospital, User
+from hospitals.services import require_coordinator, require_hospital_manager
+from rounds import blobstore, evaluation, federated, proofs, protection, realtime, selectors
+from rounds.config import config_hash
+from rounds.models import AuditEvent, GlobalModel, ModelArchitecture, Participant, Round, Submission
+from rounds.models_store import load_weights
+from rounds.state_machine import NEEDS_REASON, check_transition
+
+log = logging.getLogger(__name__)
+S = Round.State
+
+
+def record_event(round_: Round | None, actor: str, kind: str, detail: dict[str, Any] | None = None, **states) -> None:
+    AuditEvent.objects.create(round=round_, actor=actor, kind=kind, detail=detail or {}, **states)
+
+
+def transition(round_: Round, target: str, actor: str, reason: str = "") -> None:
+    """Moves a round to `target` (locked row), logs it and pushes it to websocket clients."""
+    if target in NEEDS_REASON and not reason:
+        raise InvalidUpload(f"A reason is required to make a round {target}")
+    with transaction.atomic():
+        locked = Round.objects.select_for_update().get(pk=round_.pk)
+        check_transition(locked.state, target)
+        previous = locked.state
+        locked.state = target
+        locked.reason = reason
+        locked.save(update_fields=["state", "reason", "updated_at"])
+        record_event(locked, actor, "state", {"reason": reason} if reason else {}, from_state=previous, to_state=target)
+        realtime.publish_round_event(locked.pk, "state", {"state": target, "previous": previous, "reason": reason})
+    round_.state, round_.reason = target, reason
+
+
+def add_stage_seconds(round_: Round, stage: str, seconds: float) -> None:
+    with transaction.atomic():
+        locked = Round.objects.select_for_update().get(pk=round_.pk)
+        locked.stage_seconds[stage] = round(locked.stage_seconds.get(stage, 0.0) + seconds, 4)
+        locked.save(update_fields=["stage_seconds", "updated_at"])
+    round_.stage_seconds = locked.stage_seconds
+
+
+# --- models -------------------------------------------------------------------------------------------------
+
+
+def ensure_architecture(key: str, num_classes: int) -> ModelArchitecture:
+    fl_models.get_architecture(key)  # raises ValueError for an unknown key
+    architecture, _ = ModelArchitecture.objects.get_or_create(
+        key=key,
+        num_classes=num_classes,
+        defaults={
+            "description": fl_models.get_architecture(key).description,
+            "architecture_hash": fl_models.architecture_hash(key),
+            "parameter_count": fl_params.parameter_count(fl_models.build_model(key, num_classes).state_dict()),
+        },
+    )
+    return architecture
+
+
+def _store_model(architecture: ModelArchitecture, version: int, vector: np.ndarray, **fields) -> GlobalModel:
+    digest = blobstore.put_bytes(weights_to_bytes(vector))
+    head_hash = proofs.head_hash_of(architecture, vector)
+    return GlobalModel.objects.create(
+        architecture=architecture, version=version, weights_digest=digest, head_hash=head_hash, **fields
+    )
+
+
+def initialise_model(actor: User, key: str, num_classes: int, seed: int = 0) -> GlobalModel:
+    """Version 0 of a model line: random weights from `seed`, head rounded to the fixed-point grid."""
+    require_coordinator(actor)
+    architecture = ensure_architecture(key, num_classes)
+    existing = GlobalModel.objects.filter(architecture=architecture, version=0).first()
+    if existing:
+        return existing
+    model = fl_models.build_model(key, num_classes, seed=seed)
+    vector = fl_params.flatten(round_head_to_fixed_point(model.state_dict()))
+    return _store_model(architecture, 0, vector)
+
+
+# --- planning -----------------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def create_round(
+    actor: User,
+    base_model: GlobalModel,
+    config: dict[str, Any],
+    hospitals: list[Hospital],
+    quorum: int,
+    deadline: datetime,
+    aggregation: str | None = None,
+) -> Round:
+    require_coordinator(actor)
+    try:
+        train_config = TrainConfig.from_dict({k: v for k, v in config.items() if k != "proof_steps"})
+    except ValueError as exc:
+        raise InvalidUpload(f"Invalid training configuration: {exc}") from None
+    if not hospitals:
+        raise InvalidUpload("A round needs at least one participating hospital")
+    if not 1 <= quorum <= len(hospitals):
+        raise InvalidUpload(f"Quorum must be between 1 and the {len(hospitals)} participants")
+    if deadline <= timezone.now():
+        raise InvalidUpload("The deadline must be in the future")
+    aggregation = aggregation or settings.DH_AGGREGATION
+    protection.get(aggregation)  # raises InvalidUpload for an unknown scheme
+    full_config = {**train_config.as_dict(), "proof_steps": int(config.get("proof_steps", proofs.DEFAULT_STEPS))}
+    round_ = Round.objects.create(
+        base_model=base_model,
+        config=full_config,
+        config_hash=config_hash(full_config, base_model.architecture.architecture_hash),
+        aggregation=aggregation,
+        quorum=quorum,
+        deadline=deadline,
+        created_by=actor,
+    )
+    Participant.objects.bulk_create([Participant(round=round_, hospital=h) for h in hospitals])
+    record_event(round_, actor.username, "created", {"participants": [h.slug for h in hospitals]}, to_state=S.DRAFT)
+    realtime.publish_round_event(round_.pk, "state", {"state": S.DRAFT, "previous": "", "reason": ""})
+    return round_
+
+
+def approve_round(actor: User, round_: Round) -> Round:
+    require_coordinator(actor)
+    transition(round_, S.APPROVED, actor.username)
+    from rounds import tasks  # tasks import services: import here to keep the module graph acyclic
+
+    transaction.on_commit(lambda: tasks.open_round.delay(round_.pk))
+    return round_
+
+
+def cancel_round(actor: User, round_: Round, reason: str) -> Round:
+    require_coordinator(actor)
+    transition(round_, S.CANCELLED, actor.username, reason=reason or "cancelled by the coordinator")
+    return round_
+
+
+def fail_round(round_: Round, reason: str) -> None:
+    log.warning("round %s failed: %s", round_.pk, reason)
+    transition(round_, S.FAILED, "portal", reason=reason)
+
+
+def set_participation(actor: User, round_: Round, hospital: Hospital, opted_in: bool) -> Participant:
+    require_hospital_manager(actor, hospital)
+    if round_.state not in (S.DRAFT, S.APPROVED, S.OPEN, S.COLLECTING):
+        raise Conflict(f"Participation cannot change once a round is {round_.state}")
+    participant = Participant.objects.filter(round=round_, hospital=hospital).first()
+    if participant is None:
+        raise NotFound(f"{hospital.name} is not invited to round {round_.pk}")
+    if Submission.objects.filter(round=round_, hospital=hospital).exists():
+        raise Conflict("This hospital has already submitted to the round")
+    participant.opted_out = not opted_in
+    participant.save(update_fields=["opted_out"])
+    record_event(round_, actor.username, "participation", {"hospital": hospital.slug, "opted_in": opted_in})
+    realtime.publish_round_event(round_.pk, "participation", {"hospital": hospital.slug, "opted_in": opted_in})
+    return participant
+
+
+# --- running ------------------------------------------------------------------------------------------------
+
+
+def open_round(round_id: int) -> None:
+    """APPROVED -> OPEN -> COLLECTING, then one training task per participating hospital. Idempotent."""
+    round_ = Round.objects.get(pk=round_id)
+    if round_.state != S.APPROVED:
+        return
+    transition(round_, S.OPEN, "portal")
+    transition(round_, S.COLLECTING, "portal")
+    from hospitals import tasks as hospital_tasks
+
+    for participant in selectors.active_participants(round_):
+        hospital_tasks.dispatch_node_round(round_.pk, participant.hospital.slug)
+
+
+def submit_update(
+    hospital: Hospital,
+    round_id: int,
+    chunks,
+    num_samples: int,
+    metrics: dict[str, Any],
+    proof: dict[str, Any] | None,
+) -> Submission:
+    """Checks and stores one hospital's update; anything wrong is refused and nothing stored changes."""
+    started = time.perf_counter()
+    round_ = Round.objects.select_related("base_model__architecture").filter(pk=round_id).first()
+    if round_ is None:
+        raise NotFound(f"Round {round_id} does not exist")
+    participant = Participant.objects.filter(round=round_, hospital=hospital).first()
+    if participant is None:
+        raise PermissionDenied(f"{hospital.name} is not a participant of round {round_id}")
+    if participant.opted_out:
+        raise Conflict(f"{hospital.name} opted out of round {round_id}")
+    if round_.state != S.COLLECTING:
+        raise Conflict(f"Round {round_id} is {round_.state}, not COLLECTING: no submissions are accepted")
+    if Submission.objects.filter(round=round_, hospital=hospital).exists():
+        raise Conflict(f"{hospital.name} has already submitted to round {round_id}")
+    if not 0 < num_samples <= 10_000_000:
+        raise InvalidUpload("num_samples must be a positive number of training samples")
+    digest, size = blobstore.put_chunks(chunks, settings.DH_MAX_UPLOAD_BYTES)
+    scheme = protection.get(round_.aggregation)
+    scheme.check(round_, blobstore.read_bytes(digest), round_.base_model.architecture.parameter_count)
+    proof_status = proofs.verify_submission(round_, hospital, proof)
+    try:
+        with transaction.atomic():
+            submission = Submission.objects.create(
+                round=round_,
+                hospital=hospital,
+                blob_digest=digest,
+                blob_size=size,
+                num_samples=num_samples,
+                metrics=metrics,
+                proof=proof,
+                proof_status=proof_status,
+            )
+            record_event(round_, hospital.slug, "submission", {"hospital": hospital.slug, "bytes": size})
+            realtime.publish_round_event(round_.pk, "submission", {"hospital": hospital.slug, "proof": proof_status})
+    except IntegrityError:
+        raise Conflict(f"{hospital.name} has already submitted to round {round_id}") from None
+    add_stage_seconds(round_, "upload_checks", time.perf_counter() - started)
+    if selectors.all_active_submitted(round_):
+        from rounds import tasks
+
+        transaction.on_commit(lambda: tasks.aggregate_round.delay(round_.pk))
+    return submission
+
+
+def aggregate_round(round_id: int) -> None:
+    """COLLECTING -> AGGREGATING -> COMPLETED with the new global model. Idempotent: a rerun after a crash
+    in AGGREGATING repeats the deterministic computation; a completed round is left alone."""
+    round_ = Round.objects.select_related("base_model__architecture").get(pk=round_id)
+    if round_.state == S.COLLECTING:
+        transition(round_, S.AGGREGATING, "portal")
+    elif round_.state != S.AGGREGATING:
+        return
+    submissions = list(round_.submissions.order_by("hospital__slug"))
+    if len(submissions) < round_.quorum:
+        fail_round(round_, f"quorum not met: {len(submissions)} of {round_.quorum} required submissions")
+        return
+    architecture = round_.base_model.architecture
+    started = time.perf_counter()
+    try:
+        weighted_sum = protection.get(round_.aggregation).sum_and_open(
+            round_, [blobstore.read_bytes(s.blob_digest) for s in submissions], architecture.parameter_count
+        )
+    except protection.AggregationError as exc:
+        fail_round(round_, f"aggregation failed: {exc}")
+        return
+    add_stage_seconds(round_, "aggregation", time.perf_counter() - started)
+    total_samples = sum(s.num_samples for s in submissions)
+    new_vector = federated.next_global_vector(architecture, load_weights(round_.base_model), weighted_sum, total_samples)
+    started = time.perf_counter()
+    metrics = evaluation.evaluate_vector(architecture, new_vector)
+    add_stage_seconds(round_, "evaluation", time.perf_counter() - started)
+    with transaction.atomic():
+        model = GlobalModel.objects.filter(produced_by=round_).first() or _store_model(
+            architecture,
+            selectors.next_version(architecture),
+            new_vector,
+            produced_by=round_,
+            metrics={**metrics, "participants": [s.hospital.slug for s in submissions], "samples": total_samples},
+        )
+        record_event(round_, "portal", "model", {"version": model.version, "digest": model.weights_digest})
+        transition(round_, S.COMPLETED, "portal")
+
+
+def sweep_deadlines(now: datetime | None = None) -> list[int]:
+    """Rounds past their deadline: aggregate with quorum, else fail with the reason. Returns the ids acted on."""
+    now = now or timezone.now()
+    acted = []
+    for round_ in Round.objects.filter(state=S.COLLECTING, deadline__lte=now):
+        count = round_.submissions.count()
+        if count >= round_.quorum:
+            aggregate_round(round_.pk)
+        else:
+            fail_round(round_, f"deadline passed with {count} of {round_.quorum} required submissions")
+        acted.append(round_.pk)
+    return acted
