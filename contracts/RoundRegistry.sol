@@ -1,0 +1,255 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.24;
+
+/// @title RoundRegistry: the tamper-evident record of DecentraHealth's federated rounds.
+/// @notice The coordinator registers hospitals and opens, closes or cancels rounds; a registered hospital records
+/// its update's hash once per open round, with Groth16 proofs of its training steps that are verified here.
+/// @dev The verifier is the `Groth16Verifier` that `snarkjs zkey export solidityverifier` generates for one circuit;
+/// its `verifyProof` takes `uint256[N]` public signals with N fixed per circuit, so it is called with a selector built
+/// from N (checked against the verifier at deployment) instead of through a Solidity interface.
+/// What a proof shows is the circuit's statement only; binding its public signals to this round's model (the head
+/// hashes, the Merkle spot-check) is checked off chain by the portal before it submits.
+contract RoundRegistry {
+    enum RoundState {
+        None,
+        Open,
+        Closed,
+        Cancelled
+    }
+
+    struct Round {
+        bytes32 modelHash;
+        bytes32 configHash;
+        bytes32 newModelHash;
+        RoundState state;
+        uint64 openedBlock;
+        uint64 closedBlock;
+        address[] submitters;
+        address[] participants;
+    }
+
+    struct Submission {
+        bytes32 updateHash;
+        /// keccak256 of the concatenated per-proof hashes, in submission order.
+        bytes32 proofHash;
+        uint32 proofCount;
+        uint64 blockNumber;
+        /// Whether the round's closing aggregate included this submission.
+        bool included;
+    }
+
+    /// One Groth16 proof as the verifier takes it (pi_b's coordinates already in the verifier's order).
+    struct Proof {
+        uint256[2] a;
+        uint256[2][2] b;
+        uint256[2] c;
+        uint256[] publicSignals;
+    }
+
+    address public immutable coordinator;
+    address public immutable verifier;
+    uint256 public immutable numPublicSignals;
+    /// Gas handed to each verifyProof call. The snarkjs verifier answers false, not a revert, when a precompile
+    /// runs out of gas, so a fixed budget (and a revert when it cannot be given) keeps "invalid" meaning invalid.
+    uint256 public immutable verifyGas;
+    bytes4 private immutable verifySelector;
+
+    mapping(address => bool) public isHospital;
+    mapping(uint256 => Round) private rounds;
+    mapping(uint256 => mapping(address => Submission)) private submissions;
+    /// Every proof ever accepted, by keccak256(abi.encode(a, b, c, publicSignals)).
+    mapping(bytes32 => bool) public proofUsed;
+    /// Statements (public signals) accepted per round: a re-randomised copy of a proof has a new proof hash but
+    /// the same statement, so this keeps one hospital from passing off another's proof in the same round.
+    mapping(uint256 => mapping(bytes32 => bool)) private statementUsed;
+
+    event HospitalRegistered(address indexed hospital);
+    event HospitalRevoked(address indexed hospital);
+    event RoundOpened(uint256 indexed roundId, bytes32 modelHash, bytes32 configHash);
+    event SubmissionRecorded(uint256 indexed roundId, address indexed hospital, bytes32 updateHash, bytes32 proofHash);
+    event RoundClosed(uint256 indexed roundId, bytes32 newModelHash, address[] participants);
+    event RoundCancelled(uint256 indexed roundId);
+
+    modifier onlyCoordinator() {
+        require(msg.sender == coordinator, "only the coordinator");
+        _;
+    }
+
+    constructor(address verifier_, uint256 numPublicSignals_, uint256 verifyGas_) {
+        require(verifier_.code.length > 0, "verifier has no code");
+        require(numPublicSignals_ > 0, "no public signals");
+        coordinator = msg.sender;
+        verifier = verifier_;
+        numPublicSignals = numPublicSignals_;
+        verifyGas = verifyGas_;
+        verifySelector = bytes4(
+            keccak256(
+                abi.encodePacked(
+                    "verifyProof(uint256[2],uint256[2][2],uint256[2],uint256[",
+                    _decimal(numPublicSignals_),
+                    "])"
+                )
+            )
+        );
+        // A verifier for another number of public signals has another selector and no fallback: the call reverts.
+        (bool ok, bytes memory answer) = verifier_.staticcall{gas: verifyGas_}(
+            abi.encodePacked(verifySelector, new uint256[](8 + numPublicSignals_))
+        );
+        require(ok && answer.length == 32, "verifier does not take this many public signals");
+    }
+
+    function registerHospital(address hospital) external onlyCoordinator {
+        require(hospital != address(0), "zero address");
+        require(!isHospital[hospital], "hospital already registered");
+        isHospital[hospital] = true;
+        emit HospitalRegistered(hospital);
+    }
+
+    function revokeHospital(address hospital) external onlyCoordinator {
+        require(isHospital[hospital], "not a registered hospital");
+        isHospital[hospital] = false;
+        emit HospitalRevoked(hospital);
+    }
+
+    function openRound(uint256 roundId, bytes32 modelHash, bytes32 configHash) external onlyCoordinator {
+        Round storage round = rounds[roundId];
+        require(round.state == RoundState.None, "round id already used");
+        round.modelHash = modelHash;
+        round.configHash = configHash;
+        round.state = RoundState.Open;
+        round.openedBlock = uint64(block.number);
+        emit RoundOpened(roundId, modelHash, configHash);
+    }
+
+    /// @notice Record the sender's update for an open round; every proof must verify, else the call reverts.
+    function submit(uint256 roundId, bytes32 updateHash, Proof[] calldata proofs) external {
+        require(isHospital[msg.sender], "sender is not a registered hospital");
+        Round storage round = rounds[roundId];
+        require(round.state == RoundState.Open, "round is not open");
+        Submission storage submission = submissions[roundId][msg.sender];
+        require(submission.blockNumber == 0, "hospital already submitted in this round");
+        require(proofs.length > 0, "no proofs");
+
+        bytes32[] memory proofHashes = new bytes32[](proofs.length);
+        for (uint256 i = 0; i < proofs.length; i++) {
+            proofHashes[i] = _acceptProof(roundId, proofs[i], i);
+        }
+        bytes32 proofHash = keccak256(abi.encodePacked(proofHashes));
+
+        submission.updateHash = updateHash;
+        submission.proofHash = proofHash;
+        submission.proofCount = uint32(proofs.length);
+        submission.blockNumber = uint64(block.number);
+        round.submitters.push(msg.sender);
+        emit SubmissionRecorded(roundId, msg.sender, updateHash, proofHash);
+    }
+
+    /// @notice Close an open round with the aggregate's model hash and the hospitals whose updates it includes.
+    function closeRound(uint256 roundId, bytes32 newModelHash, address[] calldata participants)
+        external
+        onlyCoordinator
+    {
+        Round storage round = rounds[roundId];
+        require(round.state == RoundState.Open, "round is not open");
+        require(participants.length > 0, "no participants");
+        for (uint256 i = 0; i < participants.length; i++) {
+            Submission storage submission = submissions[roundId][participants[i]];
+            require(submission.blockNumber != 0, "participant did not submit in this round");
+            require(!submission.included, "participant listed twice");
+            submission.included = true;
+        }
+        round.newModelHash = newModelHash;
+        round.participants = participants;
+        round.state = RoundState.Closed;
+        round.closedBlock = uint64(block.number);
+        emit RoundClosed(roundId, newModelHash, participants);
+    }
+
+    function cancelRound(uint256 roundId) external onlyCoordinator {
+        Round storage round = rounds[roundId];
+        require(round.state == RoundState.Open, "round is not open");
+        round.state = RoundState.Cancelled;
+        round.closedBlock = uint64(block.number);
+        emit RoundCancelled(roundId);
+    }
+
+    function getRound(uint256 roundId)
+        external
+        view
+        returns (
+            bytes32 modelHash,
+            bytes32 configHash,
+            bytes32 newModelHash,
+            RoundState state,
+            uint64 openedBlock,
+            uint64 closedBlock,
+            address[] memory submitters,
+            address[] memory participants
+        )
+    {
+        Round storage round = rounds[roundId];
+        return (
+            round.modelHash,
+            round.configHash,
+            round.newModelHash,
+            round.state,
+            round.openedBlock,
+            round.closedBlock,
+            round.submitters,
+            round.participants
+        );
+    }
+
+    function getSubmission(uint256 roundId, address hospital) external view returns (Submission memory) {
+        return submissions[roundId][hospital];
+    }
+
+    function proofHashOf(Proof calldata proof) public pure returns (bytes32) {
+        return keccak256(abi.encode(proof.a, proof.b, proof.c, proof.publicSignals));
+    }
+
+    function _acceptProof(uint256 roundId, Proof calldata proof, uint256 index) private returns (bytes32 proofHash) {
+        // Reasons are built only on failure: require's message argument would be evaluated on every call.
+        if (proof.publicSignals.length != numPublicSignals) {
+            revert(_indexed("wrong number of public signals in proof ", index));
+        }
+        proofHash = proofHashOf(proof);
+        if (proofUsed[proofHash]) {
+            revert(_indexed("replayed proof ", index));
+        }
+        bytes32 statement = keccak256(abi.encodePacked(proof.publicSignals));
+        if (statementUsed[roundId][statement]) {
+            revert(_indexed("statement already proven in this round, proof ", index));
+        }
+        // 63/64 of the remaining gas is all a call may forward (EIP-150): make sure the full budget fits.
+        require(gasleft() > verifyGas + verifyGas / 63 + 10_000, "gas too low to verify the proofs");
+        (bool ok, bytes memory answer) = verifier.staticcall{gas: verifyGas}(
+            abi.encodePacked(verifySelector, proof.a, proof.b[0], proof.b[1], proof.c, proof.publicSignals)
+        );
+        require(ok && answer.length == 32, "verifier call failed");
+        if (!abi.decode(answer, (bool))) {
+            revert(_indexed("invalid proof ", index));
+        }
+        proofUsed[proofHash] = true;
+        statementUsed[roundId][statement] = true;
+    }
+
+    function _indexed(string memory reason, uint256 index) private pure returns (string memory) {
+        return string.concat(reason, _decimal(index));
+    }
+
+    function _decimal(uint256 value) private pure returns (string memory) {
+        if (value == 0) {
+            return "0";
+        }
+        uint256 digits;
+        for (uint256 rest = value; rest != 0; rest /= 10) {
+            digits++;
+        }
+        bytes memory text = new bytes(digits);
+        for (; value != 0; value /= 10) {
+            text[--digits] = bytes1(uint8(48 + (value % 10)));
+        }
+        return string(text);
+    }
+}
