@@ -150,6 +150,35 @@ class ArchitectureListView(APIView):
         )
 
 
+class RoundPlanOptionsView(APIView):
+    """What a round plan may contain: each training setting's default, choices and limits, and the aggregation
+    schemes. Read from the serializers that validate a plan, so forms follow the portal's rules."""
+
+    permission_classes = [IsCoordinator]
+
+    @extend_schema(responses=serializers.DictField())
+    def get(self, request):
+        config_fields = TrainingConfigSerializer().fields.items()
+        return Response(
+            {
+                "config": {name: _field_options(field) for name, field in config_fields},
+                "aggregation": {"default": settings.DH_AGGREGATION, "choices": sorted(protection.SCHEMES)},
+            }
+        )
+
+
+def _field_options(field: serializers.Field) -> dict:
+    if isinstance(field, serializers.ChoiceField):
+        options = {"type": "choice", "choices": list(field.choices)}
+    else:
+        options = {"type": "integer" if isinstance(field, serializers.IntegerField) else "number"}
+        for limit in ("min_value", "max_value"):
+            if getattr(field, limit, None) is not None:
+                options[limit] = getattr(field, limit)
+    options["default"] = None if field.default is serializers.empty else field.default
+    return options
+
+
 class ModelListView(APIView):
     permission_classes = [IsPerson]
 
@@ -260,6 +289,21 @@ class RoundEventsView(APIView):
     def get(self, request, round_id: int):
         round_ = selectors.visible_round(request.user, round_id)
         return Response(EventSerializer(selectors.events_of(round_), many=True).data)
+
+
+class AuditTrailQuerySerializer(serializers.Serializer):
+    limit = serializers.IntegerField(min_value=1, max_value=5000, default=500)
+
+
+class AuditTrailView(APIView):
+    permission_classes = [IsCoordinator]
+
+    @extend_schema(parameters=[AuditTrailQuerySerializer], responses=EventSerializer(many=True))
+    def get(self, request):
+        """The portal's audit trail across all rounds, newest first."""
+        query = AuditTrailQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        return Response(EventSerializer(selectors.audit_trail(query.validated_data["limit"]), many=True).data)
 
 
 class HospitalSubmissionsView(APIView):

@@ -65,6 +65,11 @@ def events_of(round_: Round) -> QuerySet[AuditEvent]:
     return round_.events.order_by("id")
 
 
+def audit_trail(limit: int) -> QuerySet[AuditEvent]:
+    """The newest `limit` events of the whole portal, newest first."""
+    return AuditEvent.objects.order_by("-id")[:limit]
+
+
 def next_version(architecture: ModelArchitecture) -> int:
     latest = GlobalModel.objects.filter(architecture=architecture).order_by("-version").first()
     return 0 if latest is None else latest.version + 1
