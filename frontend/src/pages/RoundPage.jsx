@@ -1,0 +1,360 @@
+import { useRef, useState } from "react";
+import { Link, useParams } from "react-router-dom";
+import { api } from "../api.js";
+import { useAuth } from "../auth.jsx";
+import { Badge, ChainRecords, Hash, LiveBadge, Metrics, PageHeader, ProofBadge, Progress, StateBadge } from "../components/Bits.jsx";
+import { Async, Empty, ErrorState, InlineError, Loading } from "../components/States.jsx";
+import { EventList, StageStepper } from "../components/Timeline.jsx";
+import { formatBytes, formatDate, formatDuration, formatTime, humanize, TERMINAL_STATES } from "../format.js";
+import { useApi, useCoalesced, useLiveSockets } from "../hooks.js";
+import { activeParticipants } from "../rounds.jsx";
+
+const CHANGEABLE = new Set(["DRAFT", "APPROVED", "OPEN", "COLLECTING"]);
+const AGGREGATION_LABELS = {
+  ckks: "CKKS encryption, threshold decryption (only the sum is opened)",
+  plaintext: "Plaintext (benchmark baseline: updates are not encrypted)",
+};
+
+export function RoundPage() {
+  const { roundId } = useParams();
+  return <RoundView key={roundId} roundId={roundId} />;
+}
+
+function RoundView({ roundId }) {
+  const { user } = useAuth();
+  const coordinator = user.role === "coordinator";
+  const round = useApi(`/api/rounds/${roundId}/`);
+  const events = useApi(`/api/rounds/${roundId}/events/`);
+  const submissions = useApi(`/api/rounds/${roundId}/submissions/`);
+  const [liveEvents, setLiveEvents] = useState([]);
+  const arrivals = useRef(0);
+
+  // Refetch everything after websocket events (coalesced); drop the live copies the refetch now covers.
+  const refetch = useCoalesced(async () => {
+    const covered = arrivals.current;
+    await Promise.all([round.reload(), events.reload(), submissions.reload()]);
+    setLiveEvents((previous) => previous.filter((event) => event.arrival > covered));
+  }, 150);
+
+  const finished = round.data && TERMINAL_STATES.has(round.data.state);
+  const refused = round.error && [403, 404].includes(round.error.status);
+  const live = useLiveSockets(finished || refused ? [] : [`/ws/rounds/${roundId}/`], {
+    onEvent: (event) => {
+      arrivals.current += 1;
+      setLiveEvents((previous) => [...previous, { ...event, arrival: arrivals.current, receivedAt: new Date().toISOString() }]);
+      refetch();
+    },
+    onOpen: refetch,
+  });
+
+  if (round.loading && round.data === undefined) return <Loading label={`Loading round ${roundId}…`} />;
+  if (round.data === undefined) return <ErrorState error={round.error} onRetry={round.reload} />;
+  const data = round.data;
+
+  return (
+    <>
+      <PageHeader title={`Round ${data.id}`} subtitle={`${data.architecture} from global model v${data.base_version} · planned ${formatDate(data.created_at)}`}>
+        <StateBadge state={data.state} />
+        {finished ? <span className="hint">finished</span> : <LiveBadge live={live} />}
+      </PageHeader>
+      {round.error && <InlineError error={round.error} prefix="Could not refresh" />}
+      {data.reason && (
+        <p className={`notice notice-${data.state === "FAILED" ? "bad" : "muted"}`} role="status">
+          {data.state === "FAILED" ? "Failed" : data.state === "CANCELLED" ? "Cancelled" : "Note"}: {data.reason}
+        </p>
+      )}
+
+      <section className="card">
+        <div className="card-title-row">
+          <h2>Stages</h2>
+          {coordinator ? <CoordinatorActions round={data} onDone={refetch} /> : <ParticipationActions round={data} slug={user.hospital} onDone={refetch} />}
+        </div>
+        <StageStepper round={data} events={events.data} />
+      </section>
+
+      <div className="grid-2">
+        <section className="card">
+          <h2>Hospitals</h2>
+          <HospitalProgress round={data} submissions={submissions.data || []} ownHospital={coordinator ? null : user.hospital} />
+        </section>
+        <section className="card">
+          <h2>Details</h2>
+          <RoundDetails round={data} />
+        </section>
+      </div>
+
+      <section className="card">
+        <h2>{coordinator ? "Submissions" : "Your hospital's submission"}</h2>
+        <Async
+          result={submissions}
+          loadingLabel="Loading submissions…"
+          empty={<Empty title="No submission yet">{data.state === "COLLECTING" ? "Hospitals are training; updates appear as they arrive." : "Updates are collected once the round is open."}</Empty>}
+        >
+          {(list) => <SubmissionTable submissions={list} />}
+        </Async>
+      </section>
+
+      <section className="card">
+        <h2>Timeline and audit trail</h2>
+        <Async result={events} loadingLabel="Loading events…" isEmpty={() => false}>
+          {(list) => <EventList events={list} liveEvents={liveEvents} ownHospital={coordinator ? null : user.hospital} />}
+        </Async>
+      </section>
+    </>
+  );
+}
+
+function CoordinatorActions({ round, onDone }) {
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState(null);
+  const [cancelling, setCancelling] = useState(false);
+  const [reason, setReason] = useState("");
+
+  const act = async (path, body) => {
+    setBusy(true);
+    setError(null);
+    try {
+      await api.post(path, body);
+      setCancelling(false);
+      onDone();
+    } catch (failure) {
+      setError(failure);
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  return (
+    <div className="actions">
+      {round.state === "DRAFT" && (
+        <button type="button" className="button primary" disabled={busy} onClick={() => act(`/api/rounds/${round.id}/approve/`)}>
+          Approve round
+        </button>
+      )}
+      {CHANGEABLE.has(round.state) && !cancelling && (
+        <button type="button" className="button danger" disabled={busy} onClick={() => setCancelling(true)}>
+          Cancel round
+        </button>
+      )}
+      {cancelling && (
+        <form
+          className="inline-form"
+          onSubmit={(event) => {
+            event.preventDefault();
+            act(`/api/rounds/${round.id}/cancel/`, { reason });
+          }}
+        >
+          <label>
+            Reason (recorded in the audit trail)
+            <input value={reason} onChange={(event) => setReason(event.target.value)} maxLength={1000} required placeholder="e.g. wrong hyper-parameters" />
+          </label>
+          <button type="submit" className="button danger" disabled={busy}>
+            Cancel the round
+          </button>
+          <button type="button" className="button link" onClick={() => setCancelling(false)}>
+            Keep it
+          </button>
+        </form>
+      )}
+      <InlineError error={error} />
+    </div>
+  );
+}
+
+function ParticipationActions({ round, slug, onDone }) {
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState(null);
+  const own = (round.participants || []).find((participant) => participant.hospital === slug);
+  if (!own) return null;
+  const submitted = (round.submitted || []).includes(slug);
+  if (submitted || !CHANGEABLE.has(round.state)) return null;
+  const toggle = async () => {
+    setBusy(true);
+    setError(null);
+    try {
+      await api.post(`/api/rounds/${round.id}/participation/`, { opted_in: own.opted_out });
+      onDone();
+    } catch (failure) {
+      setError(failure);
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <div className="actions">
+      <button type="button" className={own.opted_out ? "button primary" : "button secondary"} disabled={busy} onClick={toggle}>
+        {own.opted_out ? "Opt back in" : "Opt out of this round"}
+      </button>
+      <InlineError error={error} />
+    </div>
+  );
+}
+
+export function hospitalProgress(round, participant, submission) {
+  const submitted = (round.submitted || []).includes(participant.hospital);
+  if (participant.opted_out) return { label: "Opted out", tone: "muted" };
+  if (submitted) return { label: submission ? `Update received ${formatTime(submission.created_at)}` : "Update received", tone: "good" };
+  switch (round.state) {
+    case "DRAFT":
+    case "APPROVED":
+      return { label: "Waiting for the round to open", tone: "neutral" };
+    case "OPEN":
+    case "COLLECTING":
+      return { label: "Training locally…", tone: "active" };
+    default:
+      return { label: "No update", tone: "muted" };
+  }
+}
+
+function HospitalProgress({ round, submissions, ownHospital }) {
+  const participants = round.participants || [];
+  const active = activeParticipants(round);
+  const submitted = (round.submitted || []).length;
+  const bySlug = Object.fromEntries(submissions.map((submission) => [submission.hospital, submission]));
+  const rows = ownHospital ? participants.filter((participant) => participant.hospital === ownHospital) : participants;
+  return (
+    <>
+      <Progress done={submitted} total={active.length} label="Updates received" />
+      <p className="hint">
+        {submitted} of {active.length} taking part have sent their update · quorum {round.quorum}
+        {ownHospital ? ` · ${participants.length} hospitals invited` : ""}
+      </p>
+      <ul className="participants" data-testid="participants">
+        {rows.map((participant) => {
+          const progress = hospitalProgress(round, participant, bySlug[participant.hospital]);
+          const submission = bySlug[participant.hospital];
+          return (
+            <li key={participant.hospital} data-hospital={participant.hospital} data-progress={progress.tone}>
+              <span className="participant-name">{participant.hospital_name}</span>
+              <Badge tone={progress.tone}>{progress.label}</Badge>
+              {submission && <ProofBadge status={submission.proof_status} />}
+            </li>
+          );
+        })}
+      </ul>
+    </>
+  );
+}
+
+function AggregationValue({ aggregation }) {
+  if (aggregation && typeof aggregation === "object") {
+    return (
+      <dl className="metrics">
+        {Object.entries(aggregation).map(([key, value]) => (
+          <div key={key}>
+            <dt>{humanize(key)}</dt>
+            <dd>{typeof value === "object" ? JSON.stringify(value) : String(value)}</dd>
+          </div>
+        ))}
+      </dl>
+    );
+  }
+  return <span>{AGGREGATION_LABELS[aggregation] || aggregation || "—"}</span>;
+}
+
+function RoundDetails({ round }) {
+  const stageSeconds = Object.entries(round.stage_seconds || {});
+  return (
+    <dl className="details">
+      <dt>Aggregation</dt>
+      <dd data-testid="aggregation">
+        <AggregationValue aggregation={round.aggregation} />
+      </dd>
+      <dt>Quorum</dt>
+      <dd>{round.quorum} hospitals</dd>
+      <dt>Deadline</dt>
+      <dd>{formatDate(round.deadline)}</dd>
+      <dt>Base model</dt>
+      <dd>
+        <Link to="/models">v{round.base_version}</Link> ({round.architecture})
+      </dd>
+      <dt>Hyper-parameters</dt>
+      <dd>
+        <Metrics metrics={round.config} />
+      </dd>
+      <dt>Configuration hash</dt>
+      <dd>
+        <Hash value={round.config_hash} />
+      </dd>
+      {stageSeconds.length > 0 && (
+        <>
+          <dt>Time per stage</dt>
+          <dd>
+            <dl className="metrics">
+              {stageSeconds.map(([stage, seconds]) => (
+                <div key={stage}>
+                  <dt>{humanize(stage)}</dt>
+                  <dd>{formatDuration(seconds)}</dd>
+                </div>
+              ))}
+            </dl>
+          </dd>
+        </>
+      )}
+      <dt>Result</dt>
+      <dd data-testid="round-result">
+        {round.result_model ? (
+          <>
+            Global model v{round.result_model.version}
+            <Metrics metrics={round.result_model.metrics} only={["val_accuracy", "val_auc", "val_loss", "samples"]} />
+          </>
+        ) : (
+          <span className="hint">{TERMINAL_STATES.has(round.state) ? "no new model" : "not yet"}</span>
+        )}
+      </dd>
+      <dt>Chain record</dt>
+      <dd>
+        <ChainRecords object={round} empty={<span className="hint">none recorded</span>} />
+      </dd>
+    </dl>
+  );
+}
+
+export function SubmissionTable({ submissions, showRound = false }) {
+  return (
+    <div className="table-wrap">
+      <table className="table" data-testid="submission-table">
+        <thead>
+          <tr>
+            {showRound ? <th>Round</th> : <th>Hospital</th>}
+            <th>Received</th>
+            <th>Proof of training</th>
+            <th>Chain</th>
+            <th>Update</th>
+            <th>Local metrics</th>
+          </tr>
+        </thead>
+        <tbody>
+          {submissions.map((submission) => (
+            <tr key={submission.id} data-submission={submission.id}>
+              <td>{showRound ? <Link to={`/rounds/${submission.round}`}>Round {submission.round}</Link> : submission.hospital}</td>
+              <td>{formatDate(submission.created_at)}</td>
+              <td>
+                <ProofBadge status={submission.proof_status} />
+              </td>
+              <td>
+                <ChainRecords object={submission} empty={<span className="hint">not recorded</span>} />
+              </td>
+              <td>
+                {formatBytes(submission.blob_size)} · {submission.num_samples ?? "—"} samples
+                <div>
+                  <Hash value={submission.blob_digest} />
+                </div>
+              </td>
+              <td>
+                <Metrics metrics={submission.metrics} />
+                {submission.metrics?.seconds && (
+                  <div className="hint">
+                    {Object.entries(submission.metrics.seconds)
+                      .map(([stage, seconds]) => `${stage} ${formatDuration(seconds)}`)
+                      .join(" · ")}
+                  </div>
+                )}
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
+  );
+}
