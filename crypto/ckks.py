@@ -1,0 +1,398 @@
+"""CKKS encryption of model updates under the key committee's joint public key, and the ciphertext blob format.
+
+Parameters (DESIGN.md, measured here): N = 8192, coefficient moduli [60, 60, 60], scale 2^80, so 4096 slots
+per ciphertext. A hospital encrypts n_h * delta_h; the portal only adds ciphertexts; the key parties decrypt
+the sum together (crypto.threshold, crypto.keyparty). Nothing here ever holds a secret key.
+
+Blob format (little-endian): header <4s magic b"DHCB", H format version, H parameter-set id, 32s key id,
+Q vector length, I ciphertext count>, then for each ciphertext <I byte length> + an uncompressed SEAL
+ciphertext stream (crypto.seal_io). The key id is a hash of the joint public key's coefficients, so a blob
+made under another key is refused before any arithmetic. The blob of a sum is canonical (same inputs, same
+bytes), so key parties recompute it and compare digests.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import math
+import struct
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import tenseal as ts
+import tenseal.sealapi as sealapi
+
+from crypto import seal_io
+
+POLY_MODULUS_DEGREE = 8192
+COEFF_MOD_BIT_SIZES = (60, 60, 60)
+SCALE = 2.0**80
+SLOTS = POLY_MODULUS_DEGREE // 2
+PARAMS_ID = 1  # the one parameter set above; a new set gets a new id
+# Bound on |value| per hospital: a sum of up to 2^14 such values at scale 2^80 stays below q/2 ~ 2^119.
+MAX_ABS_VALUE = 2.0**24
+
+BLOB_MAGIC = b"DHCB"
+BLOB_VERSION = 1
+BLOB_HEADER = struct.Struct("<4sHH32sQI")
+LENGTH_PREFIX = struct.Struct("<I")
+KEY_ID_DOMAIN = b"decentrahealth/ckks-public-key/v1"
+
+
+class CiphertextError(ValueError):
+    """A ciphertext blob is refused; `reason` says why in words fit for an API error."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@functools.cache
+def seal_context() -> sealapi.SEALContext:
+    """The SEAL context of the parameters alone (no keys), shared by every party."""
+    params = sealapi.EncryptionParameters(sealapi.SCHEME_TYPE.CKKS)
+    params.set_poly_modulus_degree(POLY_MODULUS_DEGREE)
+    params.set_coeff_modulus(sealapi.CoeffModulus.Create(POLY_MODULUS_DEGREE, list(COEFF_MOD_BIT_SIZES)))
+    context = sealapi.SEALContext(params, True, sealapi.SEC_LEVEL_TYPE.TC128)
+    if not context.parameters_set():
+        raise RuntimeError(f"SEAL rejects the CKKS parameters: {context.parameters_error_message()}")
+    return context
+
+
+def _primes(context_data: sealapi.SEALContext.ContextData) -> np.ndarray:
+    return np.array([m.value() for m in context_data.parms().coeff_modulus()], dtype=np.uint64)
+
+
+@functools.cache
+def data_primes() -> np.ndarray:
+    """RNS primes of ciphertexts (the special prime dropped), as uint64."""
+    return _primes(seal_context().first_context_data())
+
+
+@functools.cache
+def key_primes() -> np.ndarray:
+    """RNS primes of keys, special prime included, as uint64."""
+    return _primes(seal_context().key_context_data())
+
+
+def ciphertext_count(length: int) -> int:
+    return max(1, math.ceil(length / SLOTS))
+
+
+def blob_size(length: int) -> int:
+    """Exact byte size of a blob holding a vector of `length` values (for upload limits)."""
+    # A ciphertext stream: outer header, metadata, the DynArray's header and count, then the coefficients.
+    stream = 2 * seal_io.HEADER.size + seal_io.CIPHERTEXT_META.size + seal_io.COUNT.size
+    stream += 2 * len(data_primes()) * POLY_MODULUS_DEGREE * 8
+    return BLOB_HEADER.size + ciphertext_count(length) * (LENGTH_PREFIX.size + stream)
+
+
+# --- public context ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PublicContext:
+    """A loaded public context: the SEAL objects to encrypt with, and the key id."""
+
+    tenseal: ts.Context
+    encryptor: sealapi.Encryptor
+    encoder: sealapi.CKKSEncoder
+    key_id: bytes
+
+
+@functools.lru_cache(maxsize=8)
+def load_public_context(public_context: bytes) -> PublicContext:
+    """Load and check a serialised public TenSEAL context: our parameters, a public key, no secret key."""
+    try:
+        context = ts.context_from(public_context)
+    except Exception as exc:  # TenSEAL raises bare exceptions of several kinds on bad bytes
+        raise ValueError(f"not a TenSEAL context: {exc}") from exc
+    if context.has_secret_key():
+        raise ValueError("the context holds a secret key; only a public context may be used here")
+    if not context.has_public_key():
+        raise ValueError("the context has no public key")
+    parms = context.seal_context().data.key_context_data().parms()
+    primes = [m.value() for m in parms.coeff_modulus()]
+    if parms.poly_modulus_degree() != POLY_MODULUS_DEGREE or primes != key_primes().tolist():
+        raise ValueError("the context's CKKS parameters are not DecentraHealth's")
+    public_key = context.public_key().data
+    key_id = _key_id(seal_io.parse_ciphertext(seal_io.save_bytes(public_key)).data)
+    return PublicContext(
+        tenseal=context,
+        encryptor=sealapi.Encryptor(seal_context(), public_key),
+        encoder=sealapi.CKKSEncoder(seal_context()),
+        key_id=key_id,
+    )
+
+
+def _key_id(public_key_coefficients: np.ndarray) -> bytes:
+    return hashlib.sha256(
+        KEY_ID_DOMAIN + np.ascontiguousarray(public_key_coefficients, dtype="<u8").tobytes()
+    ).digest()
+
+
+def key_id(public_context: bytes) -> str:
+    """Hex id of the joint public key (what blob headers carry)."""
+    return load_public_context(public_context).key_id.hex()
+
+
+def public_context_from_key(public_key: seal_io.CiphertextData) -> bytes:
+    """A serialised public TenSEAL context around a given public key: no secret, relin or Galois keys.
+
+    TenSEAL cannot set a public key from Python, so this takes a fresh public context of the same parameters
+    and swaps the key bytes in its protobuf (TenSEALContextProto: field 1 encryption parameters, field 2 the
+    public part {1 public key, 2 auto flags, 3 scale, 4 relin keys, 5 Galois keys}, field 3 the private part).
+    """
+    template = ts.context(
+        ts.SCHEME_TYPE.CKKS, POLY_MODULUS_DEGREE, coeff_mod_bit_sizes=list(COEFF_MOD_BIT_SIZES)
+    )
+    template.global_scale = SCALE
+    raw = template.serialize(
+        save_public_key=True, save_secret_key=False, save_galois_keys=False, save_relin_keys=False
+    )
+    key_stream = seal_io.ciphertext_bytes(public_key)
+    fields = []
+    for number, wire, value in _protobuf_fields(raw):
+        if number == 2:
+            public_part = [
+                (n, w, key_stream if n == 1 else v) for n, w, v in _protobuf_fields(value) if n in (1, 2, 3)
+            ]
+            value = _protobuf_bytes(public_part)
+        if number in (1, 2):
+            fields.append((number, wire, value))
+    result = _protobuf_bytes(fields)
+    # Loading refuses a secret key and other parameters, and SEAL validates the key on the way in.
+    if load_public_context(result).key_id != _key_id(public_key.data):
+        raise RuntimeError("TenSEAL did not keep the public key that was put into the context")
+    return result
+
+
+def _varint(data: bytes, offset: int) -> tuple[int, int]:
+    value = shift = 0
+    while True:
+        byte = data[offset]
+        offset += 1
+        value |= (byte & 0x7F) << shift
+        shift += 7
+        if byte < 0x80:
+            return value, offset
+
+
+def _protobuf_fields(data: bytes) -> list[tuple[int, int, int | bytes]]:
+    """(field number, wire type, value) of one protobuf message: varints as int, the rest as bytes."""
+    fields: list[tuple[int, int, int | bytes]] = []
+    offset = 0
+    while offset < len(data):
+        tag, offset = _varint(data, offset)
+        number, wire = tag >> 3, tag & 7
+        if wire == 0:
+            value, offset = _varint(data, offset)
+            fields.append((number, wire, value))
+            continue
+        if wire == 2:
+            size, offset = _varint(data, offset)
+        elif wire in (1, 5):
+            size = 8 if wire == 1 else 4
+        else:
+            raise ValueError(f"unsupported protobuf wire type {wire}")
+        fields.append((number, wire, bytes(data[offset : offset + size])))
+        offset += size
+    return fields
+
+
+def _varint_bytes(value: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte, value = value & 0x7F, value >> 7
+        out.append(byte | (0x80 if value else 0))
+        if not value:
+            return bytes(out)
+
+
+def _protobuf_bytes(fields: Sequence[tuple[int, int, int | bytes]]) -> bytes:
+    out = bytearray()
+    for number, wire, value in fields:
+        out += _varint_bytes(number << 3 | wire)
+        if wire == 0:
+            out += _varint_bytes(int(value))
+        elif wire == 2:
+            out += _varint_bytes(len(value)) + value
+        else:
+            out += value
+    return bytes(out)
+
+
+# --- blobs ------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ParsedBlob:
+    """A checked blob: key id, vector length, and coefficients of shape (count, 2, primes, N), uint64."""
+
+    key_id: bytes
+    length: int
+    ciphertexts: np.ndarray
+
+    @property
+    def count(self) -> int:
+        return self.ciphertexts.shape[0]
+
+
+def encrypt_vector(public_context: bytes, vector: np.ndarray) -> bytes:
+    """Encrypt a flat float vector (already multiplied by the sample count) into one blob."""
+    context = load_public_context(public_context)
+    values = np.asarray(vector, dtype=np.float64).reshape(-1)
+    if values.size == 0:
+        raise ValueError("cannot encrypt an empty vector")
+    if not np.isfinite(values).all():
+        raise ValueError("the vector holds NaN or infinity")
+    largest = float(np.abs(values).max())
+    if largest > MAX_ABS_VALUE:
+        raise ValueError(
+            f"a value of magnitude {largest:.3g} exceeds the encodable bound {MAX_ABS_VALUE:.3g}"
+        )
+    ciphertexts = []
+    for start in range(0, values.size, SLOTS):
+        plaintext = sealapi.Plaintext()
+        context.encoder.encode(values[start : start + SLOTS].tolist(), SCALE, plaintext)
+        ciphertext = sealapi.Ciphertext()
+        context.encryptor.encrypt(plaintext, ciphertext)
+        ciphertexts.append(seal_io.parse_ciphertext(seal_io.save_bytes(ciphertext)).data)
+    return blob_bytes(context.key_id, values.size, np.stack(ciphertexts))
+
+
+def blob_bytes(key_id: bytes, length: int, ciphertexts: np.ndarray) -> bytes:
+    """Serialise coefficients of shape (count, 2, primes, N) into the canonical blob format."""
+    parms_id = tuple(seal_context().first_parms_id())
+    parts = [BLOB_HEADER.pack(BLOB_MAGIC, BLOB_VERSION, PARAMS_ID, key_id, length, ciphertexts.shape[0])]
+    for data in ciphertexts:
+        stream = seal_io.ciphertext_bytes(seal_io.CiphertextData(parms_id, True, SCALE, data))
+        parts += [LENGTH_PREFIX.pack(len(stream)), stream]
+    return b"".join(parts)
+
+
+def parse_blob(
+    public_context: bytes, blob: bytes, expected_length: int | None = None, max_bytes: int | None = None
+) -> ParsedBlob:
+    """Check a blob against the public context and return its coefficients; raises CiphertextError."""
+    if not isinstance(blob, bytes | bytearray | memoryview):
+        raise CiphertextError(f"a ciphertext blob must be bytes, not {type(blob).__name__}")
+    if max_bytes is not None and len(blob) > max_bytes:
+        raise CiphertextError(f"oversize: {len(blob)} bytes, the limit is {max_bytes}")
+    if len(blob) < BLOB_HEADER.size:
+        raise CiphertextError(
+            f"truncated: {len(blob)} bytes, shorter than the {BLOB_HEADER.size}-byte header"
+        )
+    view = memoryview(blob)
+    magic, version, params_id, blob_key_id, length, count = BLOB_HEADER.unpack_from(view)
+    if magic != BLOB_MAGIC:
+        raise CiphertextError("not a DecentraHealth ciphertext blob (bad magic bytes)")
+    if version != BLOB_VERSION:
+        raise CiphertextError(f"unsupported blob format version {version} (this portal reads {BLOB_VERSION})")
+    if params_id != PARAMS_ID:
+        raise CiphertextError(
+            f"made with other CKKS parameters (parameter set {params_id}, expected {PARAMS_ID})"
+        )
+    context = load_public_context(public_context)
+    if blob_key_id != context.key_id:
+        raise CiphertextError(
+            f"encrypted under another key (key id {blob_key_id.hex()[:16]}..., the round's key is "
+            f"{context.key_id.hex()[:16]}...)"
+        )
+    if expected_length is not None and length != expected_length:
+        raise CiphertextError(f"wrong vector length: {length} values, expected {expected_length}")
+    if length == 0:
+        raise CiphertextError("wrong vector length: 0")
+    if count != ciphertext_count(length):
+        raise CiphertextError(
+            f"wrong ciphertext count: {count} for {length} values, expected {ciphertext_count(length)}"
+        )
+    offset = BLOB_HEADER.size
+    ciphertexts = np.empty((count, 2, len(data_primes()), POLY_MODULUS_DEGREE), dtype=np.uint64)
+    for index in range(count):
+        if offset + LENGTH_PREFIX.size > len(view):
+            raise CiphertextError(f"truncated: ciphertext {index + 1} of {count} is missing")
+        (size,) = LENGTH_PREFIX.unpack_from(view, offset)
+        offset += LENGTH_PREFIX.size
+        if offset + size > len(view):
+            raise CiphertextError(f"truncated: ciphertext {index + 1} of {count} is cut short")
+        ciphertexts[index] = _check_ciphertext(view[offset : offset + size], index)
+        offset += size
+    if offset != len(view):
+        raise CiphertextError(f"{len(view) - offset} unexpected bytes after the last ciphertext")
+    return ParsedBlob(blob_key_id, length, ciphertexts)
+
+
+def _check_ciphertext(stream: memoryview, index: int) -> np.ndarray:
+    where = f"ciphertext {index + 1}"
+    if (
+        len(stream) >= seal_io.HEADER.size
+        and seal_io.HEADER.unpack_from(stream)[4] != seal_io.COMPRESSION_NONE
+    ):
+        raise CiphertextError(f"{where}: compressed SEAL stream (blobs carry uncompressed ciphertexts)")
+    try:
+        ciphertext = seal_io.parse_ciphertext(stream)
+    except seal_io.SealFormatError as exc:
+        raise CiphertextError(f"{where}: garbage, not a SEAL ciphertext ({exc})") from exc
+    size, primes, degree = ciphertext.data.shape
+    if (
+        ciphertext.parms_id != tuple(seal_context().first_parms_id())
+        or degree != POLY_MODULUS_DEGREE
+        or primes != len(data_primes())
+    ):
+        raise CiphertextError(f"{where}: made with other CKKS parameters (N {degree}, {primes} primes)")
+    if size != 2:
+        raise CiphertextError(f"{where}: has {size} polynomials, a fresh ciphertext has 2")
+    if not ciphertext.is_ntt_form or ciphertext.scale != SCALE or ciphertext.correction_factor != 1:
+        raise CiphertextError(f"{where}: scale {ciphertext.scale!r} or form is not this round's encoding")
+    if not (ciphertext.data < data_primes()[None, :, None]).all():
+        raise CiphertextError(f"{where}: garbage, coefficients out of range")
+    return ciphertext.data
+
+
+def check_blob(public_context: bytes, blob: bytes, expected_length: int, max_bytes: int) -> None:
+    """Refuse (CiphertextError with the reason) a blob that is not `expected_length` values under this key."""
+    parse_blob(public_context, blob, expected_length, max_bytes)
+
+
+def add_mod(total: np.ndarray, other: np.ndarray, primes: np.ndarray | None = None) -> None:
+    """total += other mod each prime, in place; shapes (..., primes, N), uint64 below the primes (< 2^60).
+
+    `primes` defaults to the ciphertext primes.
+    """
+    moduli = (data_primes() if primes is None else primes)[:, None]
+    total += other
+    np.subtract(total, moduli, out=total, where=total >= moduli)
+
+
+def sum_blobs(
+    public_context: bytes,
+    blobs: Iterable[bytes],
+    expected_length: int | None = None,
+    max_bytes: int | None = None,
+) -> bytes:
+    """Homomorphic sum of blobs under one key, each checked as by check_blob: the canonical blob of the sum.
+
+    `blobs` may be a generator, so that only one blob at a time is in memory. Without `expected_length`,
+    every blob must have the first one's length.
+    """
+    total, length, sum_key_id = None, expected_length, b""
+    for index, blob in enumerate(blobs, start=1):
+        try:
+            parsed = parse_blob(public_context, blob, length, max_bytes)
+        except CiphertextError as exc:
+            raise CiphertextError(f"blob {index}: {exc.reason}") from exc
+        if total is None:
+            total, length, sum_key_id = parsed.ciphertexts, parsed.length, parsed.key_id  # a fresh array
+        else:
+            add_mod(total, parsed.ciphertexts)
+    if total is None:
+        raise ValueError("nothing to add")
+    return blob_bytes(sum_key_id, length, total)
+
+
+def blob_digest(blob: bytes) -> str:
+    """Hex SHA-256 of a blob (the sum's digest is what the key parties compare)."""
+    return hashlib.sha256(blob).hexdigest()

@@ -1,0 +1,407 @@
+"""A key party of the aggregation committee: key generation and threshold decryption over MPyC.
+
+    python -m crypto.keyparty generate --dir DIR --seed HEX
+    python -m crypto.keyparty decrypt --job JOB_DIR --dir DIR --index I --peers HOST:PORT,HOST:PORT,...
+    python -m crypto.keyparty info --dir DIR
+
+`decrypt` is one party of one decryption job, run by m processes that talk over TCP (MPyC). Each party
+checks the job's blobs, recomputes their homomorphic sum and refuses (exit 3) if its digest is not the
+portal's; then it inputs its decryption share (partial decryption plus smudging noise) to the MPC, where only
+the sum of the shares is opened. Every party writes the opened vector to the job directory.
+
+A job directory, as the portal writes it (write_job): job.json {"format", "vector_length", "sum_digest",
+"public_context", "blobs"}, the public context and the blobs. Parties add result-party{i}.npy and
+report-party{i}.json (timings, bytes sent).
+
+MPyC reads its options from sys.argv when mpyc.runtime is first imported and accepts prefixes of its long
+options (an option named --H would read as --HELP), so this module parses its own options first, then
+imports MPyC with an argument list made only of MPyC options.
+
+Threat model: semi-honest key parties with an honest majority (MPyC's Shamir sharing, threshold
+(m-1)//2); a single party, or the portal, learns nothing about an individual hospital's update. Not covered:
+malicious key parties (a party can input a wrong share and spoil the result, and MPyC unpickles peers'
+messages), a colluding majority, and network attackers on the MPyC links (use MPyC's --ssl with
+certificates between organisations; the localhost driver here runs without). The parties trust the job's
+list of blobs to be the round's genuine submissions: a portal that put one hospital's blob in a job with
+encryptions of zero of its own making would get that hospital's update decrypted. Binding the job to the
+blob digests recorded on chain at submission closes that; this module does not read the chain.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from crypto import ckks, keygen, threshold
+
+JOB_FILE = "job.json"
+JOB_FORMAT = 1
+EXIT_REFUSED = 3
+# Ciphertexts per MPC round: bounds memory (MPyC arrays of Python integers) for large models.
+CIPHERTEXTS_PER_ROUND = 32
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+class KeyPartyRefusal(Exception):
+    """A key party refuses a job (bad blob, sum digest mismatch, missing key share)."""
+
+
+class ThresholdDecryptionError(RuntimeError):
+    """The committee's decryption did not complete; the message says which party failed and how."""
+
+
+def write_job(
+    job_dir: Path | str, public_context: bytes, blobs: Sequence[bytes], vector_length: int, sum_digest: str
+) -> Path:
+    """Lay out a decryption job for the key parties (the portal's side). Returns the job directory."""
+    job_dir = Path(job_dir)
+    job_dir.mkdir(parents=True, exist_ok=True)
+    (job_dir / "public_context.bin").write_bytes(public_context)
+    names = []
+    for index, blob in enumerate(blobs):
+        names.append(f"blob-{index:04d}.bin")
+        (job_dir / names[-1]).write_bytes(blob)
+    job = {
+        "format": JOB_FORMAT,
+        "vector_length": vector_length,
+        "sum_digest": sum_digest,
+        "public_context": "public_context.bin",
+        "blobs": names,
+    }
+    (job_dir / JOB_FILE).write_text(json.dumps(job, indent=2) + "\n")
+    return job_dir
+
+
+def load_job(job_dir: Path) -> ckks.ParsedBlob:
+    """Read a job, check every blob, recompute the sum and compare its digest with the portal's; returns it."""
+    try:
+        job = json.loads((job_dir / JOB_FILE).read_text())
+        if job.get("format") != JOB_FORMAT:
+            raise KeyPartyRefusal(f"unsupported job format {job.get('format')!r}")
+        public_context = (job_dir / job["public_context"]).read_bytes()
+        names = [str(name) for name in job["blobs"]]
+        length, expected_digest = int(job["vector_length"]), str(job["sum_digest"])
+    except (OSError, KeyError, TypeError, ValueError) as exc:
+        raise KeyPartyRefusal(f"unreadable job in {job_dir}: {exc}") from exc
+    if not names:
+        raise KeyPartyRefusal("the job has no ciphertexts")
+    if len(set(names)) != len(names):
+        raise KeyPartyRefusal("the job lists the same ciphertext blob twice")
+    max_bytes = ckks.blob_size(length)
+    digests: set[str] = set()
+    total = None
+    for name in names:  # one blob in memory at a time
+        try:
+            blob = (job_dir / name).read_bytes()
+            parsed = ckks.parse_blob(public_context, blob, length, max_bytes)
+        except (OSError, ValueError) as exc:  # CiphertextError is a ValueError
+            raise KeyPartyRefusal(f"blob {name} refused: {exc}") from exc
+        digest = ckks.blob_digest(blob)
+        if digest in digests:
+            raise KeyPartyRefusal(f"blob {name} refused: the same ciphertext blob twice")
+        digests.add(digest)
+        if total is None:
+            total = parsed.ciphertexts
+        else:
+            ckks.add_mod(total, parsed.ciphertexts)
+    digest = ckks.blob_digest(ckks.blob_bytes(parsed.key_id, length, total))
+    if digest != expected_digest:
+        raise KeyPartyRefusal(
+            f"the portal's sum digest {expected_digest} differs from the sum recomputed here "
+            f"({digest}); refusing to decrypt"
+        )
+    return ckks.ParsedBlob(parsed.key_id, length, total)
+
+
+def _mpc_runtime(mpyc_argv: list[str]):
+    """MPyC's runtime, set up from `mpyc_argv` only (MPyC parses sys.argv on import)."""
+    saved = sys.argv
+    sys.argv = [saved[0] if saved else "keyparty", *mpyc_argv]
+    try:
+        if "mpyc.runtime" in sys.modules:
+            import mpyc.runtime
+
+            return mpyc.runtime.setup()
+        from mpyc.runtime import mpc
+
+        return mpc
+    finally:
+        sys.argv = saved
+
+
+def uniform_below(bound: int, count: int) -> np.ndarray:
+    """`count` uniform integers in [0, bound), bound < 2^64, from os.urandom (rejection sampling), uint64."""
+    mask = np.uint64((1 << bound.bit_length()) - 1)
+    kept = np.empty(0, dtype=np.uint64)
+    while kept.size < count:
+        draws = max(count - kept.size, 16) * 2
+        words = np.frombuffer(os.urandom(8 * draws), dtype="<u8") & mask
+        kept = np.concatenate([kept, words[words < np.uint64(bound)]])
+    return kept[:count]
+
+
+def _install_batched_share_randomness() -> None:
+    """Make MPyC draw the random coefficients of Shamir input sharings in one batch.
+
+    MPyC's thresha.np_random_split calls secrets.randbelow once per coefficient, about half of the
+    decryption's MPC time; this draws the same distribution (uniform mod p, from the OS's CSPRNG) for a
+    whole array at once, for prime fields below 2^64, and leaves the rest of the computation to MPyC.
+    """
+    from mpyc import thresha
+
+    original = getattr(thresha.np_random_split, "original", thresha.np_random_split)
+
+    def np_random_split(field, s, t, m):
+        order = field.order
+        if field.ext_deg != 1 or order >= 1 << 64:
+            return original(field, s, t, m)
+        values = s.value if isinstance(s, field.array) else s
+        n = len(values)
+        coefficients = uniform_below(order, t * n).astype(object).reshape(t, n)
+        vandermonde = np.vander(np.array(range(1, m + 1), dtype=object), N=t + 1, increasing=True)
+        return (vandermonde @ np.concatenate((values.reshape(1, n), coefficients))) % field.modulus
+
+    np_random_split.original = original
+    thresha.np_random_split = np_random_split
+
+
+def open_sum(shares: np.ndarray, index: int, peers: Sequence[str]) -> tuple[np.ndarray, int]:
+    """Input this party's shares (count, primes, N) to the MPC; returns the opened sum and bytes sent."""
+    mpyc_argv = ["-I", str(index), "--no-log"]
+    for peer in peers:
+        mpyc_argv += ["-P", peer]
+    mpc = _mpc_runtime(mpyc_argv)
+    _install_batched_share_randomness()
+    primes = ckks.data_primes()
+    count = shares.shape[0]
+
+    async def protocol() -> tuple[np.ndarray, int]:
+        await mpc.start()
+        opened = np.empty_like(shares)
+        for j, prime in enumerate(primes.tolist()):
+            field = mpc.SecFld(prime)
+            for start in range(0, count, CIPHERTEXTS_PER_ROUND):
+                block = shares[start : start + CIPHERTEXTS_PER_ROUND, j]
+                # MPyC arrays of a 60-bit field hold Python integers and must be writable.
+                inputs = mpc.input(field.array(block.reshape(-1).astype(object)))
+                total = inputs[0]
+                for other in inputs[1:]:
+                    total = total + other
+                result = await mpc.output(total)
+                opened[start : start + block.shape[0], j] = np.asarray(
+                    result.value.astype(np.uint64)
+                ).reshape(block.shape)
+        sent = sum(peer.protocol.nbytes_sent for peer in mpc.parties if peer.pid != mpc.pid)
+        await mpc.shutdown()
+        return opened, sent
+
+    return mpc.run(protocol())
+
+
+def run_decryption(job_dir: Path, party_dir: Path, index: int, peers: Sequence[str]) -> dict:
+    """One party's whole part of a job; writes result-party{index}.npy and report-party{index}.json."""
+    started = time.perf_counter()
+    summed = load_job(job_dir)
+    try:
+        secret_share = keygen.load_secret_share(party_dir)
+    except keygen.KeyGenError as exc:
+        raise KeyPartyRefusal(str(exc)) from exc
+    checked = time.perf_counter()
+    shares = threshold.decryption_share(secret_share, summed.ciphertexts, index, len(peers))
+    local = time.perf_counter()
+    opened, sent = open_sum(shares, index, peers)
+    mpc_done = time.perf_counter()
+    values = threshold.decode(opened, summed.length)
+    result_path = job_dir / f"result-party{index}.npy"
+    partial_path = result_path.with_suffix(".partial.npy")
+    np.save(partial_path, values)
+    os.replace(partial_path, result_path)
+    report = {
+        "party": index,
+        "parties": len(peers),
+        "ciphertexts": summed.count,
+        "check_and_sum_s": checked - started,
+        "share_s": local - checked,
+        "mpc_s": mpc_done - local,
+        "total_s": time.perf_counter() - started,
+        "mpc_bytes_sent": sent,
+        "peak_rss_bytes": peak_rss_bytes(),
+    }
+    (job_dir / f"report-party{index}.json").write_text(json.dumps(report, indent=2) + "\n")
+    return report
+
+
+def peak_rss_bytes() -> int:
+    """This process's peak resident memory. On Linux from VmHWM: ru_maxrss would count the RSS of the
+    parent at fork time (it survives exec), which is the portal's, not this party's."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def free_ports(count: int) -> list[int]:
+    """Ports free on localhost now (held open together so they differ)."""
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for sock in sockets:
+            sock.bind(("127.0.0.1", 0))
+        return [sock.getsockname()[1] for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
+def decrypt_sum(
+    job_dir: Path | str,
+    party_dirs: Sequence[Path | str],
+    ports: Sequence[int] | None = None,
+    timeout: float = 600.0,
+) -> np.ndarray:
+    """Run the m key parties of a job as separate processes on localhost; returns the opened sum.
+
+    Raises ThresholdDecryptionError naming the party that failed (with the end of its log) or the parties
+    still running at the timeout; the other parties are then stopped.
+    """
+    job_dir = Path(job_dir)
+    ports = list(ports) if ports is not None else free_ports(len(party_dirs))
+    if len(ports) != len(party_dirs) or len(party_dirs) < 2:
+        raise ValueError("need at least 2 key parties and one port per party")
+    peers = ",".join(f"127.0.0.1:{port}" for port in ports)
+    env = dict(
+        os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))
+    )
+    for stale in job_dir.glob("result-party*.npy"):
+        stale.unlink()
+    processes, logs = [], []
+    try:
+        for index, party_dir in enumerate(party_dirs):
+            log_path = job_dir / f"party{index}.log"
+            logs.append(log_path)
+            command = [
+                sys.executable,
+                "-m",
+                "crypto.keyparty",
+                "decrypt",
+                "--job",
+                str(job_dir),
+                "--dir",
+                str(party_dir),
+                "--index",
+                str(index),
+                "--peers",
+                peers,
+            ]
+            with open(log_path, "wb") as log:
+                processes.append(
+                    subprocess.Popen(
+                        command, stdout=log, stderr=subprocess.STDOUT, env=env, stdin=subprocess.DEVNULL
+                    )
+                )
+        deadline = time.monotonic() + timeout
+        while True:
+            codes = [process.poll() for process in processes]
+            failed = [i for i, code in enumerate(codes) if code not in (None, 0)]
+            if failed:
+                first = failed[0]
+                raise ThresholdDecryptionError(
+                    f"key party {first} failed (exit {codes[first]}): {_log_tail(logs[first])}"
+                )
+            if all(code == 0 for code in codes):
+                break
+            if time.monotonic() > deadline:
+                running = [i for i, code in enumerate(codes) if code is None]
+                raise ThresholdDecryptionError(
+                    f"key parties {running} still running after {timeout:.0f} s; stopped"
+                )
+            time.sleep(0.05)
+    finally:
+        for process in processes:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+    results = [np.load(job_dir / f"result-party{i}.npy") for i in range(len(party_dirs))]
+    if any(not np.array_equal(results[0], other) for other in results[1:]):
+        raise ThresholdDecryptionError("key parties opened different results")
+    return results[0]
+
+
+def _log_tail(path: Path, lines: int = 5) -> str:
+    text = path.read_text(errors="replace").strip().splitlines() if path.exists() else []
+    return " | ".join(text[-lines:]) or "(no output)"
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="keyparty", description="A key party of the DecentraHealth committee."
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    generate = commands.add_parser(
+        "generate", help="make this party's key share, contribution and commitment"
+    )
+    generate.add_argument("--dir", required=True, type=Path, help="this party's private directory")
+    generate.add_argument("--seed", required=True, help="the public seed of the common polynomial, hex")
+    decrypt = commands.add_parser("decrypt", help="run this party's part of a threshold decryption job")
+    decrypt.add_argument("--job", required=True, type=Path, help="the job directory the portal wrote")
+    decrypt.add_argument("--dir", required=True, type=Path, help="this party's private directory")
+    decrypt.add_argument("--index", required=True, type=int, help="this party's index, 0..m-1")
+    decrypt.add_argument(
+        "--peers", required=True, help="comma-separated host:port of all m parties, in order"
+    )
+    info = commands.add_parser("info", help="show this party's public files (never the share)")
+    info.add_argument("--dir", required=True, type=Path)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Command-line entry point (also called by the portal's `manage.py keyparty`)."""
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "generate":
+            try:
+                seed = bytes.fromhex(args.seed)
+            except ValueError:
+                print("keyparty: --seed must be hex", file=sys.stderr)
+                return 2
+            digest = keygen.generate_share(args.dir, seed)
+            print(
+                json.dumps({"commitment": digest, "contribution": str(args.dir / keygen.CONTRIBUTION_FILE)})
+            )
+            return 0
+        if args.command == "info":
+            share = args.dir / keygen.SECRET_SHARE_FILE
+            commitment_file = args.dir / keygen.COMMITMENT_FILE
+            info = {
+                "has_share": share.exists(),
+                "share_mode": oct(share.stat().st_mode & 0o777) if share.exists() else None,
+                **(json.loads(commitment_file.read_text()) if commitment_file.exists() else {}),
+            }
+            print(json.dumps(info))
+            return 0
+        peers = [peer.strip() for peer in args.peers.split(",") if peer.strip()]
+        if not 0 <= args.index < len(peers) or len(peers) < 2:
+            print(f"keyparty: --index {args.index} must name one of at least 2 --peers", file=sys.stderr)
+            return 2
+        report = run_decryption(args.job, args.dir, args.index, peers)
+        print(json.dumps(report))
+        return 0
+    except (KeyPartyRefusal, keygen.KeyGenError) as exc:
+        print(f"keyparty: refused: {exc}", file=sys.stderr)
+        return EXIT_REFUSED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

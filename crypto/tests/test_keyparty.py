@@ -1,0 +1,153 @@
+"""Threshold decryption by three key parties as separate processes talking MPyC over TCP on localhost."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from crypto import ckks, keygen, keyparty
+
+LENGTH = 10_000  # three ciphertexts
+
+
+@pytest.fixture(scope="module")
+def committee(tmp_path_factory):
+    return keygen.create_local_committee(tmp_path_factory.mktemp("committee"), parties=3)
+
+
+@pytest.fixture(scope="module")
+def round_updates(committee):
+    """Four hospitals: updates delta_h, sample counts n_h, and blobs of n_h * delta_h."""
+    public_context, _ = committee
+    rng = np.random.default_rng(3)
+    deltas = [rng.normal(size=LENGTH) * 0.05 for _ in range(4)]
+    counts = [137, 512, 60, 1024]
+    blobs = [ckks.encrypt_vector(public_context, n * delta) for n, delta in zip(counts, deltas, strict=True)]
+    return deltas, counts, blobs
+
+
+def test_three_parties_decrypt_the_weighted_average(tmp_path, committee, round_updates) -> None:
+    public_context, party_dirs = committee
+    deltas, counts, blobs = round_updates
+    portal_sum = ckks.sum_blobs(public_context, blobs)
+    job = keyparty.write_job(tmp_path / "job", public_context, blobs, LENGTH, ckks.blob_digest(portal_sum))
+
+    opened = keyparty.decrypt_sum(job, party_dirs, timeout=120)
+
+    expected = sum(n * delta for n, delta in zip(counts, deltas, strict=True)) / sum(counts)
+    assert opened.shape == (LENGTH,)
+    assert np.abs(opened / sum(counts) - expected).max() < 1e-5
+    for index in range(3):
+        report = json.loads((job / f"report-party{index}.json").read_text())
+        assert report["ciphertexts"] == 3 and report["mpc_bytes_sent"] > 0
+
+
+def test_party_refuses_when_the_portal_sum_differs(tmp_path, committee, round_updates) -> None:
+    public_context, party_dirs = committee
+    _, _, blobs = round_updates
+    # The portal claims the digest of a sum that leaves one hospital out (or of anything else).
+    claimed = ckks.blob_digest(ckks.sum_blobs(public_context, blobs[:3]))
+    job = keyparty.write_job(tmp_path / "job", public_context, blobs, LENGTH, claimed)
+    with pytest.raises(keyparty.ThresholdDecryptionError, match=r"key party \d failed \(exit 3\).*differs"):
+        keyparty.decrypt_sum(job, party_dirs, timeout=60)
+    assert not list(job.glob("result-party*.npy"))
+
+
+def test_party_refuses_a_blob_under_another_key(tmp_path, committee, round_updates) -> None:
+    public_context, party_dirs = committee
+    _, _, blobs = round_updates
+    other_context, _ = keygen.create_local_committee(tmp_path / "other", parties=2)
+    foreign = ckks.encrypt_vector(other_context, np.ones(LENGTH))
+    job = keyparty.write_job(tmp_path / "job", public_context, [*blobs[:2], foreign], LENGTH, "0" * 64)
+    with pytest.raises(
+        keyparty.ThresholdDecryptionError, match="blob-0002.bin refused: encrypted under another key"
+    ):
+        keyparty.decrypt_sum(job, party_dirs, timeout=60)
+
+
+def test_cli_generate_info_and_refusal(tmp_path) -> None:
+    """The command line as an operator runs it (a real process), and refusal of a party without a share."""
+    party_dir = tmp_path / "party"
+    run = [sys.executable, "-m", "crypto.keyparty"]
+    generated = subprocess.run(
+        [*run, "generate", "--dir", str(party_dir), "--seed", "ab" * 32],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=keyparty.REPO_ROOT,
+    )
+    commitment = json.loads(generated.stdout)["commitment"]
+    info = subprocess.run(
+        [*run, "info", "--dir", str(party_dir)],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=keyparty.REPO_ROOT,
+    )
+    assert json.loads(info.stdout) == {
+        "has_share": True,
+        "share_mode": "0o600",
+        "seed": "ab" * 32,
+        "commitment": commitment,
+    }
+
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    public_context, _ = keygen.create_local_committee(tmp_path / "committee", parties=2)
+    blob = ckks.encrypt_vector(public_context, np.ones(5))
+    job = keyparty.write_job(
+        tmp_path / "job", public_context, [blob], 5, ckks.blob_digest(ckks.sum_blobs(public_context, [blob]))
+    )
+    assert (
+        keyparty.main(
+            [
+                "decrypt",
+                "--job",
+                str(job),
+                "--dir",
+                str(empty),
+                "--index",
+                "0",
+                "--peers",
+                "127.0.0.1:1,127.0.0.1:2",
+            ]
+        )
+        == keyparty.EXIT_REFUSED
+    )
+
+
+def test_timeout_names_the_parties_still_running(tmp_path, committee, round_updates) -> None:
+    public_context, party_dirs = committee
+    _, _, blobs = round_updates
+    job = keyparty.write_job(tmp_path / "job", public_context, blobs[:1], LENGTH, ckks.blob_digest(blobs[0]))
+    with pytest.raises(keyparty.ThresholdDecryptionError, match=r"key parties \[0, 1, 2\] still running"):
+        keyparty.decrypt_sum(job, party_dirs, timeout=0.2)
+
+
+def test_party_refuses_a_blob_listed_twice(tmp_path, committee, round_updates) -> None:
+    public_context, party_dirs = committee
+    _, _, blobs = round_updates
+    doubled = [blobs[0], blobs[0]]
+    job = keyparty.write_job(
+        tmp_path / "job",
+        public_context,
+        doubled,
+        LENGTH,
+        ckks.blob_digest(ckks.sum_blobs(public_context, doubled)),
+    )
+    with pytest.raises(keyparty.ThresholdDecryptionError, match="same ciphertext blob twice"):
+        keyparty.decrypt_sum(job, party_dirs, timeout=60)
+
+
+def test_batched_share_randomness_is_uniform_below_the_prime() -> None:
+    prime = int(ckks.data_primes()[0])
+    values = keyparty.uniform_below(prime, 100_000)
+    assert values.dtype == np.uint64 and values.size == 100_000
+    assert int(values.max()) < prime
+    assert abs(float(values.mean()) / prime - 0.5) < 0.01
+    small = keyparty.uniform_below(5, 10_000)
+    assert set(np.unique(small).tolist()) == {0, 1, 2, 3, 4}

@@ -1,0 +1,109 @@
+"""The arithmetic of threshold CKKS decryption, one key party at a time (crypto.keyparty runs it in MPyC).
+
+CKKS decryption is linear in the secret key: for each RNS prime q_j, y_j = c0_j + c1_j * s_j (mod q_j),
+pointwise in NTT form. With s = sum s_i, party i's share is y_i = [i == 0] c0 + c1 * s_i + E_i, where E_i is
+its smudging noise; the shares add up to y + sum E_i, which is all that is ever opened.
+
+Smudging is mandatory: y without noise reveals s (y - c0 = c1 * s, and c1 is public). Each party adds ONE
+integer Gaussian polynomial (std 2^52 / sqrt(m), so 2^52 in total, against a scale of 2^80) reduced mod
+every prime, then put in NTT form, so that the noise is small in the coefficient domain. The decryption error
+of a sum of fresh ciphertexts is some 2^12 (a few thousand), so the noise hides it to a statistical
+distance of about 2^-40 per coefficient (DESIGN.md), while costing the opened sum about 1e-6 of precision.
+With up to t colluding parties, the remaining parties' noise still has std 2^52 * sqrt((m - t) / m).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+
+import numpy as np
+import tenseal.sealapi as sealapi
+
+from crypto import ckks, seal_io
+
+SMUDGING_STD_TOTAL = 2.0**52
+# SEAL accepts ciphertexts of up to 16 polynomials, so one NTT call transforms 16 noise polynomials.
+POLYNOMIALS_PER_NTT = 16
+
+
+def _ciphertext(data: np.ndarray, is_ntt_form: bool = True) -> sealapi.Ciphertext:
+    parms_id = tuple(ckks.seal_context().first_parms_id())
+    stream = seal_io.ciphertext_bytes(seal_io.CiphertextData(parms_id, is_ntt_form, ckks.SCALE, data))
+    return seal_io.load_into(sealapi.Ciphertext(), ckks.seal_context(), stream)
+
+
+def partial_decryption(
+    secret_share: sealapi.SecretKey, ciphertexts: np.ndarray, include_c0: bool
+) -> np.ndarray:
+    """c1 * s_i (plus c0 for exactly one party) per ciphertext, NTT form, shape (count, primes, N), uint64.
+
+    `ciphertexts` has shape (count, 2, primes, N) as in ckks.ParsedBlob. No noise yet: never open this.
+    """
+    decryptor = sealapi.Decryptor(ckks.seal_context(), secret_share)
+    primes = ckks.data_primes()[:, None]
+    shares = np.empty((ciphertexts.shape[0], *ciphertexts.shape[2:]), dtype=np.uint64)
+    for index, data in enumerate(ciphertexts):
+        plaintext = sealapi.Plaintext()
+        decryptor.decrypt(_ciphertext(data), plaintext)  # c0 + c1 * s_i
+        share = seal_io.parse_plaintext(seal_io.save_bytes(plaintext)).data.reshape(shares.shape[1:])
+        shares[index] = share if include_c0 else (share + (primes - data[0])) % primes
+    return shares
+
+
+def gaussian_integers(count: int, std: float) -> np.ndarray:
+    """`count` integers ~ round(N(0, std^2)), from os.urandom (Box-Muller on 53-bit uniforms)."""
+    pairs = (count + 1) // 2
+    words = np.frombuffer(os.urandom(16 * pairs), dtype="<u8").reshape(2, pairs)
+    uniform = ((words >> np.uint64(11)).astype(np.float64) + 1.0) * 2.0**-53  # in (0, 1]
+    radius = np.sqrt(-2.0 * np.log(uniform[0])) * std
+    angle = 2.0 * math.pi * uniform[1]
+    samples = np.concatenate([radius * np.cos(angle), radius * np.sin(angle)])[:count]
+    return np.rint(samples).astype(np.int64)
+
+
+def smudging_noise(count: int, parties: int) -> np.ndarray:
+    """This party's smudging noise for `count` ciphertexts, NTT form, shape (count, primes, N), uint64."""
+    primes = ckks.data_primes()
+    degree = ckks.POLY_MODULUS_DEGREE
+    evaluator = sealapi.Evaluator(ckks.seal_context())
+    noise = np.empty((count, len(primes), degree), dtype=np.uint64)
+    for start in range(0, count, POLYNOMIALS_PER_NTT):
+        # Polynomials per SEAL ciphertext: at least 2 (a ciphertext's minimum), padded with extra noise.
+        batch = min(count - start, POLYNOMIALS_PER_NTT)
+        size = max(batch, 2)
+        integers = gaussian_integers(size * degree, SMUDGING_STD_TOTAL / math.sqrt(parties)).reshape(
+            size, 1, degree
+        )
+        residues = np.where(integers < 0, integers + primes[None, :, None].astype(np.int64), integers)
+        ciphertext = _ciphertext(residues.astype(np.uint64), is_ntt_form=False)
+        evaluator.transform_to_ntt_inplace(ciphertext)
+        transformed = seal_io.parse_ciphertext(seal_io.save_bytes(ciphertext)).data
+        noise[start : start + batch] = transformed[:batch]
+    return noise
+
+
+def decryption_share(
+    secret_share: sealapi.SecretKey, ciphertexts: np.ndarray, party_index: int, parties: int
+) -> np.ndarray:
+    """What party `party_index` of `parties` inputs to the MPC: partial decryption plus smudging noise."""
+    share = partial_decryption(secret_share, ciphertexts, include_c0=party_index == 0)
+    ckks.add_mod(share, smudging_noise(share.shape[0], parties))
+    return share
+
+
+def decode(opened: np.ndarray, length: int) -> np.ndarray:
+    """Decode opened y (shape (count, primes, N), NTT form, mod each prime) into the first `length` values."""
+    parms_id = tuple(ckks.seal_context().first_parms_id())
+    encoder = sealapi.CKKSEncoder(ckks.seal_context())
+    values = []
+    for data in opened:
+        stream = seal_io.plaintext_bytes(seal_io.PlaintextData(parms_id, ckks.SCALE, data.reshape(-1)))
+        plaintext = seal_io.load_into(sealapi.Plaintext(), ckks.seal_context(), stream)
+        values.append(np.asarray(encoder.decode_double(plaintext), dtype=np.float64))
+    return np.concatenate(values)[:length]
+
+
+def decrypt_with_key(secret_key: sealapi.SecretKey, blob: ckks.ParsedBlob) -> np.ndarray:
+    """Plain (non-threshold) decryption with one SEAL secret key; tests use it to show a share alone fails."""
+    return decode(partial_decryption(secret_key, blob.ciphertexts, include_c0=True), blob.length)
