@@ -16,8 +16,10 @@ so the bridge goes through a private temporary folder (in memory where /dev/shm 
 
 from __future__ import annotations
 
+import atexit
 import functools
 import os
+import shutil
 import struct
 import tempfile
 from collections.abc import Iterator
@@ -167,7 +169,9 @@ def plaintext_bytes(plaintext: PlaintextData) -> bytes:
 def _scratch_dir() -> Path:
     """A folder only this process's user can read; in memory where possible (secret keys pass through it)."""
     base = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None
-    return Path(tempfile.mkdtemp(prefix="dh-seal-", dir=base))  # mkdtemp makes it mode 0700
+    path = Path(tempfile.mkdtemp(prefix="dh-seal-", dir=base))  # mkdtemp makes it mode 0700
+    atexit.register(shutil.rmtree, path, ignore_errors=True)
+    return path
 
 
 @contextmanager
