@@ -1,0 +1,47 @@
+"""Development helpers for tests, benches and demos: a dev ceremony and synthetic head-step traces.
+
+The dev key comes from a dev powers-of-tau file (one contributor: whoever made it could forge proofs) and two
+named dev contributions: fine on this machine, never for production.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from crypto.zk.build import DEFAULT_SHAPE, Ceremony, CircuitShape, ProvingKey, build_circuit
+from fl.fixed_head import FEATURE_BOUND, SCALE, HeadStep, sgd_step
+
+DEV_PARTICIPANTS = ("dev-hospital-a", "dev-hospital-b")
+DEV_BEACON = "6465766265616f6e" * 4  # fixed, so the whole dev ceremony is cached
+
+
+def dev_proving_key(ptau: Path, shape: CircuitShape = DEFAULT_SHAPE) -> ProvingKey:
+    """The dev ceremony's key (about a minute for the default circuit the first time, then cached)."""
+    ceremony = Ceremony(build_circuit(shape), ptau)
+    for name in DEV_PARTICIPANTS:
+        ceremony.contribute(name)
+    return ceremony.finalize(DEV_BEACON)
+
+
+def synthetic_trace(
+    steps: int, shape: CircuitShape = DEFAULT_SHAPE, lr_q: int = SCALE // 8, seed: int = 0
+) -> list[HeadStep]:
+    """A run of `steps` exact head steps on random data: features anywhere in [-1, 1] (both bounds included,
+    so floor division meets negative and exact cases), a random head of about unit size, random labels."""
+    rng = np.random.default_rng(seed)
+    weight = rng.integers(-SCALE, SCALE, size=(shape.classes, shape.features), dtype=np.int64)
+    bias = rng.integers(-SCALE // 4, SCALE // 4, size=shape.classes, dtype=np.int64)
+    trace = []
+    for _ in range(steps):
+        features = rng.integers(
+            -FEATURE_BOUND, FEATURE_BOUND + 1, size=(shape.batch, shape.features), dtype=np.int64
+        )
+        features[rng.random(features.shape) < 0.05] = FEATURE_BOUND
+        features[rng.random(features.shape) < 0.05] = -FEATURE_BOUND
+        labels = rng.integers(0, shape.classes, size=shape.batch, dtype=np.int64)
+        step = HeadStep(weight=weight, bias=bias, features=features, labels=labels, lr_q=lr_q)
+        trace.append(step)
+        weight, bias, _ = sgd_step(step)
+    return trace

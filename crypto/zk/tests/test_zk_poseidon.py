@@ -1,0 +1,58 @@
+"""crypto.zk.poseidon equals circomlibjs' Poseidon (the circuit's Poseidon is checked by the witness tests)."""
+
+from __future__ import annotations
+
+import json
+import random
+import subprocess
+
+import numpy as np
+
+from crypto.zk.node import REPO_ROOT, node_executable
+from crypto.zk.poseidon import FIELD_PRIME, batch_hash, hash_chain, head_hash, poseidon
+
+CIRCOMLIBJS_POSEIDON = """
+import { buildPoseidon } from "circomlibjs";
+const poseidon = await buildPoseidon();
+const cases = JSON.parse(process.argv[1]);
+console.log(JSON.stringify(cases.map((c) => poseidon.F.toObject(poseidon(c.map(BigInt))).toString())));
+"""
+
+
+def circomlibjs_poseidon(cases: list[list[int]]) -> list[int]:
+    result = subprocess.run(
+        [
+            node_executable(),
+            "--input-type=module",
+            "-e",
+            CIRCOMLIBJS_POSEIDON,
+            json.dumps([[str(v) for v in c] for c in cases]),
+        ],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return [int(v) for v in json.loads(result.stdout)]
+
+
+def test_poseidon_equals_circomlibjs_for_every_width():
+    rng = random.Random(1)
+    cases = [[rng.randrange(FIELD_PRIME) for _ in range(width)] for width in range(1, 17)]
+    cases += [[0], [1, 2], [FIELD_PRIME - 1] * 16, list(range(16))]
+    assert [poseidon(c) for c in cases] == circomlibjs_poseidon(cases)
+
+
+def test_negative_values_map_to_p_minus_abs():
+    assert poseidon([-5, 3]) == poseidon([FIELD_PRIME - 5, 3])
+
+
+def test_head_and_batch_hashes_chain_sixteen_then_fifteen():
+    values = list(range(-20, 20))
+    expected = poseidon(values[:16])
+    expected = poseidon([expected, *values[16:31]])
+    expected = poseidon([expected, *values[31:]])
+    assert hash_chain(values) == expected
+    weight = [[1, -2, 3], [4, 5, -6]]
+    assert head_hash(np.array(weight), np.array([7, -8])) == hash_chain([1, -2, 3, 4, 5, -6, 7, -8])
+    assert batch_hash(np.array(weight), np.array([1, 0])) == hash_chain([1, -2, 3, 4, 5, -6, 1, 0])

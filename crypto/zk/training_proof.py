@@ -1,0 +1,294 @@
+"""Proof of training by spot-checking: commit to every step of a local run, prove a few chosen by Fiat-Shamir.
+
+A run of S head steps W_0 -> W_1 -> ... -> W_S (fl.fixed_head.sgd_step) is committed to by a Merkle tree over
+leaves (i, hash(W_i), hash(batch_i)) for i < S and (S, hash(W_S), 0) (see crypto.zk.merkle). The steps to prove
+are derived from the root, S and the round context, so the node cannot choose them after seeing which ones are
+asked. Each proof (circuits/head_step.circom) shows hash(W_i) -> hash(W_i+1) on batch hash(batch_i) with the
+round's learning rate, and binds the round context. The verifier opens leaf i and leaf i+1 for each proof
+(the chain link), leaf 0 (must hold the published global head) and leaf S (must hold the uploaded head).
+
+What this shows: W_0 is the global head, W_S the uploaded one, and each checked step is an exact SGD step on
+some committed batch with the agreed learning rate. A run with f faked steps out of S passes n checks with
+probability about (1 - f/S)^n. What it does not show: that the batches came from the hospital's real images,
+that unchecked steps are honest, or anything about the CNN body (trained in float outside the proof). The round
+context should contain a value fixed only after the node committed (e.g. a portal nonce issued after the root
+is registered): a node that knows the context in advance can re-draw its commitment until the derived indices
+miss its faked steps.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from crypto.zk.build import PUBLIC_SIGNALS, CircuitShape, ProvingKey
+from crypto.zk.merkle import MerkleTree, context_field, derive_indices, leaf_hash, root_from_path, tree_depth
+from crypto.zk.node import SnarkjsError, SnarkjsProcess, snarkjs
+from crypto.zk.poseidon import FIELD_PRIME, batch_hash, head_hash
+from fl.fixed_head import HeadStep, sgd_step
+
+BUNDLE_VERSION = 1
+
+
+class ProofError(Exception):
+    """A submission's proof of training is refused; `reason` says why."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class TraceCommitment:
+    weight_hashes: tuple[int, ...]  # S + 1: before each step, then the final head
+    batch_hashes: tuple[int, ...]  # S
+    tree: MerkleTree
+
+    @property
+    def step_count(self) -> int:
+        return len(self.batch_hashes)
+
+    def leaf(self, index: int) -> dict[str, Any]:
+        batch = self.batch_hashes[index] if index < self.step_count else 0
+        return {
+            "index": index,
+            "weight_hash": str(self.weight_hashes[index]),
+            "batch_hash": str(batch),
+            "path": [str(v) for v in self.tree.path(index)],
+        }
+
+
+def commit_trace(trace: Sequence[HeadStep]) -> TraceCommitment:
+    """Hashes every step's head and batch and the head after the last step (about 15 ms a step)."""
+    if not trace:
+        raise ValueError("an empty trace has nothing to prove")
+    final_weight, final_bias, _ = sgd_step(trace[-1])
+    weight_hashes = [head_hash(step.weight, step.bias) for step in trace] + [
+        head_hash(final_weight, final_bias)
+    ]
+    batch_hashes = [batch_hash(step.features, step.labels) for step in trace]
+    leaves = [leaf_hash(i, weight_hashes[i], batch_hashes[i]) for i in range(len(trace))]
+    leaves.append(leaf_hash(len(trace), weight_hashes[-1], 0))
+    return TraceCommitment(tuple(weight_hashes), tuple(batch_hashes), MerkleTree.build(leaves))
+
+
+def check_trace(trace: Sequence[HeadStep], shape: CircuitShape) -> None:
+    """Raises ValueError unless the trace is a chain of sgd_step calls of the circuit's shape with one lr."""
+    for i, step in enumerate(trace):
+        if step.weight.shape != (shape.classes, shape.features) or step.bias.shape != (shape.classes,):
+            raise ValueError(f"step {i}: head shape {step.weight.shape} does not fit the circuit {shape}")
+        if step.features.shape != (shape.batch, shape.features) or step.labels.shape != (shape.batch,):
+            raise ValueError(f"step {i}: batch shape {step.features.shape} does not fit the circuit {shape}")
+        if step.lr_q != trace[0].lr_q:
+            raise ValueError(f"step {i}: learning rate {step.lr_q} differs from step 0's {trace[0].lr_q}")
+        if i + 1 < len(trace):
+            new_weight, new_bias, _ = sgd_step(step)
+            following = trace[i + 1]
+            if not (
+                np.array_equal(new_weight, following.weight) and np.array_equal(new_bias, following.bias)
+            ):
+                raise ValueError(f"step {i + 1}'s head is not the result of step {i}")
+
+
+def _field(values: np.ndarray) -> list:
+    return np.vectorize(lambda v: str(int(v) % FIELD_PRIME), otypes=[object])(np.asarray(values)).tolist()
+
+
+def step_input(step: HeadStep, round_context: str) -> dict[str, Any]:
+    """The circuit input (public and private signals) for one step. Holds private data: never log it."""
+    new_weight, new_bias, _ = sgd_step(step)
+    return {
+        "headBefore": str(head_hash(step.weight, step.bias)),
+        "headAfter": str(head_hash(new_weight, new_bias)),
+        "batchHash": str(batch_hash(step.features, step.labels)),
+        "lrQ": str(step.lr_q),
+        "context": str(context_field(round_context)),
+        "W": _field(step.weight),
+        "b": _field(step.bias),
+        "X": _field(step.features),
+        "y": _field(step.labels),
+    }
+
+
+def prove_steps(
+    commitment: TraceCommitment,
+    trace: Sequence[HeadStep],
+    round_context: str,
+    n_proofs: int,
+    proving_key: ProvingKey,
+    process: SnarkjsProcess | None = None,
+) -> dict[str, Any]:
+    """The bundle for a committed trace: the Fiat-Shamir indices' proofs and the leaves they need."""
+    node = process or snarkjs()
+    step_count = commitment.step_count
+    indices = derive_indices(commitment.tree.root, step_count, round_context, n_proofs)
+    opened = sorted({0, step_count, *indices, *(i + 1 for i in indices)})
+    proofs = []
+    for index in indices:
+        result = node.request(
+            "prove",
+            wasm=str(proving_key.artifacts.wasm),
+            zkey=str(proving_key.zkey),
+            input=step_input(trace[index], round_context),
+        )
+        proofs.append({"index": index, "proof": result["proof"], "public_signals": result["publicSignals"]})
+    shape = proving_key.artifacts.shape
+    return {
+        "version": BUNDLE_VERSION,
+        "shape": {"features": shape.features, "classes": shape.classes, "batch": shape.batch},
+        "step_count": step_count,
+        "merkle_root": str(commitment.tree.root),
+        "lr_q": trace[0].lr_q,
+        "indices": indices,
+        "leaves": [commitment.leaf(i) for i in opened],
+        "proofs": proofs,
+    }
+
+
+def prove_training(
+    trace: Sequence[HeadStep],
+    round_context: str,
+    n_proofs: int,
+    zkey: ProvingKey,
+    process: SnarkjsProcess | None = None,
+) -> dict[str, Any]:
+    """Commits to the whole trace and proves n_proofs steps chosen from the commitment and round context.
+    round_context must name the round, the hospital and the global head (e.g. "round 7|hospital 3|<hash>")."""
+    check_trace(trace, zkey.artifacts.shape)
+    return prove_steps(commit_trace(trace), trace, round_context, n_proofs, zkey, process)
+
+
+@dataclass(frozen=True)
+class _Leaf:
+    weight_hash: int
+    batch_hash: int
+
+
+def _parse_int(value: Any, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        raise ProofError(f"malformed bundle: {what} is not an integer")
+    try:
+        number = int(value)
+    except ValueError:
+        raise ProofError(f"malformed bundle: {what} is not an integer") from None
+    if not 0 <= number < FIELD_PRIME:
+        raise ProofError(f"malformed bundle: {what} is outside the field")
+    return number
+
+
+def _checked_leaves(bundle: dict[str, Any], step_count: int, root: int) -> dict[int, _Leaf]:
+    depth = tree_depth(step_count + 1)
+    leaves: dict[int, _Leaf] = {}
+    for entry in bundle["leaves"]:
+        index = _parse_int(entry["index"], "leaf index")
+        if index > step_count or index in leaves:
+            raise ProofError(f"malformed bundle: leaf {index} is out of range or repeated")
+        weight = _parse_int(entry["weight_hash"], f"leaf {index} weight hash")
+        batch = _parse_int(entry["batch_hash"], f"leaf {index} batch hash")
+        path = [_parse_int(v, f"leaf {index} path") for v in entry["path"]]
+        if len(path) != depth:
+            raise ProofError(f"wrong Merkle path for leaf {index}: {len(path)} levels, the tree has {depth}")
+        if root_from_path(leaf_hash(index, weight, batch), index, path) != root:
+            raise ProofError(f"wrong Merkle path for leaf {index}: it does not lead to the committed root")
+        leaves[index] = _Leaf(weight, batch)
+    return leaves
+
+
+def _load_vkey(vkey: dict | str | Path) -> dict:
+    loaded = vkey if isinstance(vkey, dict) else json.loads(Path(vkey).read_text())
+    if loaded.get("protocol") != "groth16" or loaded.get("nPublic") != len(PUBLIC_SIGNALS):
+        raise ProofError("the verification key is not a Groth16 head-step key")
+    return loaded
+
+
+def verify_training(
+    bundle: dict[str, Any],
+    round_context: str,
+    vkey: dict | str | Path,
+    expected_initial_head_hash: int | str,
+    final_head: tuple[np.ndarray, np.ndarray],
+    lr_q: int,
+    n_proofs: int,
+    *,
+    expected_steps: int | None = None,
+    process: SnarkjsProcess | None = None,
+) -> None:
+    """Checks a proof-of-training bundle against the round; raises ProofError(reason) if anything is off.
+
+    expected_initial_head_hash: head_hash of the published (quantised) global head (int or decimal string);
+    final_head: the uploaded quantised (weight, bias); lr_q and n_proofs: the round's; expected_steps: the step
+    count the round implies, if the caller knows it (otherwise any count is accepted). Cap the bundle's size
+    before calling (it is parsed whole)."""
+    verification_key = _load_vkey(vkey)
+    try:
+        if bundle["version"] != BUNDLE_VERSION:
+            raise ProofError(f"unsupported bundle version {bundle['version']!r}")
+        step_count = bundle["step_count"]
+        if isinstance(step_count, bool) or not isinstance(step_count, int) or step_count < 1:
+            raise ProofError("malformed bundle: step_count must be a positive integer")
+        root = _parse_int(bundle["merkle_root"], "merkle_root")
+        leaves = _checked_leaves(bundle, step_count, root)
+        proofs = {_parse_int(p["index"], "proof index"): p for p in bundle["proofs"]}
+        bundle_indices = list(bundle["indices"])
+    except (KeyError, TypeError, AttributeError) as error:
+        raise ProofError(f"malformed bundle: {error!r}") from None
+
+    if expected_steps is not None and step_count != expected_steps:
+        raise ProofError(f"the run has {step_count} steps, the round implies {expected_steps}")
+    if bundle.get("lr_q") != lr_q:
+        raise ProofError(
+            f"learning rate mismatch: the bundle declares {bundle.get('lr_q')}, the round's is {lr_q}"
+        )
+    indices = derive_indices(root, step_count, round_context, n_proofs)
+    if bundle_indices != indices:
+        raise ProofError(
+            "the proven steps are not the ones derived from the Merkle root and this round's context"
+        )
+    if sorted(proofs) != indices or len(proofs) != len(bundle["proofs"]):
+        raise ProofError("the bundle does not hold exactly one proof per derived step")
+    needed = {0, step_count, *indices, *(i + 1 for i in indices)}
+    if missing := needed - set(leaves):
+        raise ProofError(f"malformed bundle: leaves {sorted(missing)} are not opened")
+    if leaves[0].weight_hash != int(expected_initial_head_hash):
+        raise ProofError("the first head of the run is not the published global head")
+    if leaves[step_count].batch_hash != 0:
+        raise ProofError("malformed bundle: the last leaf must hold the final head only")
+    final_weight, final_bias = final_head
+    if leaves[step_count].weight_hash != head_hash(np.asarray(final_weight), np.asarray(final_bias)):
+        raise ProofError("the final head of the run is not the uploaded head")
+
+    context = context_field(round_context)
+    items = []
+    for index in indices:
+        entry = proofs[index]
+        expected = [
+            leaves[index].weight_hash,
+            leaves[index + 1].weight_hash,
+            leaves[index].batch_hash,
+            lr_q,
+            context,
+        ]
+        declared = entry.get("public_signals")
+        if isinstance(declared, list) and len(declared) == len(PUBLIC_SIGNALS):
+            # Name the first disagreement; the proof is checked against `expected` below in any case.
+            if str(declared[3]) != str(lr_q):
+                raise ProofError(f"learning rate mismatch: step {index} was proven with lr_q {declared[3]}")
+            if str(declared[4]) != str(context):
+                raise ProofError(f"the proof of step {index} is bound to another round context")
+            if str(declared[0]) != str(expected[0]) or str(declared[2]) != str(expected[2]):
+                raise ProofError(f"the proof of step {index} is not for committed leaf {index}")
+            if str(declared[1]) != str(expected[1]):
+                raise ProofError(f"step {index} does not lead to the head committed in leaf {index + 1}")
+        items.append({"proof": entry.get("proof"), "publicSignals": [str(v) for v in expected]})
+    try:
+        results = (process or snarkjs()).request("verify", vkey=verification_key, items=items)
+    except SnarkjsError as error:
+        raise ProofError(f"a proof is malformed: {error}") from None
+    for index, ok in zip(indices, results, strict=True):
+        if not ok:
+            raise ProofError(f"the proof of step {index} does not verify")
