@@ -61,7 +61,9 @@ class DemoOptions:
 
 def locate_data(explicit: str | None, work_dir: Path) -> DemoData:
     """--data, else ../shared/datasets, else medmnist's download, else scikit-learn's breast cancer set."""
-    candidates = [Path(explicit)] if explicit else [Path(settings.SHARED_DIR) / "datasets" / "pneumoniamnist.npz"]
+    candidates = (
+        [Path(explicit)] if explicit else [Path(settings.SHARED_DIR) / "datasets" / "pneumoniamnist.npz"]
+    )
     for path in candidates:
         if path.is_file():
             return _medmnist_data(path, f"{path.name} (MedMNIST format)")
@@ -154,7 +156,9 @@ def _print_table(rows: list[dict], write) -> None:
     for row in rows:
 
         def fmt(value, spec):
-            return format(value, spec) if isinstance(value, (int, float)) else "-".rjust(len(format(0.0, spec)))
+            return (
+                format(value, spec) if isinstance(value, (int, float)) else "-".rjust(len(format(0.0, spec)))
+            )
 
         write(
             f"{row['number']:>5} {row['state']:<10} {fmt(row['val_accuracy'], '7.4f')} {fmt(row['val_auc'], '7.4f')} "
@@ -170,7 +174,9 @@ def plot_accuracy(rows: list[dict], out: Path) -> Path:
 
     numbers = [i + 1 for i, row in enumerate(rows) if row["val_accuracy"] is not None]
     figure, axis = plt.subplots(figsize=(6, 4))
-    axis.plot(numbers, [r["val_accuracy"] for r in rows if r["val_accuracy"] is not None], "o-", label="accuracy")
+    axis.plot(
+        numbers, [r["val_accuracy"] for r in rows if r["val_accuracy"] is not None], "o-", label="accuracy"
+    )
     aucs = [r["val_auc"] for r in rows if r["val_accuracy"] is not None]
     if all(a is not None for a in aucs):
         axis.plot(numbers, aucs, "s--", label="AUC")
@@ -200,7 +206,9 @@ def run_demo(options: DemoOptions, write=print) -> dict[str, Any]:
     work_dir.mkdir(parents=True, exist_ok=True)
     data = locate_data(options.data, work_dir)
     settings.DH_VALIDATION_DATA = str(data.validation_file)
-    write(f"Data: {data.description}: {len(data.train)} training and {len(data.validation)} validation samples")
+    write(
+        f"Data: {data.description}: {len(data.train)} training and {len(data.validation)} validation samples"
+    )
     parts = _split(data, options)
 
     password = secrets.token_urlsafe(12)
@@ -219,20 +227,33 @@ def run_demo(options: DemoOptions, write=print) -> dict[str, Any]:
             created = client.call(
                 "POST",
                 "/api/hospitals/",
-                json={"name": f"Hospital {index}", "admin_username": f"admin{index}",
-                      "admin_password": secrets.token_urlsafe(12)},
+                json={
+                    "name": f"Hospital {index}",
+                    "admin_username": f"admin{index}",
+                    "admin_password": secrets.token_urlsafe(12),
+                },
             )
             slug = created["hospital"]["slug"]
             data_file = save_npz(work_dir / "data" / f"{slug}.npz", {"train": part})
             write_node_config(
-                Path(settings.DH_NODE_CONFIG_DIR), slug,
-                NodeConfig(portal_url=base_url, token=created["node_token"], data_path=str(data_file), seed=index),
+                Path(settings.DH_NODE_CONFIG_DIR),
+                slug,
+                NodeConfig(
+                    portal_url=base_url, token=created["node_token"], data_path=str(data_file), seed=index
+                ),
             )
             slugs.append(slug)
-            write(f"  {created['hospital']['name']}: {len(part)} samples, classes {np.bincount(part.labels).tolist()}")
+            write(
+                f"  {created['hospital']['name']}: {len(part)} samples, classes {np.bincount(part.labels).tolist()}"
+            )
         model = client.call(
-            "POST", "/api/models/",
-            json={"architecture": data.architecture, "num_classes": data.train.num_classes, "seed": options.seed},
+            "POST",
+            "/api/models/",
+            json={
+                "architecture": data.architecture,
+                "num_classes": data.train.num_classes,
+                "seed": options.seed,
+            },
         )
         rows: list[dict] = []
         with celery_worker(["portal"] + [hospital_queue(s) for s in slugs]):
@@ -244,8 +265,12 @@ def run_demo(options: DemoOptions, write=print) -> dict[str, Any]:
                 model = client.call("GET", "/api/models/")[-1]
     write("")
     _print_table(rows, write)
-    summary = {"data": data.description, "hospitals": options.hospitals, "partition": options.partition,
-               "rounds": rows}
+    summary = {
+        "data": data.description,
+        "hospitals": options.hospitals,
+        "partition": options.partition,
+        "rounds": rows,
+    }
     if options.json_out:
         Path(options.json_out).write_text(json.dumps(summary, indent=2))
         write(f"Summary written to {options.json_out}")
@@ -259,8 +284,13 @@ def _run_one_round(
 ) -> dict[str, Any]:
     started = time.perf_counter()
     deadline = timezone.now() + timedelta(seconds=options.round_timeout)
-    body = {"base_model": model_id, "config": options.config, "participants": slugs, "quorum": len(slugs),
-            "deadline": deadline.isoformat()}
+    body = {
+        "base_model": model_id,
+        "config": options.config,
+        "participants": slugs,
+        "quorum": len(slugs),
+        "deadline": deadline.isoformat(),
+    }
     if options.aggregation:
         body["aggregation"] = options.aggregation
     round_ = client.call("POST", "/api/rounds/", json=body)
@@ -269,8 +299,10 @@ def _run_one_round(
     with tqdm(total=steps, desc=f"Round {number}/{options.rounds}", unit="step", leave=True) as bar:
         while True:
             round_ = client.call("GET", f"/api/rounds/{round_['id']}/")
-            done = len(round_["submitted"]) + (round_["state"] in ("AGGREGATING", "COMPLETED")) + (
-                round_["state"] == "COMPLETED"
+            done = (
+                len(round_["submitted"])
+                + (round_["state"] in ("AGGREGATING", "COMPLETED"))
+                + (round_["state"] == "COMPLETED")
             )
             bar.update(done - bar.n)
             bar.set_postfix_str(f"{round_['state']}, {len(round_['submitted'])}/{len(slugs)} submitted")

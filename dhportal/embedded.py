@@ -9,8 +9,6 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from daphne.server import Server
-
 
 def free_port() -> int:
     with socket.socket() as probe:
@@ -30,22 +28,22 @@ def _wait_for_port(port: int, timeout: float) -> None:
 
 @contextmanager
 def portal_server(port: int) -> Iterator[str]:
-    """Serves the ASGI app on 127.0.0.1:port in a background thread; yields its base URL."""
+    """Serves the ASGI app (HTTP and websockets) on 127.0.0.1:port in a background thread; yields its URL.
+    Uvicorn rather than daphne here: its server can be started again in the same process (tests)."""
+    import uvicorn
+
     from dhportal.asgi import application
 
-    server = Server(
-        application, endpoints=[f"tcp:port={port}:interface=127.0.0.1"], signal_handlers=False, verbosity=0
-    )
+    config = uvicorn.Config(application, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+    server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name="portal-server", daemon=True)
     thread.start()
     _wait_for_port(port, timeout=30)
     try:
         yield f"http://127.0.0.1:{port}"
     finally:
-        from twisted.internet import reactor
-
-        reactor.callFromThread(reactor.stop)
-        thread.join(timeout=10)
+        server.should_exit = True
+        thread.join(timeout=30)
 
 
 @contextmanager

@@ -30,8 +30,16 @@ class HospitalSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Hospital
-        fields = ["id", "name", "slug", "created_at", "node_last_seen_at", "node_online", "node_token_active",
-                  "chain_address"]
+        fields = [
+            "id",
+            "name",
+            "slug",
+            "created_at",
+            "node_last_seen_at",
+            "node_online",
+            "node_token_active",
+            "chain_address",
+        ]
 
     def get_node_online(self, hospital: Hospital) -> bool:
         return selectors.node_is_online(hospital)
@@ -129,7 +137,8 @@ class HospitalListView(APIView):
         data.is_valid(raise_exception=True)
         hospital, token = services.register_hospital(request.user, **data.validated_data)
         return Response(
-            {"hospital": HospitalSerializer(hospital).data, "node_token": token}, status=status.HTTP_201_CREATED
+            {"hospital": HospitalSerializer(hospital).data, "node_token": token},
+            status=status.HTTP_201_CREATED,
         )
 
 

@@ -28,7 +28,9 @@ class User(AbstractUser):
         HOSPITAL_ADMIN = "hospital_admin"
 
     role = models.CharField(max_length=20, choices=Role.choices, default=Role.HOSPITAL_ADMIN)
-    hospital = models.ForeignKey(Hospital, null=True, blank=True, on_delete=models.PROTECT, related_name="admins")
+    hospital = models.ForeignKey(
+        Hospital, null=True, blank=True, on_delete=models.PROTECT, related_name="admins"
+    )
 
     class Meta:
         constraints = [

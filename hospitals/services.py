@@ -32,7 +32,9 @@ def create_coordinator(username: str, password: str) -> User:
 
 
 @transaction.atomic
-def register_hospital(actor: User, name: str, admin_username: str, admin_password: str) -> tuple[Hospital, str]:
+def register_hospital(
+    actor: User, name: str, admin_username: str, admin_password: str
+) -> tuple[Hospital, str]:
     """Registers a hospital and its admin; returns the hospital and its node token (shown once)."""
     require_coordinator(actor)
     slug = slugify(name)[:60]
@@ -86,7 +88,9 @@ def issue_api_token(user: User, name: str) -> str:
 
 
 def revoke_api_token(user: User, prefix: str) -> None:
-    ApiToken.objects.filter(user=user, prefix=prefix, revoked_at__isnull=True).update(revoked_at=timezone.now())
+    ApiToken.objects.filter(user=user, prefix=prefix, revoked_at__isnull=True).update(
+        revoked_at=timezone.now()
+    )
 
 
 def set_chain_address(actor: User, hospital: Hospital, address: str) -> None:

@@ -32,8 +32,17 @@ class ModelSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = GlobalModel
-        fields = ["id", "architecture", "num_classes", "version", "weights_digest", "head_hash", "produced_by",
-                  "metrics", "created_at"]
+        fields = [
+            "id",
+            "architecture",
+            "num_classes",
+            "version",
+            "weights_digest",
+            "head_hash",
+            "produced_by",
+            "metrics",
+            "created_at",
+        ]
 
 
 class ModelCreateSerializer(serializers.Serializer):
@@ -47,9 +56,13 @@ class TrainingConfigSerializer(serializers.Serializer):
     optimiser = serializers.ChoiceField(choices=OPTIMISERS, default=DEFAULT_TRAIN_CONFIG.optimiser)
     lr = serializers.FloatField(min_value=1e-6, max_value=1.0, default=DEFAULT_TRAIN_CONFIG.lr)
     head_lr = serializers.FloatField(min_value=2**-15, max_value=1.0, default=DEFAULT_TRAIN_CONFIG.head_lr)
-    local_epochs = serializers.IntegerField(min_value=1, max_value=50, default=DEFAULT_TRAIN_CONFIG.local_epochs)
+    local_epochs = serializers.IntegerField(
+        min_value=1, max_value=50, default=DEFAULT_TRAIN_CONFIG.local_epochs
+    )
     batch_size = serializers.IntegerField(min_value=1, max_value=256, default=DEFAULT_TRAIN_CONFIG.batch_size)
-    fedprox_mu = serializers.FloatField(min_value=0.0, max_value=10.0, default=DEFAULT_TRAIN_CONFIG.fedprox_mu)
+    fedprox_mu = serializers.FloatField(
+        min_value=0.0, max_value=10.0, default=DEFAULT_TRAIN_CONFIG.fedprox_mu
+    )
     proof_steps = serializers.IntegerField(min_value=1, max_value=32, default=proofs.DEFAULT_STEPS)
 
 
@@ -77,9 +90,25 @@ class RoundSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Round
-        fields = ["id", "state", "reason", "architecture", "base_model", "base_version", "config", "config_hash",
-                  "aggregation", "quorum", "deadline", "participants", "submitted", "result_model",
-                  "stage_seconds", "created_at", "updated_at"]
+        fields = [
+            "id",
+            "state",
+            "reason",
+            "architecture",
+            "base_model",
+            "base_version",
+            "config",
+            "config_hash",
+            "aggregation",
+            "quorum",
+            "deadline",
+            "participants",
+            "submitted",
+            "result_model",
+            "stage_seconds",
+            "created_at",
+            "updated_at",
+        ]
 
     def get_submitted(self, round_: Round) -> list[str]:
         return sorted(round_.submissions.values_list("hospital__slug", flat=True))
@@ -94,8 +123,17 @@ class SubmissionSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Submission
-        fields = ["id", "round", "hospital", "blob_digest", "blob_size", "num_samples", "metrics", "proof_status",
-                  "created_at"]
+        fields = [
+            "id",
+            "round",
+            "hospital",
+            "blob_digest",
+            "blob_size",
+            "num_samples",
+            "metrics",
+            "proof_status",
+            "created_at",
+        ]
 
 
 class EventSerializer(serializers.ModelSerializer):
@@ -109,7 +147,9 @@ class CancelSerializer(serializers.Serializer):
 
 
 class ParticipationSerializer(serializers.Serializer):
-    hospital = serializers.SlugRelatedField(slug_field="slug", queryset=Hospital.objects.all(), required=False)
+    hospital = serializers.SlugRelatedField(
+        slug_field="slug", queryset=Hospital.objects.all(), required=False
+    )
     opted_in = serializers.BooleanField()
 
 
@@ -145,8 +185,10 @@ class ArchitectureListView(APIView):
     @extend_schema(responses=serializers.ListSerializer(child=serializers.DictField()))
     def get(self, request):
         return Response(
-            [{"key": key, "description": arch.description, "input_shape": list(arch.input_shape)}
-             for key, arch in sorted(ARCHITECTURES.items())]
+            [
+                {"key": key, "description": arch.description, "input_shape": list(arch.input_shape)}
+                for key, arch in sorted(ARCHITECTURES.items())
+            ]
         )
 
 
@@ -191,7 +233,9 @@ class ModelListView(APIView):
         data = ModelCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         model = services.initialise_model(
-            request.user, data.validated_data["architecture"], data.validated_data["num_classes"],
+            request.user,
+            data.validated_data["architecture"],
+            data.validated_data["num_classes"],
             data.validated_data["seed"],
         )
         return Response(ModelSerializer(model).data, status=status.HTTP_201_CREATED)
@@ -203,7 +247,9 @@ class ModelWeightsView(APIView):
     @extend_schema(responses={(200, "application/octet-stream"): bytes})
     def get(self, request, model_id: int):
         model = selectors.get_model(model_id)
-        response = HttpResponse(blobstore.read_bytes(model.weights_digest), content_type="application/octet-stream")
+        response = HttpResponse(
+            blobstore.read_bytes(model.weights_digest), content_type="application/octet-stream"
+        )
         response["Content-Disposition"] = f'attachment; filename="model-v{model.version}.npy"'
         return response
 
@@ -223,8 +269,13 @@ class RoundListView(APIView):
         data.is_valid(raise_exception=True)
         values = data.validated_data
         round_ = services.create_round(
-            request.user, values["base_model"], dict(values["config"]), values["participants"], values["quorum"],
-            values["deadline"], values.get("aggregation"),
+            request.user,
+            values["base_model"],
+            dict(values["config"]),
+            values["participants"],
+            values["quorum"],
+            values["deadline"],
+            values.get("aggregation"),
         )
         return Response(RoundSerializer(round_).data, status=status.HTTP_201_CREATED)
 
@@ -253,7 +304,9 @@ class RoundCancelView(APIView):
     def post(self, request, round_id: int):
         data = CancelSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        round_ = services.cancel_round(request.user, selectors.get_round(round_id), data.validated_data["reason"])
+        round_ = services.cancel_round(
+            request.user, selectors.get_round(round_id), data.validated_data["reason"]
+        )
         return Response(RoundSerializer(selectors.get_round(round_.pk)).data)
 
 
@@ -269,7 +322,9 @@ class RoundParticipationView(APIView):
         if hospital is None:
             raise InvalidUpload("Name the hospital to opt in or out")
         round_ = selectors.visible_round(request.user, round_id)
-        participant = services.set_participation(request.user, round_, hospital, data.validated_data["opted_in"])
+        participant = services.set_participation(
+            request.user, round_, hospital, data.validated_data["opted_in"]
+        )
         return Response(ParticipantSerializer(participant).data)
 
 
@@ -279,7 +334,9 @@ class RoundSubmissionsView(APIView):
     @extend_schema(responses=SubmissionSerializer(many=True))
     def get(self, request, round_id: int):
         round_ = selectors.visible_round(request.user, round_id)
-        return Response(SubmissionSerializer(selectors.submissions_visible_to(request.user, round_), many=True).data)
+        return Response(
+            SubmissionSerializer(selectors.submissions_visible_to(request.user, round_), many=True).data
+        )
 
 
 class RoundEventsView(APIView):
@@ -314,7 +371,9 @@ class HospitalSubmissionsView(APIView):
         hospital = hospital_selectors.hospitals_visible_to(request.user).filter(pk=hospital_id).first()
         if hospital is None:
             raise NotFound(f"Hospital {hospital_id} does not exist or is not yours")
-        return Response(SubmissionSerializer(selectors.submissions_of_hospital(request.user, hospital), many=True).data)
+        return Response(
+            SubmissionSerializer(selectors.submissions_of_hospital(request.user, hospital), many=True).data
+        )
 
 
 # --- hospital nodes -----------------------------------------------------------------------------------------
@@ -334,10 +393,18 @@ class NodeRoundTaskView(APIView):
                 "round": round_.pk,
                 "state": round_.state,
                 "submitted": round_.submissions.filter(hospital=node.hospital).exists(),
-                "architecture": {"key": model.architecture.key, "num_classes": model.architecture.num_classes,
-                                 "hash": model.architecture.architecture_hash},
-                "model": {"id": model.pk, "version": model.version, "digest": model.weights_digest,
-                          "head_hash": model.head_hash, "weights_url": f"/api/models/{model.pk}/weights/"},
+                "architecture": {
+                    "key": model.architecture.key,
+                    "num_classes": model.architecture.num_classes,
+                    "hash": model.architecture.architecture_hash,
+                },
+                "model": {
+                    "id": model.pk,
+                    "version": model.version,
+                    "digest": model.weights_digest,
+                    "head_hash": model.head_hash,
+                    "weights_url": f"/api/models/{model.pk}/weights/",
+                },
                 "config": round_.config,
                 "protection": protection.get(round_.aggregation).node_material(round_),
                 "proof": proofs.node_material(round_, node.hospital),
@@ -362,7 +429,11 @@ class NodeSubmissionView(APIView):
         if proof is not None and not isinstance(proof, dict):
             raise InvalidUpload("proof must be a JSON object")
         submission = services.submit_update(
-            request.user.hospital, round_id, values["update"].chunks(), values["num_samples"], values["metrics"],
+            request.user.hospital,
+            round_id,
+            values["update"].chunks(),
+            values["num_samples"],
+            values["metrics"],
             proof,
         )
         return Response(SubmissionSerializer(submission).data, status=status.HTTP_201_CREATED)

@@ -35,7 +35,9 @@ class GlobalModel(models.Model):
 
     class Meta:
         ordering = ["architecture_id", "version"]
-        constraints = [models.UniqueConstraint(fields=["architecture", "version"], name="unique_model_version")]
+        constraints = [
+            models.UniqueConstraint(fields=["architecture", "version"], name="unique_model_version")
+        ]
 
 
 class Round(models.Model):
@@ -92,7 +94,9 @@ class Submission(models.Model):
 
     class Meta:
         ordering = ["id"]
-        constraints = [models.UniqueConstraint(fields=["round", "hospital"], name="one_submission_per_hospital")]
+        constraints = [
+            models.UniqueConstraint(fields=["round", "hospital"], name="one_submission_per_hospital")
+        ]
 
 
 class AuditEvent(models.Model):

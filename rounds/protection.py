@@ -52,5 +52,7 @@ SCHEMES: dict[str, ProtectionScheme] = {"plaintext": PlaintextScheme()}
 def get(name: str) -> ProtectionScheme:
     scheme = SCHEMES.get(name)
     if scheme is None:
-        raise InvalidUpload(f"Unknown aggregation scheme {name!r}; choose one of {', '.join(sorted(SCHEMES))}")
+        raise InvalidUpload(
+            f"Unknown aggregation scheme {name!r}; choose one of {', '.join(sorted(SCHEMES))}"
+        )
     return scheme

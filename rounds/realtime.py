@@ -27,7 +27,10 @@ def publish_round_event(round_id: int, kind: str, payload: dict[str, Any]) -> No
         layer = get_channel_layer()
         if layer is None:
             return
-        message = {"type": "round.event", "event": {"kind": kind, "round": round_id, "seq": next(_sequence), **payload}}
+        message = {
+            "type": "round.event",
+            "event": {"kind": kind, "round": round_id, "seq": next(_sequence), **payload},
+        }
         async_to_sync(layer.group_send)(round_group(round_id), message)
         async_to_sync(layer.group_send)(ROUNDS_GROUP, message)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.db.models import QuerySet
 
+from dhportal.errors import InvalidUpload as InvalidInput
 from dhportal.errors import NotFound, PermissionDenied
 from hospitals.models import Hospital, User
 from rounds.models import AuditEvent, GlobalModel, ModelArchitecture, Participant, Round, Submission
@@ -17,7 +18,9 @@ def get_round(round_id: int) -> Round:
 
 
 def rounds_visible_to(user: User) -> QuerySet[Round]:
-    rounds = Round.objects.select_related("base_model__architecture").prefetch_related("participants__hospital")
+    rounds = Round.objects.select_related("base_model__architecture").prefetch_related(
+        "participants__hospital"
+    )
     if user.is_coordinator:
         return rounds
     return rounds.filter(participants__hospital_id=user.hospital_id).distinct()
@@ -87,4 +90,26 @@ def get_model(model_id: int) -> GlobalModel:
 
 
 def models_in_order() -> QuerySet[GlobalModel]:
-    return GlobalModel.objects.select_related("architecture", "produced_by").order_by("architecture_id", "version")
+    return GlobalModel.objects.select_related("architecture", "produced_by").order_by(
+        "architecture_id", "version"
+    )
+
+
+def model_for_export(version: str, architecture_key: str | None) -> GlobalModel:
+    """The model a user names by version ('latest' or a number) and, when ambiguous, architecture key."""
+    models = GlobalModel.objects.select_related("architecture")
+    if architecture_key:
+        models = models.filter(architecture__key=architecture_key)
+    keys = set(models.values_list("architecture__key", flat=True))
+    if not keys:
+        raise NotFound("No global model exists yet: run a round (or the demo) first")
+    if len(keys) > 1:
+        raise InvalidInput(f"Several model lines exist ({', '.join(sorted(keys))}): pass --architecture")
+    if version == "latest":
+        return models.order_by("-version").first()
+    if not version.isdigit():
+        raise InvalidInput(f"--version must be a number or 'latest', not {version!r}")
+    model = models.filter(version=int(version)).first()
+    if model is None:
+        raise NotFound(f"No model version {version}")
+    return model

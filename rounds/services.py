@@ -30,7 +30,9 @@ log = logging.getLogger(__name__)
 S = Round.State
 
 
-def record_event(round_: Round | None, actor: str, kind: str, detail: dict[str, Any] | None = None, **states) -> None:
+def record_event(
+    round_: Round | None, actor: str, kind: str, detail: dict[str, Any] | None = None, **states
+) -> None:
     AuditEvent.objects.create(round=round_, actor=actor, kind=kind, detail=detail or {}, **states)
 
 
@@ -45,8 +47,12 @@ def transition(round_: Round, target: str, actor: str, reason: str = "") -> None
         locked.state = target
         locked.reason = reason
         locked.save(update_fields=["state", "reason", "updated_at"])
-        record_event(locked, actor, "state", {"reason": reason} if reason else {}, from_state=previous, to_state=target)
-        realtime.publish_round_event(locked.pk, "state", {"state": target, "previous": previous, "reason": reason})
+        record_event(
+            locked, actor, "state", {"reason": reason} if reason else {}, from_state=previous, to_state=target
+        )
+        realtime.publish_round_event(
+            locked.pk, "state", {"state": target, "previous": previous, "reason": reason}
+        )
     round_.state, round_.reason = target, reason
 
 
@@ -69,7 +75,9 @@ def ensure_architecture(key: str, num_classes: int) -> ModelArchitecture:
         defaults={
             "description": fl_models.get_architecture(key).description,
             "architecture_hash": fl_models.architecture_hash(key),
-            "parameter_count": fl_params.parameter_count(fl_models.build_model(key, num_classes).state_dict()),
+            "parameter_count": fl_params.parameter_count(
+                fl_models.build_model(key, num_classes).state_dict()
+            ),
         },
     )
     return architecture
@@ -121,7 +129,10 @@ def create_round(
         raise InvalidUpload("The deadline must be in the future")
     aggregation = aggregation or settings.DH_AGGREGATION
     protection.get(aggregation)  # raises InvalidUpload for an unknown scheme
-    full_config = {**train_config.as_dict(), "proof_steps": int(config.get("proof_steps", proofs.DEFAULT_STEPS))}
+    full_config = {
+        **train_config.as_dict(),
+        "proof_steps": int(config.get("proof_steps", proofs.DEFAULT_STEPS)),
+    }
     round_ = Round.objects.create(
         base_model=base_model,
         config=full_config,
@@ -132,7 +143,9 @@ def create_round(
         created_by=actor,
     )
     Participant.objects.bulk_create([Participant(round=round_, hospital=h) for h in hospitals])
-    record_event(round_, actor.username, "created", {"participants": [h.slug for h in hospitals]}, to_state=S.DRAFT)
+    record_event(
+        round_, actor.username, "created", {"participants": [h.slug for h in hospitals]}, to_state=S.DRAFT
+    )
     realtime.publish_round_event(round_.pk, "state", {"state": S.DRAFT, "previous": "", "reason": ""})
     return round_
 
@@ -169,7 +182,9 @@ def set_participation(actor: User, round_: Round, hospital: Hospital, opted_in: 
     participant.opted_out = not opted_in
     participant.save(update_fields=["opted_out"])
     record_event(round_, actor.username, "participation", {"hospital": hospital.slug, "opted_in": opted_in})
-    realtime.publish_round_event(round_.pk, "participation", {"hospital": hospital.slug, "opted_in": opted_in})
+    realtime.publish_round_event(
+        round_.pk, "participation", {"hospital": hospital.slug, "opted_in": opted_in}
+    )
     return participant
 
 
@@ -230,7 +245,9 @@ def submit_update(
                 proof_status=proof_status,
             )
             record_event(round_, hospital.slug, "submission", {"hospital": hospital.slug, "bytes": size})
-            realtime.publish_round_event(round_.pk, "submission", {"hospital": hospital.slug, "proof": proof_status})
+            realtime.publish_round_event(
+                round_.pk, "submission", {"hospital": hospital.slug, "proof": proof_status}
+            )
     except IntegrityError:
         raise Conflict(f"{hospital.name} has already submitted to round {round_id}") from None
     add_stage_seconds(round_, "upload_checks", time.perf_counter() - started)
@@ -264,7 +281,9 @@ def aggregate_round(round_id: int) -> None:
         return
     add_stage_seconds(round_, "aggregation", time.perf_counter() - started)
     total_samples = sum(s.num_samples for s in submissions)
-    new_vector = federated.next_global_vector(architecture, load_weights(round_.base_model), weighted_sum, total_samples)
+    new_vector = federated.next_global_vector(
+        architecture, load_weights(round_.base_model), weighted_sum, total_samples
+    )
     started = time.perf_counter()
     metrics = evaluation.evaluate_vector(architecture, new_vector)
     add_stage_seconds(round_, "evaluation", time.perf_counter() - started)
@@ -274,7 +293,11 @@ def aggregate_round(round_id: int) -> None:
             selectors.next_version(architecture),
             new_vector,
             produced_by=round_,
-            metrics={**metrics, "participants": [s.hospital.slug for s in submissions], "samples": total_samples},
+            metrics={
+                **metrics,
+                "participants": [s.hospital.slug for s in submissions],
+                "samples": total_samples,
+            },
         )
         record_event(round_, "portal", "model", {"version": model.version, "digest": model.weights_digest})
         transition(round_, S.COMPLETED, "portal")

@@ -11,7 +11,9 @@ def refuse_unsafe_settings() -> None:
     if DEBUG:
         raise ImproperlyConfigured("DH_DEBUG must be false in production")
     if DH_AGGREGATION != "ckks":
-        raise ImproperlyConfigured("DH_AGGREGATION must be ckks in production: plaintext is a benchmark baseline")
+        raise ImproperlyConfigured(
+            "DH_AGGREGATION must be ckks in production: plaintext is a benchmark baseline"
+        )
 
 
 refuse_unsafe_settings()

@@ -34,7 +34,9 @@ def split_local_validation(dataset: Dataset, seed: int) -> tuple[Dataset, Datase
     return dataset.subset(order[cut:]), dataset.subset(order[:cut])
 
 
-def run_round(client: PortalClient, round_id: int, data_path: str | Path, node_seed: int = 0) -> dict[str, Any]:
+def run_round(
+    client: PortalClient, round_id: int, data_path: str | Path, node_seed: int = 0
+) -> dict[str, Any]:
     """Runs this hospital's part of a round; returns what was done. Safe to call twice (skips if submitted)."""
     task = client.round_task(round_id)
     if task["submitted"]:
@@ -55,7 +57,9 @@ def run_round(client: PortalClient, round_id: int, data_path: str | Path, node_s
     seconds["download"] = time.perf_counter() - started
 
     started = time.perf_counter()
-    result = train_local(fl_params.unflatten(global_vector, template), architecture["key"], config, train_set, seed)
+    result = train_local(
+        fl_params.unflatten(global_vector, template), architecture["key"], config, train_set, seed
+    )
     local = evaluate(result.state, architecture["key"], val_set)
     seconds["training"] = time.perf_counter() - started
 

@@ -6,122 +6,239 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('hospitals', '0001_initial'),
+        ("hospitals", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='ModelArchitecture',
+            name="ModelArchitecture",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('key', models.CharField(max_length=50)),
-                ('num_classes', models.PositiveSmallIntegerField()),
-                ('description', models.TextField()),
-                ('architecture_hash', models.CharField(max_length=64)),
-                ('parameter_count', models.PositiveIntegerField()),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("key", models.CharField(max_length=50)),
+                ("num_classes", models.PositiveSmallIntegerField()),
+                ("description", models.TextField()),
+                ("architecture_hash", models.CharField(max_length=64)),
+                ("parameter_count", models.PositiveIntegerField()),
             ],
             options={
-                'constraints': [models.UniqueConstraint(fields=('key', 'num_classes'), name='unique_architecture')],
+                "constraints": [
+                    models.UniqueConstraint(fields=("key", "num_classes"), name="unique_architecture")
+                ],
             },
         ),
         migrations.CreateModel(
-            name='GlobalModel',
+            name="GlobalModel",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('version', models.PositiveIntegerField()),
-                ('weights_digest', models.CharField(max_length=64)),
-                ('head_hash', models.CharField(blank=True, max_length=80)),
-                ('metrics', models.JSONField(blank=True, default=dict)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('architecture', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='versions', to='rounds.modelarchitecture')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("version", models.PositiveIntegerField()),
+                ("weights_digest", models.CharField(max_length=64)),
+                ("head_hash", models.CharField(blank=True, max_length=80)),
+                ("metrics", models.JSONField(blank=True, default=dict)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "architecture",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="versions",
+                        to="rounds.modelarchitecture",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['architecture_id', 'version'],
+                "ordering": ["architecture_id", "version"],
             },
         ),
         migrations.CreateModel(
-            name='Round',
+            name="Round",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('config', models.JSONField()),
-                ('config_hash', models.CharField(max_length=64)),
-                ('aggregation', models.CharField(max_length=20)),
-                ('quorum', models.PositiveSmallIntegerField()),
-                ('deadline', models.DateTimeField()),
-                ('state', models.CharField(choices=[('DRAFT', 'Draft'), ('APPROVED', 'Approved'), ('OPEN', 'Open'), ('COLLECTING', 'Collecting'), ('AGGREGATING', 'Aggregating'), ('COMPLETED', 'Completed'), ('FAILED', 'Failed'), ('CANCELLED', 'Cancelled')], default='DRAFT', max_length=20)),
-                ('reason', models.TextField(blank=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('stage_seconds', models.JSONField(blank=True, default=dict)),
-                ('base_model', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='rounds', to='rounds.globalmodel')),
-                ('created_by', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("config", models.JSONField()),
+                ("config_hash", models.CharField(max_length=64)),
+                ("aggregation", models.CharField(max_length=20)),
+                ("quorum", models.PositiveSmallIntegerField()),
+                ("deadline", models.DateTimeField()),
+                (
+                    "state",
+                    models.CharField(
+                        choices=[
+                            ("DRAFT", "Draft"),
+                            ("APPROVED", "Approved"),
+                            ("OPEN", "Open"),
+                            ("COLLECTING", "Collecting"),
+                            ("AGGREGATING", "Aggregating"),
+                            ("COMPLETED", "Completed"),
+                            ("FAILED", "Failed"),
+                            ("CANCELLED", "Cancelled"),
+                        ],
+                        default="DRAFT",
+                        max_length=20,
+                    ),
+                ),
+                ("reason", models.TextField(blank=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                ("stage_seconds", models.JSONField(blank=True, default=dict)),
+                (
+                    "base_model",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="rounds",
+                        to="rounds.globalmodel",
+                    ),
+                ),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-id'],
+                "ordering": ["-id"],
             },
         ),
         migrations.AddField(
-            model_name='globalmodel',
-            name='produced_by',
-            field=models.OneToOneField(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='result_model', to='rounds.round'),
+            model_name="globalmodel",
+            name="produced_by",
+            field=models.OneToOneField(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="result_model",
+                to="rounds.round",
+            ),
         ),
         migrations.CreateModel(
-            name='AuditEvent',
+            name="AuditEvent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('actor', models.CharField(max_length=150)),
-                ('kind', models.CharField(max_length=50)),
-                ('from_state', models.CharField(blank=True, max_length=20)),
-                ('to_state', models.CharField(blank=True, max_length=20)),
-                ('detail', models.JSONField(blank=True, default=dict)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('round', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='events', to='rounds.round')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("actor", models.CharField(max_length=150)),
+                ("kind", models.CharField(max_length=50)),
+                ("from_state", models.CharField(blank=True, max_length=20)),
+                ("to_state", models.CharField(blank=True, max_length=20)),
+                ("detail", models.JSONField(blank=True, default=dict)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "round",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="events",
+                        to="rounds.round",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['id'],
+                "ordering": ["id"],
             },
         ),
         migrations.CreateModel(
-            name='Submission',
+            name="Submission",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('blob_digest', models.CharField(max_length=64)),
-                ('blob_size', models.PositiveBigIntegerField()),
-                ('num_samples', models.PositiveIntegerField()),
-                ('metrics', models.JSONField(blank=True, default=dict)),
-                ('proof', models.JSONField(blank=True, null=True)),
-                ('proof_status', models.CharField(default='none', max_length=20)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('hospital', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='submissions', to='hospitals.hospital')),
-                ('round', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='submissions', to='rounds.round')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("blob_digest", models.CharField(max_length=64)),
+                ("blob_size", models.PositiveBigIntegerField()),
+                ("num_samples", models.PositiveIntegerField()),
+                ("metrics", models.JSONField(blank=True, default=dict)),
+                ("proof", models.JSONField(blank=True, null=True)),
+                ("proof_status", models.CharField(default="none", max_length=20)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "hospital",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="submissions",
+                        to="hospitals.hospital",
+                    ),
+                ),
+                (
+                    "round",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="submissions",
+                        to="rounds.round",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['id'],
+                "ordering": ["id"],
             },
         ),
         migrations.CreateModel(
-            name='Participant',
+            name="Participant",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('opted_out', models.BooleanField(default=False)),
-                ('hospital', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='participations', to='hospitals.hospital')),
-                ('round', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='participants', to='rounds.round')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("opted_out", models.BooleanField(default=False)),
+                (
+                    "hospital",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="participations",
+                        to="hospitals.hospital",
+                    ),
+                ),
+                (
+                    "round",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="participants",
+                        to="rounds.round",
+                    ),
+                ),
             ],
             options={
-                'constraints': [models.UniqueConstraint(fields=('round', 'hospital'), name='unique_participant')],
+                "constraints": [
+                    models.UniqueConstraint(fields=("round", "hospital"), name="unique_participant")
+                ],
             },
         ),
         migrations.AddConstraint(
-            model_name='globalmodel',
-            constraint=models.UniqueConstraint(fields=('architecture', 'version'), name='unique_model_version'),
+            model_name="globalmodel",
+            constraint=models.UniqueConstraint(
+                fields=("architecture", "version"), name="unique_model_version"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='submission',
-            constraint=models.UniqueConstraint(fields=('round', 'hospital'), name='one_submission_per_hospital'),
+            model_name="submission",
+            constraint=models.UniqueConstraint(
+                fields=("round", "hospital"), name="one_submission_per_hospital"
+            ),
         ),
     ]

@@ -10,7 +10,9 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--hospitals", type=int, default=3)
         parser.add_argument("--rounds", type=int, default=5)
-        parser.add_argument("--data", help="a MedMNIST-format .npz (default: ../shared/datasets/pneumoniamnist.npz)")
+        parser.add_argument(
+            "--data", help="a MedMNIST-format .npz (default: ../shared/datasets/pneumoniamnist.npz)"
+        )
         parser.add_argument("--partition", choices=["iid", "dirichlet"], default="iid")
         parser.add_argument("--alpha", type=float, default=0.5, help="Dirichlet concentration (label skew)")
         parser.add_argument("--seed", type=int, default=0)
@@ -28,9 +30,16 @@ class Command(BaseCommand):
             call_command("flush", interactive=False, verbosity=0)
         config = {"local_epochs": options["local_epochs"]} if options["local_epochs"] else {}
         demo_options = DemoOptions(
-            hospitals=options["hospitals"], rounds=options["rounds"], data=options["data"],
-            partition=options["partition"], alpha=options["alpha"], seed=options["seed"], port=options["port"],
-            aggregation=options["aggregation"], json_out=options["json_out"], plot_out=options["plot_out"],
+            hospitals=options["hospitals"],
+            rounds=options["rounds"],
+            data=options["data"],
+            partition=options["partition"],
+            alpha=options["alpha"],
+            seed=options["seed"],
+            port=options["port"],
+            aggregation=options["aggregation"],
+            json_out=options["json_out"],
+            plot_out=options["plot_out"],
             config=config,
         )
         try:

@@ -1,0 +1,138 @@
+"""Personas and a small consortium for the portal's tests.
+
+Personas: the coordinator, the admins of hospitals A and B (both invited to the round), an outsider (admin of
+hospital C, not invited), anonymous, and hospital A's node.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+import numpy as np
+import pytest
+from django.utils import timezone
+from rest_framework.test import APIClient
+
+from conftest import require, shared_file
+from crypto import plain
+from dhportal.celery import app as celery_app
+from fl.local_data import save_npz
+from hospitals import services as hospital_services
+from hospitals.models import Hospital, User
+from hospitals.node.config import NodeConfig, write_node_config
+from rounds import services
+from rounds.models import GlobalModel, Round
+
+SAMPLES_PER_HOSPITAL = 48
+TINY_CONFIG = {"local_epochs": 1, "batch_size": 8, "proof_steps": 1}
+
+
+@pytest.fixture(autouse=True)
+def isolated_portal(settings, tmp_path):
+    """Each test: its own blob store and node configs; tasks eager unless a test starts a real worker."""
+    settings.DATA_DIR = tmp_path / "portal"
+    settings.DH_NODE_CONFIG_DIR = tmp_path / "nodes"
+    settings.DH_AGGREGATION = "plaintext"
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # speed, tests only
+    celery_app.conf.task_always_eager = True
+    yield
+    celery_app.conf.task_always_eager = True
+
+
+@dataclass
+class Consortium:
+    coordinator: User
+    hospital_a: Hospital
+    hospital_b: Hospital
+    hospital_c: Hospital
+    admin_a: User
+    admin_b: User
+    outsider: User
+    node_tokens: dict[str, str]
+    model: GlobalModel
+    data_dir: Path
+
+    def client(self, persona: str) -> APIClient:
+        client = APIClient()
+        if persona == "anonymous":
+            return client
+        if persona.startswith("node_"):
+            client.credentials(HTTP_AUTHORIZATION=f"Token {self.node_tokens[persona[5:]]}")
+            return client
+        user = {
+            "coordinator": self.coordinator,
+            "admin_a": self.admin_a,
+            "admin_b": self.admin_b,
+            "outsider": self.outsider,
+        }[persona]
+        client.credentials(HTTP_AUTHORIZATION=f"Token {hospital_services.issue_api_token(user, 'test')}")
+        return client
+
+    def plan_round(
+        self, hospitals: list[Hospital] | None = None, quorum: int | None = None, **extra
+    ) -> Round:
+        hospitals = hospitals or [self.hospital_a, self.hospital_b]
+        return services.create_round(
+            self.coordinator,
+            self.model,
+            {**TINY_CONFIG, **extra.pop("config", {})},
+            hospitals,
+            quorum or len(hospitals),
+            extra.pop("deadline", timezone.now() + timedelta(hours=1)),
+            **extra,
+        )
+
+    def write_node_configs(self, portal_url: str, config_dir: Path) -> None:
+        for slug, token in self.node_tokens.items():
+            write_node_config(
+                config_dir, slug, NodeConfig(portal_url, token, str(self.data_dir / f"{slug}.npz"), seed=1)
+            )
+
+
+def tiny_hospital_files(target: Path, slugs: list[str]) -> None:
+    from fl.data import load_medmnist_npz
+
+    dataset = load_medmnist_npz(shared_file("datasets/pneumoniamnist.npz"), "train")
+    order = np.random.default_rng(0).permutation(len(dataset))
+    for index, slug in enumerate(slugs):
+        part = order[index * SAMPLES_PER_HOSPITAL : (index + 1) * SAMPLES_PER_HOSPITAL]
+        save_npz(target / f"{slug}.npz", {"train": dataset.subset(part)})
+
+
+@pytest.fixture
+def consortium(db, tmp_path) -> Consortium:
+    coordinator = hospital_services.create_coordinator("coordinator", "coordinator-password")
+    tokens, hospitals, admins = {}, [], []
+    for letter in "abc":
+        hospital, token = hospital_services.register_hospital(
+            coordinator, f"Hospital {letter.upper()}", f"admin_{letter}", f"password-{letter}-123"
+        )
+        tokens[hospital.slug] = token
+        hospitals.append(hospital)
+        admins.append(User.objects.get(username=f"admin_{letter}"))
+    model = services.initialise_model(coordinator, "cnn28-d16", 2, seed=0)
+    data_dir = tmp_path / "hospital-data"
+    return Consortium(coordinator, *hospitals, *admins, tokens, model, data_dir)
+
+
+@pytest.fixture
+def hospital_data(consortium) -> Consortium:
+    """The consortium with each hospital's own small slice of PneumoniaMNIST on disk."""
+    tiny_hospital_files(consortium.data_dir, list(consortium.node_tokens))
+    return consortium
+
+
+def plain_update(model: GlobalModel, scale: float = 0.0) -> bytes:
+    return plain.encode(np.full(model.architecture.parameter_count, scale))
+
+
+def services_configured() -> tuple[str, str]:
+    database_url, redis_url = os.environ.get("DATABASE_URL", ""), os.environ.get("REDIS_URL", "")
+    require(
+        database_url.startswith("postgres") and bool(redis_url),
+        "set DATABASE_URL (PostgreSQL) and REDIS_URL to run the tests of the real services",
+    )
+    return database_url, redis_url

@@ -1,0 +1,120 @@
+"""The permission matrix: every endpoint against every persona.
+
+Personas: coordinator; admin_a and admin_b (hospitals invited to the round); outsider (admin of hospital C,
+not invited); anonymous; node_hospital-a (hospital A's node token).
+"""
+
+import pytest
+
+from rounds import services
+from rounds.models import Round
+from tests.conftest import plain_update
+
+PERSONAS = ["coordinator", "admin_a", "admin_b", "outsider", "anonymous", "node_hospital-a"]
+S = Round.State
+
+
+@pytest.fixture
+def world(consortium):
+    """A round collecting from A and B, with one submission from each."""
+    round_ = consortium.plan_round()
+    for target in (S.APPROVED, S.OPEN, S.COLLECTING):
+        services.transition(round_, target, "test")
+    for slug in ("hospital-a", "hospital-b"):
+        hospital = getattr(consortium, f"hospital_{slug[-1]}")
+        services.submit_update(hospital, round_.pk, [plain_update(consortium.model)], 10, {}, None)
+    consortium.round = round_
+    return consortium
+
+
+def expect(row: str) -> dict[str, int]:
+    return dict(zip(PERSONAS, (int(code) for code in row.split()), strict=True))
+
+
+# (method, path template, body, expected status per persona in PERSONAS order)
+MATRIX = [
+    ("get", "/api/me/", None, "200 200 200 200 401 403"),
+    ("get", "/api/hospitals/", None, "200 200 200 200 401 403"),
+    ("get", "/api/hospitals/{a}/", None, "200 200 404 404 401 403"),
+    ("get", "/api/hospitals/{b}/", None, "200 404 200 404 401 403"),
+    (
+        "post",
+        "/api/hospitals/",
+        {"name": "New", "admin_username": "n", "admin_password": "password-123"},
+        "201 403 403 403 401 403",
+    ),
+    ("post", "/api/hospitals/{a}/node-token/", None, "201 201 404 404 401 403"),
+    (
+        "put",
+        "/api/hospitals/{a}/chain-address/",
+        {"chain_address": "0x" + "1" * 40},
+        "200 403 403 403 401 403",
+    ),
+    ("get", "/api/hospitals/{a}/submissions/", None, "200 200 404 404 401 403"),
+    ("get", "/api/architectures/", None, "200 200 200 200 401 403"),
+    ("get", "/api/models/", None, "200 200 200 200 401 403"),
+    ("post", "/api/models/", {"architecture": "cnn28-d16", "num_classes": 3}, "201 403 403 403 401 403"),
+    ("get", "/api/models/{model}/weights/", None, "200 200 200 200 401 200"),
+    ("get", "/api/rounds/", None, "200 200 200 200 401 403"),
+    ("get", "/api/rounds/{round}/", None, "200 200 200 403 401 403"),
+    ("get", "/api/rounds/{round}/submissions/", None, "200 200 200 403 401 403"),
+    ("get", "/api/rounds/{round}/events/", None, "200 200 200 403 401 403"),
+    ("post", "/api/rounds/{round}/participation/", {"opted_in": True}, "400 409 409 403 401 403"),
+    ("post", "/api/rounds/{round}/cancel/", {"reason": "test"}, "200 403 403 403 401 403"),
+    ("post", "/api/rounds/{round}/approve/", None, "409 403 403 403 401 403"),
+    ("get", "/api/node/rounds/{round}/", None, "403 403 403 403 401 200"),
+    ("post", "/api/node/rounds/{round}/submission/", {}, "403 403 403 403 401 415"),  # JSON: not multipart
+    ("get", "/api/schema/", None, "200 200 200 200 200 200"),  # the API description is public
+]
+
+
+@pytest.mark.parametrize(
+    ("method", "template", "body", "row"), MATRIX, ids=[m[1] + " " + m[0] for m in MATRIX]
+)
+@pytest.mark.parametrize("persona", PERSONAS)
+def test_permission_matrix(world, method, template, body, row, persona):
+    path = template.format(
+        a=world.hospital_a.pk, b=world.hospital_b.pk, model=world.model.pk, round=world.round.pk
+    )
+    client = world.client(persona)
+    response = (
+        getattr(client, method)(path, body, format="json")
+        if body is not None
+        else getattr(client, method)(path)
+    )
+    assert response.status_code == expect(row)[persona], response.content[:300]
+
+
+def test_hospital_admin_sees_only_own_submissions(world):
+    for persona, slug in (("admin_a", "hospital-a"), ("admin_b", "hospital-b")):
+        rows = world.client(persona).get(f"/api/rounds/{world.round.pk}/submissions/").json()
+        assert [row["hospital"] for row in rows] == [slug]
+    rows = world.client("coordinator").get(f"/api/rounds/{world.round.pk}/submissions/").json()
+    assert sorted(row["hospital"] for row in rows) == ["hospital-a", "hospital-b"]
+
+
+def test_hospital_list_shows_admins_only_their_hospital(world):
+    assert [h["slug"] for h in world.client("admin_a").get("/api/hospitals/").json()] == ["hospital-a"]
+    assert len(world.client("coordinator").get("/api/hospitals/").json()) == 3
+
+
+def test_outsider_does_not_see_rounds_it_is_not_invited_to(world):
+    assert world.client("outsider").get("/api/rounds/").json() == []
+    assert [r["id"] for r in world.client("admin_a").get("/api/rounds/").json()] == [world.round.pk]
+
+
+def test_rotated_node_token_replaces_the_old_one(world):
+    old_client = world.client("node_hospital-a")
+    response = world.client("admin_a").post(f"/api/hospitals/{world.hospital_a.pk}/node-token/")
+    assert response.status_code == 201
+    assert old_client.get(f"/api/node/rounds/{world.round.pk}/").status_code == 401
+    new_client = world.client("anonymous")
+    new_client.credentials(HTTP_AUTHORIZATION=f"Token {response.json()['token']}")
+    assert new_client.get(f"/api/node/rounds/{world.round.pk}/").status_code == 200
+
+
+def test_node_tokens_are_stored_hashed(world):
+    world.hospital_a.refresh_from_db()
+    token = world.node_tokens["hospital-a"]
+    assert token not in world.hospital_a.node_token_hash
+    assert len(world.hospital_a.node_token_hash) == 64
