@@ -2,7 +2,7 @@
 """Builds the web interface into frontend/dist, once per distinct source: CI and fresh clones reuse the build.
 
 The cache key hashes every file under frontend/ that affects the build (sources, index.html, vite config,
-package.json and package-lock.json; not node_modules, dist or unit tests). Builds are kept in
+package.json and package-lock.json; not node_modules, dist, unit tests or docs). Builds are kept in
 crypto.paths.cache_dir()/frontend/<key>/ and copied to frontend/dist; a stamp in dist skips even the copy
 when dist is already current. Only a cache miss needs Node and npm (npm ci when the lockfile changed, then
 vite build).
@@ -48,7 +48,7 @@ def source_files() -> list[Path]:
     for root, dirs, names in os.walk(FRONTEND):
         dirs[:] = sorted(d for d in dirs if d not in SKIPPED_DIRS and not d.startswith("."))
         for name in sorted(names):
-            if name.startswith(".") or ".test." in name or name.endswith(".log"):
+            if name.startswith(".") or ".test." in name or name.endswith((".log", ".md")):
                 continue
             files.append(Path(root) / name)
     return files
@@ -113,11 +113,8 @@ def build_into(entry: Path) -> str:
         raise SystemExit(f"vite build wrote no index.html into {staging}")
     shutil.rmtree(entry, ignore_errors=True)
     staging.rename(entry)
-    return (
-        f"npm ci {npm_seconds:.1f} s, vite build {vite_seconds:.1f} s"
-        if npm_seconds
-        else f"vite {vite_seconds:.1f} s"
-    )
+    installed = f"npm ci {npm_seconds:.1f} s, " if npm_seconds else ""
+    return f"{installed}vite build {vite_seconds:.1f} s"
 
 
 def install_dist(entry: Path, key: str) -> None:

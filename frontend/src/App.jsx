@@ -43,7 +43,7 @@ export function AppRoutes() {
 }
 
 function RequireLogin() {
-  const { user, checking, error, refresh } = useAuth();
+  const { user, checking, error, refresh, loggedOut } = useAuth();
   const location = useLocation();
   if (checking) return <Loading label="Checking your session…" />;
   if (error) {
@@ -53,7 +53,7 @@ function RequireLogin() {
       </main>
     );
   }
-  if (!user) return <Navigate to="/login" replace state={{ from: location.pathname + location.search }} />;
+  if (!user) return <Navigate to="/login" replace state={loggedOut ? null : { from: location.pathname + location.search }} />;
   return <Outlet />;
 }
 

@@ -15,7 +15,8 @@ async function loadUser() {
 }
 
 export function AuthProvider({ children }) {
-  const [state, setState] = useState({ user: null, checking: true, error: null, expired: false });
+  // loggedOut: the user chose to leave, so the next login starts afresh instead of returning to their page.
+  const [state, setState] = useState({ user: null, checking: true, error: null, expired: false, loggedOut: false });
 
   const refresh = useCallback(async () => {
     try {
@@ -42,7 +43,7 @@ export function AuthProvider({ children }) {
     try {
       await api.post("/api/auth/logout/");
     } finally {
-      setState({ user: null, checking: false, error: null, expired: false });
+      setState({ user: null, checking: false, error: null, expired: false, loggedOut: true });
     }
   }, []);
 

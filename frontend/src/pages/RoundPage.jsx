@@ -90,7 +90,7 @@ function RoundView({ roundId }) {
           loadingLabel="Loading submissions…"
           empty={<Empty title="No submission yet">{data.state === "COLLECTING" ? "Hospitals are training; updates appear as they arrive." : "Updates are collected once the round is open."}</Empty>}
         >
-          {(list) => <SubmissionTable submissions={list} />}
+          {(list) => <SubmissionTable submissions={list} hospitalNames={Object.fromEntries((data.participants || []).map((p) => [p.hospital, p.hospital_name]))} />}
         </Async>
       </section>
 
@@ -310,7 +310,7 @@ function RoundDetails({ round }) {
   );
 }
 
-export function SubmissionTable({ submissions, showRound = false }) {
+export function SubmissionTable({ submissions, showRound = false, hospitalNames = {} }) {
   return (
     <div className="table-wrap">
       <table className="table" data-testid="submission-table">
@@ -327,7 +327,7 @@ export function SubmissionTable({ submissions, showRound = false }) {
         <tbody>
           {submissions.map((submission) => (
             <tr key={submission.id} data-submission={submission.id}>
-              <td>{showRound ? <Link to={`/rounds/${submission.round}`}>Round {submission.round}</Link> : submission.hospital}</td>
+              <td>{showRound ? <Link to={`/rounds/${submission.round}`}>Round {submission.round}</Link> : hospitalNames[submission.hospital] || submission.hospital}</td>
               <td>{formatDate(submission.created_at)}</td>
               <td>
                 <ProofBadge status={submission.proof_status} />
