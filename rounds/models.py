@@ -40,6 +40,20 @@ class GlobalModel(models.Model):
         ]
 
 
+class KeyCommittee(models.Model):
+    """The key parties jointly holding a CKKS secret key; only their joint public key is stored here."""
+
+    seed = models.CharField(max_length=64, help_text="public seed of the common polynomial a (hex)")
+    key_id = models.CharField(max_length=64, unique=True)
+    public_context_digest = models.CharField(max_length=64)
+    # [{"index", "commitment", "location"}]: location is the party's share folder (local) or host:port.
+    parties = models.JSONField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-id"]
+
+
 class Round(models.Model):
     class State(models.TextChoices):
         DRAFT = "DRAFT"
@@ -56,6 +70,7 @@ class Round(models.Model):
     config = models.JSONField()
     config_hash = models.CharField(max_length=64)
     aggregation = models.CharField(max_length=20)
+    committee = models.ForeignKey(KeyCommittee, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     quorum = models.PositiveSmallIntegerField()
     deadline = models.DateTimeField()
     state = models.CharField(max_length=20, choices=State.choices, default=State.DRAFT)
