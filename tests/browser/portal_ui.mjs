@@ -281,6 +281,9 @@ async function adminJourney({ draft, completed }) {
   await page.goto(`${base}/rounds/${completed}`);
   await page.getByTestId("round-state").filter({ hasText: "COMPLETED" }).waitFor();
   check((await page.locator("[data-testid=participants] li").count()) === 1, "one participant row: theirs");
+  await page.getByText("Another hospital submitted its update").first().waitFor();
+  const roundText = await page.locator("main").textContent();
+  for (const slug of fixture.hospital_slugs.slice(1)) check(!roundText.includes(slug), `round page hides ${slug}`);
   for (const other of fixture.other_hospitals) {
     check((await page.getByText(other.name).count()) === 0, `round page hides ${other.name}`);
   }

@@ -16,12 +16,13 @@ const STAGE_LABELS = {
 /**
  * An audit event from the API ({kind, from_state, to_state, detail, actor, created_at}) or a websocket event
  * ({kind, seq, state, previous, hospital, ...}) as one timeline entry. `ownHospital` (a slug) hides other
- * hospitals' names from a hospital admin.
+ * hospitals' names, and who acted for them, from a hospital admin.
  */
 export function describeEvent(event, { ownHospital = null } = {}) {
   const detail = event.detail || {};
   const hospital = event.hospital ?? detail.hospital;
-  const who = ownHospital && hospital && hospital !== ownHospital ? "Another hospital" : hospital || "A hospital";
+  const elsewhere = Boolean(ownHospital && hospital && hospital !== ownHospital);
+  const who = elsewhere ? "Another hospital" : hospital || "A hospital";
   const to = event.to_state ?? event.state;
   const from = event.from_state ?? event.previous;
   const reason = detail.reason ?? event.reason;
@@ -39,11 +40,11 @@ export function describeEvent(event, { ownHospital = null } = {}) {
       const parts = [];
       if (detail.bytes != null) parts.push(formatBytes(detail.bytes));
       if (event.proof) parts.push(`proof: ${event.proof === "none" ? "not required" : event.proof}`);
-      return { title: `${who} submitted its update`, subtitle: parts.join(" · "), tone: "active" };
+      return { title: `${who} submitted its update`, subtitle: parts.join(" · "), tone: "active", hideActor: elsewhere };
     }
     case "participation": {
       const optedIn = event.opted_in ?? detail.opted_in;
-      return { title: `${who} opted ${optedIn ? "in" : "out"}`, tone: optedIn ? "active" : "muted" };
+      return { title: `${who} opted ${optedIn ? "in" : "out"}`, tone: optedIn ? "active" : "muted", hideActor: elsewhere };
     }
     case "model":
       return {
@@ -118,7 +119,7 @@ export function EventList({ events, liveEvents = [], ownHospital = null }) {
               </div>
               <div className="event-meta">
                 {formatTime(time)}
-                {event.actor ? ` · by ${event.actor}` : ""}
+                {event.actor && !description.hideActor ? ` · by ${event.actor}` : ""}
                 {description.subtitle ? ` · ${description.subtitle}` : ""}
               </div>
               <ChainRecords object={{ ...event.detail, ...pickChain(event) }} />

@@ -35,7 +35,7 @@ function HospitalView({ hospitalId }) {
         title={refused ? "Refused: not your hospital" : undefined}
         error={
           refused && !coordinator
-            ? new Error(`You can only see your own hospital (${user.hospitalName}). ${hospital.error.detail}`)
+            ? new Error(`You can only see your own hospital, ${user.hospitalName}.`)
             : hospital.error
         }
         onRetry={refused ? undefined : hospital.reload}

@@ -105,7 +105,50 @@ describe("round page", () => {
   });
 });
 
+describe("cancelling", () => {
+  it("asks for a reason and sends it", async () => {
+    let current = round("COLLECTING", ["hospital-a"]);
+    const calls = mockFetch({
+      "GET /api/me/": COORDINATOR,
+      "GET /api/rounds/7/": () => current,
+      "GET /api/rounds/7/events/": [],
+      "GET /api/rounds/7/submissions/": [],
+      "POST /api/rounds/7/cancel/": ({ body }) => {
+        current = { ...round("CANCELLED", ["hospital-a"]), reason: body.reason };
+        return current;
+      },
+    });
+    renderAt("/rounds/7");
+    await userEvent.click(await screen.findByRole("button", { name: "Cancel round" }));
+    await userEvent.type(screen.getByLabelText(/Reason/), "wrong learning rate");
+    await userEvent.click(screen.getByRole("button", { name: "Cancel the round" }));
+    await waitFor(() => expect(screen.getByTestId("round-state")).toHaveTextContent("CANCELLED"));
+    expect(calls.find((call) => call.method === "POST").body).toEqual({ reason: "wrong learning rate" });
+    expect(screen.getByText("Cancelled: wrong learning rate")).toBeInTheDocument();
+  });
+});
+
 describe("hospital admin", () => {
+  it("sees their own row of a round and nothing of the other hospitals", async () => {
+    const events = [
+      { id: 1, round: 7, actor: "hospital-b", kind: "submission", from_state: "", to_state: "", detail: { hospital: "hospital-b", bytes: 10 }, created_at: "2026-01-01T00:00:00Z" },
+      { id: 2, round: 7, actor: "admin_b", kind: "participation", from_state: "", to_state: "", detail: { hospital: "hospital-b", opted_in: true }, created_at: "2026-01-01T00:00:01Z" },
+    ];
+    mockFetch({
+      "GET /api/me/": ADMIN,
+      "GET /api/hospitals/": [HOSPITAL_A],
+      "GET /api/rounds/7/": round("COLLECTING", ["hospital-b"]),
+      "GET /api/rounds/7/events/": events,
+      "GET /api/rounds/7/submissions/": [],
+    });
+    const { container } = renderAt("/rounds/7");
+    expect(await screen.findByText("Another hospital submitted its update")).toBeInTheDocument();
+    expect(container.querySelectorAll("[data-testid=participants] li")).toHaveLength(1);
+    expect(container.textContent).not.toMatch(/hospital-b|Hospital B|admin_b/);
+    expect(screen.getByRole("button", { name: "Opt out of this round" })).toBeInTheDocument();
+  });
+
+
   it("is refused another hospital's page and coordinator pages", async () => {
     mockFetch({
       "GET /api/me/": ADMIN,
@@ -116,7 +159,7 @@ describe("hospital admin", () => {
     });
     const { unmount } = renderAt("/hospitals/11");
     expect(await screen.findByText("Refused: not your hospital")).toBeInTheDocument();
-    expect(screen.getByText(/You can only see your own hospital \(Hospital A\)/)).toBeInTheDocument();
+    expect(screen.getByText("You can only see your own hospital, Hospital A.")).toBeInTheDocument();
     unmount();
     renderAt("/audit");
     expect(await screen.findByText(/This page is for the consortium coordinator/)).toBeInTheDocument();
