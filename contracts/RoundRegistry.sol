@@ -75,27 +75,33 @@ contract RoundRegistry {
         _;
     }
 
+    /// @param verifier_ the circuit's Groth16 verifier, or address(0) for a registry of rounds without proofs of
+    /// training: its submissions record update hashes only and carry no proofs (numPublicSignals_ must be 0).
     constructor(address verifier_, uint256 numPublicSignals_, uint256 verifyGas_) {
-        require(verifier_.code.length > 0, "verifier has no code");
-        require(numPublicSignals_ > 0, "no public signals");
         coordinator = msg.sender;
         verifier = verifier_;
         numPublicSignals = numPublicSignals_;
         verifyGas = verifyGas_;
-        verifySelector = bytes4(
-            keccak256(
-                abi.encodePacked(
-                    "verifyProof(uint256[2],uint256[2][2],uint256[2],uint256[",
-                    _decimal(numPublicSignals_),
-                    "])"
+        if (verifier_ == address(0)) {
+            require(numPublicSignals_ == 0, "public signals without a verifier");
+        } else {
+            require(verifier_.code.length > 0, "verifier has no code");
+            require(numPublicSignals_ > 0, "no public signals");
+            verifySelector = bytes4(
+                keccak256(
+                    abi.encodePacked(
+                        "verifyProof(uint256[2],uint256[2][2],uint256[2],uint256[",
+                        _decimal(numPublicSignals_),
+                        "])"
+                    )
                 )
-            )
-        );
-        // A verifier for another number of public signals has another selector and no fallback: the call reverts.
-        (bool ok, bytes memory answer) = verifier_.staticcall{gas: verifyGas_}(
-            abi.encodePacked(verifySelector, new uint256[](8 + numPublicSignals_))
-        );
-        require(ok && answer.length == 32, "verifier does not take this many public signals");
+            );
+            // A verifier for another number of public signals has another selector and no fallback: it reverts.
+            (bool ok, bytes memory answer) = verifier_.staticcall{gas: verifyGas_}(
+                abi.encodePacked(verifySelector, new uint256[](8 + numPublicSignals_))
+            );
+            require(ok && answer.length == 32, "verifier does not take this many public signals");
+        }
     }
 
     function registerHospital(address hospital) external onlyCoordinator {
@@ -121,14 +127,19 @@ contract RoundRegistry {
         emit RoundOpened(roundId, modelHash, configHash);
     }
 
-    /// @notice Record the sender's update for an open round; every proof must verify, else the call reverts.
+    /// @notice Record the sender's update for an open round; every proof must verify, else the call reverts
+    /// (a registry without a verifier takes none).
     function submit(uint256 roundId, bytes32 updateHash, Proof[] calldata proofs) external {
         require(isHospital[msg.sender], "sender is not a registered hospital");
         Round storage round = rounds[roundId];
         require(round.state == RoundState.Open, "round is not open");
         Submission storage submission = submissions[roundId][msg.sender];
         require(submission.blockNumber == 0, "hospital already submitted in this round");
-        require(proofs.length > 0, "no proofs");
+        if (verifier == address(0)) {
+            require(proofs.length == 0, "this registry takes no proofs");
+        } else {
+            require(proofs.length > 0, "no proofs");
+        }
 
         bytes32[] memory proofHashes = new bytes32[](proofs.length);
         for (uint256 i = 0; i < proofs.length; i++) {

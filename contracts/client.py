@@ -191,19 +191,32 @@ def chain_from_env(environ: Mapping[str, str] = os.environ) -> ChainConnection:
     return connect(rpc_url, private_key, int(environ.get("DH_CHAIN_ID", SEPOLIA_CHAIN_ID)))
 
 
+NO_VERIFIER = "0x" + "00" * 20
+
+
 @dataclass(frozen=True)
 class Deployment:
     registry: str
-    verifier: str
+    verifier: str  # NO_VERIFIER for a registry of rounds without proofs
     chain_id: int
     num_public_signals: int
     verify_gas: int
-    verifier_tx: TxResult
+    verifier_tx: TxResult | None
     registry_tx: TxResult
 
 
-def deploy(connection: ChainConnection, verifier_sol: Path, verify_gas: int | None = None) -> Deployment:
-    """Deploy the verifier generated for one circuit/zkey and a registry using it; the coordinator deploys both."""
+def deploy(
+    connection: ChainConnection, verifier_sol: Path | None, verify_gas: int | None = None
+) -> Deployment:
+    """Deploy the verifier generated for one circuit/zkey and a registry using it; the coordinator deploys both.
+
+    Without `verifier_sol`, a registry alone for rounds without proofs of training: submissions carry no proofs.
+    """
+    if verifier_sol is None:
+        registry_address, registry_tx = deploy_contract(
+            connection, compile_registry(), (NO_VERIFIER, 0, 0), GAS_DEPLOY_REGISTRY
+        )
+        return Deployment(registry_address, NO_VERIFIER, connection.chain_id, 0, 0, None, registry_tx)
     registry_artifact, verifier_artifact = compile_with_verifier(verifier_sol)
     num_signals = public_signal_count(verifier_artifact.abi)
     verify_gas = verify_gas or verify_gas_budget(num_signals)

@@ -16,6 +16,7 @@ from contracts.client import (
     GAS_OPEN_ROUND,
     GAS_SUBMIT_BASE,
     GAS_SUBMIT_PER_PROOF_EXTRA,
+    NO_VERIFIER,
     ChainConnection,
     ChainError,
     Deployment,
@@ -26,7 +27,7 @@ from contracts.client import (
     deploy_contract,
     submission_proof_hash,
 )
-from contracts.compile import compile_with_verifier
+from contracts.compile import compile_registry, compile_with_verifier
 from contracts.localchain import LocalChain
 
 MODEL = "0x" + "11" * 32
@@ -317,3 +318,25 @@ def test_chain_from_env_checks_the_chain_id(chain: LocalChain, connection: Chain
         {"DH_CHAIN_RPC_URL": chain.url, "DH_CHAIN_PRIVATE_KEY": key, "DH_CHAIN_ID": "31337"}
     )
     assert remote.coordinator.address == connection.dev_accounts[-1].address
+
+
+def test_registry_without_verifier_records_rounds_without_proofs(
+    connection: ChainConnection, unused_accounts: Iterator[LocalAccount], proofs: Iterator[SnarkjsProof]
+) -> None:
+    """Rounds that carry no proofs of training get a registry without a verifier: update hashes only."""
+    proofless = deploy(connection, None)
+    assert proofless.verifier == NO_VERIFIER and proofless.verifier_tx is None
+    registry = RoundRegistry(connection, proofless.registry)
+    hospital = next(unused_accounts)
+    registry.register_hospital(hospital.address)
+    registry.open_round(1, MODEL, CONFIG)
+    with pytest.raises(ChainError, match="this registry takes no proofs"):
+        registry.submit(hospital, 1, "0x" + "08" * 32, take(proofs, 1))
+    submitted = registry.submit(hospital, 1, "0x" + "08" * 32, [])
+    registry.close_round(1, NEW_MODEL, [hospital.address])
+    submission = registry.read_submission(1, hospital.address)
+    assert submission is not None and (submission.proof_count, submission.included) == (0, True)
+    assert submission.proof_hash == submission_proof_hash([])
+    assert submitted.gas_used < GAS_SUBMIT_BASE
+    with pytest.raises(ChainError, match="public signals without a verifier"):
+        deploy_contract(connection, compile_registry(), (NO_VERIFIER, 4, 0), 3_000_000)
