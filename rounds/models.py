@@ -71,6 +71,10 @@ class Round(models.Model):
     config_hash = models.CharField(max_length=64)
     aggregation = models.CharField(max_length=20)
     committee = models.ForeignKey(KeyCommittee, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    # Proof of training each submission must carry ("groth16" or "none"), and the round's trusted setup once
+    # prepared (rounds.ceremony): participants, beacon, circuit shape, digests of the zkey, vkey and wasm.
+    proof_scheme = models.CharField(max_length=20, default="none")
+    proof_setup = models.JSONField(default=dict, blank=True)
     quorum = models.PositiveSmallIntegerField()
     deadline = models.DateTimeField()
     state = models.CharField(max_length=20, choices=State.choices, default=State.DRAFT)
@@ -89,6 +93,10 @@ class Participant(models.Model):
     round = models.ForeignKey(Round, on_delete=models.CASCADE, related_name="participants")
     hospital = models.ForeignKey(Hospital, on_delete=models.PROTECT, related_name="participations")
     opted_out = models.BooleanField(default=False)
+    # The node's commitment to its training run (Merkle root) and the portal's random challenge issued after it:
+    # the steps to prove are derived from both, so the node cannot choose them. Set once.
+    proof_root = models.CharField(max_length=80, blank=True)
+    proof_challenge = models.CharField(max_length=64, blank=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["round", "hospital"], name="unique_participant")]
@@ -105,6 +113,11 @@ class Submission(models.Model):
     metrics = models.JSONField(default=dict, blank=True)
     proof = models.JSONField(null=True, blank=True)
     proof_status = models.CharField(max_length=20, default="none")
+    # The proven run's Merkle root: unique, so no proof bundle counts twice anywhere.
+    proof_root = models.CharField(max_length=80, null=True, blank=True, unique=True)
+    # The node's final classifier head in the clear (fixed-point integers {"weight": [[..]], "bias": [..]}), what
+    # the proof ends at; the rest of the update stays protected.
+    head = models.JSONField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
