@@ -130,12 +130,32 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
 
 # Aggregation: "ckks" (threshold-decrypted CKKS, the default) or "plaintext" (benchmark baseline only).
 DH_AGGREGATION = env_str("DH_AGGREGATION", "ckks")
+# Key parties' share folders in the single-machine set-up (each party owns one subfolder), and how long a
+# threshold decryption may take before the round reports the parties that did not finish.
+DH_KEYPARTY_DIR = env_path("DH_KEYPARTY_DIR", DATA_DIR / "keyparties")
+DH_DECRYPTION_TIMEOUT = env_int("DH_DECRYPTION_TIMEOUT", 600)
+# Proof of training: "groth16" (every submission carries a zero-knowledge proof of its head's SGD steps, checked
+# before it counts) or "none" (only for tests of unrelated things). Stored on each round when it is planned.
+DH_PROOFS = env_str("DH_PROOFS", "groth16")
+# Phase 1 of the Groth16 trusted setup: a prepared powers-of-tau file of at least 2^15. In production use the
+# public Hermez file powersOfTau28_hez_final_15.ptau (docs/PROOFS.md); the default is a dev file with a single
+# contributor, fine for the demo and tests only.
+DH_PTAU_PATH = env_path("DH_PTAU_PATH", SHARED_DIR / "zk" / "pot15_dev_final.ptau")
 # Coordinator-held validation data for the global model (MedMNIST .npz); empty disables global validation.
 DH_VALIDATION_DATA = env_str("DH_VALIDATION_DATA", "")
 # Where the portal's URL is, as hospital nodes see it.
 DH_PORTAL_URL = env_str("DH_PORTAL_URL", "http://127.0.0.1:8000")
 # Hospital node configuration files (token, data path), one per hospital, where nodes run.
 DH_NODE_CONFIG_DIR = env_path("DH_NODE_CONFIG_DIR", DATA_DIR / "nodes")
+# Every round recorded on an Ethereum chain (docs in rounds/chain.py): "local" (a hardhat dev node at
+# DH_CHAIN_RPC_URL; the demo and tests start their own, `manage.py localchain` runs one on port 8545; the portal
+# signs with hardhat's public dev keys), "sepolia" (DH_CHAIN_RPC_URL and the coordinator's DH_CHAIN_PRIVATE_KEY
+# from the environment; the key is read where it is used and never kept in settings), or "off".
+DH_CHAIN = env_str("DH_CHAIN", "local")
+if DH_CHAIN not in ("local", "sepolia", "off"):
+    raise ValueError(f"DH_CHAIN={DH_CHAIN!r}: use local, sepolia or off")
+DH_CHAIN_RPC_URL = env_str("DH_CHAIN_RPC_URL", "http://127.0.0.1:8545" if DH_CHAIN == "local" else "")
+DH_CHAIN_ID = env_int("DH_CHAIN_ID", 31337 if DH_CHAIN == "local" else 11155111)
 
 LOGGING = {
     "version": 1,
@@ -143,5 +163,11 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("DH_LOG_LEVEL", "INFO")},
-    "loggers": {"django.request": {"level": "ERROR"}, "daphne": {"level": "WARNING"}},
+    "loggers": {
+        "django.request": {"level": "ERROR"},
+        "daphne": {"level": "WARNING"},
+        # Per-task lines drown the demo's progress bars; `celery worker` sets up its own logging anyway.
+        "celery": {"level": "WARNING"},
+        "kombu": {"level": "ERROR"},
+    },
 }
