@@ -26,6 +26,7 @@ from fl.local_data import save_npz
 from hospitals.node.config import NodeConfig, write_node_config
 from hospitals.services import create_coordinator, issue_api_token
 from hospitals.tasks import hospital_queue
+from rounds.committee import setup_local_committee
 
 TERMINAL_STATES = {"COMPLETED", "FAILED", "CANCELLED"}
 
@@ -216,6 +217,12 @@ def run_demo(options: DemoOptions, write=print) -> dict[str, Any]:
     credentials = work_dir / "credentials.txt"
     credentials.write_text(f"coordinator {password}\n")
     credentials.chmod(0o600)
+    if (options.aggregation or settings.DH_AGGREGATION) == "ckks":
+        key_committee = setup_local_committee(coordinator)
+        write(
+            f"Key committee: {len(key_committee.parties)} key parties, each with its own share folder; "
+            f"joint public key {key_committee.key_id[:16]}..."
+        )
     port = options.port or free_port()
     settings.DH_PORTAL_URL = f"http://127.0.0.1:{port}"
 

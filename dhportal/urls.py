@@ -19,6 +19,7 @@ api = [
     path("architectures/", rounds_api.ArchitectureListView.as_view()),
     path("models/", rounds_api.ModelListView.as_view()),
     path("models/<int:model_id>/weights/", rounds_api.ModelWeightsView.as_view()),
+    path("committees/<int:committee_id>/public-context/", rounds_api.CommitteePublicContextView.as_view()),
     path("rounds/", rounds_api.RoundListView.as_view()),
     path("rounds/plan-options/", rounds_api.RoundPlanOptionsView.as_view()),
     path("rounds/<int:round_id>/", rounds_api.RoundDetailView.as_view()),

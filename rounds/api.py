@@ -19,7 +19,7 @@ from hospitals import selectors as hospital_selectors
 from hospitals.models import Hospital
 from hospitals.permissions import IsCoordinator, IsNode, IsPerson
 from hospitals.principals import HospitalNode
-from rounds import blobstore, proofs, protection, selectors, services
+from rounds import blobstore, committee, proofs, protection, selectors, services
 from rounds.models import AuditEvent, GlobalModel, Round, Submission
 
 # --- serializers --------------------------------------------------------------------------------------------
@@ -437,3 +437,12 @@ class NodeSubmissionView(APIView):
             proof,
         )
         return Response(SubmissionSerializer(submission).data, status=status.HTTP_201_CREATED)
+
+
+class CommitteePublicContextView(APIView):
+    """The committee's joint public key as a TenSEAL context (no secret key inside), for nodes to encrypt."""
+
+    @extend_schema(responses={(200, "application/octet-stream"): bytes})
+    def get(self, request, committee_id: int):
+        key_committee = selectors.get_committee(committee_id)
+        return HttpResponse(committee.public_context(key_committee), content_type="application/octet-stream")

@@ -11,8 +11,9 @@ from typing import Protocol
 
 import numpy as np
 
-from crypto import plain
+from crypto import ckks, plain
 from dhportal.errors import InvalidUpload
+from rounds import committee
 from rounds.models import Round
 
 
@@ -46,7 +47,37 @@ class PlaintextScheme:
         return np.sum([plain.decode(blob, expected_length) for blob in blobs], axis=0)
 
 
-SCHEMES: dict[str, ProtectionScheme] = {"plaintext": PlaintextScheme()}
+class CkksScheme:
+    """CKKS under the committee's joint key: the portal checks and adds ciphertexts, never decrypts one."""
+
+    name = "ckks"
+
+    def node_material(self, round_: Round) -> dict:
+        return {
+            "scheme": self.name,
+            "key_id": round_.committee.key_id,
+            "public_context_url": f"/api/committees/{round_.committee_id}/public-context/",
+        }
+
+    def check(self, round_: Round, blob: bytes, expected_length: int) -> None:
+        try:
+            ckks.check_blob(
+                committee.public_context(round_.committee),
+                blob,
+                expected_length,
+                ckks.blob_size(expected_length),
+            )
+        except ckks.CiphertextError as exc:
+            raise InvalidUpload(f"Encrypted update refused: {exc}") from None
+
+    def sum_and_open(self, round_: Round, blobs: list[bytes], expected_length: int) -> np.ndarray:
+        try:
+            return committee.decrypt_sum(round_.committee, f"round-{round_.pk}", blobs, expected_length)
+        except (committee.CommitteeError, ckks.CiphertextError) as exc:
+            raise AggregationError(str(exc)) from None
+
+
+SCHEMES: dict[str, ProtectionScheme] = {"ckks": CkksScheme(), "plaintext": PlaintextScheme()}
 
 
 def get(name: str) -> ProtectionScheme:

@@ -7,7 +7,15 @@ from django.db.models import QuerySet
 from dhportal.errors import InvalidUpload as InvalidInput
 from dhportal.errors import NotFound, PermissionDenied
 from hospitals.models import Hospital, User
-from rounds.models import AuditEvent, GlobalModel, ModelArchitecture, Participant, Round, Submission
+from rounds.models import (
+    AuditEvent,
+    GlobalModel,
+    KeyCommittee,
+    ModelArchitecture,
+    Participant,
+    Round,
+    Submission,
+)
 
 
 def get_round(round_id: int) -> Round:
@@ -113,3 +121,10 @@ def model_for_export(version: str, architecture_key: str | None) -> GlobalModel:
     if model is None:
         raise NotFound(f"No model version {version}")
     return model
+
+
+def get_committee(committee_id: int) -> KeyCommittee:
+    key_committee = KeyCommittee.objects.filter(pk=committee_id).first()
+    if key_committee is None:
+        raise NotFound(f"Key committee {committee_id} does not exist")
+    return key_committee

@@ -20,7 +20,7 @@ from fl.serialization import weights_to_bytes
 from fl.training import TrainConfig
 from hospitals.models import Hospital, User
 from hospitals.services import require_coordinator, require_hospital_manager
-from rounds import blobstore, evaluation, federated, proofs, protection, realtime, selectors
+from rounds import blobstore, committee, evaluation, federated, proofs, protection, realtime, selectors
 from rounds.config import config_hash
 from rounds.models import AuditEvent, GlobalModel, ModelArchitecture, Participant, Round, Submission
 from rounds.models_store import load_weights
@@ -129,6 +129,11 @@ def create_round(
         raise InvalidUpload("The deadline must be in the future")
     aggregation = aggregation or settings.DH_AGGREGATION
     protection.get(aggregation)  # raises InvalidUpload for an unknown scheme
+    key_committee = committee.active_committee() if aggregation == "ckks" else None
+    if aggregation == "ckks" and key_committee is None:
+        raise InvalidUpload(
+            "Encrypted aggregation needs a key committee: run `python manage.py keyparty setup-local` first"
+        )
     full_config = {
         **train_config.as_dict(),
         "proof_steps": int(config.get("proof_steps", proofs.DEFAULT_STEPS)),
@@ -138,6 +143,7 @@ def create_round(
         config=full_config,
         config_hash=config_hash(full_config, base_model.architecture.architecture_hash),
         aggregation=aggregation,
+        committee=key_committee,
         quorum=quorum,
         deadline=deadline,
         created_by=actor,

@@ -102,8 +102,7 @@ def tiny_hospital_files(target: Path, slugs: list[str]) -> None:
         save_npz(target / f"{slug}.npz", {"train": dataset.subset(part)})
 
 
-@pytest.fixture
-def consortium(db, tmp_path) -> Consortium:
+def make_consortium(data_dir: Path) -> Consortium:
     coordinator = hospital_services.create_coordinator("coordinator", "coordinator-password")
     tokens, hospitals, admins = {}, [], []
     for letter in "abc":
@@ -114,8 +113,12 @@ def consortium(db, tmp_path) -> Consortium:
         hospitals.append(hospital)
         admins.append(User.objects.get(username=f"admin_{letter}"))
     model = services.initialise_model(coordinator, "cnn28-d16", 2, seed=0)
-    data_dir = tmp_path / "hospital-data"
     return Consortium(coordinator, *hospitals, *admins, tokens, model, data_dir)
+
+
+@pytest.fixture
+def consortium(db, tmp_path) -> Consortium:
+    return make_consortium(tmp_path / "hospital-data")
 
 
 @pytest.fixture
@@ -136,3 +139,26 @@ def services_configured() -> tuple[str, str]:
         "set DATABASE_URL (PostgreSQL) and REDIS_URL to run the tests of the real services",
     )
     return database_url, redis_url
+
+
+@pytest.fixture(scope="session")
+def committee_shares(tmp_path_factory):
+    """Three key parties' share folders and the joint public context, made once per test session."""
+    from crypto import keygen
+
+    return keygen.create_local_committee(tmp_path_factory.mktemp("committee"), parties=3)
+
+
+@pytest.fixture
+def key_committee(db, committee_shares):
+    from crypto import ckks
+    from rounds import blobstore
+    from rounds.models import KeyCommittee
+
+    public_context, party_dirs = committee_shares
+    return KeyCommittee.objects.create(
+        seed="00",
+        key_id=ckks.key_id(public_context),
+        public_context_digest=blobstore.put_bytes(public_context),
+        parties=[{"index": i, "commitment": "", "location": str(d)} for i, d in enumerate(party_dirs)],
+    )

@@ -24,8 +24,9 @@ log = logging.getLogger(__name__)
 LOCAL_VALIDATION_FRACTION = 0.1
 
 
-def round_seed(node_seed: int, round_id: int) -> int:
-    return int.from_bytes(hashlib.sha256(f"{node_seed}:{round_id}".encode()).digest()[:4], "little")
+def training_seed(node_seed: int, model_version: int) -> int:
+    """The node's seed for training from one global model version: the same seeds reproduce a whole run."""
+    return int.from_bytes(hashlib.sha256(f"{node_seed}:{model_version}".encode()).digest()[:4], "little")
 
 
 def split_local_validation(dataset: Dataset, seed: int) -> tuple[Dataset, Dataset]:
@@ -50,7 +51,7 @@ def run_round(
     template = build_model(architecture["key"], architecture["num_classes"]).state_dict()
     if len(global_vector) != fl_params.parameter_count(template):
         raise ValueError("the downloaded model does not match its declared architecture")
-    seed = round_seed(node_seed, round_id)
+    seed = training_seed(node_seed, task["model"]["version"])
     dataset = load_local_dataset(data_path, architecture["num_classes"])
     train_set, val_set = split_local_validation(dataset, seed)
     config = TrainConfig.from_dict({k: v for k, v in task["config"].items() if k != "proof_steps"})

@@ -2,14 +2,28 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 
-from crypto import plain
+from crypto import ckks, plain
 from hospitals.node.client import PortalClient
+
+
+@lru_cache(maxsize=4)
+def _public_context(client: PortalClient, url: str, key_id: str) -> bytes:
+    context = client.get_bytes(url)
+    if ckks.key_id(context) != key_id:
+        raise ValueError("the portal's public key does not match the round's key id: refusing to encrypt")
+    ckks.load_public_context(context)  # refuses a context that carries a secret key
+    return context
 
 
 def protect(material: dict, weighted_delta: np.ndarray, client: PortalClient) -> bytes:
     scheme = material["scheme"]
     if scheme == "plaintext":
         return plain.encode(weighted_delta)
+    if scheme == "ckks":
+        context = _public_context(client, material["public_context_url"], material["key_id"])
+        return ckks.encrypt_vector(context, weighted_delta)
     raise ValueError(f"this node does not support the protection scheme {scheme!r}: update the node software")
