@@ -5,12 +5,12 @@ from __future__ import annotations
 import mimetypes
 
 from django.conf import settings
-from django.http import FileResponse, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import ensure_csrf_cookie
 
 NOT_BUILT = (
-    "<h1>DecentraHealth</h1><p>The web interface is not built. Run <code>npm --prefix frontend ci && "
-    "npm --prefix frontend run build</code> (the demo does this for you). The REST API is at "
+    "<h1>DecentraHealth</h1><p>The web interface is not built. Run <code>python scripts/build_frontend.py"
+    "</code> (scripts/setup.sh and the demo do this for you). The REST API is at "
     "<a href='/api/schema/'>/api/schema/</a>.</p>"
 )
 
@@ -21,7 +21,7 @@ def index(request: HttpRequest) -> HttpResponse:
     requested = (dist / request.path.lstrip("/")).resolve()
     if requested.is_file() and dist in requested.parents:
         content_type, _ = mimetypes.guess_type(str(requested))
-        return FileResponse(requested.open("rb"), content_type=content_type)
+        return HttpResponse(requested.read_bytes(), content_type=content_type)
     index_file = dist / "index.html"
     if index_file.is_file():
         return HttpResponse(index_file.read_bytes(), content_type="text/html")

@@ -15,4 +15,7 @@ if [ ! -x /usr/bin/chromium ]; then
 fi
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
+echo "[test] web interface unit tests"
+npm --prefix frontend ci --no-audit --no-fund --loglevel=error
+npm --prefix frontend test --silent
 exec .venv/bin/python -m pytest "$@"
