@@ -276,7 +276,9 @@ def run_demo(options: DemoOptions, write=print) -> dict[str, Any]:
         "data": data.description,
         "hospitals": options.hospitals,
         "partition": options.partition,
+        "aggregation": options.aggregation or settings.DH_AGGREGATION,
         "rounds": rows,
+        "final_model": {k: model[k] for k in ("id", "version", "weights_digest", "metrics")},
     }
     if options.json_out:
         Path(options.json_out).write_text(json.dumps(summary, indent=2))
