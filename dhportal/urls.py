@@ -28,9 +28,12 @@ api = [
     path("rounds/<int:round_id>/participation/", rounds_api.RoundParticipationView.as_view()),
     path("rounds/<int:round_id>/submissions/", rounds_api.RoundSubmissionsView.as_view()),
     path("rounds/<int:round_id>/events/", rounds_api.RoundEventsView.as_view()),
+    path("rounds/<int:round_id>/audit/", rounds_api.RoundAuditView.as_view()),
     path("events/", rounds_api.AuditTrailView.as_view()),
     path("node/rounds/<int:round_id>/", rounds_api.NodeRoundTaskView.as_view()),
     path("node/rounds/<int:round_id>/submission/", rounds_api.NodeSubmissionView.as_view()),
+    path("node/rounds/<int:round_id>/proof/commitment/", rounds_api.NodeProofCommitmentView.as_view()),
+    path("node/rounds/<int:round_id>/proof/<str:kind>/", rounds_api.NodeProofFileView.as_view()),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
 ]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from django.conf import settings
-from django.http import HttpResponse
+from django.http import FileResponse, HttpResponse
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.parsers import MultiPartParser
@@ -19,7 +19,7 @@ from hospitals import selectors as hospital_selectors
 from hospitals.models import Hospital
 from hospitals.permissions import IsCoordinator, IsNode, IsPerson
 from hospitals.principals import HospitalNode
-from rounds import blobstore, committee, proofs, protection, selectors, services
+from rounds import audit, blobstore, committee, proofs, protection, selectors, services
 from rounds.models import AuditEvent, GlobalModel, Round, Submission
 
 # --- serializers --------------------------------------------------------------------------------------------
@@ -73,6 +73,7 @@ class RoundCreateSerializer(serializers.Serializer):
     quorum = serializers.IntegerField(min_value=1, max_value=1000)
     deadline = serializers.DateTimeField()
     aggregation = serializers.ChoiceField(choices=sorted(protection.SCHEMES), required=False)
+    proof_scheme = serializers.ChoiceField(choices=proofs.SCHEMES, required=False)
 
 
 class ParticipantSerializer(serializers.Serializer):
@@ -87,6 +88,8 @@ class RoundSerializer(serializers.ModelSerializer):
     participants = ParticipantSerializer(many=True)
     submitted = serializers.SerializerMethodField()
     result_model = serializers.SerializerMethodField()
+    proof_key = serializers.SerializerMethodField()
+    chain = serializers.SerializerMethodField()
 
     class Meta:
         model = Round
@@ -100,18 +103,30 @@ class RoundSerializer(serializers.ModelSerializer):
             "config",
             "config_hash",
             "aggregation",
+            "proof_scheme",
+            "proof_key",
             "quorum",
             "deadline",
             "participants",
             "submitted",
             "result_model",
+            "chain",
             "stage_seconds",
             "created_at",
             "updated_at",
         ]
 
+    def get_proof_key(self, round_: Round) -> dict | None:
+        """The round's proving key: who contributed, the beacon and the files' digests (no vkey body)."""
+        setup = round_.proof_setup
+        return {k: v for k, v in setup.items() if k != "vkey"} if setup else None
+
     def get_submitted(self, round_: Round) -> list[str]:
         return sorted(round_.submissions.values_list("hospital__slug", flat=True))
+
+    def get_chain(self, round_: Round) -> dict | None:
+        """The round's chain transactions (kind, hospital, tx hash, block, gas) and their total gas."""
+        return audit.chain_record(round_)
 
     def get_result_model(self, round_: Round) -> dict | None:
         model = GlobalModel.objects.filter(produced_by=round_).first()
@@ -169,6 +184,8 @@ class UploadSerializer(serializers.Serializer):
     num_samples = serializers.IntegerField(min_value=1, max_value=10_000_000)
     metrics = serializers.JSONField(required=False, default=dict)
     proof = serializers.JSONField(required=False, allow_null=True, default=None)
+    # The final classifier head in the clear, fixed point: {"weight": [[...]], "bias": [...]} (with a proof).
+    head = serializers.JSONField(required=False, allow_null=True, default=None)
 
     def validate_metrics(self, value):
         if not isinstance(value, dict) or len(json.dumps(value)) > 20_000:
@@ -205,6 +222,7 @@ class RoundPlanOptionsView(APIView):
             {
                 "config": {name: _field_options(field) for name, field in config_fields},
                 "aggregation": {"default": settings.DH_AGGREGATION, "choices": sorted(protection.SCHEMES)},
+                "proof_scheme": {"default": settings.DH_PROOFS, "choices": list(proofs.SCHEMES)},
             }
         )
 
@@ -276,6 +294,7 @@ class RoundListView(APIView):
             values["quorum"],
             values["deadline"],
             values.get("aggregation"),
+            proof_scheme=values.get("proof_scheme"),
         )
         return Response(RoundSerializer(round_).data, status=status.HTTP_201_CREATED)
 
@@ -346,6 +365,15 @@ class RoundEventsView(APIView):
     def get(self, request, round_id: int):
         round_ = selectors.visible_round(request.user, round_id)
         return Response(EventSerializer(selectors.events_of(round_), many=True).data)
+
+
+class RoundAuditView(APIView):
+    permission_classes = [IsPerson]
+
+    @extend_schema(responses=serializers.DictField())
+    def get(self, request, round_id: int):
+        """The round on chain against the database: every difference; "consistent" is false if there is any."""
+        return Response(audit.audit_round(selectors.visible_round(request.user, round_id)))
 
 
 class AuditTrailQuerySerializer(serializers.Serializer):
@@ -435,8 +463,45 @@ class NodeSubmissionView(APIView):
             values["num_samples"],
             values["metrics"],
             proof,
+            values["head"],
         )
         return Response(SubmissionSerializer(submission).data, status=status.HTTP_201_CREATED)
+
+
+class ProofCommitmentSerializer(serializers.Serializer):
+    merkle_root = serializers.CharField(max_length=80)
+
+
+class NodeProofCommitmentView(APIView):
+    permission_classes = [IsNode]
+
+    @extend_schema(request=ProofCommitmentSerializer, responses=serializers.DictField())
+    def post(self, request, round_id: int):
+        """Commit to the training run (Merkle root of its head steps) before proving; returns the portal's
+        challenge and the round context the proofs must be bound to. Once per hospital and round."""
+        data = ProofCommitmentSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        node: HospitalNode = request.user
+        round_ = selectors.node_round(node.hospital, round_id)
+        return Response(proofs.commit(round_, node.hospital, data.validated_data["merkle_root"]))
+
+
+class NodeProofFileView(APIView):
+    """One of the round's proving-key files (zkey, wasm, vkey), from the blob store by the digest recorded on
+    the round; nodes check the digest and cache the file under it."""
+
+    permission_classes = [IsNode]
+
+    @extend_schema(responses={(200, "application/octet-stream"): bytes})
+    def get(self, request, round_id: int, kind: str):
+        node: HospitalNode = request.user
+        digest = proofs.artifact_digest(selectors.node_round(node.hospital, round_id), kind)
+        path = blobstore.path_of(digest)
+        if not path.exists():
+            raise NotFound(f"The round's {kind} file is missing from the blob store")
+        response = FileResponse(open(path, "rb"), content_type="application/octet-stream")
+        response["Content-Disposition"] = f'attachment; filename="{digest}.{kind}"'
+        return response
 
 
 class CommitteePublicContextView(APIView):

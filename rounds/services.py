@@ -20,7 +20,18 @@ from fl.serialization import weights_to_bytes
 from fl.training import TrainConfig
 from hospitals.models import Hospital, User
 from hospitals.services import require_coordinator, require_hospital_manager
-from rounds import blobstore, committee, evaluation, federated, proofs, protection, realtime, selectors
+from rounds import (
+    blobstore,
+    ceremony,
+    chain,
+    committee,
+    evaluation,
+    federated,
+    proofs,
+    protection,
+    realtime,
+    selectors,
+)
 from rounds.config import config_hash
 from rounds.models import AuditEvent, GlobalModel, ModelArchitecture, Participant, Round, Submission
 from rounds.models_store import load_weights
@@ -115,6 +126,7 @@ def create_round(
     quorum: int,
     deadline: datetime,
     aggregation: str | None = None,
+    proof_scheme: str | None = None,
 ) -> Round:
     require_coordinator(actor)
     try:
@@ -138,12 +150,15 @@ def create_round(
         **train_config.as_dict(),
         "proof_steps": int(config.get("proof_steps", proofs.DEFAULT_STEPS)),
     }
+    proof_scheme = proof_scheme or settings.DH_PROOFS
+    proofs.check_round_plan(proof_scheme, full_config)  # InvalidUpload for a plan the circuit cannot prove
     round_ = Round.objects.create(
         base_model=base_model,
         config=full_config,
         config_hash=config_hash(full_config, base_model.architecture.architecture_hash),
         aggregation=aggregation,
         committee=key_committee,
+        proof_scheme=proof_scheme,
         quorum=quorum,
         deadline=deadline,
         created_by=actor,
@@ -168,12 +183,14 @@ def approve_round(actor: User, round_: Round) -> Round:
 def cancel_round(actor: User, round_: Round, reason: str) -> Round:
     require_coordinator(actor)
     transition(round_, S.CANCELLED, actor.username, reason=reason or "cancelled by the coordinator")
+    _cancel_on_chain(round_)
     return round_
 
 
 def fail_round(round_: Round, reason: str) -> None:
     log.warning("round %s failed: %s", round_.pk, reason)
     transition(round_, S.FAILED, "portal", reason=reason)
+    _cancel_on_chain(round_)
 
 
 def set_participation(actor: User, round_: Round, hospital: Hospital, opted_in: bool) -> Participant:
@@ -200,9 +217,23 @@ def set_participation(actor: User, round_: Round, hospital: Hospital, opted_in: 
 def open_round(round_id: int) -> None:
     """APPROVED -> OPEN -> COLLECTING, then one training task per participating hospital. Idempotent."""
     round_ = Round.objects.get(pk=round_id)
-    if round_.state != S.APPROVED:
+    if round_.state == S.APPROVED:
+        transition(round_, S.OPEN, "portal")
+    elif round_.state != S.OPEN:  # OPEN: a retry after the chain did not answer
         return
-    transition(round_, S.OPEN, "portal")
+    if round_.proof_scheme != "none":
+        started = time.perf_counter()
+        try:
+            ceremony.prepare_round_key(round_)
+        except ceremony.CeremonyError as exc:
+            fail_round(round_, f"proof of training: {exc}")
+            return
+        add_stage_seconds(round_, "zk_setup", time.perf_counter() - started)
+    try:
+        chain.record_open(round_)
+    except chain.ChainRefused as exc:
+        fail_round(round_, f"chain: opening the round was refused: {exc}")
+        return
     transition(round_, S.COLLECTING, "portal")
     from hospitals import tasks as hospital_tasks
 
@@ -217,6 +248,7 @@ def submit_update(
     num_samples: int,
     metrics: dict[str, Any],
     proof: dict[str, Any] | None,
+    head: dict[str, Any] | None = None,
 ) -> Submission:
     """Checks and stores one hospital's update; anything wrong is refused and nothing stored changes."""
     started = time.perf_counter()
@@ -237,7 +269,7 @@ def submit_update(
     digest, size = blobstore.put_chunks(chunks, settings.DH_MAX_UPLOAD_BYTES)
     scheme = protection.get(round_.aggregation)
     scheme.check(round_, blobstore.read_bytes(digest), round_.base_model.architecture.parameter_count)
-    proof_status = proofs.verify_submission(round_, hospital, proof)
+    checked = proofs.verify_submission(round_, hospital, proof, head, num_samples)
     try:
         with transaction.atomic():
             submission = Submission.objects.create(
@@ -248,15 +280,23 @@ def submit_update(
                 num_samples=num_samples,
                 metrics=metrics,
                 proof=proof,
-                proof_status=proof_status,
+                proof_status=checked.status,
+                proof_root=checked.root,
+                head=checked.head,
             )
             record_event(round_, hospital.slug, "submission", {"hospital": hospital.slug, "bytes": size})
             realtime.publish_round_event(
-                round_.pk, "submission", {"hospital": hospital.slug, "proof": proof_status}
+                round_.pk, "submission", {"hospital": hospital.slug, "proof": checked.status}
             )
     except IntegrityError:
         raise Conflict(f"{hospital.name} has already submitted to round {round_id}") from None
     add_stage_seconds(round_, "upload_checks", time.perf_counter() - started)
+    if checked.seconds:
+        add_stage_seconds(round_, "zk_verify", checked.seconds)
+    if chain.enabled():
+        from rounds import tasks
+
+        transaction.on_commit(lambda: tasks.record_submission_on_chain.delay(submission.pk, round_.pk))
     if selectors.all_active_submitted(round_):
         from rounds import tasks
 
@@ -276,6 +316,11 @@ def aggregate_round(round_id: int) -> None:
     if len(submissions) < round_.quorum:
         fail_round(round_, f"quorum not met: {len(submissions)} of {round_.quorum} required submissions")
         return
+    try:
+        chain.record_submissions(submissions)  # any the submission tasks have not recorded yet
+    except chain.ChainRefused as exc:
+        fail_round(round_, f"chain: recording a submission was refused: {exc}")
+        return
     architecture = round_.base_model.architecture
     started = time.perf_counter()
     try:
@@ -287,12 +332,24 @@ def aggregate_round(round_id: int) -> None:
         return
     add_stage_seconds(round_, "aggregation", time.perf_counter() - started)
     total_samples = sum(s.num_samples for s in submissions)
+    base_vector = load_weights(round_.base_model)
+    try:
+        proven_head = proofs.proven_global_head(round_, submissions, base_vector, weighted_sum)
+    except proofs.HeadMismatch as exc:
+        fail_round(round_, str(exc))
+        return
     new_vector = federated.next_global_vector(
-        architecture, load_weights(round_.base_model), weighted_sum, total_samples
+        architecture, base_vector, weighted_sum, total_samples, proven_head
     )
     started = time.perf_counter()
     metrics = evaluation.evaluate_vector(architecture, new_vector)
     add_stage_seconds(round_, "evaluation", time.perf_counter() - started)
+    try:
+        # The digest _store_model stores the weights under (content-addressed: storing them twice is a no-op).
+        chain.record_close(round_, blobstore.put_bytes(weights_to_bytes(new_vector)), submissions)
+    except chain.ChainRefused as exc:
+        fail_round(round_, f"chain: closing the round was refused: {exc}")
+        return
     with transaction.atomic():
         model = GlobalModel.objects.filter(produced_by=round_).first() or _store_model(
             architecture,
@@ -321,3 +378,40 @@ def sweep_deadlines(now: datetime | None = None) -> list[int]:
             fail_round(round_, f"deadline passed with {count} of {round_.quorum} required submissions")
         acted.append(round_.pk)
     return acted
+
+
+# --- chain (rounds.chain) -----------------------------------------------------------------------------------
+
+
+def _cancel_on_chain(round_: Round) -> None:
+    if chain.enabled():
+        from rounds import tasks
+
+        transaction.on_commit(lambda: tasks.cancel_round_on_chain.delay(round_.pk))
+
+
+def record_submission_on_chain(submission_id: int) -> None:
+    """Records an accepted submission on chain (a rerun sends nothing twice); a refusal fails the round."""
+    submission = Submission.objects.select_related("round__base_model", "hospital").get(pk=submission_id)
+    if submission.round.state not in (S.COLLECTING, S.AGGREGATING):
+        return
+    try:
+        chain.record_submission(submission)
+    except chain.ChainRefused as exc:
+        fail_round_if_running(
+            submission.round_id, f"chain: {submission.hospital.name}'s submission was refused: {exc}"
+        )
+
+
+def cancel_round_on_chain(round_id: int) -> None:
+    """Cancels a failed or cancelled round on chain if it was opened there; a refusal is only logged."""
+    try:
+        chain.record_cancel(Round.objects.get(pk=round_id))
+    except chain.ChainRefused as exc:
+        log.warning("round %s could not be cancelled on chain: %s", round_id, exc)
+
+
+def fail_round_if_running(round_id: int, reason: str) -> None:
+    round_ = Round.objects.get(pk=round_id)
+    if round_.state in (S.APPROVED, S.OPEN, S.COLLECTING, S.AGGREGATING):
+        fail_round(round_, reason)

@@ -1,18 +1,56 @@
 """Portal tasks: thin, take ids, call one service, safe to run twice (acks_late redelivers after a crash)."""
 
-from celery import shared_task
+import logging
+
+from celery import Task, shared_task
 
 from rounds import services
+from rounds.chain import ChainUnavailable
+
+log = logging.getLogger(__name__)
+CHAIN_RETRIES = 5
 
 
-@shared_task(name="rounds.open_round", acks_late=True)
-def open_round(round_id: int) -> None:
-    services.open_round(round_id)
+def _retry_chain(task: Task, round_id: int, error: ChainUnavailable) -> None:
+    """The chain's endpoint did not answer: try again later (10 s, 20 s, ...); after the last try the round
+    fails with the reason. Eager tasks (no broker) cannot wait, so they fail the round at once."""
+    if task.request.retries < CHAIN_RETRIES and not task.request.is_eager:
+        raise task.retry(exc=error, countdown=min(300, 10 * 2**task.request.retries))
+    services.fail_round_if_running(round_id, str(error))
 
 
-@shared_task(name="rounds.aggregate_round", acks_late=True)
-def aggregate_round(round_id: int) -> None:
-    services.aggregate_round(round_id)
+@shared_task(name="rounds.open_round", bind=True, acks_late=True)
+def open_round(self: Task, round_id: int) -> None:
+    try:
+        services.open_round(round_id)
+    except ChainUnavailable as error:
+        _retry_chain(self, round_id, error)
+
+
+@shared_task(name="rounds.aggregate_round", bind=True, acks_late=True)
+def aggregate_round(self: Task, round_id: int) -> None:
+    try:
+        services.aggregate_round(round_id)
+    except ChainUnavailable as error:
+        _retry_chain(self, round_id, error)
+
+
+@shared_task(name="rounds.record_submission_on_chain", bind=True, acks_late=True)
+def record_submission_on_chain(self: Task, submission_id: int, round_id: int) -> None:
+    try:
+        services.record_submission_on_chain(submission_id)
+    except ChainUnavailable as error:
+        _retry_chain(self, round_id, error)
+
+
+@shared_task(name="rounds.cancel_round_on_chain", bind=True, acks_late=True)
+def cancel_round_on_chain(self: Task, round_id: int) -> None:
+    try:
+        services.cancel_round_on_chain(round_id)
+    except ChainUnavailable as error:
+        if self.request.retries < CHAIN_RETRIES and not self.request.is_eager:
+            raise self.retry(exc=error, countdown=min(300, 10 * 2**self.request.retries)) from None
+        log.warning("round %s was not cancelled on chain: %s", round_id, error)
 
 
 @shared_task(name="rounds.sweep_deadlines")

@@ -36,6 +36,8 @@ def isolated_portal(settings, tmp_path):
     settings.DATA_DIR = tmp_path / "portal"
     settings.DH_NODE_CONFIG_DIR = tmp_path / "nodes"
     settings.DH_AGGREGATION = "plaintext"
+    settings.DH_CHAIN = "off"  # tests of the chain (tests/rounds/test_chain.py) turn it on
+    settings.DH_PROOFS = "none"  # tests of proofs (tests/rounds/test_proofs.py) turn them on
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # speed, tests only
     celery_app.conf.task_always_eager = True
     yield

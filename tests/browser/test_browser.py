@@ -36,6 +36,8 @@ def _portal_environment(work: Path) -> dict[str, str]:
         DATABASE_URL=f"sqlite:///{work / 'portal.sqlite3'}",
         DH_NODE_CONFIG_DIR=str(work / "nodes"),
         DH_AGGREGATION="plaintext",
+        DH_PROOFS="none",  # proofs of training have their own tests (tests/rounds/test_proofs.py)
+        DH_CHAIN="off",  # the chain has its own tests (tests/rounds/test_chain.py)
         DH_LOG_LEVEL="WARNING",
     )
     return env

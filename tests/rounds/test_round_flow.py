@@ -77,6 +77,7 @@ def test_round_through_a_real_celery_worker_on_redis_and_postgresql(hospital_dat
         "DH_DATA_DIR": str(settings.DATA_DIR),
         "DH_NODE_CONFIG_DIR": str(settings.DH_NODE_CONFIG_DIR),
         "DH_AGGREGATION": "plaintext",
+        "DH_CHAIN": "off",
         "DH_VALIDATION_DATA": settings.DH_VALIDATION_DATA,
     }
     log_path = tmp_path / "worker.log"

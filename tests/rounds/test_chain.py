@@ -1,0 +1,243 @@
+"""Rounds recorded on a real EVM (one hardhat node for the session): opened, submitted, closed, audited."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from conftest import shared_file
+from contracts.client import ChainConnection, ChainError, RoundRegistry, SnarkjsProof, submission_proof_hash
+from contracts.localchain import LocalChain
+from crypto.zk import prove_training
+from crypto.zk.build import DEFAULT_SHAPE
+from crypto.zk.dev import dev_proving_key, synthetic_trace
+from dhportal.embedded import free_port, portal_server
+from hospitals import tasks as hospital_tasks
+from rounds import audit, blobstore, chain, services
+from rounds.config import canonical_json
+from rounds.models import AuditEvent, ChainTransaction, GlobalModel, Round, Submission
+from tests.conftest import plain_update
+
+S = Round.State
+Kind = ChainTransaction.Kind
+
+
+@pytest.fixture(scope="session")
+def hardhat() -> Iterator[LocalChain]:
+    with LocalChain() as local_chain:
+        yield local_chain
+
+
+@pytest.fixture
+def chain_on(settings, hardhat: LocalChain) -> LocalChain:
+    settings.DH_CHAIN = "local"
+    settings.DH_CHAIN_RPC_URL = hardhat.url
+    settings.DH_CHAIN_ID = 31337
+    return hardhat
+
+
+def registry_of(round_: Round) -> RoundRegistry:
+    return chain.registry_of(chain.round_transaction(round_, Kind.OPEN).deployment)
+
+
+def upload(consortium, round_: Round, slug: str, scale: float) -> None:
+    response = consortium.client(f"node_{slug}").post(
+        f"/api/node/rounds/{round_.pk}/submission/",
+        {"update": io.BytesIO(plain_update(consortium.model, scale)), "num_samples": 40, "metrics": "{}"},
+        format="multipart",
+    )
+    assert response.status_code == 201, response.content
+
+
+def run_round_without_training(consortium, monkeypatch) -> Round:
+    """The portal's whole path (approve, open, uploads, aggregation) with fixed updates instead of nodes."""
+    monkeypatch.setattr(hospital_tasks, "dispatch_node_round", lambda round_id, slug: None)
+    round_ = consortium.plan_round()
+    services.approve_round(consortium.coordinator, round_)
+    for scale, slug in enumerate(["hospital-a", "hospital-b"], start=1):
+        upload(consortium, round_, slug, 0.01 * scale)
+    round_.refresh_from_db()
+    assert round_.state == S.COMPLETED, round_.reason
+    return round_
+
+
+@pytest.mark.django_db(transaction=True)
+def test_round_through_the_portal_is_recorded_on_chain(hospital_data, settings, chain_on):
+    with portal_server(free_port()) as url:
+        hospital_data.write_node_configs(url, settings.DH_NODE_CONFIG_DIR)
+        round_ = hospital_data.plan_round()
+        services.approve_round(hospital_data.coordinator, round_)
+        round_.refresh_from_db()
+    assert round_.state == S.COMPLETED, round_.reason
+
+    registry = registry_of(round_)
+    record = registry.read_round(round_.pk)
+    model = GlobalModel.objects.get(produced_by=round_)
+    submissions = list(round_.submissions.select_related("hospital").order_by("hospital__slug"))
+    addresses = [s.hospital.chain_address for s in submissions]
+    assert record.state == "closed"
+    assert record.model_hash == "0x" + round_.base_model.weights_digest
+    assert record.config_hash == "0x" + round_.config_hash
+    assert record.new_model_hash == "0x" + model.weights_digest
+    assert sorted(record.submitters) == sorted(record.participants) == sorted(addresses)
+    for submission in submissions:
+        on_chain = registry.read_submission(round_.pk, submission.hospital.chain_address)
+        assert on_chain.update_hash == "0x" + submission.blob_digest
+        assert (on_chain.proof_count, on_chain.included) == (0, True)
+
+    transactions = list(ChainTransaction.objects.filter(round=round_).order_by("id"))
+    assert [t.kind for t in transactions] == [Kind.REGISTER] * 2 + [
+        Kind.OPEN,
+        Kind.SUBMIT,
+        Kind.SUBMIT,
+        Kind.CLOSE,
+    ]
+    assert all(t.gas_used > 20_000 and t.block_number > 0 for t in transactions)
+    events = AuditEvent.objects.filter(round=round_, kind__startswith="chain_")
+    assert sorted(e.detail["tx_hash"] for e in events) == sorted(t.tx_hash for t in transactions)
+    assert audit.audit_round(round_)["consistent"] is True
+
+    # Reruns send nothing: every hook finds its transaction first.
+    block = registry.connection.w3.eth.block_number
+    chain.record_open(round_)
+    chain.record_submissions(submissions)
+    chain.record_close(round_, model.weights_digest, submissions)
+    ChainTransaction.objects.filter(round=round_, kind=Kind.SUBMIT).first().delete()  # as if the worker
+    chain.record_submissions(submissions)  # crashed after sending: found on chain, stored, not resent
+    assert registry.connection.w3.eth.block_number == block
+    assert ChainTransaction.objects.filter(round=round_).count() == len(transactions)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_audit_reports_exactly_what_was_altered_in_the_database(consortium, chain_on, monkeypatch):
+    round_ = run_round_without_training(consortium, monkeypatch)
+    call_command("audit", str(round_.pk), stdout=io.StringIO())  # consistent: no error
+
+    submission = Submission.objects.get(round=round_, hospital__slug="hospital-a")
+    original_update = submission.blob_digest
+    Submission.objects.filter(pk=submission.pk).update(blob_digest="ab" * 32)
+    model = GlobalModel.objects.get(produced_by=round_)
+    GlobalModel.objects.filter(pk=model.pk).update(weights_digest="cd" * 32)
+
+    report = audit.audit_round(round_)
+    assert report["consistent"] is False
+    assert report["differences"] == [
+        {
+            "field": "update_hash",
+            "hospital": "hospital-a",
+            "database": "0x" + "ab" * 32,
+            "chain": "0x" + original_update,
+        },
+        {"field": "new_model_hash", "database": "0x" + "cd" * 32, "chain": "0x" + model.weights_digest},
+    ]
+    out = io.StringIO()
+    with pytest.raises(CommandError) as refused:
+        call_command("audit", str(round_.pk), stdout=out)
+    assert refused.value.returncode == 1
+    assert "update_hash [hospital-a]" in out.getvalue() and "new_model_hash" in out.getvalue()
+
+    # The API: the coordinator and the round's hospitals, with the same report.
+    response = consortium.client("admin_a").get(f"/api/rounds/{round_.pk}/audit/")
+    assert response.status_code == 200 and response.json() == report
+    assert consortium.client("outsider").get(f"/api/rounds/{round_.pk}/audit/").status_code == 403
+    detail = consortium.client("coordinator").get(f"/api/rounds/{round_.pk}/").json()
+    assert detail["chain"]["gas_used"] == sum(
+        t.gas_used for t in ChainTransaction.objects.filter(round=round_).exclude(kind=Kind.REGISTER)
+    )
+
+
+@pytest.fixture(scope="module")
+def dev_key():
+    return dev_proving_key(shared_file("zk/pot15_dev_final.ptau"), DEFAULT_SHAPE)
+
+
+def proof_round(consortium, dev_key) -> Round:
+    """A collecting round whose proving key is the dev key (as rounds.ceremony records it on the round)."""
+    round_ = consortium.plan_round(config={"batch_size": DEFAULT_SHAPE.batch})
+    vkey = dev_key.verification_key()
+    with open(dev_key.zkey, "rb") as handle:
+        zkey_digest, _ = blobstore.put_chunks(iter(lambda: handle.read(1 << 20), b""), 1 << 30)
+    round_.proof_scheme = "groth16"
+    round_.proof_setup = {
+        "vkey": vkey,
+        "vkey_sha256": blobstore.put_bytes(canonical_json(vkey)),
+        "zkey_sha256": zkey_digest,
+    }
+    round_.save()
+    for target in (S.APPROVED, S.OPEN):
+        services.transition(round_, target, "test")
+    chain.record_open(round_)
+    services.transition(round_, S.COLLECTING, "test")
+    return round_
+
+
+def proven_submission(consortium, round_: Round, slug: str, bundle: dict) -> Submission:
+    digest = blobstore.put_bytes(plain_update(consortium.model, 0.1))
+    return Submission.objects.create(
+        round=round_,
+        hospital=consortium.hospital_a if slug == "hospital-a" else consortium.hospital_b,
+        blob_digest=digest,
+        blob_size=1,
+        num_samples=40,
+        proof=bundle,
+        proof_status="verified",
+    )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_proofs_are_verified_on_chain_and_refusals_come_back_with_the_reason(consortium, chain_on, dev_key):
+    round_ = proof_round(consortium, dev_key)
+    deployment = chain.round_transaction(round_, Kind.OPEN).deployment
+    assert deployment.verification_key_digest == round_.proof_setup["vkey_sha256"]
+    assert deployment.num_public_signals == 5
+    registry = registry_of(round_)
+
+    bundle = prove_training(synthetic_trace(3), f"round {round_.pk}|hospital-a", 1, dev_key)
+    good = proven_submission(consortium, round_, "hospital-a", bundle)
+    chain.record_submission(good)
+    consortium.hospital_a.refresh_from_db()
+    on_chain = registry.read_submission(round_.pk, consortium.hospital_a.chain_address)
+    assert on_chain.proof_count == 1
+    assert on_chain.proof_hash == submission_proof_hash(chain.submission_proofs(good))
+
+    # A bad proof: the statement changed (another batch hash) -> the verifier refuses; the round fails with it.
+    entry = bundle["proofs"][0]
+    forged = {
+        **entry,
+        "public_signals": [*entry["public_signals"][:2], "12345", *entry["public_signals"][3:]],
+    }
+    bad = proven_submission(consortium, round_, "hospital-b", {**bundle, "proofs": [forged]})
+    services.record_submission_on_chain(bad.pk)
+    round_.refresh_from_db()
+    assert round_.state == S.FAILED and "invalid proof 0" in round_.reason
+    consortium.hospital_b.refresh_from_db()
+    assert registry.read_submission(round_.pk, consortium.hospital_b.chain_address) is None
+    assert registry.read_round(round_.pk).state == "cancelled"  # the failed round is cancelled on chain
+
+    # Through the client against the portal's deployment: an unregistered sender, a close from a hospital.
+    connection: ChainConnection = chain.connection()
+    outsider = connection.dev_accounts[-1]
+    proof = SnarkjsProof.from_json(bundle["proofs"][0])
+    open_id = round_.pk + 1000
+    registry.open_round(open_id, "0x" + "11" * 32, "0x" + "22" * 32)
+    with pytest.raises(ChainError, match="sender is not a registered hospital"):
+        registry.submit(outsider, open_id, "0x" + "33" * 32, [proof])
+    hospital_key = chain.hospital_signer(consortium.hospital_a)
+    as_hospital = RoundRegistry(ChainConnection(connection.w3, hospital_key), registry.address)
+    with pytest.raises(ChainError, match="only the coordinator"):
+        as_hospital.close_round(open_id, "0x" + "44" * 32, [hospital_key.address])
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_unreachable_chain_fails_the_round_with_the_reason(consortium, settings, chain_on, monkeypatch):
+    settings.DH_CHAIN_RPC_URL = f"http://127.0.0.1:{free_port()}"
+    monkeypatch.setattr(hospital_tasks, "dispatch_node_round", lambda round_id, slug: None)
+    round_ = consortium.plan_round()
+    services.approve_round(consortium.coordinator, round_)
+    round_.refresh_from_db()
+    assert round_.state == S.FAILED
+    assert "the chain did not answer" in round_.reason
+    assert not ChainTransaction.objects.exists()
