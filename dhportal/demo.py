@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 import secrets
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -145,13 +147,27 @@ def _round_row(round_: dict, submissions: list[dict], wall_seconds: float) -> di
         "val_loss": metrics.get("val_loss"),
         "participants": round_["submitted"],
         "seconds": {k: round(v, 3) for k, v in stage_seconds.items()},
+        # Gas of the round's transactions on chain (open, submissions, close), None with DH_CHAIN=off.
+        "gas": (round_.get("chain") or {}).get("gas_used"),
     }
 
 
 def _print_table(rows: list[dict], write) -> None:
-    stages = ["training", "protection", "proof", "upload_checks", "aggregation", "evaluation", "total"]
-    header = f"{'round':>5} {'state':<10} {'val acc':>7} {'val auc':>7} {'val loss':>8} " + " ".join(
-        f"{s[:10]:>10}" for s in stages
+    stages = [
+        "zk_setup",
+        "training",
+        "protection",
+        "proof",
+        "upload_checks",
+        "zk_verify",
+        "aggregation",
+        "evaluation",
+        "total",
+    ]
+    header = (
+        f"{'round':>5} {'state':<10} {'val acc':>7} {'val auc':>7} {'val loss':>8} "
+        + " ".join(f"{s[:10]:>10}" for s in stages)
+        + f" {'gas':>9}"
     )
     write(header)
     for row in rows:
@@ -163,7 +179,9 @@ def _print_table(rows: list[dict], write) -> None:
 
         write(
             f"{row['number']:>5} {row['state']:<10} {fmt(row['val_accuracy'], '7.4f')} {fmt(row['val_auc'], '7.4f')} "
-            f"{fmt(row['val_loss'], '8.4f')} " + " ".join(fmt(row["seconds"].get(s), "10.2f") for s in stages)
+            f"{fmt(row['val_loss'], '8.4f')} "
+            + " ".join(fmt(row["seconds"].get(s), "10.2f") for s in stages)
+            + f" {row.get('gas') or '-':>9}"
         )
 
 
@@ -194,8 +212,30 @@ def plot_accuracy(rows: list[dict], out: Path) -> Path:
     return out
 
 
+@contextmanager
+def demo_chain(write) -> Iterator[None]:
+    """With DH_CHAIN=local, a hardhat node of the demo's own for as long as the portal runs."""
+    if settings.DH_CHAIN == "off":
+        write("Chain: off (DH_CHAIN=off): rounds are not recorded on chain")
+        yield
+        return
+    if settings.DH_CHAIN == "sepolia":
+        write(f"Chain: Sepolia (chain id {settings.DH_CHAIN_ID}) through DH_CHAIN_RPC_URL")
+        yield
+        return
+    from contracts.localchain import HARDHAT_CHAIN_ID, LocalChain
+
+    with LocalChain() as local_chain:
+        settings.DH_CHAIN_RPC_URL, settings.DH_CHAIN_ID = local_chain.url, HARDHAT_CHAIN_ID
+        write(
+            f"Chain: local hardhat node at {local_chain.url} (chain id {HARDHAT_CHAIN_ID}); every round is recorded "
+            "in a RoundRegistry contract, the portal signing for the hospitals with hardhat's public dev keys"
+        )
+        yield
+
+
 def run_demo(options: DemoOptions, write=print) -> dict[str, Any]:
-    from dhportal.embedded import celery_worker, free_port, portal_server
+    from dhportal.embedded import celery_worker, deadline_sweeper, free_port, portal_server
     from hospitals.models import User
 
     if User.objects.exists():
@@ -223,11 +263,16 @@ def run_demo(options: DemoOptions, write=print) -> dict[str, Any]:
             f"Key committee: {len(key_committee.parties)} key parties, each with its own share folder; "
             f"joint public key {key_committee.key_id[:16]}..."
         )
+    if settings.DH_PROOFS != "none":
+        write(
+            f"Proofs of training: {settings.DH_PROOFS}; phase 1 from {Path(settings.DH_PTAU_PATH).name}, phase 2 "
+            "with a contribution per hospital (run here for each; cached) and a beacon (docs/PROOFS.md)"
+        )
     port = options.port or free_port()
     settings.DH_PORTAL_URL = f"http://127.0.0.1:{port}"
 
     slugs = []
-    with portal_server(port) as base_url:
+    with portal_server(port) as base_url, demo_chain(write):
         client = CoordinatorClient(base_url, issue_api_token(coordinator, "demo"))
         write(f"Portal: {base_url}/ (log in as coordinator; the password is in {credentials})")
         for index, part in enumerate(parts, start=1):
@@ -263,7 +308,10 @@ def run_demo(options: DemoOptions, write=print) -> dict[str, Any]:
             },
         )
         rows: list[dict] = []
-        with celery_worker(["portal"] + [hospital_queue(s) for s in slugs]):
+        with (
+            celery_worker(["portal"] + [hospital_queue(s) for s in slugs]),
+            deadline_sweeper(settings.DH_DEADLINE_SWEEP_SECONDS),
+        ):
             for number in range(1, options.rounds + 1):
                 rows.append(_run_one_round(client, model["id"], slugs, options, number, write))
                 if rows[-1]["state"] != "COMPLETED":
@@ -277,6 +325,8 @@ def run_demo(options: DemoOptions, write=print) -> dict[str, Any]:
         "hospitals": options.hospitals,
         "partition": options.partition,
         "aggregation": options.aggregation or settings.DH_AGGREGATION,
+        "proofs": settings.DH_PROOFS,
+        "chain": settings.DH_CHAIN,
         "rounds": rows,
         "final_model": {k: model[k] for k in ("id", "version", "weights_digest", "metrics")},
     }
@@ -324,4 +374,12 @@ def _run_one_round(
     row = _round_row(round_, submissions, time.perf_counter() - started)
     if row["val_accuracy"] is not None:
         write(f"Round {number}: validation accuracy {row['val_accuracy']:.4f}, AUC {row['val_auc']:.4f}")
+    if round_.get("chain"):
+        audit = client.call("GET", f"/api/rounds/{round_['id']}/audit/")
+        row["chain_consistent"] = audit["consistent"]
+        write(
+            f"Round {number} on chain: {len(round_['chain']['transactions'])} transactions, "
+            f"{row['gas']:,} gas; audit: "
+            + ("chain and database agree" if audit["consistent"] else f"{audit['differences']}")
+        )
     return row
