@@ -60,3 +60,24 @@ def celery_worker(queues: list[str]) -> Iterator[None]:
             yield
     finally:
         app.conf.task_always_eager = True
+
+
+@contextmanager
+def deadline_sweeper(interval_seconds: float) -> Iterator[None]:
+    """What celery beat does in production, for the embedded worker: sends the deadline sweep every
+    `interval_seconds` (rounds past their deadline aggregate or fail)."""
+    from rounds.tasks import sweep_deadlines
+
+    stop = threading.Event()
+
+    def send_sweeps() -> None:
+        while not stop.wait(interval_seconds):
+            sweep_deadlines.delay()
+
+    thread = threading.Thread(target=send_sweeps, name="deadline-sweeper", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(timeout=30)

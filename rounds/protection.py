@@ -21,6 +21,10 @@ class AggregationError(Exception):
     """The sum could not be computed or opened (a key party failed, a digest differed)."""
 
 
+class KeyPartiesUnavailable(AggregationError):
+    """A key party failed or did not answer: worth trying again later (the aggregation service retries)."""
+
+
 class ProtectionScheme(Protocol):
     name: str
 
@@ -73,7 +77,9 @@ class CkksScheme:
     def sum_and_open(self, round_: Round, blobs: list[bytes], expected_length: int) -> np.ndarray:
         try:
             return committee.decrypt_sum(round_.committee, f"round-{round_.pk}", blobs, expected_length)
-        except (committee.CommitteeError, ckks.CiphertextError) as exc:
+        except committee.CommitteeError as exc:
+            raise KeyPartiesUnavailable(str(exc)) from None
+        except ckks.CiphertextError as exc:
             raise AggregationError(str(exc)) from None
 
 

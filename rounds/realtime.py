@@ -34,4 +34,5 @@ def publish_round_event(round_id: int, kind: str, payload: dict[str, Any]) -> No
         async_to_sync(layer.group_send)(round_group(round_id), message)
         async_to_sync(layer.group_send)(ROUNDS_GROUP, message)
 
-    transaction.on_commit(send)
+    # Best effort: a broker outage must not fail the write that was committed (clients refetch on a gap).
+    transaction.on_commit(send, robust=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -27,6 +27,7 @@ from rounds import (
     committee,
     evaluation,
     federated,
+    locks,
     proofs,
     protection,
     realtime,
@@ -65,6 +66,11 @@ def transition(round_: Round, target: str, actor: str, reason: str = "") -> None
             locked.pk, "state", {"state": target, "previous": previous, "reason": reason}
         )
     round_.state, round_.reason = target, reason
+
+
+def _locked_state(round_id: int) -> str:
+    """The round's state, its row locked until the surrounding transaction ends."""
+    return Round.objects.select_for_update().values_list("state", flat=True).get(pk=round_id)
 
 
 def add_stage_seconds(round_: Round, stage: str, seconds: float) -> None:
@@ -215,7 +221,14 @@ def set_participation(actor: User, round_: Round, hospital: Hospital, opted_in: 
 
 
 def open_round(round_id: int) -> None:
-    """APPROVED -> OPEN -> COLLECTING, then one training task per participating hospital. Idempotent."""
+    """APPROVED -> OPEN -> COLLECTING, then one training task per participating hospital. Idempotent, and one
+    run at a time (a duplicate run while another holds the round leaves)."""
+    with locks.round_step("open", round_id) as held:
+        if held:
+            _open_round(round_id)
+
+
+def _open_round(round_id: int) -> None:
     round_ = Round.objects.get(pk=round_id)
     if round_.state == S.APPROVED:
         transition(round_, S.OPEN, "portal")
@@ -272,6 +285,11 @@ def submit_update(
     checked = proofs.verify_submission(round_, hospital, proof, head, num_samples)
     try:
         with transaction.atomic():
+            # Checked again under the round's row lock: a round that stopped collecting meanwhile (deadline,
+            # aggregation) refuses, rather than storing a submission its aggregation has not counted.
+            state = _locked_state(round_.pk)
+            if state != S.COLLECTING:
+                raise Conflict(f"Round {round_id} is {state}, not COLLECTING: no submissions are accepted")
             submission = Submission.objects.create(
                 round=round_,
                 hospital=hospital,
@@ -304,12 +322,35 @@ def submit_update(
     return submission
 
 
-def aggregate_round(round_id: int) -> None:
+class KeyPartiesWaiting(Exception):
+    """The key parties did not decrypt; the round waits (reason and event say so): try again in retry_in s."""
+
+    def __init__(self, retry_in: float):
+        super().__init__(f"key parties unavailable, retry in {retry_in:.0f} s")
+        self.retry_in = retry_in
+
+
+KEY_PARTIES_WAITING = "key_parties_waiting"
+KEY_PARTY_RETRY_MAX_SECONDS = 30
+
+
+def aggregate_round(round_id: int, wait_for_key_parties: bool = False) -> None:
     """COLLECTING -> AGGREGATING -> COMPLETED with the new global model. Idempotent: a rerun after a crash
-    in AGGREGATING repeats the deterministic computation; a completed round is left alone."""
+    in AGGREGATING repeats the deterministic computation; a completed round is left alone; a run while another
+    holds the round leaves. Key parties that fail fail the round, or with wait_for_key_parties (the task, which
+    can wait) raise KeyPartiesWaiting until DH_DECRYPTION_TIMEOUT has passed since their first failure."""
+    with locks.round_step("aggregate", round_id) as held:
+        if held:
+            _aggregate_round(round_id, wait_for_key_parties)
+
+
+def _aggregate_round(round_id: int, wait_for_key_parties: bool) -> None:
     round_ = Round.objects.select_related("base_model__architecture").get(pk=round_id)
     if round_.state == S.COLLECTING:
         transition(round_, S.AGGREGATING, "portal")
+        missing = selectors.active_participants(round_).exclude(hospital__submissions__round=round_)
+        if missing.exists():  # the deadline passed: the audit trail says who is not in the sum
+            record_event(round_, "portal", "partial", {"missing": [p.hospital.slug for p in missing]})
     elif round_.state != S.AGGREGATING:
         return
     submissions = list(round_.submissions.order_by("hospital__slug"))
@@ -327,6 +368,11 @@ def aggregate_round(round_id: int) -> None:
         weighted_sum = protection.get(round_.aggregation).sum_and_open(
             round_, [blobstore.read_bytes(s.blob_digest) for s in submissions], architecture.parameter_count
         )
+    except protection.KeyPartiesUnavailable as exc:
+        retry_in = _key_parties_down(round_, str(exc), wait_for_key_parties)
+        if retry_in is None:
+            return
+        raise KeyPartiesWaiting(retry_in) from None
     except protection.AggregationError as exc:
         fail_round(round_, f"aggregation failed: {exc}")
         return
@@ -351,6 +397,8 @@ def aggregate_round(round_id: int) -> None:
         fail_round(round_, f"chain: closing the round was refused: {exc}")
         return
     with transaction.atomic():
+        if _locked_state(round_.pk) != S.AGGREGATING:
+            return  # finished meanwhile by an earlier run of this task
         model = GlobalModel.objects.filter(produced_by=round_).first() or _store_model(
             architecture,
             selectors.next_version(architecture),
@@ -366,16 +414,60 @@ def aggregate_round(round_id: int) -> None:
         transition(round_, S.COMPLETED, "portal")
 
 
+def _key_parties_down(round_: Round, error: str, wait: bool) -> float | None:
+    """Reports that the key parties did not decrypt: the round fails (not waiting, or waited long enough), or
+    says in its reason and the audit trail that it waits; returns the seconds until the next try, or None."""
+    waits = AuditEvent.objects.filter(round=round_, kind=KEY_PARTIES_WAITING)
+    first = waits.order_by("id").first()
+    waited = (timezone.now() - first.created_at).total_seconds() if first else 0.0
+    attempt = waits.count() + 1
+    retry_in = float(min(KEY_PARTY_RETRY_MAX_SECONDS, 2**attempt))
+    if not wait or waited + retry_in > settings.DH_DECRYPTION_TIMEOUT:
+        after = f" after {attempt} attempts over {waited:.0f} s" if first else ""
+        fail_round(round_, f"aggregation failed: the key parties did not decrypt{after}: {error}")
+        return None
+    reason = (
+        f"waiting for the key parties: attempt {attempt} failed ({error}); next attempt in {retry_in:.0f} s, "
+        f"the round fails if they have not decrypted {settings.DH_DECRYPTION_TIMEOUT} s after the first failure"
+    )
+    log.warning("round %s: %s", round_.pk, reason)
+    with transaction.atomic():
+        Round.objects.filter(pk=round_.pk).update(reason=reason, updated_at=timezone.now())
+        record_event(
+            round_, "portal", KEY_PARTIES_WAITING, {"attempt": attempt, "error": error, "retry_in": retry_in}
+        )
+        realtime.publish_round_event(round_.pk, "waiting", {"state": round_.state, "reason": reason})
+    return retry_in
+
+
 def sweep_deadlines(now: datetime | None = None) -> list[int]:
-    """Rounds past their deadline: aggregate with quorum, else fail with the reason. Returns the ids acted on."""
+    """The periodic sweep (celery beat, every DH_DEADLINE_SWEEP_SECONDS). A collecting round past its deadline
+    is aggregated if its quorum is met, else fails with the reason. Triggers lost while the broker was down are
+    sent again: an approved round that was never opened, a round with every submission in that is not
+    aggregating. Returns the ids of the rounds acted on."""
+    from rounds import tasks
+
     now = now or timezone.now()
+    stale = now - timedelta(seconds=max(60, 2 * settings.DH_DEADLINE_SWEEP_SECONDS))
     acted = []
-    for round_ in Round.objects.filter(state=S.COLLECTING, deadline__lte=now):
-        count = round_.submissions.count()
-        if count >= round_.quorum:
-            aggregate_round(round_.pk)
-        else:
-            fail_round(round_, f"deadline passed with {count} of {round_.quorum} required submissions")
+    for round_ in Round.objects.filter(state=S.COLLECTING).order_by("id"):
+        if round_.deadline <= now:
+            count = round_.submissions.count()
+            if count < round_.quorum:
+                try:
+                    fail_round(
+                        round_, f"deadline passed with {count} of {round_.quorum} required submissions"
+                    )
+                except Conflict:  # it moved on meanwhile (the last submission came in)
+                    continue
+                acted.append(round_.pk)
+                continue
+        elif not (round_.updated_at <= stale and selectors.all_active_submitted(round_)):
+            continue
+        transaction.on_commit(lambda round_id=round_.pk: tasks.aggregate_round.delay(round_id))
+        acted.append(round_.pk)
+    for round_ in Round.objects.filter(state=S.APPROVED, updated_at__lte=stale):
+        transaction.on_commit(lambda round_id=round_.pk: tasks.open_round.delay(round_id))
         acted.append(round_.pk)
     return acted
 

@@ -29,10 +29,13 @@ def open_round(self: Task, round_id: int) -> None:
 
 @shared_task(name="rounds.aggregate_round", bind=True, acks_late=True)
 def aggregate_round(self: Task, round_id: int) -> None:
+    # Key parties down: the round waits and this task tries again later; eager tasks cannot wait.
     try:
-        services.aggregate_round(round_id)
+        services.aggregate_round(round_id, wait_for_key_parties=not self.request.is_eager)
     except ChainUnavailable as error:
         _retry_chain(self, round_id, error)
+    except services.KeyPartiesWaiting as waiting:
+        raise self.retry(countdown=waiting.retry_in, max_retries=None) from None
 
 
 @shared_task(name="rounds.record_submission_on_chain", bind=True, acks_late=True)

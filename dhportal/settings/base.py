@@ -114,6 +114,25 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = "portal"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# A task whose worker died (acks_late) goes back to its queue after this many seconds (Redis); it must be
+# longer than the longest task, or a slow task runs twice (harmless: tasks are idempotent, but wasted work).
+DH_CELERY_VISIBILITY_TIMEOUT = env_int("DH_CELERY_VISIBILITY_TIMEOUT", 3600)
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": DH_CELERY_VISIBILITY_TIMEOUT,
+    # How often a worker looks for such tasks: kombu's default (every 10 x 10 s) for long timeouts.
+    "unacked_restore_interval": min(10, max(1, DH_CELERY_VISIBILITY_TIMEOUT // 4)),
+    "unacked_restore_throttle": 1 if DH_CELERY_VISIBILITY_TIMEOUT < 600 else 10,
+}
+# Celery beat (`celery -A dhportal beat`, or `worker -B`) sends the deadline sweep this often: rounds past their
+# deadline aggregate or fail, and triggers lost while the broker was down are sent again.
+DH_DEADLINE_SWEEP_SECONDS = env_int("DH_DEADLINE_SWEEP_SECONDS", 30)
+CELERY_BEAT_SCHEDULE = {
+    "sweep-deadlines": {
+        "task": "rounds.sweep_deadlines",
+        "schedule": DH_DEADLINE_SWEEP_SECONDS,
+        "options": {"queue": "portal", "expires": DH_DEADLINE_SWEEP_SECONDS},
+    }
+}
 
 CHANNEL_LAYERS = {
     "default": (

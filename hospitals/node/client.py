@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import json
+import logging
+import time
 from typing import Any
 
 import requests
 
 TIMEOUT_SECONDS = 600
+# A portal restarting or a proxy in between: connection errors and 5xx are tried again after these pauses.
+# Safe for every call the node makes: reads, and an upload the portal refuses to count twice (409).
+RETRY_DELAYS_SECONDS = (1, 2, 4, 8)
+log = logging.getLogger(__name__)
 
 
 class PortalError(Exception):
@@ -32,25 +38,51 @@ class PortalClient:
             raise PortalError(response.status_code, detail)
         return response
 
+    def _send(self, method: str, path: str, **kwargs) -> requests.Response:
+        """The request, tried again after each of RETRY_DELAYS_SECONDS on a connection error or a 5xx."""
+        url = self.base_url + path
+        for delay in RETRY_DELAYS_SECONDS:
+            try:
+                response = self.session.request(method, url, timeout=TIMEOUT_SECONDS, **kwargs)
+                if response.status_code < 500:
+                    return self._check(response)
+                problem = f"portal answered {response.status_code}"
+            except (requests.ConnectionError, requests.Timeout) as exc:
+                problem = type(exc).__name__
+            log.warning("%s %s: %s; trying again in %s s", method, path, problem, delay)
+            time.sleep(delay)
+        return self._check(self.session.request(method, url, timeout=TIMEOUT_SECONDS, **kwargs))
+
     def get_json(self, path: str) -> Any:
-        return self._check(self.session.get(self.base_url + path, timeout=TIMEOUT_SECONDS)).json()
+        return self._send("GET", path).json()
 
     def get_bytes(self, path: str) -> bytes:
-        return self._check(self.session.get(self.base_url + path, timeout=TIMEOUT_SECONDS)).content
+        return self._send("GET", path).content
+
+    def post_json(self, path: str, body: dict[str, Any]) -> Any:
+        return self._send("POST", path, json=body).json()
 
     def round_task(self, round_id: int) -> dict[str, Any]:
         return self.get_json(f"/api/node/rounds/{round_id}/")
 
     def upload(
-        self, round_id: int, blob: bytes, num_samples: int, metrics: dict, proof: dict | None
+        self,
+        round_id: int,
+        blob: bytes,
+        num_samples: int,
+        metrics: dict,
+        proof: dict | None = None,
+        head: dict | None = None,
     ) -> dict[str, Any]:
+        """The update blob, and with a proof of training the bundle and the final head it proves."""
         data = {"num_samples": str(num_samples), "metrics": json.dumps(metrics)}
         if proof is not None:
             data["proof"] = json.dumps(proof)
-        response = self.session.post(
-            f"{self.base_url}/api/node/rounds/{round_id}/submission/",
+        if head is not None:
+            data["head"] = json.dumps(head)
+        return self._send(
+            "POST",
+            f"/api/node/rounds/{round_id}/submission/",
             data=data,
             files={"update": ("update.bin", blob, "application/octet-stream")},
-            timeout=TIMEOUT_SECONDS,
-        )
-        return self._check(response).json()
+        ).json()

@@ -18,7 +18,7 @@ from fl.models import build_model
 from fl.serialization import weights_from_bytes
 from fl.training import TrainConfig, evaluate, train_local
 from hospitals.node import protecting, proving
-from hospitals.node.client import PortalClient
+from hospitals.node.client import PortalClient, PortalError
 
 log = logging.getLogger(__name__)
 LOCAL_VALIDATION_FRACTION = 0.1
@@ -79,7 +79,14 @@ def run_round(
         "seconds": {k: round(v, 3) for k, v in seconds.items()},
     }
     started = time.perf_counter()
-    client.upload(round_id, blob, result.num_samples, metrics, proof)
+    try:
+        client.upload(round_id, blob, result.num_samples, metrics, proof)
+    except PortalError as exc:
+        if exc.status != 409:
+            raise
+        # Uploaded by an earlier run whose answer was lost, or the round stopped collecting: nothing to redo.
+        log.warning("round %s: upload refused: %s", round_id, exc.detail)
+        return {"round": round_id, "skipped": exc.detail}
     seconds["upload"] = time.perf_counter() - started
     log.info("round %s: update uploaded (%d bytes)", round_id, len(blob))
     return {"round": round_id, "bytes": len(blob), "num_samples": result.num_samples, "seconds": seconds}

@@ -1,0 +1,79 @@
+"""A Celery worker with one fault-injection point, for the reliability tests only.
+
+    python -m tests.reliability.fault_worker <celery worker options>
+
+With DH_TEST_PAUSE set, the worker stops at that point: it creates <point>.reached in DH_TEST_PAUSE_DIR and
+waits there until <point>.release appears (or until the test kills it). Points:
+
+- upload:<slug>  a hospital's node task, after training, before it uploads its update;
+- aggregate      the aggregation task, after the updates are summed and opened, before the model is stored.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+
+
+def pause(point: str) -> None:
+    directory = Path(os.environ["DH_TEST_PAUSE_DIR"])
+    name = point.replace(":", "-")
+    (directory / f"{name}.reached").touch()
+    while not (directory / f"{name}.release").exists():
+        time.sleep(0.1)
+
+
+def install(point: str) -> None:
+    if point.startswith("upload:"):
+        from hospitals import tasks
+        from hospitals.node.client import PortalClient
+
+        slug = point.partition(":")[2]
+        running = {"slug": None}
+        read_node_config, upload = tasks.read_node_config, PortalClient.upload
+
+        def reading_node_config(config_dir, hospital_slug):
+            running["slug"] = hospital_slug
+            return read_node_config(config_dir, hospital_slug)
+
+        def pausing_upload(self, *args, **kwargs):
+            if running["slug"] == slug:
+                pause(point)
+            return upload(self, *args, **kwargs)
+
+        tasks.read_node_config = reading_node_config
+        PortalClient.upload = pausing_upload
+    elif point == "aggregate":
+        from rounds import federated
+
+        next_global_vector = federated.next_global_vector
+
+        def pausing_next_global_vector(*args, **kwargs):
+            pause(point)
+            return next_global_vector(*args, **kwargs)
+
+        federated.next_global_vector = pausing_next_global_vector
+    else:
+        raise SystemExit(f"unknown DH_TEST_PAUSE point {point!r}")
+
+
+def main() -> None:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dhportal.settings")
+    from celery.signals import worker_init
+
+    from dhportal.celery import app
+
+    def on_worker_init(**_) -> None:  # Django is set up by now (by the worker, with the portal's logging)
+        logging.getLogger("celery").setLevel(logging.INFO)  # the tests read "Task ... received" lines
+        if os.environ.get("DH_TEST_PAUSE"):
+            install(os.environ["DH_TEST_PAUSE"])
+
+    worker_init.connect(on_worker_init, weak=False)
+    app.worker_main(["worker", *sys.argv[1:]])
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,197 @@
+"""Real processes for the fault tests: a private redis-server, Celery workers that can be killed, and the test
+process's own Celery app pointed at that Redis (the portal in the test process sends the tasks)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from conftest import REPO_ROOT, require
+from dhportal.celery import app as celery_app
+from dhportal.embedded import free_port
+from tests.conftest import services_configured
+
+
+def wait_until(condition: Callable[[], object], timeout: float, what: str, interval: float = 0.2):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+class RedisServer:
+    """A redis-server of the test's own on a free port, persisting every write (appendfsync always), as a
+    production broker should: a restart, even after SIGKILL, keeps the queued tasks."""
+
+    def __init__(self, directory: Path):
+        require(shutil.which("redis-server") is not None, "redis-server is not installed")
+        self.directory = directory
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        command = [
+            "redis-server",
+            "--port", str(self.port),
+            "--bind", "127.0.0.1",
+            "--dir", str(self.directory),
+            "--save", "",
+            "--appendonly", "yes",
+            "--appendfsync", "always",
+        ]  # fmt: skip
+        with open(self.directory / "redis.log", "ab") as log:
+            self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+        wait_until(self.answers, 20, f"redis-server on port {self.port}")
+
+    def answers(self) -> bool:
+        import redis
+
+        try:
+            return bool(redis.Redis.from_url(self.url, socket_timeout=1).ping())
+        except redis.RedisError:
+            return False
+
+    def kill(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait(timeout=30)
+
+    def stop(self) -> None:
+        self.kill()
+
+
+@contextmanager
+def private_redis(directory: Path) -> Iterator[RedisServer]:
+    server = RedisServer(directory)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def _reset_celery_connections() -> None:
+    celery_app._pool = None
+    celery_app.amqp._producer_pool = None
+
+
+@contextmanager
+def portal_uses_broker(settings, redis_url: str) -> Iterator[None]:
+    """The test process (the portal: views, services) sends its tasks and websocket events through
+    `redis_url` while the block runs."""
+    services_configured()
+    saved = celery_app.conf.broker_url, celery_app.conf.broker_transport_options
+    settings.CHANNEL_LAYERS = {
+        "default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [redis_url]}}
+    }
+    celery_app.conf.broker_url = redis_url
+    celery_app.conf.broker_transport_options = {}
+    celery_app.conf.task_always_eager = False
+    _reset_celery_connections()
+    try:
+        yield
+    finally:
+        celery_app.conf.broker_url, celery_app.conf.broker_transport_options = saved
+        celery_app.conf.task_always_eager = True
+        _reset_celery_connections()
+
+
+def worker_environment(settings, redis_url: str, **extra: str) -> dict[str, str]:
+    """What a worker process needs to share the test's database, blob store and node configurations."""
+    from django.db import connection
+
+    database_url, _ = services_configured()
+    return {
+        **os.environ,
+        "DATABASE_URL": database_url.rsplit("/", 1)[0] + "/" + connection.settings_dict["NAME"],
+        "REDIS_URL": redis_url,
+        "DH_DATA_DIR": str(settings.DATA_DIR),
+        "DH_NODE_CONFIG_DIR": str(settings.DH_NODE_CONFIG_DIR),
+        "DH_AGGREGATION": settings.DH_AGGREGATION,
+        "DH_CHAIN": "off",
+        "DH_PROOFS": "none",
+        **extra,
+    }
+
+
+class Worker:
+    """`celery worker` (solo pool) as its own process, optionally with a fault-injection pause
+    (tests/reliability/fault_worker.py) and an embedded beat."""
+
+    def __init__(
+        self,
+        name: str,
+        env: dict[str, str],
+        queues: list[str],
+        log_dir: Path,
+        pause: str | None = None,
+        beat: bool = False,
+    ):
+        self.log_path = log_dir / f"worker-{name}.log"
+        env = {**env, "DH_TEST_PAUSE_DIR": str(log_dir)}
+        if pause:
+            env["DH_TEST_PAUSE"] = pause
+        command = [
+            sys.executable, "-m", "tests.reliability.fault_worker",
+            "-Q", ",".join(queues), "-n", f"{name}@%h", "--pool", "solo", "--loglevel", "INFO",
+            "--without-heartbeat", "--without-gossip", "--without-mingle",
+        ]  # fmt: skip
+        if beat:
+            command += ["--beat", "--schedule", str(log_dir / f"beat-{name}.db")]
+        with open(self.log_path, "wb") as log:
+            self.process = subprocess.Popen(
+                command,
+                cwd=REPO_ROOT,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+            )
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def kill(self) -> None:
+        """SIGKILL: no cleanup, no acknowledgement, as a crash or an OOM kill."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+        self.process.wait(timeout=30)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+@contextmanager
+def workers() -> Iterator[list[Worker]]:
+    """Every worker appended to the list is stopped at the end, whatever happened."""
+    started: list[Worker] = []
+    try:
+        yield started
+    finally:
+        for worker in started:
+            worker.stop()
+
+
+def reached(directory: Path, point: str) -> bool:
+    return (directory / f"{point.replace(':', '-')}.reached").exists()
+
+
+def release(directory: Path, point: str) -> None:
+    (directory / f"{point.replace(':', '-')}.release").touch()

@@ -1,0 +1,92 @@
+"""A Celery worker SIGKILLed in the middle of a hospital's task, then of the aggregation: each task runs again
+on a fresh worker (acks_late: the unacknowledged message comes back after the visibility timeout) and the round
+completes with the same model a round without faults makes."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+
+from dhportal.embedded import free_port, portal_server
+from hospitals.tasks import hospital_queue
+from rounds import services
+from rounds.models import AuditEvent, GlobalModel, Round, Submission
+from rounds.models_store import load_weights
+from tests.reliability.processes import (
+    Worker,
+    portal_uses_broker,
+    private_redis,
+    reached,
+    wait_until,
+    worker_environment,
+    workers,
+)
+
+S = Round.State
+VISIBILITY_TIMEOUT = "4"
+
+
+def task_ids(log: str, task: str) -> list[str]:
+    return re.findall(rf"Task {re.escape(task)}\[([0-9a-f-]+)\] received", log)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_killed_workers_tasks_run_again_and_the_round_completes_with_the_same_model(
+    hospital_data, settings, tmp_path
+):
+    queues = ["portal"] + [hospital_queue(slug) for slug in ("hospital-a", "hospital-b")]
+    with (
+        private_redis(tmp_path / "redis") as redis,
+        portal_server(free_port()) as url,
+        portal_uses_broker(settings, redis.url),
+        workers() as started,
+    ):
+        hospital_data.write_node_configs(url, settings.DH_NODE_CONFIG_DIR)
+        env = worker_environment(settings, redis.url, DH_CELERY_VISIBILITY_TIMEOUT=VISIBILITY_TIMEOUT)
+
+        started.append(Worker("first", env, queues, tmp_path, pause="upload:hospital-a"))
+        round_ = hospital_data.plan_round()
+        services.approve_round(hospital_data.coordinator, round_)
+        wait_until(lambda: reached(tmp_path, "upload:hospital-a"), 120, "hospital A's task to train")
+        started[-1].kill()  # hospital A trained but had not uploaded
+
+        started.append(Worker("second", env, queues, tmp_path, pause="aggregate"))
+        wait_until(lambda: reached(tmp_path, "aggregate"), 120, "the aggregation to start")
+        round_.refresh_from_db()
+        assert round_.state == S.AGGREGATING
+        started[-1].kill()  # the round is AGGREGATING, the sum opened, no model stored
+
+        started.append(Worker("third", env, queues, tmp_path))
+        wait_until(
+            lambda: Round.objects.get(pk=round_.pk).state in (S.COMPLETED, S.FAILED), 120, "the round to end"
+        )
+        first, second, third = (worker.log() for worker in started)
+
+    round_.refresh_from_db()
+    assert round_.state == S.COMPLETED, round_.reason
+    # Hospital A's task and the aggregation task were each received again by the next worker.
+    assert set(task_ids(first, "hospitals.run_node_round")) & set(
+        task_ids(second, "hospitals.run_node_round")
+    )
+    assert set(task_ids(second, "rounds.aggregate_round")) & set(task_ids(third, "rounds.aggregate_round"))
+    # Nothing happened twice: one submission per hospital, each state entered once, one model.
+    assert sorted(Submission.objects.filter(round=round_).values_list("hospital__slug", flat=True)) == [
+        "hospital-a",
+        "hospital-b",
+    ]
+    states = list(AuditEvent.objects.filter(round=round_, kind="state").values_list("to_state", flat=True))
+    assert states == [S.APPROVED, S.OPEN, S.COLLECTING, S.AGGREGATING, S.COMPLETED]
+    model = GlobalModel.objects.get(produced_by=round_)
+
+    # The same round without faults, from the same base model (eager tasks in this process).
+    with portal_server(free_port()) as url:
+        hospital_data.write_node_configs(url, settings.DH_NODE_CONFIG_DIR)
+        reference = hospital_data.plan_round()
+        services.approve_round(hospital_data.coordinator, reference)
+    reference.refresh_from_db()
+    assert reference.state == S.COMPLETED, reference.reason
+    np.testing.assert_allclose(
+        load_weights(model), load_weights(GlobalModel.objects.get(produced_by=reference)), atol=1e-6
+    )
