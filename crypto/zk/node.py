@@ -96,16 +96,17 @@ class SnarkjsProcess:
         self._stderr.close()
 
 
-_shared: SnarkjsProcess | None = None
+_shared: dict[str, SnarkjsProcess] = {}
 _shared_lock = threading.Lock()
 
 
-def snarkjs() -> SnarkjsProcess:
-    """The process shared by this Python process (started on first use, closed at exit). A forked child
-    (e.g. a Celery worker) starts its own: the parent's pipes are not its to use."""
-    global _shared
+def snarkjs(role: str = "shared") -> SnarkjsProcess:
+    """The process this Python process keeps for `role` (started on first use, closed at exit). Separate roles
+    keep separate processes, so that e.g. a portal's verifications never queue behind a node's proving in the
+    same process. A forked child (e.g. a Celery worker) starts its own: the parent's pipes are not its to use."""
     with _shared_lock:
-        if _shared is None or not _shared.alive or _shared.owner_pid != os.getpid():
-            _shared = SnarkjsProcess()
-            atexit.register(_shared.close)
-        return _shared
+        process = _shared.get(role)
+        if process is None or not process.alive or process.owner_pid != os.getpid():
+            process = _shared[role] = SnarkjsProcess()
+            atexit.register(process.close)
+        return process

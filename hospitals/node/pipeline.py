@@ -70,7 +70,7 @@ def run_round(
     seconds["protection"] = time.perf_counter() - started
 
     started = time.perf_counter()
-    proof = proving.prove(task["proof"], result, client)
+    proof_fields = proving.prove(task["proof"], result, client)
     seconds["proof"] = time.perf_counter() - started
 
     metrics = {
@@ -80,7 +80,7 @@ def run_round(
     }
     started = time.perf_counter()
     try:
-        client.upload(round_id, blob, result.num_samples, metrics, proof)
+        client.upload(round_id, blob, result.num_samples, metrics, **proof_fields)
     except PortalError as exc:
         if exc.status != 409:
             raise

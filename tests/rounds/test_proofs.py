@@ -1,0 +1,306 @@
+"""Proofs of training, end to end with real snarkjs: the portal verifies every submission's proof before it
+counts, and refuses tampered, replayed and mismatched ones with a clear reason.
+
+The trusted setup's cache key is the ptau and the participants (the consortium's hospital-a, -b, -c in every
+test), so the ceremony is run once (about 3 minutes cold) and reused afterwards.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+
+import numpy as np
+import pytest
+
+from crypto import plain
+from crypto.zk import commit_trace, head_hash
+from crypto.zk.training_proof import prove_steps
+from dhportal.embedded import free_port, portal_server
+from fl import fixed_head
+from fl.fixed_head import SCALE, HeadStep, sgd_step
+from fl.models import FEATURE_DIM, HEAD_BIAS, HEAD_WEIGHT
+from fl.params import parameter_slice
+from fl.training import head_of
+from hospitals.node.proving import proving_key
+from rounds import ceremony, federated, services
+from rounds.models import AuditEvent, GlobalModel, Participant, Round, Submission
+from rounds.models_store import load_weights
+
+S = Round.State
+SAMPLES = 16  # two steps of batch 8: small runs keep each bundle at one or two Groth16 proofs
+
+
+@pytest.fixture(autouse=True)
+def proofs_on(settings, dev_ptau):
+    settings.DH_PROOFS = "groth16"
+    settings.DH_PTAU_PATH = dev_ptau
+
+
+def collecting_round(consortium, hospitals=None, **config) -> Round:
+    """A round whose proving key is prepared (the ceremony of rounds.ceremony) and that takes submissions."""
+    round_ = consortium.plan_round(hospitals=hospitals, config=config)
+    services.transition(round_, S.APPROVED, "test")
+    services.transition(round_, S.OPEN, "test")
+    ceremony.prepare_round_key(round_)
+    services.transition(round_, S.COLLECTING, "test")
+    return round_
+
+
+def base_head(round_: Round) -> tuple[np.ndarray, np.ndarray]:
+    model = round_.base_model
+    return head_of(federated.state_of(model.architecture, load_weights(model)))
+
+
+def honest_run(round_: Round, seed: int, lr_q: int | None = None) -> list[HeadStep]:
+    """A run of exact head steps from the round's global head on random features (what train_local records)."""
+    config = round_.config
+    rng = np.random.default_rng(seed)
+    weight, bias = base_head(round_)
+    lr_q = lr_q or fixed_head.quantise_lr(config["head_lr"])
+    trace = []
+    for _ in range(config["local_epochs"] * (SAMPLES // config["batch_size"])):
+        features = rng.integers(-SCALE, SCALE + 1, size=(config["batch_size"], FEATURE_DIM))
+        labels = rng.integers(0, 2, size=config["batch_size"])
+        step = HeadStep(weight, bias, features, labels, lr_q)
+        trace.append(step)
+        weight, bias, _ = sgd_step(step)
+    return trace
+
+
+def final_head(trace: list[HeadStep]) -> dict:
+    weight, bias, _ = sgd_step(trace[-1])
+    return {"weight": weight.tolist(), "bias": bias.tolist()}
+
+
+def update_blob(round_: Round, head: dict) -> bytes:
+    """n * delta with the head part matching `head` (the body's update does not matter here)."""
+    architecture = round_.base_model.architecture
+    template = federated.template_state(architecture)
+    vector = np.zeros(architecture.parameter_count)
+    weight, bias = base_head(round_)
+    vector[parameter_slice(template, HEAD_WEIGHT)] = (
+        SAMPLES * (np.array(head["weight"]) - weight).ravel() / SCALE
+    )
+    vector[parameter_slice(template, HEAD_BIAS)] = SAMPLES * (np.array(head["bias"]) - bias) / SCALE
+    return plain.encode(vector)
+
+
+def commit(consortium, round_: Round, slug: str, root: int):
+    return consortium.client(f"node_{slug}").post(
+        f"/api/node/rounds/{round_.pk}/proof/commitment/", {"merkle_root": str(root)}, format="json"
+    )
+
+
+def prove(consortium, round_: Round, slug: str, trace: list[HeadStep]) -> dict:
+    """What hospitals.node.proving does: commit through the API, then prove the challenged steps."""
+    commitment = commit_trace(trace)
+    response = commit(consortium, round_, slug, commitment.tree.root)
+    assert response.status_code == 200, response.content
+    key = proving_key(node_material(consortium, round_, slug), NodeFiles(consortium, slug))
+    return prove_steps(commitment, trace, response.json()["context"], round_.config["proof_steps"], key)
+
+
+def node_material(consortium, round_: Round, slug: str) -> dict:
+    return consortium.client(f"node_{slug}").get(f"/api/node/rounds/{round_.pk}/").json()["proof"]
+
+
+class NodeFiles:
+    """The node's download interface (PortalClient.get_bytes) over the test client."""
+
+    def __init__(self, consortium, slug: str):
+        self.client = consortium.client(f"node_{slug}")
+
+    def get_bytes(self, path: str) -> bytes:
+        response = self.client.get(path)
+        assert response.status_code == 200, path
+        return b"".join(response.streaming_content)
+
+
+def upload(consortium, round_: Round, slug: str, bundle: dict | None, head: dict | None, blob=None):
+    data = {
+        "update": io.BytesIO(blob if blob is not None else update_blob(round_, head)),
+        "num_samples": SAMPLES,
+        "metrics": "{}",
+    }
+    if bundle is not None:
+        data["proof"] = json.dumps(bundle)
+    if head is not None:
+        data["head"] = json.dumps(head)
+    return consortium.client(f"node_{slug}").post(
+        f"/api/node/rounds/{round_.pk}/submission/", data, format="multipart"
+    )
+
+
+def assert_refused(response, reason: str, round_: Round) -> None:
+    assert response.status_code == 400, response.content
+    assert reason in response.json()["detail"], response.json()["detail"]
+    assert not Submission.objects.filter(round=round_).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_every_submission_of_a_round_carries_a_proof_the_portal_verifies(hospital_data, settings):
+    """Hospital nodes train on their own data, prove, and upload over real HTTP; the round completes."""
+    with portal_server(free_port()) as url:
+        hospital_data.write_node_configs(url, settings.DH_NODE_CONFIG_DIR)
+        round_ = hospital_data.plan_round()
+        services.approve_round(hospital_data.coordinator, round_)
+        round_.refresh_from_db()
+    assert round_.state == S.COMPLETED, round_.reason
+    assert round_.proof_scheme == "groth16"
+    assert round_.proof_setup["participants"] == ["hospital-a", "hospital-b", "hospital-c"]
+    assert {"zk_setup", "zk_verify"} <= set(round_.stage_seconds)
+    submissions = list(round_.submissions.order_by("hospital__slug"))
+    assert [s.proof_status for s in submissions] == ["verified", "verified"]
+    assert all(s.proof_root and s.proof["proofs"] for s in submissions)
+    # The new global head is exactly the sample-weighted mean of the proven heads, on the fixed-point grid.
+    total = sum(s.num_samples for s in submissions)
+    expected_weight = (
+        sum(s.num_samples * np.array(s.head["weight"], dtype=object) for s in submissions) // total
+    )
+    expected_bias = sum(s.num_samples * np.array(s.head["bias"], dtype=object) for s in submissions) // total
+    model = GlobalModel.objects.get(produced_by=round_)
+    weight, bias = head_of(federated.state_of(model.architecture, load_weights(model)))
+    assert weight.tolist() == expected_weight.tolist() and bias.tolist() == expected_bias.tolist()
+    assert model.head_hash == str(head_hash(weight, bias))
+    kinds = list(AuditEvent.objects.filter(round=round_).values_list("kind", flat=True))
+    assert kinds.count("proof_commitment") == 2
+
+
+def test_nodes_download_the_proving_key_by_digest_and_only_for_their_rounds(consortium):
+    round_ = collecting_round(consortium)
+    material = node_material(consortium, round_, "hospital-a")
+    assert material["scheme"] == "groth16" and material["steps"] == round_.config["proof_steps"]
+    assert material["shape"] == {"features": 16, "classes": 2, "batch": 8}
+    assert (
+        f"round {round_.pk}|hospital hospital-a|model {round_.base_model.weights_digest}"
+        in material["context"]
+    )
+    vkey = NodeFiles(consortium, "hospital-a").get_bytes(material["vkey"]["url"])
+    assert hashlib.sha256(vkey).hexdigest() == material["vkey"]["sha256"]
+    assert json.loads(vkey) == round_.proof_setup["vkey"]
+    outsider = consortium.client("node_hospital-c").get(material["zkey"]["url"])
+    assert outsider.status_code == 403
+    unknown = consortium.client("node_hospital-a").get(f"/api/node/rounds/{round_.pk}/proof/r1cs/")
+    assert unknown.status_code == 404
+
+
+def test_a_plan_the_circuit_cannot_prove_is_refused(consortium):
+    client = consortium.client("coordinator")
+    body = {
+        "base_model": consortium.model.pk,
+        "participants": ["hospital-a"],
+        "quorum": 1,
+        "deadline": "2999-01-01T00:00:00Z",
+        "aggregation": "plaintext",
+    }
+    response = client.post("/api/rounds/", {**body, "config": {"batch_size": 32}}, format="json")
+    assert response.status_code == 400
+    assert "batch_size 32 has no proving circuit" in response.json()["detail"]
+    response = client.post("/api/rounds/", {**body, "config": {"loss": "cross_entropy"}}, format="json")
+    assert response.status_code == 400
+    assert "loss to mse_onehot" in response.json()["detail"]
+    response = client.post(
+        "/api/rounds/", {**body, "proof_scheme": "none", "config": {"batch_size": 32}}, format="json"
+    )
+    assert response.status_code == 201 and response.json()["proof_scheme"] == "none"
+
+
+def test_an_update_without_a_proof_is_refused(consortium):
+    round_ = collecting_round(consortium)
+    head = final_head(honest_run(round_, seed=1))
+    assert_refused(
+        upload(consortium, round_, "hospital-a", None, None, update_blob(round_, head)),
+        "requires a proof",
+        round_,
+    )
+    assert_refused(
+        upload(consortium, round_, "hospital-a", {"version": 1}, head), "Commit to the training run", round_
+    )
+
+
+def test_a_head_that_is_not_the_result_of_the_declared_steps_is_refused(consortium):
+    round_ = collecting_round(consortium)
+    trace = honest_run(round_, seed=2)
+    bundle = prove(consortium, round_, "hospital-a", trace)
+    head = final_head(trace)
+    head["weight"][0][0] += 1  # one 2^-16 away from what the proven steps give
+    assert_refused(
+        upload(consortium, round_, "hospital-a", bundle, head),
+        "final head of the run is not the uploaded head",
+        round_,
+    )
+    response = upload(consortium, round_, "hospital-a", bundle, final_head(trace))
+    assert response.status_code == 201, response.content
+    assert response.json()["proof_status"] == "verified"
+
+
+def test_a_run_with_a_step_that_is_not_sgd_is_refused(consortium):
+    round_ = collecting_round(consortium, proof_steps=2)  # both steps checked
+    trace = honest_run(round_, seed=3)
+    forged = trace[1]
+    trace[1] = HeadStep(forged.weight + 7, forged.bias, forged.features, forged.labels, forged.lr_q)
+    bundle = prove(consortium, round_, "hospital-a", trace)  # each step on its own is a valid step
+    response = upload(consortium, round_, "hospital-a", bundle, final_head(trace))
+    assert_refused(response, "step 0 does not lead to the head committed in leaf 1", round_)
+
+
+def test_a_changed_learning_rate_is_refused(consortium):
+    round_ = collecting_round(consortium)
+    lr_q = fixed_head.quantise_lr(round_.config["head_lr"])
+    trace = honest_run(round_, seed=4, lr_q=2 * lr_q)
+    bundle = prove(consortium, round_, "hospital-a", trace)
+    head = final_head(trace)
+    assert_refused(upload(consortium, round_, "hospital-a", bundle, head), "learning rate mismatch", round_)
+    disguised = {**bundle, "lr_q": lr_q}  # the declared rate edited to the round's: the proofs still say 2x
+    assert_refused(
+        upload(consortium, round_, "hospital-a", disguised, head), f"was proven with lr_q {2 * lr_q}", round_
+    )
+
+
+def test_a_proof_for_another_round_is_refused_and_a_proof_counts_once(consortium):
+    first = collecting_round(consortium)
+    second = collecting_round(consortium)
+    trace = honest_run(first, seed=5)
+    bundle = prove(consortium, first, "hospital-a", trace)
+    head = final_head(trace)
+    assert commit(consortium, second, "hospital-a", bundle["merkle_root"]).status_code == 200
+    assert_refused(upload(consortium, second, "hospital-a", bundle, head), "context", second)
+    assert upload(consortium, first, "hospital-a", bundle, head).status_code == 201
+    # Accepted once: the same run is refused everywhere afterwards.
+    assert_refused(
+        commit(consortium, second, "hospital-b", bundle["merkle_root"]), "already submitted", second
+    )
+    assert_refused(upload(consortium, second, "hospital-a", bundle, head), "already submitted", second)
+
+
+def test_a_proof_replayed_from_another_hospital_is_refused(consortium):
+    round_ = collecting_round(consortium)
+    trace = honest_run(round_, seed=6)
+    bundle = prove(consortium, round_, "hospital-a", trace)
+    head = final_head(trace)
+    # Hospital B commits to A's run and uploads A's bundle: the proofs are bound to A (and A's challenge).
+    assert commit(consortium, round_, "hospital-b", bundle["merkle_root"]).status_code == 200
+    assert_refused(upload(consortium, round_, "hospital-b", bundle, head), "context", round_)
+    assert (
+        Participant.objects.get(round=round_, hospital__slug="hospital-b").proof_root == bundle["merkle_root"]
+    )
+    assert upload(consortium, round_, "hospital-a", bundle, head).status_code == 201
+    response = upload(consortium, round_, "hospital-b", bundle, head)
+    assert response.status_code == 400 and "already submitted" in response.json()["detail"]
+
+
+def test_an_update_that_does_not_match_its_proven_head_fails_the_round(consortium):
+    round_ = collecting_round(consortium, hospitals=[consortium.hospital_a])
+    trace = honest_run(round_, seed=7)
+    bundle = prove(consortium, round_, "hospital-a", trace)
+    head = final_head(trace)
+    other = {**head, "bias": [v + SCALE for v in head["bias"]]}  # the protected update moves the bias by 1.0
+    response = upload(consortium, round_, "hospital-a", bundle, head, update_blob(round_, other))
+    assert response.status_code == 201  # a protected update cannot be checked alone: the sum is, once opened
+    services.aggregate_round(round_.pk)
+    round_.refresh_from_db()
+    assert round_.state == S.FAILED
+    assert "an encrypted update does not match its proven head" in round_.reason
+    assert not GlobalModel.objects.filter(produced_by=round_).exists()
