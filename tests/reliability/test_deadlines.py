@@ -1,0 +1,122 @@
+"""A hospital that never submits: at the deadline (celery beat's sweep) the round aggregates the others if the
+quorum is met, else fails with the reason; the hospital takes part in the next round as usual."""
+
+from __future__ import annotations
+
+import io
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from dhportal.embedded import free_port, portal_server
+from hospitals.tasks import hospital_queue
+from rounds import services
+from rounds.models import AuditEvent, GlobalModel, Round, Submission
+from tests.conftest import plain_update
+from tests.reliability.processes import (
+    Worker,
+    portal_uses_broker,
+    private_redis,
+    wait_until,
+    worker_environment,
+    workers,
+)
+
+S = Round.State
+
+
+def ended(round_: Round) -> bool:
+    return Round.objects.get(pk=round_.pk).state in (S.COMPLETED, S.FAILED, S.CANCELLED)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_at_the_deadline_the_round_aggregates_without_the_silent_hospital_which_joins_the_next(
+    hospital_data, settings, tmp_path
+):
+    with (
+        private_redis(tmp_path / "redis") as redis,
+        portal_server(free_port()) as url,
+        portal_uses_broker(settings, redis.url),
+        workers() as started,
+    ):
+        hospital_data.write_node_configs(url, settings.DH_NODE_CONFIG_DIR)
+        env = worker_environment(settings, redis.url, DH_DEADLINE_SWEEP_SECONDS="1")
+        # The portal's worker with celery beat, and hospital A's node; hospital B's node is down.
+        started.append(Worker("portal", env, ["portal", hospital_queue("hospital-a")], tmp_path, beat=True))
+        first = hospital_data.plan_round(quorum=1)
+        services.approve_round(hospital_data.coordinator, first)
+        wait_until(lambda: Submission.objects.filter(round=first).exists(), 120, "hospital A's submission")
+        assert Round.objects.get(pk=first.pk).state == S.COLLECTING  # still waiting for hospital B
+        Round.objects.filter(pk=first.pk).update(deadline=timezone.now())  # the deadline passes
+        wait_until(lambda: ended(first), 60, "the sweep to close the round")
+        first.refresh_from_db()
+        assert first.state == S.COMPLETED, first.reason
+        model = GlobalModel.objects.get(produced_by=first)
+        assert model.metrics["participants"] == ["hospital-a"]
+        assert AuditEvent.objects.get(round=first, kind="partial").detail == {"missing": ["hospital-b"]}
+
+        # Hospital B's node is back: it skips the closed round's stale task and takes part in the next one.
+        started.append(Worker("hospital-b", env, [hospital_queue("hospital-b")], tmp_path))
+        hospital_data.model = model
+        second = hospital_data.plan_round()
+        services.approve_round(hospital_data.coordinator, second)
+        wait_until(lambda: ended(second), 120, "the second round to end")
+        node_b_log = started[-1].log()
+    second.refresh_from_db()
+    assert second.state == S.COMPLETED, second.reason
+    assert sorted(GlobalModel.objects.get(produced_by=second).metrics["participants"]) == [
+        "hospital-a",
+        "hospital-b",
+    ]
+    assert f"'skipped': 'round is {S.COMPLETED}'" in node_b_log
+
+
+@pytest.fixture
+def collecting(consortium):
+    round_ = consortium.plan_round()  # A and B, quorum 2
+    for target in (S.APPROVED, S.OPEN, S.COLLECTING):
+        services.transition(round_, target, "test")
+    services.submit_update(consortium.hospital_a, round_.pk, [plain_update(consortium.model)], 10, {}, None)
+    return round_
+
+
+def test_without_quorum_the_round_fails_with_the_reason_and_late_updates_are_refused(consortium, collecting):
+    assert services.sweep_deadlines() == []  # before the deadline nothing happens
+    assert services.sweep_deadlines(now=collecting.deadline + timedelta(seconds=1)) == [collecting.pk]
+    collecting.refresh_from_db()
+    assert collecting.state == S.FAILED
+    assert collecting.reason == "deadline passed with 1 of 2 required submissions"
+    late = consortium.client("node_hospital-b").post(
+        f"/api/node/rounds/{collecting.pk}/submission/",
+        {"update": io.BytesIO(plain_update(consortium.model)), "num_samples": 10, "metrics": "{}"},
+        format="multipart",
+    )
+    assert late.status_code == 409 and "FAILED, not COLLECTING" in late.json()["detail"]
+    # The silent hospital is invited to, and submits to, the next round.
+    following = consortium.plan_round()
+    for target in (S.APPROVED, S.OPEN, S.COLLECTING):
+        services.transition(following, target, "test")
+    services.submit_update(
+        consortium.hospital_b, following.pk, [plain_update(consortium.model)], 10, {}, None
+    )
+    assert Submission.objects.filter(round=following, hospital=consortium.hospital_b).exists()
+
+
+def test_the_sweep_sends_again_an_aggregation_lost_while_the_broker_was_down(
+    consortium, collecting, settings, django_capture_on_commit_callbacks
+):
+    """Every submission in, but the trigger to aggregate never reached a worker: the sweep sends it."""
+    Submission.objects.create(
+        round=collecting,
+        hospital=consortium.hospital_b,
+        blob_digest=Submission.objects.get(round=collecting).blob_digest,
+        blob_size=1,
+        num_samples=10,
+    )
+    assert services.sweep_deadlines() == []  # the normal trigger may still be on its way
+    later = timezone.now() + timedelta(seconds=2 * settings.DH_DEADLINE_SWEEP_SECONDS + 60)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert services.sweep_deadlines(now=later) == [collecting.pk]
+    collecting.refresh_from_db()
+    assert collecting.state == S.COMPLETED, collecting.reason
