@@ -18,7 +18,14 @@ def hospital_queue(slug: str) -> str:
 @shared_task(name="hospitals.run_node_round", acks_late=True)
 def run_node_round(round_id: int, hospital_slug: str) -> dict:
     config = read_node_config(settings.DH_NODE_CONFIG_DIR, hospital_slug)
-    return run_round(PortalClient(config.portal_url, config.token), round_id, config.data_path, config.seed)
+    return run_round(
+        PortalClient(config.portal_url, config.token),
+        round_id,
+        config.data_path,
+        config.seed,
+        config.chain_rpc_url,
+        config.chain_key_file,
+    )
 
 
 def dispatch_node_round(round_id: int, hospital_slug: str) -> None:

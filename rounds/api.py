@@ -177,6 +177,8 @@ class NodeTaskSerializer(serializers.Serializer):
     config = serializers.DictField()
     protection = serializers.DictField()
     proof = serializers.DictField()
+    # Where the round is on chain and who signs this hospital's submission (None when not on chain).
+    chain = serializers.DictField(allow_null=True)
 
 
 class UploadSerializer(serializers.Serializer):
@@ -436,6 +438,7 @@ class NodeRoundTaskView(APIView):
                 "config": round_.config,
                 "protection": protection.get(round_.aggregation).node_material(round_),
                 "proof": proofs.node_material(round_, node.hospital),
+                "chain": audit.node_chain_task(round_, node.hospital),
             }
         )
 

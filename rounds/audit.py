@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
+
 from contracts.client import RoundRegistry, submission_proof_hash
 from hospitals.models import Hospital
 from rounds import chain
@@ -57,6 +59,21 @@ def chain_record(round_: Round) -> dict[str, Any] | None:
             }
             for row in rows
         ],
+    }
+
+
+def node_chain_task(round_: Round, hospital: Hospital) -> dict[str, Any] | None:
+    """What a hospital's node needs to record its own submission: the registry, the round's id there, the
+    address registered for it, and who signs ("portal" with the local chain's dev keys, else "node")."""
+    opened = chain.round_transaction(round_, Kind.OPEN)
+    if opened is None or not hospital.chain_address:
+        return None
+    return {
+        "chain_id": opened.deployment.chain_id,
+        "contract": opened.deployment.registry_address,
+        "round": round_.pk,
+        "address": hospital.chain_address,
+        "signer": "portal" if settings.DH_CHAIN == "local" else "node",
     }
 
 

@@ -373,6 +373,13 @@ def record_submission(submission: Submission) -> ChainTransaction | None:
                 ),
                 find,
             )
+        # Whoever sent it, the chain must record this upload (a node could record one update and upload another).
+        recorded = registry.read_submission(round_.pk, address)
+        if recorded is None or recorded.update_hash != _bytes32(submission.blob_digest):
+            raise ChainRefused(
+                f"{hospital.name}'s submission on chain records update {recorded and recorded.update_hash}, "
+                f"not its upload's 0x{submission.blob_digest}"
+            )
     return _store(deployment, round_, Kind.SUBMIT, hospital, result)
 
 

@@ -2,7 +2,7 @@
 
 from django.core.exceptions import ImproperlyConfigured
 
-from .base import DEBUG, DEVELOPMENT_SECRET_KEY, DH_AGGREGATION, SECRET_KEY
+from .base import DEBUG, DEVELOPMENT_SECRET_KEY, DH_AGGREGATION, DH_CHAIN, SECRET_KEY
 
 
 def refuse_unsafe_settings() -> None:
@@ -13,6 +13,10 @@ def refuse_unsafe_settings() -> None:
     if DH_AGGREGATION != "ckks":
         raise ImproperlyConfigured(
             "DH_AGGREGATION must be ckks in production: plaintext is a benchmark baseline"
+        )
+    if DH_CHAIN == "local":
+        raise ImproperlyConfigured(
+            "DH_CHAIN=local signs with hardhat's public dev keys: use DH_CHAIN=sepolia (or off) in production"
         )
 
 

@@ -14,6 +14,10 @@ class NodeConfig:
     token: str
     data_path: str
     seed: int = 0
+    # With the portal on a public chain (DH_CHAIN=sepolia) the node signs its own submission: the RPC endpoint
+    # and a file (mode 0600) holding the hospital's private key (hospitals/node/chain.py).
+    chain_rpc_url: str = ""
+    chain_key_file: str = ""
 
     def __repr__(self) -> str:  # never print the token
         return f"NodeConfig(portal_url={self.portal_url!r}, data_path={self.data_path!r})"

@@ -17,6 +17,7 @@ from fl.local_data import load_local_dataset
 from fl.models import build_model
 from fl.serialization import weights_from_bytes
 from fl.training import TrainConfig, evaluate, train_local
+from hospitals.node import chain as node_chain
 from hospitals.node import protecting, proving
 from hospitals.node.client import PortalClient, PortalError
 
@@ -36,7 +37,12 @@ def split_local_validation(dataset: Dataset, seed: int) -> tuple[Dataset, Datase
 
 
 def run_round(
-    client: PortalClient, round_id: int, data_path: str | Path, node_seed: int = 0
+    client: PortalClient,
+    round_id: int,
+    data_path: str | Path,
+    node_seed: int = 0,
+    chain_rpc_url: str = "",
+    chain_key_file: str = "",
 ) -> dict[str, Any]:
     """Runs this hospital's part of a round; returns what was done. Safe to call twice (skips if submitted)."""
     task = client.round_task(round_id)
@@ -72,6 +78,12 @@ def run_round(
     started = time.perf_counter()
     proof_fields = proving.prove(task["proof"], result, client)
     seconds["proof"] = time.perf_counter() - started
+
+    chain_task = task.get("chain") or {}
+    if chain_task.get("signer") == "node":  # the node's own key; before the upload, which the portal checks
+        started = time.perf_counter()
+        node_chain.submit_on_chain(chain_task, blob, proof_fields.get("proof"), chain_rpc_url, chain_key_file)
+        seconds["chain"] = time.perf_counter() - started
 
     metrics = {
         **{f"train_{k}": v for k, v in result.metrics.items()},

@@ -15,7 +15,9 @@ from crypto.zk import prove_training
 from crypto.zk.build import DEFAULT_SHAPE
 from crypto.zk.dev import dev_proving_key, synthetic_trace
 from dhportal.embedded import free_port, portal_server
+from hospitals import services as hospital_services
 from hospitals import tasks as hospital_tasks
+from hospitals.node.config import NodeConfig, write_node_config
 from rounds import audit, blobstore, chain, services
 from rounds.config import canonical_json
 from rounds.models import AuditEvent, ChainTransaction, GlobalModel, Round, Submission
@@ -109,6 +111,44 @@ def test_round_through_the_portal_is_recorded_on_chain(hospital_data, settings, 
     chain.record_submissions(submissions)  # crashed after sending: found on chain, stored, not resent
     assert registry.connection.w3.eth.block_number == block
     assert ChainTransaction.objects.filter(round=round_).count() == len(transactions)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_on_a_public_chain_each_hospital_node_signs_its_own_submission(
+    hospital_data, settings, hardhat, monkeypatch, tmp_path
+):
+    """DH_CHAIN=sepolia's path, on the hardhat node: the portal holds the coordinator's key only."""
+    accounts = hardhat.accounts()
+    settings.DH_CHAIN, settings.DH_CHAIN_RPC_URL, settings.DH_CHAIN_ID = "sepolia", hardhat.url, 31337
+    monkeypatch.setenv("DH_CHAIN_PRIVATE_KEY", accounts[0].key.hex())
+    key_files = {}
+    for hospital, account in (
+        (hospital_data.hospital_a, accounts[11]),
+        (hospital_data.hospital_b, accounts[12]),
+    ):
+        hospital_services.set_chain_address(hospital_data.coordinator, hospital, account.address)
+        key_files[hospital.slug] = tmp_path / f"{hospital.slug}.key"
+        key_files[hospital.slug].write_text(account.key.hex())
+    with portal_server(free_port()) as url:
+        for slug, token in hospital_data.node_tokens.items():
+            config = NodeConfig(
+                url,
+                token,
+                str(hospital_data.data_dir / f"{slug}.npz"),
+                seed=1,
+                chain_rpc_url=hardhat.url,
+                chain_key_file=str(key_files.get(slug, "")),
+            )
+            write_node_config(settings.DH_NODE_CONFIG_DIR, slug, config)
+        round_ = hospital_data.plan_round()
+        services.approve_round(hospital_data.coordinator, round_)
+        round_.refresh_from_db()
+    assert round_.state == S.COMPLETED, round_.reason
+    assert chain.connection().dev_accounts == ()  # no hospital key on the portal's side
+    record = registry_of(round_).read_round(round_.pk)
+    assert record.state == "closed"
+    assert sorted(record.participants) == sorted([accounts[11].address, accounts[12].address])
+    assert audit.audit_round(round_)["consistent"] is True
 
 
 @pytest.mark.django_db(transaction=True)
