@@ -123,6 +123,14 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "unacked_restore_interval": min(10, max(1, DH_CELERY_VISIBILITY_TIMEOUT // 4)),
     "unacked_restore_throttle": 1 if DH_CELERY_VISIBILITY_TIMEOUT < 600 else 10,
 }
+# Sending a task while the broker restarts: keep trying for about 35 s before the request fails (longer outages
+# are covered by the deadline sweep, which sends lost triggers again).
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": 10,
+    "interval_start": 0,
+    "interval_step": 1,
+    "interval_max": 5,
+}
 # Celery beat (`celery -A dhportal beat`, or `worker -B`) sends the deadline sweep this often: rounds past their
 # deadline aggregate or fail, and triggers lost while the broker was down are sent again.
 DH_DEADLINE_SWEEP_SECONDS = env_int("DH_DEADLINE_SWEEP_SECONDS", 30)
