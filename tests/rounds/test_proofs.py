@@ -304,3 +304,13 @@ def test_an_update_that_does_not_match_its_proven_head_fails_the_round(consortiu
     assert round_.state == S.FAILED
     assert "an encrypted update does not match its proven head" in round_.reason
     assert not GlobalModel.objects.filter(produced_by=round_).exists()
+
+
+def test_a_round_whose_trusted_setup_cannot_run_fails_with_the_reason(consortium, settings, tmp_path):
+    settings.DH_PTAU_PATH = tmp_path / "absent.ptau"
+    round_ = consortium.plan_round()
+    services.transition(round_, S.APPROVED, "test")
+    services.open_round(round_.pk)
+    round_.refresh_from_db()
+    assert round_.state == S.FAILED
+    assert "no powers-of-tau file" in round_.reason and "DH_PTAU_PATH" in round_.reason
