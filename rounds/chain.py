@@ -56,7 +56,8 @@ from contracts.client import (
 from contracts.localchain import HARDHAT_CHAIN_ID, dev_accounts
 from crypto.paths import cache_dir
 from crypto.zk import ProvingKey, build_circuit, export_solidity_verifier
-from dhportal.errors import Conflict, DomainError
+from crypto.zk.node import SnarkjsError
+from dhportal.errors import Conflict, DomainError, NotFound
 from hospitals.models import Hospital
 from rounds import blobstore, ceremony, realtime
 from rounds.models import AuditEvent, ChainDeployment, ChainTransaction, Round, Submission
@@ -165,7 +166,10 @@ def deployment_for(round_: Round) -> ChainDeployment:
     """The registry for the round's verification key on the current chain, deployed the first time it is needed
     (and again when a restarted local chain no longer has it)."""
     chain = connection()
-    key_digest, verifier_sol = verifier_source(round_)
+    try:
+        key_digest, verifier_sol = verifier_source(round_)
+    except (NotFound, OSError, SnarkjsError) as error:  # the round's zkey is gone, or snarkjs failed
+        raise ChainRefused(f"the round's Groth16 verifier could not be exported: {error}") from None
     with chain_errors():
         existing = (
             ChainDeployment.objects.filter(
