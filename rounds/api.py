@@ -369,10 +369,26 @@ class RoundEventsView(APIView):
         return Response(EventSerializer(selectors.events_of(round_), many=True).data)
 
 
+class AuditDifferenceSerializer(serializers.Serializer):
+    field = serializers.CharField()
+    hospital = serializers.CharField(required=False)
+    database = serializers.JSONField(allow_null=True)
+    chain = serializers.JSONField(allow_null=True)
+
+
+class AuditReportSerializer(serializers.Serializer):
+    round = serializers.IntegerField()
+    consistent = serializers.BooleanField()
+    chain_id = serializers.IntegerField(allow_null=True)
+    contract = serializers.CharField(allow_null=True)
+    state = serializers.DictField(child=serializers.CharField())
+    differences = AuditDifferenceSerializer(many=True)
+
+
 class RoundAuditView(APIView):
     permission_classes = [IsPerson]
 
-    @extend_schema(responses=serializers.DictField())
+    @extend_schema(responses=AuditReportSerializer)
     def get(self, request, round_id: int):
         """The round on chain against the database: every difference; "consistent" is false if there is any."""
         return Response(audit.audit_round(selectors.visible_round(request.user, round_id)))
