@@ -1,3 +1,5 @@
+import logging
+
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
@@ -26,6 +28,10 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         if options["hospitals"] < 1 or options["rounds"] < 1:
             raise CommandError("--hospitals and --rounds must be at least 1")
+        if options["verbosity"] < 2:
+            # Per-transaction and per-upload lines would drown the progress bars; -v 2 shows them.
+            for name in ("contracts", "rounds", "hospitals", "crypto"):
+                logging.getLogger(name).setLevel(logging.WARNING)
         if options["reset"]:
             call_command("flush", interactive=False, verbosity=0)
         config = {"local_epochs": options["local_epochs"]} if options["local_epochs"] else {}
