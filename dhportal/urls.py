@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView
 
-from dhportal import frontend
+from dhportal import api_errors, frontend
 from hospitals import api as hospitals_api
 from rounds import api as rounds_api
 
@@ -35,6 +35,7 @@ api = [
     path("node/rounds/<int:round_id>/proof/commitment/", rounds_api.NodeProofCommitmentView.as_view()),
     path("node/rounds/<int:round_id>/proof/<str:kind>/", rounds_api.NodeProofFileView.as_view()),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    re_path(r"", api_errors.api_not_found),  # last: what no endpoint above matched
 ]
 
 urlpatterns = [

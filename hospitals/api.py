@@ -11,13 +11,14 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from dhportal.errors import PermissionDenied
+from dhportal.serializers import JsonInputSerializer
 from hospitals import selectors, services
 from hospitals.models import Hospital, User
 from hospitals.permissions import IsCoordinator, IsPerson
 
 
 class UserSerializer(serializers.ModelSerializer):
-    hospital = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    hospital = serializers.SlugRelatedField(slug_field="slug", read_only=True, allow_null=True)
 
     class Meta:
         model = User
@@ -48,7 +49,7 @@ class HospitalSerializer(serializers.ModelSerializer):
         return bool(hospital.node_token_hash)
 
 
-class CredentialsSerializer(serializers.Serializer):
+class CredentialsSerializer(JsonInputSerializer):
     username = serializers.CharField(max_length=150)
     password = serializers.CharField(max_length=200, trim_whitespace=False)
 
@@ -61,7 +62,7 @@ class TokenSerializer(serializers.Serializer):
     token = serializers.CharField(help_text="Shown once; store it safely.")
 
 
-class HospitalCreateSerializer(serializers.Serializer):
+class HospitalCreateSerializer(JsonInputSerializer):
     name = serializers.CharField(max_length=200)
     admin_username = serializers.CharField(max_length=150)
     admin_password = serializers.CharField(min_length=8, max_length=200)
@@ -107,10 +108,11 @@ class ApiTokenView(APIView):
 
     @extend_schema(request=TokenRequestSerializer, responses={201: TokenSerializer})
     def post(self, request):
+        """A new API token named `name`; the user's earlier token of that name, if any, stops working."""
         data = TokenRequestSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         user = _checked_credentials(request)
-        token = services.issue_api_token(user, data.validated_data["name"])
+        token = services.reissue_api_token(user, data.validated_data["name"])
         return Response({"token": token}, status=status.HTTP_201_CREATED)
 
 
@@ -169,7 +171,7 @@ class NodeTokenView(APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class ChainAddressSerializer(serializers.Serializer):
+class ChainAddressSerializer(JsonInputSerializer):
     chain_address = serializers.RegexField(r"^0x[0-9a-fA-F]{40}$")
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
@@ -42,12 +42,20 @@ def register_hospital(
         raise InvalidUpload("Hospital name must contain letters or digits")
     if Hospital.objects.filter(slug=slug).exists() or Hospital.objects.filter(name=name).exists():
         raise Conflict(f"A hospital named {name!r} is already registered")
+    admin_username = User.normalize_username(admin_username)  # as create_user stores it (Unicode NFKC)
     if User.objects.filter(username=admin_username).exists():
         raise Conflict(f"User {admin_username!r} already exists")
-    hospital = Hospital.objects.create(name=name, slug=slug)
-    User.objects.create_user(
-        username=admin_username, password=admin_password, role=User.Role.HOSPITAL_ADMIN, hospital=hospital
-    )
+    try:
+        with transaction.atomic():
+            hospital = Hospital.objects.create(name=name, slug=slug)
+            User.objects.create_user(
+                username=admin_username,
+                password=admin_password,
+                role=User.Role.HOSPITAL_ADMIN,
+                hospital=hospital,
+            )
+    except IntegrityError:  # registered meanwhile by a concurrent request
+        raise Conflict(f"A hospital named {name!r} or user {admin_username!r} already exists") from None
     token = _set_node_token(hospital)
     return hospital, token
 
@@ -85,6 +93,16 @@ def issue_api_token(user: User, name: str) -> str:
     issued = issue_token("api")
     ApiToken.objects.create(user=user, name=name, prefix=issued.prefix, token_hash=issued.digest)
     return issued.plaintext
+
+
+def reissue_api_token(user: User, name: str) -> str:
+    """A token named `name`; an earlier one of that name stops working, so resending the request (its answer
+    lost) leaves one live token, not two."""
+    with transaction.atomic():
+        ApiToken.objects.filter(user=user, name=name, revoked_at__isnull=True).update(
+            revoked_at=timezone.now()
+        )
+        return issue_api_token(user, name)
 
 
 def revoke_api_token(user: User, prefix: str) -> None:

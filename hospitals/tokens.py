@@ -29,7 +29,13 @@ def issue_token(kind: str) -> IssuedToken:
     return IssuedToken(prefix=prefix, plaintext=plaintext, digest=hash_token(plaintext))
 
 
+TOKEN_ALPHABET = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.")
+
+
 def split_prefix(token: str) -> str | None:
+    """The prefix of a well-formed token, None for anything else (never looked up)."""
+    if not 0 < len(token) <= 200 or not TOKEN_ALPHABET.issuperset(token):
+        return None
     prefix, dot, _ = token.partition(".")
     return prefix if dot and prefix else None
 

@@ -12,7 +12,9 @@ from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from dhportal.body_limit import body_limit
 from dhportal.errors import InvalidUpload, NotFound, PermissionDenied, UploadTooLarge
+from dhportal.serializers import JsonInputSerializer
 from fl.models import ARCHITECTURES
 from fl.training import DEFAULT_TRAIN_CONFIG, LOSSES, OPTIMISERS
 from hospitals import selectors as hospital_selectors
@@ -28,7 +30,7 @@ from rounds.models import AuditEvent, GlobalModel, Round, Submission
 class ModelSerializer(serializers.ModelSerializer):
     architecture = serializers.CharField(source="architecture.key")
     num_classes = serializers.IntegerField(source="architecture.num_classes")
-    produced_by = serializers.PrimaryKeyRelatedField(read_only=True)
+    produced_by = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True)
 
     class Meta:
         model = GlobalModel
@@ -45,13 +47,13 @@ class ModelSerializer(serializers.ModelSerializer):
         ]
 
 
-class ModelCreateSerializer(serializers.Serializer):
+class ModelCreateSerializer(JsonInputSerializer):
     architecture = serializers.ChoiceField(choices=sorted(ARCHITECTURES))
     num_classes = serializers.IntegerField(min_value=2, max_value=16)
     seed = serializers.IntegerField(min_value=0, max_value=2**31 - 1, default=0)
 
 
-class TrainingConfigSerializer(serializers.Serializer):
+class TrainingConfigSerializer(JsonInputSerializer):
     loss = serializers.ChoiceField(choices=LOSSES, default=DEFAULT_TRAIN_CONFIG.loss)
     optimiser = serializers.ChoiceField(choices=OPTIMISERS, default=DEFAULT_TRAIN_CONFIG.optimiser)
     lr = serializers.FloatField(min_value=1e-6, max_value=1.0, default=DEFAULT_TRAIN_CONFIG.lr)
@@ -66,7 +68,7 @@ class TrainingConfigSerializer(serializers.Serializer):
     proof_steps = serializers.IntegerField(min_value=1, max_value=32, default=proofs.DEFAULT_STEPS)
 
 
-class RoundCreateSerializer(serializers.Serializer):
+class RoundCreateSerializer(JsonInputSerializer):
     base_model = serializers.PrimaryKeyRelatedField(queryset=GlobalModel.objects.all())
     config = TrainingConfigSerializer(default=dict)
     participants = serializers.SlugRelatedField(slug_field="slug", queryset=Hospital.objects.all(), many=True)
@@ -157,11 +159,11 @@ class EventSerializer(serializers.ModelSerializer):
         fields = ["id", "round", "actor", "kind", "from_state", "to_state", "detail", "created_at"]
 
 
-class CancelSerializer(serializers.Serializer):
+class CancelSerializer(JsonInputSerializer):
     reason = serializers.CharField(max_length=1000)
 
 
-class ParticipationSerializer(serializers.Serializer):
+class ParticipationSerializer(JsonInputSerializer):
     hospital = serializers.SlugRelatedField(
         slug_field="slug", queryset=Hospital.objects.all(), required=False
     )
@@ -397,6 +399,11 @@ class RoundAuditView(APIView):
 class AuditTrailQuerySerializer(serializers.Serializer):
     limit = serializers.IntegerField(min_value=1, max_value=5000, default=500)
 
+    def validate(self, attrs: dict) -> dict:
+        if self.initial_data.get("limit") == "":  # DRF reads an empty query value as absent
+            raise serializers.ValidationError({"limit": ["A valid integer is required."]})
+        return attrs
+
 
 class AuditTrailView(APIView):
     permission_classes = [IsCoordinator]
@@ -465,9 +472,10 @@ class NodeSubmissionView(APIView):
 
     @extend_schema(request={"multipart/form-data": UploadSerializer}, responses={201: SubmissionSerializer})
     def post(self, request, round_id: int):
-        # Refuse an oversize upload from its declared length, before reading the body.
+        # Refuse an oversize upload from its declared length, before parsing the body (under ASGI,
+        # dhportal.body_limit has already refused it, and cut off any chunked body past the limit).
         declared = int(request.META.get("CONTENT_LENGTH") or 0)
-        if declared > settings.DH_MAX_UPLOAD_BYTES + 1_000_000:
+        if declared > body_limit():
             raise UploadTooLarge(f"Upload exceeds the limit of {settings.DH_MAX_UPLOAD_BYTES} bytes")
         data = UploadSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -487,7 +495,7 @@ class NodeSubmissionView(APIView):
         return Response(SubmissionSerializer(submission).data, status=status.HTTP_201_CREATED)
 
 
-class ProofCommitmentSerializer(serializers.Serializer):
+class ProofCommitmentSerializer(JsonInputSerializer):
     merkle_root = serializers.CharField(max_length=80)
 
 

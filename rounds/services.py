@@ -36,7 +36,7 @@ from rounds import (
 from rounds.config import config_hash
 from rounds.models import AuditEvent, GlobalModel, ModelArchitecture, Participant, Round, Submission
 from rounds.models_store import load_weights
-from rounds.state_machine import NEEDS_REASON, check_transition
+from rounds.state_machine import NEEDS_REASON, TERMINAL, check_transition
 
 log = logging.getLogger(__name__)
 S = Round.State
@@ -158,10 +158,12 @@ def create_round(
     }
     proof_scheme = proof_scheme or settings.DH_PROOFS
     proofs.check_round_plan(proof_scheme, full_config)  # InvalidUpload for a plan the circuit cannot prove
+    plan_hash = config_hash(full_config, base_model.architecture.architecture_hash)
+    _refuse_replayed_plan(base_model, plan_hash, aggregation, proof_scheme, quorum, deadline, hospitals)
     round_ = Round.objects.create(
         base_model=base_model,
         config=full_config,
-        config_hash=config_hash(full_config, base_model.architecture.architecture_hash),
+        config_hash=plan_hash,
         aggregation=aggregation,
         committee=key_committee,
         proof_scheme=proof_scheme,
@@ -175,6 +177,34 @@ def create_round(
     )
     realtime.publish_round_event(round_.pk, "state", {"state": S.DRAFT, "previous": "", "reason": ""})
     return round_
+
+
+def _refuse_replayed_plan(
+    base_model: GlobalModel,
+    plan_hash: str,
+    aggregation: str,
+    proof_scheme: str,
+    quorum: int,
+    deadline: datetime,
+    hospitals: list[Hospital],
+) -> None:
+    """A plan identical to a round still under way (a resent request, a double click) is refused, not planned
+    twice. The base model's row lock makes two identical requests at once wait for each other."""
+    GlobalModel.objects.select_for_update().get(pk=base_model.pk)
+    same = Round.objects.filter(
+        base_model=base_model,
+        config_hash=plan_hash,
+        aggregation=aggregation,
+        proof_scheme=proof_scheme,
+        quorum=quorum,
+        deadline=deadline,
+    ).exclude(state__in=TERMINAL)
+    participants = {h.pk for h in hospitals}
+    for round_ in same:
+        if set(round_.participants.values_list("hospital_id", flat=True)) == participants:
+            raise Conflict(
+                f"Round {round_.pk} ({round_.state}) already has this exact plan; it was not planned twice"
+            )
 
 
 def approve_round(actor: User, round_: Round) -> Round:

@@ -75,6 +75,7 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 60
 
 AUTH_USER_MODEL = "hospitals.User"
+SESSION_ENGINE = "dhportal.sessions"  # database sessions that ignore malformed cookies
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
 ]
@@ -92,6 +93,8 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # JSON bodies only; the update upload declares its own multipart parser.
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "dhportal.api_errors.exception_handler",
     "DEFAULT_PAGINATION_CLASS": None,
@@ -101,6 +104,10 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Federated rounds with encrypted updates, proofs of training and an on-chain audit trail.",
     "VERSION": "0.1.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "dhportal.api_errors.declare_error_responses",
+    ],
 }
 
 # Redis switches Celery and Channels from in-process to the real services.

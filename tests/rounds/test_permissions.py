@@ -5,9 +5,11 @@ not invited); anonymous; node_hospital-a (hospital A's node token).
 """
 
 import pytest
+from django.urls import URLPattern, URLResolver, resolve
 
-from rounds import services
-from rounds.models import Round
+from dhportal import api_errors, urls
+from rounds import blobstore, services
+from rounds.models import KeyCommittee, Round
 from tests.conftest import plain_update
 
 PERSONAS = ["coordinator", "admin_a", "admin_b", "outsider", "anonymous", "node_hospital-a"]
@@ -24,6 +26,9 @@ def world(consortium):
         hospital = getattr(consortium, f"hospital_{slug[-1]}")
         services.submit_update(hospital, round_.pk, [plain_update(consortium.model)], 10, {}, None)
     consortium.round = round_
+    consortium.committee = KeyCommittee.objects.create(
+        seed="00", key_id="k" * 64, public_context_digest=blobstore.put_bytes(b"public context"), parties=[]
+    )
     return consortium
 
 
@@ -32,7 +37,12 @@ def expect(row: str) -> dict[str, int]:
 
 
 # (method, path template, body, expected status per persona in PERSONAS order)
+COORDINATOR_LOGIN = {"username": "coordinator", "password": "coordinator-password"}
 MATRIX = [
+    # Logging in and issuing a token need only the credentials, whoever sends them.
+    ("post", "/api/auth/login/", COORDINATOR_LOGIN, "200 200 200 200 200 200"),
+    ("post", "/api/auth/token/", {**COORDINATOR_LOGIN, "name": "matrix"}, "201 201 201 201 201 201"),
+    ("post", "/api/auth/logout/", None, "204 204 204 204 204 204"),
     ("get", "/api/me/", None, "200 200 200 200 401 403"),
     ("get", "/api/hospitals/", None, "200 200 200 200 401 403"),
     ("get", "/api/hospitals/{a}/", None, "200 200 404 404 401 403"),
@@ -44,6 +54,7 @@ MATRIX = [
         "201 403 403 403 401 403",
     ),
     ("post", "/api/hospitals/{a}/node-token/", None, "201 201 404 404 401 403"),
+    ("delete", "/api/hospitals/{a}/node-token/", None, "204 204 404 404 401 403"),
     (
         "put",
         "/api/hospitals/{a}/chain-address/",
@@ -55,15 +66,33 @@ MATRIX = [
     ("get", "/api/models/", None, "200 200 200 200 401 403"),
     ("post", "/api/models/", {"architecture": "cnn28-d16", "num_classes": 3}, "201 403 403 403 401 403"),
     ("get", "/api/models/{model}/weights/", None, "200 200 200 200 401 200"),
+    ("get", "/api/committees/{committee}/public-context/", None, "200 200 200 200 401 200"),
     ("get", "/api/rounds/", None, "200 200 200 200 401 403"),
+    ("get", "/api/rounds/plan-options/", None, "200 403 403 403 401 403"),
+    (
+        "post",
+        "/api/rounds/",
+        {
+            "base_model": "{model}",
+            "participants": ["hospital-a"],
+            "quorum": 1,
+            "deadline": "2099-01-01T00:00Z",
+        },
+        "201 403 403 403 401 403",
+    ),
     ("get", "/api/rounds/{round}/", None, "200 200 200 403 401 403"),
     ("get", "/api/rounds/{round}/submissions/", None, "200 200 200 403 401 403"),
     ("get", "/api/rounds/{round}/events/", None, "200 200 200 403 401 403"),
+    ("get", "/api/rounds/{round}/audit/", None, "409 409 409 403 401 403"),  # DH_CHAIN=off: nothing to audit
+    ("get", "/api/events/", None, "200 403 403 403 401 403"),
     ("post", "/api/rounds/{round}/participation/", {"opted_in": True}, "400 409 409 403 401 403"),
     ("post", "/api/rounds/{round}/cancel/", {"reason": "test"}, "200 403 403 403 401 403"),
     ("post", "/api/rounds/{round}/approve/", None, "409 403 403 403 401 403"),
     ("get", "/api/node/rounds/{round}/", None, "403 403 403 403 401 200"),
     ("post", "/api/node/rounds/{round}/submission/", {}, "403 403 403 403 401 415"),  # JSON: not multipart
+    # The round takes no proof of training: the node's commitment is refused, and there is no proving key.
+    ("post", "/api/node/rounds/{round}/proof/commitment/", {"merkle_root": "1"}, "403 403 403 403 401 409"),
+    ("get", "/api/node/rounds/{round}/proof/zkey/", None, "403 403 403 403 401 404"),
     ("get", "/api/schema/", None, "200 200 200 200 200 200"),  # the API description is public
 ]
 
@@ -73,9 +102,16 @@ MATRIX = [
 )
 @pytest.mark.parametrize("persona", PERSONAS)
 def test_permission_matrix(world, method, template, body, row, persona):
-    path = template.format(
-        a=world.hospital_a.pk, b=world.hospital_b.pk, model=world.model.pk, round=world.round.pk
-    )
+    ids = {
+        "a": world.hospital_a.pk,
+        "b": world.hospital_b.pk,
+        "model": world.model.pk,
+        "round": world.round.pk,
+        "committee": world.committee.pk,
+    }
+    path = template.format(**ids)
+    if body:  # "{model}" in a body: the model's id
+        body = {key: ids["model"] if value == "{model}" else value for key, value in body.items()}
     client = world.client(persona)
     response = (
         getattr(client, method)(path, body, format="json")
@@ -118,3 +154,29 @@ def test_node_tokens_are_stored_hashed(world):
     token = world.node_tokens["hospital-a"]
     assert token not in world.hospital_a.node_token_hash
     assert len(world.hospital_a.node_token_hash) == 64
+
+
+def endpoints(patterns=urls.urlpatterns, prefix: str = "") -> set[tuple[str, str]]:
+    """(method, route) of every API view in dhportal/urls.py, e.g. ("post", "api/rounds/<int:round_id>/approve/")."""
+    found = set()
+    for pattern in patterns:
+        if isinstance(pattern, URLResolver):
+            if str(pattern.pattern) == "api/":
+                found |= endpoints(pattern.url_patterns, prefix + str(pattern.pattern))
+        elif isinstance(pattern, URLPattern) and pattern.callback is not api_errors.api_not_found:
+            view = getattr(pattern.callback, "view_class", None)
+            for method in ("get", "post", "put", "patch", "delete"):
+                if view is not None and hasattr(view, method):
+                    found.add((method, prefix + str(pattern.pattern)))
+    return found
+
+
+def test_every_endpoint_is_in_the_matrix():
+    covered = {(method, resolve(template.format_map(IdsOfOne())).route) for method, template, *_ in MATRIX}
+    missing = endpoints() - covered
+    assert not missing, f"add rows to MATRIX for {sorted(missing)}"
+
+
+class IdsOfOne(dict):
+    def __missing__(self, key: str) -> int:
+        return 1
