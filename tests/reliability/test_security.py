@@ -1,0 +1,211 @@
+"""Secrets stay secret: tokens stored hashed and compared in constant time, no secret, key share or patient data
+in the logs of a whole demo run at DEBUG, and production settings that refuse development defaults."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import re
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import REPO_ROOT
+from crypto import keygen
+from hospitals import services as hospital_services
+from hospitals import tokens
+from hospitals.models import ApiToken, Hospital
+
+# --- tokens -------------------------------------------------------------------------------------------------
+
+
+def test_tokens_are_stored_only_as_their_hash(consortium):
+    api_token = hospital_services.issue_api_token(consortium.coordinator, "ci")
+    issued = {**consortium.node_tokens, "api": api_token}
+    stored = [
+        *Hospital.objects.values_list("node_token_prefix", "node_token_hash"),
+        *ApiToken.objects.values_list("prefix", "token_hash"),
+    ]
+    for token in issued.values():
+        prefix, _, secret = token.partition(".")
+        assert (prefix, hashlib.sha256(token.encode()).hexdigest()) in stored
+        assert not any(secret in value for row in stored for value in row)
+
+
+def test_tokens_are_compared_in_constant_time(consortium, monkeypatch):
+    compared = []
+
+    def compare_digest(a, b):
+        compared.append((a, b))
+        return a == b
+
+    monkeypatch.setattr(tokens.hmac, "compare_digest", compare_digest)
+    token = consortium.node_tokens["hospital-a"]
+    prefix = token.partition(".")[0]
+    good = consortium.client("anonymous")
+    good.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+    assert good.get(f"/api/node/rounds/{999}/").status_code == 404  # authenticated, then no such round
+    wrong = consortium.client("anonymous")
+    wrong.credentials(HTTP_AUTHORIZATION=f"Token {prefix}.{'x' * 43}")  # right prefix, wrong secret
+    assert wrong.get("/api/node/rounds/999/").status_code == 401
+    stored = Hospital.objects.get(slug="hospital-a").node_token_hash
+    assert compared == [
+        (tokens.hash_token(token), stored),
+        (tokens.hash_token(f"{prefix}.{'x' * 43}"), stored),
+    ]
+
+
+@pytest.mark.parametrize("token", ["node_x", "api_1234.\x00", "é.é", "a" * 500, ".secret"])
+def test_malformed_tokens_are_refused_without_a_lookup(consortium, token, django_assert_num_queries):
+    client = consortium.client("anonymous")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+    with django_assert_num_queries(0):
+        assert client.get("/api/me/").status_code == 401
+
+
+# --- logs ---------------------------------------------------------------------------------------------------
+
+DEMO = """
+import logging, sys
+# Every logger emits every record, whatever levels Django, uvicorn or Celery configure later on.
+logging.Logger.isEnabledFor = lambda self, level: not self.disabled
+import django
+django.setup()
+from django.core.management import call_command
+call_command("migrate", verbosity=0)
+call_command("demo", *sys.argv[1:])
+"""
+
+
+@pytest.fixture
+def tiny_medmnist(pneumonia_npz, tmp_path) -> Path:
+    """A MedMNIST-format file with 64 training and 32 validation images of the shared PneumoniaMNIST."""
+    with np.load(pneumonia_npz) as full:
+        arrays = {key: full[key][:64] if key.startswith("train") else full[key][:32] for key in full.files}
+    path = tmp_path / "tiny.npz"
+    np.savez(path, **arrays)
+    return path
+
+
+def windows(data: bytes, count: int, size: int = 24) -> list[bytes]:
+    """`count` slices of `size` bytes spread over `data`, starting at multiples of 3 (base64 alignment)."""
+    step = max(3, (len(data) - size) // count // 3 * 3)
+    return [data[start : start + size] for start in range(0, len(data) - size, step)][:count]
+
+
+def pixel_row_patterns(images: np.ndarray) -> list[bytes]:
+    """Ways a row of pixels could be written out: raw bytes, hex, a Python list, numpy's array print."""
+    patterns = []
+    for image in images[:8]:
+        row = image[14]  # the middle row: varied values
+        values = [str(v) for v in row[:10]]
+        patterns += [
+            re.escape(row.tobytes()),
+            re.escape(row.tobytes().hex().encode()),
+            re.escape(", ".join(values).encode()),
+            r"\s+".join(values).encode(),
+        ]
+    return patterns
+
+
+def test_a_demo_run_at_debug_logs_no_secret_key_share_or_patient_data(tiny_medmnist, tmp_path):
+    data_dir = tmp_path / "portal"
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in ("DATABASE_URL", "REDIS_URL", "DH_DATA_DIR")
+    }
+    env.update(
+        DH_DATA_DIR=str(data_dir), DH_LOG_LEVEL="DEBUG", DH_CHAIN="off", DH_PROOFS="none", DH_DEBUG="true"
+    )
+    arguments = ["--hospitals", "2", "--rounds", "1", "--data", str(tiny_medmnist), "--aggregation", "ckks"]
+    result = subprocess.run(
+        [sys.executable, "-c", DEMO, *arguments, "--local-epochs", "1", "--verbosity", "2"],
+        cwd=REPO_ROOT,
+        env={**env, "DJANGO_SETTINGS_MODULE": "dhportal.settings"},
+        capture_output=True,
+        timeout=300,
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-3000:].decode(errors="replace")
+    # The run did log at DEBUG (every SQL query among others), and finished its round.
+    assert output.count(b" DEBUG django.db.backends: ") > 100 and b"COMPLETED" in output
+    logs = [output] + [path.read_bytes() for path in data_dir.rglob("*.log")]
+
+    secrets: dict[str, bytes] = {}
+    password = (data_dir / "demo" / "credentials.txt").read_text().split()[1]
+    secrets["the coordinator's password"] = password.encode()
+    for config in (data_dir / "nodes").glob("*.json"):
+        secrets[f"node token of {config.stem}"] = json.loads(config.read_text())["token"].encode()
+    with sqlite3.connect(data_dir / "portal.sqlite3") as database:
+        for (prefix,) in database.execute("SELECT prefix FROM hospitals_apitoken"):
+            secrets[f"API token {prefix}"] = f"{prefix}.".encode()  # the prefix alone is public, not the rest
+        for (prefix,) in database.execute("SELECT node_token_prefix FROM hospitals_hospital"):
+            secrets[f"node token {prefix}"] = f"{prefix}.".encode()
+    shares = sorted((data_dir / "keyparties").rglob(keygen.SECRET_SHARE_FILE))
+    assert len(shares) == 3
+    for share in shares:
+        for index, window in enumerate(windows(share.read_bytes(), 16)):
+            secrets[f"{share.parent.name} share bytes #{index}"] = window
+            secrets[f"{share.parent.name} share hex #{index}"] = window.hex().encode()
+            secrets[f"{share.parent.name} share base64 #{index}"] = base64.b64encode(window)
+    leaked = [name for name, secret in secrets.items() if any(secret in log for log in logs)]
+    assert not leaked, f"found in the logs: {leaked}"
+
+    with np.load(tiny_medmnist) as arrays:
+        images = np.concatenate([arrays["train_images"], arrays["val_images"]])
+    patterns = pixel_row_patterns(images)
+    assert re.search(patterns[0], tiny_medmnist.read_bytes())  # the patterns do find pixels where they are
+    leaked_rows = [pattern for pattern in patterns if any(re.search(pattern, log) for log in logs)]
+    assert not leaked_rows, f"pixel rows found in the logs: {leaked_rows[:3]}"
+
+
+# --- production settings ------------------------------------------------------------------------------------
+
+PRODUCTION = {
+    "DH_ENV": "production",
+    "DH_SECRET_KEY": "k" * 50,
+    "DH_DEBUG": "false",
+    "DH_AGGREGATION": "ckks",
+    "DH_CHAIN": "off",
+}
+
+
+def start_settings(**overrides: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, **PRODUCTION, **overrides}
+    env = {key: value for key, value in env.items() if value is not None}
+    return subprocess.run(
+        [sys.executable, "-c", "import django; django.setup(); print('started')"],
+        cwd=REPO_ROOT,
+        env={**env, "DJANGO_SETTINGS_MODULE": "dhportal.settings"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+@pytest.mark.parametrize(
+    ("overrides", "refusal"),
+    [
+        ({"DH_SECRET_KEY": ""}, "DH_SECRET_KEY must be set"),
+        ({"DH_SECRET_KEY": "short"}, "DH_SECRET_KEY must be set"),
+        ({"DH_DEBUG": "true"}, "DH_DEBUG must be false"),
+        ({"DH_DEBUG": ""}, "DH_DEBUG must be false"),  # unset: the development default is on
+        ({"DH_AGGREGATION": "plaintext"}, "DH_AGGREGATION must be ckks"),
+    ],
+    ids=["default-key", "short-key", "debug-on", "debug-default", "plaintext"],
+)
+def test_production_refuses_to_start_with_development_defaults(overrides, refusal):
+    started = start_settings(**overrides)
+    assert started.returncode != 0 and "ImproperlyConfigured" in started.stderr and refusal in started.stderr
+
+
+def test_production_starts_with_safe_settings():
+    started = start_settings()
+    assert started.returncode == 0 and started.stdout.strip() == "started", started.stderr[-2000:]
