@@ -198,8 +198,9 @@ def start_settings(**overrides: str) -> subprocess.CompletedProcess:
         ({"DH_DEBUG": "true"}, "DH_DEBUG must be false"),
         ({"DH_DEBUG": ""}, "DH_DEBUG must be false"),  # unset: the development default is on
         ({"DH_AGGREGATION": "plaintext"}, "DH_AGGREGATION must be ckks"),
+        ({"DH_CHAIN": "local"}, "DH_CHAIN=local signs with hardhat's public dev keys"),
     ],
-    ids=["default-key", "short-key", "debug-on", "debug-default", "plaintext"],
+    ids=["default-key", "short-key", "debug-on", "debug-default", "plaintext", "local-chain"],
 )
 def test_production_refuses_to_start_with_development_defaults(overrides, refusal):
     started = start_settings(**overrides)
