@@ -30,7 +30,8 @@ from rounds.models import Round
 from tests.conftest import plain_update
 
 S = Round.State
-# Per operation and mode; DH_FUZZ_EXAMPLES=500 for a longer search than the suite's.
+# Per operation and mode, the same examples every run; for a longer search, DH_FUZZ_EXAMPLES=500 and
+# DH_FUZZ_RANDOM=1 (new examples each run).
 EXAMPLES_PER_OPERATION = int(os.environ.get("DH_FUZZ_EXAMPLES", "20"))
 CHECKS = [
     not_a_server_error,
