@@ -56,3 +56,21 @@ def test_head_outside_the_provable_range_is_refused():
     state["head.bias"] = torch.tensor([300.0, 0.0])
     with pytest.raises(fixed_head.HeadRangeError):
         round_head_to_fixed_point(state)
+
+
+def test_snapping_the_opened_sum_removes_decryption_error_exactly():
+    from fl.fedavg import UPDATE_GRID, snap_to_grid
+
+    rng = np.random.default_rng(3)
+    updates = [(rng.normal(0, 0.05, 1000), int(n)) for n in rng.integers(50, 2000, 5)]
+    exact_sum = sum(weighted_update(delta, n) for delta, n in updates)
+    noisy_sum = exact_sum + rng.normal(0, 1e-6, exact_sum.shape)  # far more than CKKS adds
+    assert np.array_equal(snap_to_grid(noisy_sum), exact_sum)
+    total = sum(n for _, n in updates)
+    assert np.array_equal(
+        average_from_weighted_sum(noisy_sum, total), average_from_weighted_sum(exact_sum, total)
+    )
+    plain_average = sum(n * delta for delta, n in updates) / total
+    # each hospital rounds by at most half a grid step
+    bound = len(updates) * UPDATE_GRID / 2 / total
+    assert np.max(np.abs(average_from_weighted_sum(exact_sum, total) - plain_average)) <= bound
