@@ -64,20 +64,21 @@ def test_killed_workers_tasks_run_again_and_the_round_completes_with_the_same_mo
         )
         first, second, third = (worker.log() for worker in started)
 
+    logs = "\n".join(f"--- {log[-2500:]}" for log in (first, second, third))  # for a failure's report
     round_.refresh_from_db()
-    assert round_.state == S.COMPLETED, round_.reason
+    assert round_.state == S.COMPLETED, f"{round_.reason}\n{logs}"
     # Hospital A's task and the aggregation task were each received again by the next worker.
-    assert set(task_ids(first, "hospitals.run_node_round")) & set(
-        task_ids(second, "hospitals.run_node_round")
-    )
-    assert set(task_ids(second, "rounds.aggregate_round")) & set(task_ids(third, "rounds.aggregate_round"))
+    node_tasks = [set(task_ids(log, "hospitals.run_node_round")) for log in (first, second)]
+    assert node_tasks[0] & node_tasks[1], logs
+    aggregations = [set(task_ids(log, "rounds.aggregate_round")) for log in (second, third)]
+    assert aggregations[0] & aggregations[1], logs
     # Nothing happened twice: one submission per hospital, each state entered once, one model.
     assert sorted(Submission.objects.filter(round=round_).values_list("hospital__slug", flat=True)) == [
         "hospital-a",
         "hospital-b",
     ]
     states = list(AuditEvent.objects.filter(round=round_, kind="state").values_list("to_state", flat=True))
-    assert states == [S.APPROVED, S.OPEN, S.COLLECTING, S.AGGREGATING, S.COMPLETED]
+    assert states == [S.APPROVED, S.OPEN, S.COLLECTING, S.AGGREGATING, S.COMPLETED], logs
     model = GlobalModel.objects.get(produced_by=round_)
 
     # The same round without faults, from the same base model (eager tasks in this process).
