@@ -51,7 +51,10 @@ def run_demo(scheme: str, work: Path, args: argparse.Namespace) -> dict:
     if args.data:
         command += ["--data", args.data]
     print(f"[bench] {scheme}: {' '.join(command[2:])}", flush=True)
-    subprocess.run(command, env=env, check=True, stdout=subprocess.DEVNULL)
+    # The demo's progress bars would fill this bench's output: keep its output, show it only if it fails.
+    result = subprocess.run(command, env=env, capture_output=True, text=True)
+    if result.returncode != 0:
+        sys.exit(f"[bench] the {scheme} demo failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
     summary = json.loads(summary_path.read_text())
     digest = summary["final_model"]["weights_digest"]
     summary["final_weights"] = weights_from_bytes((data_dir / "blobs" / digest[:2] / digest).read_bytes())
