@@ -200,8 +200,5 @@ LOGGING = {
     "loggers": {
         "django.request": {"level": "ERROR"},
         "daphne": {"level": "WARNING"},
-        # Per-task lines drown the demo's progress bars; `celery worker` sets up its own logging anyway.
-        "celery": {"level": "WARNING"},
-        "kombu": {"level": "ERROR"},
     },
 }

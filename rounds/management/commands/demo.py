@@ -30,8 +30,9 @@ class Command(BaseCommand):
             raise CommandError("--hospitals and --rounds must be at least 1")
         if options["verbosity"] < 2:
             # Per-transaction and per-upload lines would drown the progress bars; -v 2 shows them.
-            for name in ("contracts", "rounds", "hospitals", "crypto"):
+            for name in ("contracts", "rounds", "hospitals", "crypto", "celery"):
                 logging.getLogger(name).setLevel(logging.WARNING)
+            logging.getLogger("kombu").setLevel(logging.ERROR)  # "no hostname": the in-memory broker has none
         if options["reset"]:
             call_command("flush", interactive=False, verbosity=0)
         config = {"local_epochs": options["local_epochs"]} if options["local_epochs"] else {}
