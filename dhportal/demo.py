@@ -59,6 +59,7 @@ class DemoOptions:
     json_out: str | None = None
     plot_out: str | None = None
     round_timeout: float = 1800.0
+    serve: bool = False  # keep the portal (API, web interface, worker, chain) up after the rounds
     config: dict[str, Any] = field(default_factory=dict)
 
 
@@ -318,6 +319,25 @@ def run_demo(options: DemoOptions, write=print) -> dict[str, Any]:
                     write(f"Round {number} ended {rows[-1]['state']}: {rows[-1]['reason']}")
                     break
                 model = client.call("GET", "/api/models/")[-1]
+            summary = _report(data, options, rows, model, write)
+            if options.serve:
+                write(
+                    f"\nThe portal keeps serving at {base_url}/ (password in {credentials}); Ctrl-C stops it."
+                )
+                _wait_for_interrupt()
+    return summary
+
+
+def _wait_for_interrupt() -> None:
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        pass
+
+
+def _report(data: DemoData, options: DemoOptions, rows: list[dict], model: dict, write) -> dict[str, Any]:
+    """Prints the table per round and writes the --json summary and the --plot."""
     write("")
     _print_table(rows, write)
     summary = {

@@ -6,7 +6,7 @@ import json
 
 from django.conf import settings
 from django.http import FileResponse, HttpResponse
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
@@ -135,8 +135,15 @@ class RoundSerializer(serializers.ModelSerializer):
         return None if model is None else {"id": model.pk, "version": model.version, "metrics": model.metrics}
 
 
+class ChainTxSerializer(serializers.Serializer):
+    tx_hash = serializers.CharField()
+    block_number = serializers.IntegerField()
+    gas_used = serializers.IntegerField()
+
+
 class SubmissionSerializer(serializers.ModelSerializer):
     hospital = serializers.CharField(source="hospital.slug")
+    chain = serializers.SerializerMethodField()
 
     class Meta:
         model = Submission
@@ -149,8 +156,15 @@ class SubmissionSerializer(serializers.ModelSerializer):
             "num_samples",
             "metrics",
             "proof_status",
+            "chain",
             "created_at",
         ]
+
+    @extend_schema_field(ChainTxSerializer(allow_null=True))
+    def get_chain(self, submission: Submission) -> dict | None:
+        """The transaction that recorded this submission on chain, once mined."""
+        tx = selectors.submission_chain_tx(submission)
+        return None if tx is None else ChainTxSerializer(tx).data
 
 
 class EventSerializer(serializers.ModelSerializer):

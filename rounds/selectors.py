@@ -9,6 +9,7 @@ from dhportal.errors import NotFound, PermissionDenied
 from hospitals.models import Hospital, User
 from rounds.models import (
     AuditEvent,
+    ChainTransaction,
     GlobalModel,
     KeyCommittee,
     ModelArchitecture,
@@ -128,3 +129,9 @@ def get_committee(committee_id: int) -> KeyCommittee:
     if key_committee is None:
         raise NotFound(f"Key committee {committee_id} does not exist")
     return key_committee
+
+
+def submission_chain_tx(submission: Submission) -> ChainTransaction | None:
+    return ChainTransaction.objects.filter(
+        round_id=submission.round_id, hospital_id=submission.hospital_id, kind=ChainTransaction.Kind.SUBMIT
+    ).first()

@@ -24,6 +24,9 @@ class Command(BaseCommand):
         parser.add_argument("--json", dest="json_out", help="write a machine-readable summary here")
         parser.add_argument("--plot", dest="plot_out", help="write accuracy over rounds as a PNG here")
         parser.add_argument("--reset", action="store_true", help="erase the portal database first")
+        parser.add_argument(
+            "--serve", action="store_true", help="keep serving the portal and its web interface afterwards"
+        )
 
     def handle(self, *args, **options):
         if options["hospitals"] < 1 or options["rounds"] < 1:
@@ -48,6 +51,7 @@ class Command(BaseCommand):
             json_out=options["json_out"],
             plot_out=options["plot_out"],
             config=config,
+            serve=options["serve"],
         )
         try:
             run_demo(demo_options, write=self.stdout.write)
