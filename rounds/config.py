@@ -6,9 +6,6 @@ import hashlib
 import json
 from typing import Any
 
-LOSSES = ("mse_onehot", "cross_entropy")
-OPTIMISERS = ("sgd", "adam")
-
 
 def canonical_json(value: Any) -> bytes:
     return json.dumps(value, sort_keys=True, separators=(",", ":")).encode()

@@ -11,11 +11,16 @@ log = logging.getLogger(__name__)
 CHAIN_RETRIES = 5
 
 
-def _retry_chain(task: Task, round_id: int, error: ChainUnavailable) -> None:
-    """The chain's endpoint did not answer: try again later (10 s, 20 s, ...); after the last try the round
-    fails with the reason. Eager tasks (no broker) cannot wait, so they fail the round at once."""
+def _retry_later(task: Task, error: ChainUnavailable) -> None:
+    """The chain's endpoint did not answer: raise Celery's retry (10 s, 20 s, ...) while tries remain; returns
+    when they are used up, or at once for an eager task (no broker), which cannot wait."""
     if task.request.retries < CHAIN_RETRIES and not task.request.is_eager:
         raise task.retry(exc=error, countdown=min(300, 10 * 2**task.request.retries))
+
+
+def _retry_chain(task: Task, round_id: int, error: ChainUnavailable) -> None:
+    """Retries later; after the last try the round fails with the reason."""
+    _retry_later(task, error)
     services.fail_round_if_running(round_id, str(error))
 
 
@@ -51,8 +56,7 @@ def cancel_round_on_chain(self: Task, round_id: int) -> None:
     try:
         services.cancel_round_on_chain(round_id)
     except ChainUnavailable as error:
-        if self.request.retries < CHAIN_RETRIES and not self.request.is_eager:
-            raise self.retry(exc=error, countdown=min(300, 10 * 2**self.request.retries)) from None
+        _retry_later(self, error)
         log.warning("round %s was not cancelled on chain: %s", round_id, error)
 
 
