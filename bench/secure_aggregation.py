@@ -26,7 +26,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from crypto import ckks, keygen, keyparty  # noqa: E402
+from crypto import ckks, decryption_job, keygen, keyparty  # noqa: E402
 
 FULL = {"params": [100_000, 1_000_000], "hospitals": [5, 20]}
 QUICK = {"params": [10_000, 100_000], "hospitals": [3, 5]}
@@ -58,7 +58,7 @@ def run_configuration(params: int, hospitals: int, committee: tuple[bytes, list[
     tracemalloc.stop()
 
     with tempfile.TemporaryDirectory(prefix="dh-bench-") as job_dir:
-        job = keyparty.write_job(job_dir, public_context, blobs, params, ckks.blob_digest(summed))
+        job = decryption_job.write_job(job_dir, public_context, blobs, params, ckks.blob_digest(summed))
         started = time.perf_counter()
         opened = keyparty.decrypt_sum(job, party_dirs, timeout=1800)
         decrypt_wall_s = time.perf_counter() - started

@@ -4,7 +4,7 @@
     python bench/secure_round.py --rounds 2 --json out.json
 
 Runs `manage.py demo` twice with the same data and seeds, each on a fresh portal (its own SQLite file and
-blob store), once with --aggregation plaintext and once with --aggregation ckks, and prints the seconds per
+blob store), once with --protection plaintext and once with --protection ckks, and prints the seconds per
 round and stage side by side, the ratio of the whole round's time, and the largest difference between the two
 final global models per parameter. Target: a secure round at most 1.5 x the plaintext round; the final models
 within 1e-4 per parameter.
@@ -39,7 +39,7 @@ def run_demo(scheme: str, work: Path, args: argparse.Namespace) -> dict:
     command = [
         *manage,
         "demo",
-        "--aggregation",
+        "--protection",
         scheme,
         "--hospitals",
         str(args.hospitals),

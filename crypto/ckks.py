@@ -1,8 +1,8 @@
 """CKKS encryption of model updates under the key committee's joint public key, and the ciphertext blob format.
 
-Parameters (DESIGN.md, measured here): N = 8192, coefficient moduli [60, 60, 60], scale 2^80, so 4096 slots
-per ciphertext. A hospital encrypts n_h * delta_h; the portal only adds ciphertexts; the key parties decrypt
-the sum together (crypto.threshold, crypto.keyparty). Nothing here ever holds a secret key.
+Parameters (measured on this project's machines, bench/secure_aggregation.py): N = 8192, coefficient moduli
+[60, 60, 60], scale 2^80, so 4096 slots per ciphertext. A hospital encrypts n_h * delta_h; the portal only
+adds ciphertexts; the key parties decrypt the sum together (crypto.threshold, crypto.keyparty). Nothing here ever holds a secret key.
 
 Blob format (little-endian): header <4s magic b"DHCB", H format version, H parameter-set id, 32s key id,
 Q vector length, I ciphertext count>, then for each ciphertext <I byte length> + an uncompressed SEAL

@@ -11,6 +11,8 @@ import numpy as np
 
 MAGIC = b"DHPLAIN1"
 HEADER = struct.Struct("<8sQ")
+# Far above any real n_h * delta_h (10M samples times a step of 1e4), far below what a sum of many could overflow.
+MAX_ABS_VALUE = 2.0**40
 
 
 class PlainUpdateError(ValueError):
@@ -35,4 +37,7 @@ def decode(blob: bytes, expected_length: int) -> np.ndarray:
     values = np.frombuffer(blob, dtype="<f8", offset=HEADER.size).astype(np.float64)
     if not np.all(np.isfinite(values)):
         raise PlainUpdateError("update contains NaN or infinite values")
+    largest = float(np.abs(values).max(initial=0.0))
+    if largest > MAX_ABS_VALUE:
+        raise PlainUpdateError(f"update value {largest:.3g} is out of range (|value| <= 2^40)")
     return values

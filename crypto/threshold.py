@@ -8,7 +8,7 @@ Smudging is mandatory: y without noise reveals s (y - c0 = c1 * s, and c1 is pub
 integer Gaussian polynomial (std 2^52 / sqrt(m), so 2^52 in total, against a scale of 2^80) reduced mod
 every prime, then put in NTT form, so that the noise is small in the coefficient domain. The decryption error
 of a sum of fresh ciphertexts is some 2^12 (a few thousand), so the noise hides it to a statistical
-distance of about 2^-40 per coefficient (DESIGN.md), while costing the opened sum about 1e-6 of precision.
+distance of about 2^-40 per coefficient, while costing the opened sum about 1e-6 of precision.
 With up to t colluding parties, the remaining parties' noise still has std 2^52 * sqrt((m - t) / m).
 """
 

@@ -11,8 +11,8 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
-from dhportal.body_limit import BodySizeLimit  # noqa: E402
 from rounds.routing import websocket_urlpatterns  # noqa: E402
+from web.body_limit import BodySizeLimit  # noqa: E402
 
 application = ProtocolTypeRouter(
     {

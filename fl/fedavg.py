@@ -3,6 +3,8 @@
 With encryption the aggregator never sees one hospital's update: node h uploads weighted_update(delta_h, n_h)
 = n_h * delta_h under CKKS, the ciphertexts are summed, and only the sum is decrypted; the new global model is
 apply_update(global, average_from_weighted_sum(sum, sum n_h)). fedavg() is the same average in the clear.
+These are the primitives of fl.strategy (FedAvg's server_update, the clients' weighted updates), which the
+round pipeline and fl.simulation call.
 """
 
 from __future__ import annotations

@@ -1,6 +1,9 @@
-"""FedAvg over simulated hospitals in one process: for tests, benchmarks and tuning the round defaults.
+"""Federated rounds over simulated hospitals in one process: for tests, benchmarks, tuning the defaults.
 
-python -m fl.simulation --npz ../shared/datasets/pneumoniamnist.npz --hospitals 3 --rounds 5
+python -m fl.simulation --npz ../shared/datasets/pneumoniamnist.npz --hospitals 3 --rounds 5 --strategy fedavg
+
+The rounds go through fl.strategy as the portal's do: each hospital's client_update, the sum of the weighted
+updates (in the clear here), the server strategy's server_update and published_state.
 """
 
 from __future__ import annotations
@@ -14,29 +17,41 @@ from dataclasses import replace
 import numpy as np
 
 from fl.data import Dataset, load_medmnist_npz, partition_dirichlet, partition_iid
-from fl.fedavg import apply_update, average_from_weighted_sum, round_head_to_fixed_point, weighted_update
+from fl.fedavg import round_head_to_fixed_point
 from fl.models import build_model
-from fl.params import StateDict, flatten, unflatten
-from fl.training import DEFAULT_TRAIN_CONFIG, TrainConfig, evaluate, train_local
+from fl.params import StateDict, flatten
+from fl.strategy import (
+    DEFAULT_SERVER_STRATEGY,
+    SERVER_STRATEGIES,
+    ServerState,
+    ServerStrategy,
+    client_update,
+    get_server_strategy,
+    published_state,
+)
+from fl.training import DEFAULT_TRAIN_CONFIG, TrainConfig, evaluate
 
 
 def initial_global_state(arch_id: str, num_classes: int, seed: int) -> StateDict:
     return round_head_to_fixed_point(build_model(arch_id, num_classes, seed=seed).state_dict())
 
 
-def run_fedavg(
+def run_simulation(
     arch_id: str,
     config: TrainConfig,
     hospitals: Sequence[Dataset],
     validation: Dataset,
     rounds: int,
     seed: int = 0,
+    strategy: str | ServerStrategy = DEFAULT_SERVER_STRATEGY,
 ) -> tuple[StateDict, list[dict]]:
     """The final global state and one report per round (validation metrics of the new global model, seconds).
 
-    Aggregates as the encrypted path does, in the clear: sum of n_h * delta_h, divided by sum n_h.
+    `strategy`: the server strategy or its name; the client strategy follows from `config` (client_update).
     """
+    server = get_server_strategy(strategy) if isinstance(strategy, str) else strategy
     state = initial_global_state(arch_id, validation.num_classes, seed)
+    server_state: ServerState | None = None
     reports = []
     for round_number in range(1, rounds + 1):
         started = time.perf_counter()
@@ -47,11 +62,11 @@ def run_fedavg(
             local_seed = int(
                 np.random.SeedSequence([seed, round_number, hospital_index]).generate_state(1)[0]
             )
-            result = train_local(state, arch_id, config, dataset, seed=local_seed)
-            weighted_sum += weighted_update(flatten(result.state) - global_vector, result.num_samples)
-            total += result.num_samples
-        new_vector = apply_update(global_vector, average_from_weighted_sum(weighted_sum, total))
-        state = round_head_to_fixed_point(unflatten(new_vector, state))
+            update = client_update(state, arch_id, config, dataset, local_seed)
+            weighted_sum += update.weighted_update
+            total += update.num_samples
+        step = server.server_update(global_vector, weighted_sum, total, server_state)
+        state, server_state = published_state(step.vector, state), step.state
         seconds = time.perf_counter() - started
         reports.append(
             {"round": round_number, **evaluate(state, arch_id, validation, config.loss), "seconds": seconds}
@@ -67,6 +82,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--alpha", type=float, help="Dirichlet label skew (default: IID)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--config", default="{}", help="JSON overrides of the default TrainConfig")
+    parser.add_argument(
+        "--strategy",
+        choices=sorted(SERVER_STRATEGIES),
+        default=DEFAULT_SERVER_STRATEGY,
+        help="server strategy (the client's is FedProx when --config sets fedprox_mu > 0, else FedAvg)",
+    )
     args = parser.parse_args(argv)
     config = replace(DEFAULT_TRAIN_CONFIG, **json.loads(args.config))
     train, validation = load_medmnist_npz(args.npz, "train"), load_medmnist_npz(args.npz, "val")
@@ -74,8 +95,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         parts = partition_iid(train.labels, args.hospitals, args.seed)
     else:
         parts = partition_dirichlet(train.labels, args.hospitals, args.alpha, args.seed)
-    _, reports = run_fedavg(
-        "cnn28-d16", config, [train.subset(p) for p in parts], validation, args.rounds, args.seed
+    hospitals = [train.subset(p) for p in parts]
+    _, reports = run_simulation(
+        "cnn28-d16", config, hospitals, validation, args.rounds, args.seed, strategy=args.strategy
     )
     for report in reports:
         print(json.dumps(report))

@@ -10,11 +10,12 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from dhportal.errors import PermissionDenied
-from dhportal.serializers import JsonInputSerializer
+from events import realtime
 from hospitals import selectors, services
-from hospitals.models import Hospital, User
-from hospitals.permissions import IsCoordinator, IsPerson
+from hospitals.models import ApiToken, Hospital, User
+from hospitals.permissions import IsCoordinator, IsNode, IsPerson
+from web.errors import PermissionDenied
+from web.json_input import JsonInputSerializer
 
 
 class UserSerializer(serializers.ModelSerializer):
@@ -27,6 +28,7 @@ class UserSerializer(serializers.ModelSerializer):
 
 class HospitalSerializer(serializers.ModelSerializer):
     node_online = serializers.SerializerMethodField()
+    node_status = serializers.SerializerMethodField()
     node_token_active = serializers.SerializerMethodField()
 
     class Meta:
@@ -38,12 +40,17 @@ class HospitalSerializer(serializers.ModelSerializer):
             "created_at",
             "node_last_seen_at",
             "node_online",
+            "node_status",
             "node_token_active",
             "chain_address",
         ]
 
     def get_node_online(self, hospital: Hospital) -> bool:
         return selectors.node_is_online(hospital)
+
+    def get_node_status(self, hospital: Hospital) -> str:
+        """never_connected, online or offline (see node_last_seen_at)."""
+        return selectors.node_status(hospital)
 
     def get_node_token_active(self, hospital: Hospital) -> bool:
         return bool(hospital.node_token_hash)
@@ -98,7 +105,13 @@ class LogoutView(APIView):
 
     @extend_schema(request=None, responses={204: None})
     def post(self, request):
+        """Ends the session (and closes its websockets); a request authenticated by an API token revokes it."""
+        session_key = request.session.session_key
+        if isinstance(request.auth, ApiToken):
+            services.revoke_api_token(request.user, request.auth.prefix)
         logout(request)
+        if session_key:
+            realtime.close_session_sockets(session_key)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -185,3 +198,13 @@ class HospitalChainAddressView(APIView):
         hospital = _visible_hospital(request, hospital_id)
         services.set_chain_address(request.user, hospital, data.validated_data["chain_address"])
         return Response(HospitalSerializer(hospital).data)
+
+
+class NodeHeartbeatView(APIView):
+    """A node says it is up (its token's authentication records when it was last seen); nothing else."""
+
+    permission_classes = [IsNode]
+
+    @extend_schema(request=None, responses={204: None})
+    def post(self, request):
+        return Response(status=status.HTTP_204_NO_CONTENT)

@@ -29,3 +29,18 @@ def hospitals_visible_to(user: User) -> QuerySet[Hospital]:
 def node_is_online(hospital: Hospital, now: datetime | None = None) -> bool:
     seen = hospital.node_last_seen_at
     return seen is not None and (now or timezone.now()) - seen < NODE_ONLINE_WINDOW
+
+
+def node_status(hospital: Hospital, now: datetime | None = None) -> str:
+    """ "never_connected" (no request ever came with its node token), "online" (one came within
+    NODE_ONLINE_WINDOW) or "offline"."""
+    if hospital.node_last_seen_at is None:
+        return "never_connected"
+    return "online" if node_is_online(hospital, now) else "offline"
+
+
+def chain_addresses_in_use() -> set[str]:
+    """Every hospital's chain address, lower case."""
+    return {
+        a.lower() for a in Hospital.objects.exclude(chain_address="").values_list("chain_address", flat=True)
+    }

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
-from dhportal.errors import Conflict, InvalidUpload, PermissionDenied
+from events.services import record_event
 from hospitals.models import ApiToken, Hospital, User
 from hospitals.tokens import issue_token
+from web.errors import Conflict, InvalidInput, PermissionDenied
 
 
 def require_coordinator(user: User) -> None:
@@ -39,12 +43,13 @@ def register_hospital(
     require_coordinator(actor)
     slug = slugify(name)[:60]
     if not slug:
-        raise InvalidUpload("Hospital name must contain letters or digits")
+        raise InvalidInput("Hospital name must contain letters or digits")
     if Hospital.objects.filter(slug=slug).exists() or Hospital.objects.filter(name=name).exists():
         raise Conflict(f"A hospital named {name!r} is already registered")
-    admin_username = User.normalize_username(admin_username)  # as create_user stores it (Unicode NFKC)
-    if User.objects.filter(username=admin_username).exists():
+    check_new_username(admin_username)
+    if User.objects.filter(username__iexact=admin_username).exists():
         raise Conflict(f"User {admin_username!r} already exists")
+    check_password_strength(admin_password, admin_username)
     try:
         with transaction.atomic():
             hospital = Hospital.objects.create(name=name, slug=slug)
@@ -57,7 +62,28 @@ def register_hospital(
     except IntegrityError:  # registered meanwhile by a concurrent request
         raise Conflict(f"A hospital named {name!r} or user {admin_username!r} already exists") from None
     token = _set_node_token(hospital)
+    record_event(None, actor.username, "hospital_registered", {"hospital": slug, "admin": admin_username})
     return hospital, token
+
+
+# Plain ASCII, lower case: no look-alike of another user's name (Cyrillic "а", "AdminA" beside "adminA"), no markup.
+USERNAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9._-]{2,149}")
+
+
+def check_new_username(username: str) -> None:
+    if not USERNAME_PATTERN.fullmatch(username):
+        raise InvalidInput(
+            f"Username {username!r} is not allowed: use 3 to 150 lower-case ASCII letters, digits, '.', '_' or "
+            "'-', starting with a letter or digit"
+        )
+
+
+def check_password_strength(password: str, username: str) -> None:
+    """Django's password validators (length, common passwords, all digits, too close to the username)."""
+    try:
+        validate_password(password, user=User(username=username))
+    except ValidationError as exc:
+        raise InvalidInput("Password refused: " + " ".join(exc.messages)) from None
 
 
 def _set_node_token(hospital: Hospital) -> str:
@@ -71,7 +97,9 @@ def _set_node_token(hospital: Hospital) -> str:
 def rotate_node_token(actor: User, hospital: Hospital) -> str:
     """Issues a new node token; the old one stops working at once."""
     require_hospital_manager(actor, hospital)
-    return _set_node_token(hospital)
+    token = _set_node_token(hospital)
+    record_event(None, actor.username, "node_token_rotated", {"hospital": hospital.slug})
+    return token
 
 
 def revoke_node_token(actor: User, hospital: Hospital) -> None:
@@ -79,6 +107,7 @@ def revoke_node_token(actor: User, hospital: Hospital) -> None:
     hospital.node_token_prefix = ""
     hospital.node_token_hash = ""
     hospital.save(update_fields=["node_token_prefix", "node_token_hash"])
+    record_event(None, actor.username, "node_token_revoked", {"hospital": hospital.slug})
 
 
 def record_node_seen(hospital: Hospital, when: datetime) -> None:
@@ -109,6 +138,14 @@ def revoke_api_token(user: User, prefix: str) -> None:
     ApiToken.objects.filter(user=user, prefix=prefix, revoked_at__isnull=True).update(
         revoked_at=timezone.now()
     )
+
+
+def claim_chain_address(hospital: Hospital, address: str) -> bool:
+    """Gives a hospital without a chain address this one; False if it got one meanwhile (another worker)."""
+    claimed = bool(Hospital.objects.filter(pk=hospital.pk, chain_address="").update(chain_address=address))
+    if claimed:
+        hospital.chain_address = address
+    return claimed
 
 
 def set_chain_address(actor: User, hospital: Hospital, address: str) -> None:

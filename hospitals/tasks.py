@@ -6,9 +6,9 @@ from __future__ import annotations
 from celery import shared_task
 from django.conf import settings
 
-from hospitals.node.client import PortalClient
-from hospitals.node.config import read_node_config
-from hospitals.node.pipeline import run_round
+from node.client import PortalClient
+from node.config import read_node_config
+from node.pipeline import run_round
 
 
 def hospital_queue(slug: str) -> str:

@@ -11,8 +11,8 @@ from django.conf import settings
 from fl.data import Dataset
 from fl.local_data import load_local_dataset
 from fl.training import evaluate
-from rounds.federated import state_of
-from rounds.models import ModelArchitecture
+from registry.models import ModelArchitecture
+from registry.weights import state_of
 
 
 @lru_cache(maxsize=4)

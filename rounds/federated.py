@@ -3,22 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
-import torch
 
-from fl import fixed_head
-from fl import models as fl_models
 from fl import params as fl_params
-from fl.fedavg import apply_update, average_from_weighted_sum, round_head_to_fixed_point
-from fl.models import HEAD_BIAS, HEAD_WEIGHT
-from rounds.models import ModelArchitecture
-
-
-def template_state(architecture: ModelArchitecture) -> dict:
-    return fl_models.build_model(architecture.key, architecture.num_classes).state_dict()
-
-
-def state_of(architecture: ModelArchitecture, vector: np.ndarray) -> dict:
-    return fl_params.unflatten(vector, template_state(architecture))
+from fl.strategy import DEFAULT_SERVER_STRATEGY, get_server_strategy, published_state
+from registry.models import ModelArchitecture
+from registry.weights import template_state
 
 
 def next_global_vector(
@@ -27,12 +16,9 @@ def next_global_vector(
     weighted_sum: np.ndarray,
     total_samples: int,
     head: tuple[np.ndarray, np.ndarray] | None = None,
+    strategy: str = DEFAULT_SERVER_STRATEGY,
 ) -> np.ndarray:
-    """base + sum(n_h * delta_h) / sum(n_h), with the head on the fixed-point grid the next proofs start from.
-    `head`: fixed-point (weight, bias) computed exactly from the proven heads, used instead of the sum's."""
-    updated = apply_update(base_vector, average_from_weighted_sum(weighted_sum, total_samples))
-    state = state_of(architecture, updated)
-    if head is not None:
-        for name, values in zip((HEAD_WEIGHT, HEAD_BIAS), head, strict=True):
-            state[name] = torch.from_numpy(fixed_head.dequantise(values)).to(state[name].dtype)
-    return fl_params.flatten(round_head_to_fixed_point(state))
+    """The server strategy's step from the opened sum, with the head on the fixed-point grid the next proofs
+    start from. `head`: fixed-point (weight, bias) computed exactly from the proven heads, used instead."""
+    step = get_server_strategy(strategy).server_update(base_vector, weighted_sum, total_samples)
+    return fl_params.flatten(published_state(step.vector, template_state(architecture), head))

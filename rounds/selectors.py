@@ -4,19 +4,9 @@ from __future__ import annotations
 
 from django.db.models import QuerySet
 
-from dhportal.errors import InvalidUpload as InvalidInput
-from dhportal.errors import NotFound, PermissionDenied
 from hospitals.models import Hospital, User
-from rounds.models import (
-    AuditEvent,
-    ChainTransaction,
-    GlobalModel,
-    KeyCommittee,
-    ModelArchitecture,
-    Participant,
-    Round,
-    Submission,
-)
+from rounds.models import Participant, Round, Submission
+from web.errors import Conflict, NotFound, PermissionDenied
 
 
 def get_round(round_id: int) -> Round:
@@ -43,10 +33,17 @@ def visible_round(user: User, round_id: int) -> Round:
     return round_
 
 
+# A node has work in a round once it collects; before, nothing of the plan is published to nodes.
+NOT_PUBLISHED = (Round.State.DRAFT, Round.State.APPROVED, Round.State.OPEN, Round.State.CANCELLED)
+
+
 def node_round(hospital: Hospital, round_id: int) -> Round:
+    """The round as its participant's node may see it: refused before it collects and once cancelled."""
     round_ = get_round(round_id)
     if not round_.participants.filter(hospital=hospital).exists():
         raise PermissionDenied(f"{hospital.name} is not a participant of round {round_id}")
+    if round_.state in NOT_PUBLISHED:
+        raise Conflict(f"Round {round_id} is {round_.state}: it has no task for nodes")
     return round_
 
 
@@ -73,65 +70,10 @@ def all_active_submitted(round_: Round) -> bool:
     return bool(active) and active <= submitted
 
 
-def events_of(round_: Round) -> QuerySet[AuditEvent]:
-    return round_.events.order_by("id")
-
-
-def audit_trail(limit: int) -> QuerySet[AuditEvent]:
-    """The newest `limit` events of the whole portal, newest first."""
-    return AuditEvent.objects.order_by("-id")[:limit]
-
-
-def next_version(architecture: ModelArchitecture) -> int:
-    latest = GlobalModel.objects.filter(architecture=architecture).order_by("-version").first()
-    return 0 if latest is None else latest.version + 1
-
-
-def latest_model(architecture: ModelArchitecture) -> GlobalModel | None:
-    return GlobalModel.objects.filter(architecture=architecture).order_by("-version").first()
-
-
-def get_model(model_id: int) -> GlobalModel:
-    model = GlobalModel.objects.select_related("architecture").filter(pk=model_id).first()
-    if model is None:
-        raise NotFound(f"Model {model_id} does not exist")
-    return model
-
-
-def models_in_order() -> QuerySet[GlobalModel]:
-    return GlobalModel.objects.select_related("architecture", "produced_by").order_by(
-        "architecture_id", "version"
-    )
-
-
-def model_for_export(version: str, architecture_key: str | None) -> GlobalModel:
-    """The model a user names by version ('latest' or a number) and, when ambiguous, architecture key."""
-    models = GlobalModel.objects.select_related("architecture")
-    if architecture_key:
-        models = models.filter(architecture__key=architecture_key)
-    keys = set(models.values_list("architecture__key", flat=True))
-    if not keys:
-        raise NotFound("No global model exists yet: run a round (or the demo) first")
-    if len(keys) > 1:
-        raise InvalidInput(f"Several model lines exist ({', '.join(sorted(keys))}): pass --architecture")
-    if version == "latest":
-        return models.order_by("-version").first()
-    if not version.isdigit():
-        raise InvalidInput(f"--version must be a number or 'latest', not {version!r}")
-    model = models.filter(version=int(version)).first()
-    if model is None:
-        raise NotFound(f"No model version {version}")
-    return model
-
-
-def get_committee(committee_id: int) -> KeyCommittee:
-    key_committee = KeyCommittee.objects.filter(pk=committee_id).first()
-    if key_committee is None:
-        raise NotFound(f"Key committee {committee_id} does not exist")
-    return key_committee
-
-
-def submission_chain_tx(submission: Submission) -> ChainTransaction | None:
-    return ChainTransaction.objects.filter(
-        round_id=submission.round_id, hospital_id=submission.hospital_id, kind=ChainTransaction.Kind.SUBMIT
-    ).first()
+def participant_status(participant: Participant) -> str:
+    """Where a hospital is in a round, from what its node has actually done."""
+    if participant.opted_out:
+        return "opted_out"
+    if Submission.objects.filter(round_id=participant.round_id, hospital_id=participant.hospital_id).exists():
+        return "submitted"
+    return "training" if participant.task_fetched_at else "invited"

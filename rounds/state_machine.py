@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from dhportal.errors import Conflict
 from rounds.models import Round
+from web.errors import Conflict
 
 S = Round.State
 TRANSITIONS: dict[str, set[str]] = {
@@ -11,7 +11,7 @@ TRANSITIONS: dict[str, set[str]] = {
     S.APPROVED: {S.OPEN, S.CANCELLED, S.FAILED},
     S.OPEN: {S.COLLECTING, S.CANCELLED, S.FAILED},
     S.COLLECTING: {S.AGGREGATING, S.CANCELLED, S.FAILED},
-    S.AGGREGATING: {S.COMPLETED, S.FAILED},
+    S.AGGREGATING: {S.COMPLETED, S.FAILED, S.CANCELLED},  # cancel: a coordinator stops a stuck aggregation
     S.COMPLETED: set(),
     S.FAILED: set(),
     S.CANCELLED: set(),

@@ -4,8 +4,9 @@ import logging
 
 from celery import Task, shared_task
 
-from rounds import services
-from rounds.chain import ChainUnavailable
+from ledger.connection import ChainUnavailable
+from rounds import dispatch
+from rounds.services import aggregating, chain_records, collecting, lifecycle
 
 log = logging.getLogger(__name__)
 CHAIN_RETRIES = 5
@@ -21,40 +22,40 @@ def _retry_later(task: Task, error: ChainUnavailable) -> None:
 def _retry_chain(task: Task, round_id: int, error: ChainUnavailable) -> None:
     """Retries later; after the last try the round fails with the reason."""
     _retry_later(task, error)
-    services.fail_round_if_running(round_id, str(error))
+    lifecycle.fail_round_if_running(round_id, str(error))
 
 
-@shared_task(name="rounds.open_round", bind=True, acks_late=True)
+@shared_task(name=dispatch.OPEN_ROUND, bind=True, acks_late=True)
 def open_round(self: Task, round_id: int) -> None:
     try:
-        services.open_round(round_id)
+        collecting.open_round(round_id)
     except ChainUnavailable as error:
         _retry_chain(self, round_id, error)
 
 
-@shared_task(name="rounds.aggregate_round", bind=True, acks_late=True)
+@shared_task(name=dispatch.AGGREGATE_ROUND, bind=True, acks_late=True)
 def aggregate_round(self: Task, round_id: int) -> None:
     # Key parties down: the round waits and this task tries again later; eager tasks cannot wait.
     try:
-        services.aggregate_round(round_id, wait_for_key_parties=not self.request.is_eager)
+        aggregating.aggregate_round(round_id, wait_for_key_parties=not self.request.is_eager)
     except ChainUnavailable as error:
         _retry_chain(self, round_id, error)
-    except services.KeyPartiesWaiting as waiting:
+    except aggregating.KeyPartiesWaiting as waiting:
         raise self.retry(countdown=waiting.retry_in, max_retries=None) from None
 
 
-@shared_task(name="rounds.record_submission_on_chain", bind=True, acks_late=True)
+@shared_task(name=dispatch.RECORD_SUBMISSION_ON_CHAIN, bind=True, acks_late=True)
 def record_submission_on_chain(self: Task, submission_id: int, round_id: int) -> None:
     try:
-        services.record_submission_on_chain(submission_id)
+        chain_records.record_submission_on_chain(submission_id)
     except ChainUnavailable as error:
         _retry_chain(self, round_id, error)
 
 
-@shared_task(name="rounds.cancel_round_on_chain", bind=True, acks_late=True)
+@shared_task(name=dispatch.CANCEL_ROUND_ON_CHAIN, bind=True, acks_late=True)
 def cancel_round_on_chain(self: Task, round_id: int) -> None:
     try:
-        services.cancel_round_on_chain(round_id)
+        chain_records.cancel_round_on_chain(round_id)
     except ChainUnavailable as error:
         _retry_later(self, error)
         log.warning("round %s was not cancelled on chain: %s", round_id, error)
@@ -62,4 +63,4 @@ def cancel_round_on_chain(self: Task, round_id: int) -> None:
 
 @shared_task(name="rounds.sweep_deadlines")
 def sweep_deadlines() -> list[int]:
-    return services.sweep_deadlines()
+    return aggregating.sweep_deadlines()

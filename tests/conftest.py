@@ -22,9 +22,11 @@ from dhportal.celery import app as celery_app
 from fl.local_data import save_npz
 from hospitals import services as hospital_services
 from hospitals.models import Hospital, User
-from hospitals.node.config import NodeConfig, write_node_config
-from rounds import services
-from rounds.models import GlobalModel, Round
+from node.config import NodeConfig, write_node_config
+from registry import services as registry_services
+from registry.models import GlobalModel
+from rounds.models import Round
+from rounds.services import planning
 
 SAMPLES_PER_HOSPITAL = 48
 TINY_CONFIG = {"local_epochs": 1, "batch_size": 8, "proof_steps": 1}
@@ -35,7 +37,7 @@ def isolated_portal(settings, tmp_path):
     """Each test: its own blob store and node configs; tasks eager unless a test starts a real worker."""
     settings.DATA_DIR = tmp_path / "portal"
     settings.DH_NODE_CONFIG_DIR = tmp_path / "nodes"
-    settings.DH_AGGREGATION = "plaintext"
+    settings.DH_PROTECTION = "plaintext"
     settings.DH_CHAIN = "off"  # tests of the chain (tests/rounds/test_chain.py) turn it on
     settings.DH_PROOFS = "none"  # tests of proofs (tests/rounds/test_proofs.py) turn them on
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # speed, tests only
@@ -77,7 +79,7 @@ class Consortium:
         self, hospitals: list[Hospital] | None = None, quorum: int | None = None, **extra
     ) -> Round:
         hospitals = hospitals or [self.hospital_a, self.hospital_b]
-        return services.create_round(
+        return planning.create_round(
             self.coordinator,
             self.model,
             {**TINY_CONFIG, **extra.pop("config", {})},
@@ -114,7 +116,7 @@ def make_consortium(data_dir: Path) -> Consortium:
         tokens[hospital.slug] = token
         hospitals.append(hospital)
         admins.append(User.objects.get(username=f"admin_{letter}"))
-    model = services.initialise_model(coordinator, "cnn28-d16", 2, seed=0)
+    model = registry_services.initialise_model(coordinator, "cnn28-d16", 2, seed=0)
     return Consortium(coordinator, *hospitals, *admins, tokens, model, data_dir)
 
 
@@ -153,9 +155,9 @@ def committee_shares(tmp_path_factory):
 
 @pytest.fixture
 def key_committee(db, committee_shares):
+    from committee.models import KeyCommittee
     from crypto import ckks
-    from rounds import blobstore
-    from rounds.models import KeyCommittee
+    from registry import blobstore
 
     public_context, party_dirs = committee_shares
     return KeyCommittee.objects.create(

@@ -19,6 +19,8 @@ from crypto.zk.poseidon import head_hash
 from crypto.zk.training_proof import step_input
 from fl.fixed_head import FEATURE_BOUND, LR_BOUND, SCALE, WEIGHT_BOUND, HeadStep, sgd_step
 
+pytestmark = [pytest.mark.zk, pytest.mark.slow]
+
 # A different shape too: 3 classes, and a batch of 3 makes the divisors S^2 B and S B non-powers of two.
 SMALL_SHAPE = CircuitShape(features=4, classes=3, batch=3)
 DEFAULT_CONSTRAINTS = 15354

@@ -9,6 +9,8 @@ import pytest
 from contracts.client import ChainError
 from contracts.localchain import HARDHAT_CHAIN_ID, LocalChain
 
+pytestmark = [pytest.mark.chain]
+
 
 def test_local_chain_starts_funds_and_stops() -> None:
     with LocalChain(num_accounts=3) as chain:

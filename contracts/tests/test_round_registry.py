@@ -20,7 +20,6 @@ from contracts.client import (
     ChainConnection,
     ChainError,
     Deployment,
-    RoundRegistry,
     SnarkjsProof,
     chain_from_env,
     deploy,
@@ -29,6 +28,9 @@ from contracts.client import (
 )
 from contracts.compile import compile_registry, compile_with_verifier
 from contracts.localchain import LocalChain
+from contracts.registry import RoundRegistry
+
+pytestmark = [pytest.mark.chain, pytest.mark.zk]
 
 MODEL = "0x" + "11" * 32
 CONFIG = "0x" + "22" * 32

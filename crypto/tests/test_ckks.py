@@ -10,6 +10,8 @@ import tenseal as ts
 
 from crypto import ckks, keygen, seal_io, threshold
 
+pytestmark = [pytest.mark.unit]
+
 LENGTH = 5000  # two ciphertexts, the second one partly filled
 
 

@@ -12,6 +12,8 @@ import tenseal as ts
 
 from crypto import ckks, keygen
 
+pytestmark = [pytest.mark.unit]
+
 SEED = hashlib.sha256(b"round 7 chain record").digest()
 
 

@@ -9,7 +9,9 @@ import sys
 import numpy as np
 import pytest
 
-from crypto import ckks, keygen, keyparty
+from crypto import ckks, decryption_job, keygen, keyparty
+
+pytestmark = [pytest.mark.mpc]
 
 LENGTH = 10_000  # three ciphertexts
 
@@ -34,7 +36,9 @@ def test_three_parties_decrypt_the_weighted_average(tmp_path, committee, round_u
     public_context, party_dirs = committee
     deltas, counts, blobs = round_updates
     portal_sum = ckks.sum_blobs(public_context, blobs)
-    job = keyparty.write_job(tmp_path / "job", public_context, blobs, LENGTH, ckks.blob_digest(portal_sum))
+    job = decryption_job.write_job(
+        tmp_path / "job", public_context, blobs, LENGTH, ckks.blob_digest(portal_sum)
+    )
 
     opened = keyparty.decrypt_sum(job, party_dirs, timeout=120)
 
@@ -51,7 +55,7 @@ def test_party_refuses_when_the_portal_sum_differs(tmp_path, committee, round_up
     _, _, blobs = round_updates
     # The portal claims the digest of a sum that leaves one hospital out (or of anything else).
     claimed = ckks.blob_digest(ckks.sum_blobs(public_context, blobs[:3]))
-    job = keyparty.write_job(tmp_path / "job", public_context, blobs, LENGTH, claimed)
+    job = decryption_job.write_job(tmp_path / "job", public_context, blobs, LENGTH, claimed)
     with pytest.raises(keyparty.ThresholdDecryptionError, match=r"key party \d failed \(exit 3\).*differs"):
         keyparty.decrypt_sum(job, party_dirs, timeout=60)
     assert not list(job.glob("result-party*.npy"))
@@ -62,7 +66,7 @@ def test_party_refuses_a_blob_under_another_key(tmp_path, committee, round_updat
     _, _, blobs = round_updates
     other_context, _ = keygen.create_local_committee(tmp_path / "other", parties=2)
     foreign = ckks.encrypt_vector(other_context, np.ones(LENGTH))
-    job = keyparty.write_job(tmp_path / "job", public_context, [*blobs[:2], foreign], LENGTH, "0" * 64)
+    job = decryption_job.write_job(tmp_path / "job", public_context, [*blobs[:2], foreign], LENGTH, "0" * 64)
     with pytest.raises(
         keyparty.ThresholdDecryptionError, match="blob-0002.bin refused: encrypted under another key"
     ):
@@ -99,7 +103,7 @@ def test_cli_generate_info_and_refusal(tmp_path) -> None:
     empty.mkdir()
     public_context, _ = keygen.create_local_committee(tmp_path / "committee", parties=2)
     blob = ckks.encrypt_vector(public_context, np.ones(5))
-    job = keyparty.write_job(
+    job = decryption_job.write_job(
         tmp_path / "job", public_context, [blob], 5, ckks.blob_digest(ckks.sum_blobs(public_context, [blob]))
     )
     assert (
@@ -123,7 +127,9 @@ def test_cli_generate_info_and_refusal(tmp_path) -> None:
 def test_timeout_names_the_parties_still_running(tmp_path, committee, round_updates) -> None:
     public_context, party_dirs = committee
     _, _, blobs = round_updates
-    job = keyparty.write_job(tmp_path / "job", public_context, blobs[:1], LENGTH, ckks.blob_digest(blobs[0]))
+    job = decryption_job.write_job(
+        tmp_path / "job", public_context, blobs[:1], LENGTH, ckks.blob_digest(blobs[0])
+    )
     with pytest.raises(keyparty.ThresholdDecryptionError, match=r"key parties \[0, 1, 2\] still running"):
         keyparty.decrypt_sum(job, party_dirs, timeout=0.2)
 
@@ -132,7 +138,7 @@ def test_party_refuses_a_blob_listed_twice(tmp_path, committee, round_updates) -
     public_context, party_dirs = committee
     _, _, blobs = round_updates
     doubled = [blobs[0], blobs[0]]
-    job = keyparty.write_job(
+    job = decryption_job.write_job(
         tmp_path / "job",
         public_context,
         doubled,

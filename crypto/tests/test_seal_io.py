@@ -8,6 +8,8 @@ import tenseal.sealapi as sealapi
 
 from crypto import ckks, seal_io
 
+pytestmark = [pytest.mark.unit]
+
 
 def _fresh_ciphertext() -> sealapi.Ciphertext:
     context = ckks.seal_context()

@@ -9,6 +9,8 @@ import pytest
 
 from crypto import ckks, keygen, threshold
 
+pytestmark = [pytest.mark.unit]
+
 LENGTH = 3000
 PARTIES = 3
 

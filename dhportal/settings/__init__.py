@@ -1,6 +1,6 @@
 """Settings package: base.py holds everything; DH_ENV=production adds the refusals in production.py."""
 
-from dhportal.env import env_str
+from dhportal.settings.env import env_str
 
 from .base import *  # noqa: F403
 

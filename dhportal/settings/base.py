@@ -6,7 +6,7 @@ from pathlib import Path
 
 import dj_database_url
 
-from dhportal.env import env_bool, env_int, env_list, env_path, env_str
+from dhportal.settings.env import env_bool, env_int, env_list, env_path, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 DATA_DIR = env_path("DH_DATA_DIR", BASE_DIR / "var")
@@ -31,7 +31,13 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "channels",
     "hospitals",
+    "events",
+    "registry",
+    "committee",
+    "proofs",
+    "ledger",
     "rounds",
+    "demo",
 ]
 
 MIDDLEWARE = [
@@ -75,9 +81,12 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 60
 
 AUTH_USER_MODEL = "hospitals.User"
-SESSION_ENGINE = "dhportal.sessions"  # database sessions that ignore malformed cookies
+SESSION_ENGINE = "web.sessions"  # database sessions that ignore malformed cookies
 AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 LANGUAGE_CODE = "en"
@@ -94,9 +103,9 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     # JSON bodies only; the update upload declares its own multipart parser.
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["web.json_depth.DepthLimitedJSONParser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "EXCEPTION_HANDLER": "dhportal.api_errors.exception_handler",
+    "EXCEPTION_HANDLER": "web.api_errors.exception_handler",
     "DEFAULT_PAGINATION_CLASS": None,
 }
 SPECTACULAR_SETTINGS = {
@@ -106,7 +115,7 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
-        "dhportal.api_errors.declare_error_responses",
+        "web.api_errors.declare_error_responses",
     ],
 }
 
@@ -163,7 +172,7 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
 
 # Aggregation: "ckks" (threshold-decrypted CKKS, the default) or "plaintext" (benchmark baseline only).
-DH_AGGREGATION = env_str("DH_AGGREGATION", "ckks")
+DH_PROTECTION = env_str("DH_PROTECTION", "ckks")
 # Key parties' share folders in the single-machine set-up (each party owns one subfolder), and how long a
 # threshold decryption may take before the round reports the parties that did not finish.
 DH_KEYPARTY_DIR = env_path("DH_KEYPARTY_DIR", DATA_DIR / "keyparties")
@@ -177,8 +186,6 @@ DH_PROOFS = env_str("DH_PROOFS", "groth16")
 DH_PTAU_PATH = env_path("DH_PTAU_PATH", SHARED_DIR / "zk" / "pot15_dev_final.ptau")
 # Coordinator-held validation data for the global model (MedMNIST .npz); empty disables global validation.
 DH_VALIDATION_DATA = env_str("DH_VALIDATION_DATA", "")
-# Where the portal's URL is, as hospital nodes see it.
-DH_PORTAL_URL = env_str("DH_PORTAL_URL", "http://127.0.0.1:8000")
 # Hospital node configuration files (token, data path), one per hospital, where nodes run.
 DH_NODE_CONFIG_DIR = env_path("DH_NODE_CONFIG_DIR", DATA_DIR / "nodes")
 # Every round recorded on an Ethereum chain (docs in rounds/chain.py): "local" (a hardhat dev node at

@@ -2,7 +2,7 @@
 
 from django.core.exceptions import ImproperlyConfigured
 
-from .base import DEBUG, DEVELOPMENT_SECRET_KEY, DH_AGGREGATION, DH_CHAIN, SECRET_KEY
+from .base import DEBUG, DEVELOPMENT_SECRET_KEY, DH_CHAIN, DH_PROTECTION, SECRET_KEY
 
 
 def refuse_unsafe_settings() -> None:
@@ -10,9 +10,9 @@ def refuse_unsafe_settings() -> None:
         raise ImproperlyConfigured("DH_SECRET_KEY must be set to a random value of at least 32 characters")
     if DEBUG:
         raise ImproperlyConfigured("DH_DEBUG must be false in production")
-    if DH_AGGREGATION != "ckks":
+    if DH_PROTECTION != "ckks":
         raise ImproperlyConfigured(
-            "DH_AGGREGATION must be ckks in production: plaintext is a benchmark baseline"
+            "DH_PROTECTION must be ckks in production: plaintext is a benchmark baseline"
         )
     if DH_CHAIN == "local":
         raise ImproperlyConfigured(

@@ -10,6 +10,8 @@ from fl.data import (
     partition_iid,
 )
 
+pytestmark = [pytest.mark.unit]
+
 
 def write_npz(path, **arrays):
     np.savez(path, **arrays)

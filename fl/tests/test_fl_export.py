@@ -1,11 +1,14 @@
 import json
 
 import numpy as np
+import pytest
 import torch
 
 from fl.export import METADATA_FILE, export_torchscript
 from fl.models import architecture_hash, build_model
 from fl.training import predict_logits
+
+pytestmark = [pytest.mark.unit]
 
 
 def test_exported_torchscript_loads_alone_and_predicts_the_same_logits(tmp_path):

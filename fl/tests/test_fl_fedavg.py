@@ -12,6 +12,8 @@ from fl.fedavg import (
 )
 from fl.models import build_model
 
+pytestmark = [pytest.mark.unit]
+
 
 def test_fedavg_weights_by_sample_count():
     updates = [(np.array([1.0, 0.0]), 1), (np.array([4.0, 3.0]), 3)]

@@ -4,6 +4,8 @@ import torch
 from fl.models import ARCHITECTURES, FEATURE_DIM, architecture_hash, build_model, model_from_state
 from fl.params import parameter_count
 
+pytestmark = [pytest.mark.unit]
+
 
 @pytest.mark.parametrize("arch_id", sorted(ARCHITECTURES))
 def test_body_features_lie_in_unit_interval_and_head_is_linear(arch_id):

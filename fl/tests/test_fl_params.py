@@ -5,6 +5,8 @@ import torch
 from fl.models import build_model
 from fl.params import flatten, parameter_count, parameter_slice, unflatten
 
+pytestmark = [pytest.mark.unit]
+
 
 def test_flatten_unflatten_round_trip_is_exact():
     state = build_model("cnn28-d16", 3, seed=1).state_dict()

@@ -1,19 +1,28 @@
-"""The round defaults must train a useful model: the full PneumoniaMNIST setting of the demo."""
+"""The round defaults must train a useful model: the full PneumoniaMNIST setting of the demo. And the
+simulation goes through the strategy seam (fl.strategy) with any server strategy, stateful or not."""
 
+import json
 import time
 
-from fl.data import load_medmnist_npz, partition_iid
-from fl.simulation import run_fedavg
+import numpy as np
+import pytest
+
+from fl.data import Dataset, load_medmnist_npz, partition_iid
+from fl.local_data import save_npz
+from fl.params import flatten
+from fl.simulation import main, run_simulation
+from fl.strategy import FedAvg, ServerState, ServerStep
 from fl.training import DEFAULT_TRAIN_CONFIG
 
 
+@pytest.mark.slow
 def test_fedavg_with_fixed_point_head_reaches_90_percent_on_pneumonia_val(pneumonia_npz):
     train, validation = load_medmnist_npz(pneumonia_npz, "train"), load_medmnist_npz(pneumonia_npz, "val")
     hospitals = [train.subset(part) for part in partition_iid(train.labels, 3, seed=0)]
     config = DEFAULT_TRAIN_CONFIG
     assert (config.loss, config.local_epochs, config.batch_size) == ("mse_onehot", 1, 8)
     started = time.perf_counter()
-    _, reports = run_fedavg("cnn28-d16", config, hospitals, validation, rounds=5, seed=0)
+    _, reports = run_simulation("cnn28-d16", config, hospitals, validation, rounds=5, seed=0)
     elapsed = time.perf_counter() - started
     for report in reports:
         print(report)
@@ -21,3 +30,61 @@ def test_fedavg_with_fixed_point_head_reaches_90_percent_on_pneumonia_val(pneumo
     assert [r["round"] for r in reports] == [1, 2, 3, 4, 5]
     assert reports[-1]["accuracy"] >= 0.90
     assert reports[-1]["auc"] >= 0.95
+
+
+def tiny_images(n, seed):
+    rng = np.random.default_rng(seed)
+    labels = np.arange(n) % 2
+    inputs = rng.uniform(0, 0.5, (n, 1, 28, 28)).astype(np.float32) + 0.4 * labels[:, None, None, None]
+    return Dataset(inputs.astype(np.float32), labels.astype(np.int64), 2)
+
+
+class CountingFedAvg:
+    """FedAvg that also counts rounds in its state: stands in for a server optimiser such as FedAdam."""
+
+    name = "counting"
+
+    def __init__(self) -> None:
+        self.seen: list[ServerState | None] = []
+
+    def server_update(self, global_vector, weighted_sum, total_samples, state=None) -> ServerStep:
+        self.seen.append(state)
+        step = FedAvg().server_update(global_vector, weighted_sum, total_samples)
+        rounds = 0 if state is None else int(state["rounds"][0])
+        return ServerStep(step.vector, {"rounds": np.array([rounds + 1])})
+
+
+@pytest.mark.unit
+def test_the_server_strategy_is_pluggable_and_keeps_its_state_across_rounds():
+    hospitals, validation = [tiny_images(24, 1), tiny_images(17, 2)], tiny_images(20, 3)
+    strategy = CountingFedAvg()
+    state, reports = run_simulation(
+        "cnn28-d16", DEFAULT_TRAIN_CONFIG, hospitals, validation, rounds=3, seed=1, strategy=strategy
+    )
+    assert [None if s is None else int(s["rounds"][0]) for s in strategy.seen] == [None, 1, 2]
+    plain, plain_reports = run_simulation(
+        "cnn28-d16", DEFAULT_TRAIN_CONFIG, hospitals, validation, rounds=3, seed=1, strategy="fedavg"
+    )
+    assert np.array_equal(flatten(state), flatten(plain))
+    assert [r["accuracy"] for r in reports] == [r["accuracy"] for r in plain_reports]
+
+
+@pytest.mark.unit
+def test_unknown_strategy_is_refused(tmp_path, capsys):
+    with pytest.raises(ValueError, match="choose one of fedavg"):
+        run_simulation(
+            "cnn28-d16", DEFAULT_TRAIN_CONFIG, [tiny_images(16, 0)], tiny_images(8, 1), 1, 0, "median"
+        )
+    npz = save_npz(tmp_path / "tiny.npz", {"train": tiny_images(32, 0), "val": tiny_images(16, 1)})
+    with pytest.raises(SystemExit):
+        main(["--npz", str(npz), "--strategy", "median"])
+    assert "invalid choice: 'median'" in capsys.readouterr().err
+
+
+@pytest.mark.unit
+def test_command_line_runs_rounds_with_the_chosen_strategies(tmp_path, capsys):
+    npz = save_npz(tmp_path / "tiny.npz", {"train": tiny_images(48, 0), "val": tiny_images(16, 1)})
+    config = json.dumps({"fedprox_mu": 0.01})
+    main(["--npz", str(npz), "--hospitals", "2", "--rounds", "2", "--strategy", "fedavg", "--config", config])
+    reports = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [r["round"] for r in reports] == [1, 2]

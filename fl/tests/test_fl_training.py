@@ -11,6 +11,8 @@ from fl.models import build_model
 from fl.params import flatten
 from fl.training import DEFAULT_TRAIN_CONFIG, TrainConfig, evaluate, head_of, train_local
 
+pytestmark = [pytest.mark.unit]
+
 
 def tiny_images(n=43, seed=0):
     """Two separable classes: bright versus dark images."""

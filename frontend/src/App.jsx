@@ -1,6 +1,8 @@
+import { useState } from "react";
 import { BrowserRouter, Navigate, NavLink, Outlet, Route, Routes, useLocation, useNavigate } from "react-router-dom";
 import { AuthProvider, useAuth } from "./auth.jsx";
 import { ErrorState, Loading } from "./components/States.jsx";
+import { useDocumentTitle } from "./hooks.js";
 import { AuditPage } from "./pages/AuditPage.jsx";
 import { DashboardPage } from "./pages/DashboardPage.jsx";
 import { HospitalPage } from "./pages/HospitalPage.jsx";
@@ -61,27 +63,34 @@ function Home() {
   const { user } = useAuth();
   if (user.role === "coordinator") return <DashboardPage />;
   if (user.hospitalId != null) return <Navigate to={`/hospitals/${user.hospitalId}`} replace />;
-  return <ErrorState title="No hospital" error={new Error("Your account is not linked to a hospital; ask the coordinator.")} />;
+  return <RefusalPage title="No hospital" message="Your account is not linked to a hospital; ask the coordinator." />;
 }
 
 function CoordinatorOnly({ page }) {
   const { user } = useAuth();
   if (user.role === "coordinator") return page;
   return (
-    <ErrorState
+    <RefusalPage
       title="Refused"
-      error={new Error("This page is for the consortium coordinator. You can see your own hospital, its rounds and its submissions.")}
+      message="This page is for the consortium coordinator. You can see your own hospital, its rounds and its submissions."
     />
   );
 }
 
 function NotFound() {
-  return <ErrorState title="No such page" error={new Error("Check the address, or use the menu.")} />;
+  return <RefusalPage title="No such page" message="Check the address, or use the menu." />;
+}
+
+function RefusalPage({ title, message }) {
+  useDocumentTitle(title);
+  return <ErrorState title={title} error={new Error(message)} />;
 }
 
 function Layout() {
   const { user, logout } = useAuth();
   const navigate = useNavigate();
+  // On a narrow screen the menu folds into a bar with a toggle (styles.css); choosing a page closes it again.
+  const [menuOpen, setMenuOpen] = useState(false);
   const coordinator = user.role === "coordinator";
   const links = coordinator
     ? [
@@ -99,39 +108,54 @@ function Layout() {
       ];
   return (
     <div className="shell">
-      <nav className="sidebar" aria-label="Main">
-        <div className="brand">
-          <span className="brand-mark" aria-hidden="true">
-            +
-          </span>
-          DecentraHealth
-        </div>
-        <ul>
-          {links.map(([to, label]) => (
-            <li key={to}>
-              <NavLink to={to} end={to === "/" || to === "/rounds"}>
-                {label}
-              </NavLink>
-            </li>
-          ))}
-        </ul>
-        <div className="whoami">
-          <div className="whoami-name" data-testid="whoami">
-            {user.username}
+      <header className="sidebar">
+        <div className="sidebar-bar">
+          <div className="brand">
+            <span className="brand-mark" aria-hidden="true">
+              +
+            </span>
+            DecentraHealth
           </div>
-          <div className="hint">{coordinator ? "Coordinator" : `Admin · ${user.hospitalName}`}</div>
           <button
             type="button"
-            className="button link"
-            onClick={async () => {
-              await logout();
-              navigate("/login");
-            }}
+            className="button menu-toggle"
+            aria-expanded={menuOpen}
+            aria-controls="main-menu"
+            onClick={() => setMenuOpen(!menuOpen)}
           >
-            Log out
+            {menuOpen ? "Close menu" : "Menu"}
           </button>
         </div>
-      </nav>
+        <div id="main-menu" className={`sidebar-menu${menuOpen ? " open" : ""}`}>
+          <nav aria-label="Main">
+            <ul>
+              {links.map(([to, label]) => (
+                <li key={to}>
+                  <NavLink to={to} end={to === "/" || to === "/rounds"} onClick={() => setMenuOpen(false)}>
+                    {label}
+                  </NavLink>
+                </li>
+              ))}
+            </ul>
+          </nav>
+          <div className="whoami">
+            <div className="whoami-name" data-testid="whoami">
+              {user.username}
+            </div>
+            <div className="hint">{coordinator ? "Coordinator" : `Admin · ${user.hospitalName}`}</div>
+            <button
+              type="button"
+              className="button link"
+              onClick={async () => {
+                await logout();
+                navigate("/login");
+              }}
+            >
+              Log out
+            </button>
+          </div>
+        </div>
+      </header>
       <main className="content">
         <Outlet />
       </main>

@@ -1,3 +1,5 @@
+import { fieldLabel } from "./labels.js";
+
 // The portal's REST API over the session cookie. Every failure becomes an ApiError with a readable message:
 // the API answers {"error": code, "detail": reason, "fields"?: {name: [messages] | {nested}}}.
 
@@ -18,6 +20,11 @@ export class ApiError extends Error {
 
   get isUnauthenticated() {
     return this.status === 401 || this.code === "not_authenticated";
+  }
+
+  /** The portal was unreachable or failed on its side: asking again later may succeed. */
+  get isTransient() {
+    return this.status === 0 || this.status >= 500;
   }
 }
 
@@ -49,13 +56,8 @@ export function errorMessage(error) {
   if (!(error instanceof ApiError)) return error.message || String(error);
   const fields = Object.entries(error.fieldMessages);
   if (fields.length === 0) return error.detail;
-  const listed = fields.map(([name, message]) => `${humanField(name)}: ${message}`).join("; ");
+  const listed = fields.map(([name, message]) => `${fieldLabel(name)}: ${message}`).join("; ");
   return error.code === "invalid" ? listed : `${error.detail} ${listed}`;
-}
-
-export function humanField(name) {
-  const last = name.split(".").pop();
-  return last.replace(/_/g, " ").replace(/^./, (c) => c.toUpperCase());
 }
 
 export function readCookie(name, cookies = typeof document === "undefined" ? "" : document.cookie) {
@@ -92,7 +94,7 @@ export async function request(method, path, { body, signal } = {}) {
     });
   } catch (cause) {
     if (cause?.name === "AbortError") throw cause;
-    throw new ApiError(0, "network", "Cannot reach the portal. Check your connection; the page retries when you reload it.");
+    throw new ApiError(0, "network", "Cannot reach the portal. Check your connection; the page keeps retrying.");
   }
   if (response.status === 204) return null;
   const text = await response.text();

@@ -125,3 +125,27 @@ export function proofTone(status) {
   if (["none", "", "not_required"].includes(value)) return "muted";
   return "active";
 }
+
+/** "12:34", "1:02:03"; a day or more as a duration ("2 d 3 h"): a countdown of whole seconds. */
+export function formatClock(seconds) {
+  const s = Math.max(0, Math.floor(seconds));
+  if (s >= 86400) return formatDuration(s);
+  const pad = (n) => String(n).padStart(2, "0");
+  const hours = Math.floor(s / 3600);
+  const minutes = Math.floor((s % 3600) / 60);
+  return hours ? `${hours}:${pad(minutes)}:${pad(s % 60)}` : `${minutes}:${pad(s % 60)}`;
+}
+
+/** A hospital's node (`node_status`: "never_connected" | "online" | "offline") in words: {label, tone, detail?}. */
+export function describeNode(hospital, now = Date.now()) {
+  switch (hospital.node_status) {
+    case "online":
+      return { label: "Online", tone: "good" };
+    case "offline":
+      return { label: "Offline", tone: "warn", detail: `last seen ${formatRelative(hospital.node_last_seen_at, now)}` };
+    case "never_connected":
+      return { label: "Never connected", tone: "muted" };
+    default:
+      return { label: "Status unknown", tone: "muted" };
+  }
+}

@@ -1,9 +1,26 @@
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { api } from "./api.js";
-import { LiveSocket, socketUrl } from "./live.js";
+import { backoffDelay, LiveSocket, socketUrl } from "./live.js";
+
+const APP_NAME = "DecentraHealth";
+
+/** Sets the window title to "`title` · DecentraHealth", so tabs and history entries say which page is which. */
+export function useDocumentTitle(title) {
+  useEffect(() => {
+    document.title = title ? `${title} · ${APP_NAME}` : APP_NAME;
+  }, [title]);
+}
+
+/** Up to 2, 4, 8, then 10 s, jittered like the websocket's so that open tabs do not all retry at once. */
+function retryDelay(attempt) {
+  return backoffDelay(attempt, { baseMs: 2000, maxMs: 10000 });
+}
 
 /**
  * GET `path` (skipped while null). Keeps the last data while reloading so live refreshes do not flicker.
+ * A failure the portal may recover from (unreachable, 5xx) is retried with backoff, and the error clears as
+ * soon as a retry succeeds; the window regaining focus or the network refetches too, so a page opened during
+ * an outage does not keep its error after the portal is back.
  * Returns {data, error, loading, reload}; `loading` is true only until the first answer.
  */
 export function useApi(path) {
@@ -11,24 +28,38 @@ export function useApi(path) {
   const generation = useRef(0);
   const pathRef = useRef(path);
   pathRef.current = path;
+  const retry = useRef({ attempt: 0, timer: null });
 
   const load = useCallback(async () => {
     const current = pathRef.current;
     if (current == null) return;
+    clearTimeout(retry.current.timer);
     const mine = ++generation.current;
     try {
       const data = await api.get(current);
-      if (mine === generation.current) setState({ data, error: null, loading: false });
+      if (mine !== generation.current) return;
+      retry.current.attempt = 0;
+      setState({ data, error: null, loading: false });
     } catch (error) {
-      if (mine === generation.current) setState((previous) => ({ ...previous, error, loading: false }));
+      if (mine !== generation.current) return;
+      setState((previous) => ({ ...previous, error, loading: false }));
+      if (error.isTransient) retry.current.timer = setTimeout(load, retryDelay(retry.current.attempt++));
     }
   }, []);
 
   useEffect(() => {
     setState({ data: undefined, error: null, loading: path != null });
     load();
+    if (path == null) return undefined;
+    window.addEventListener("focus", load);
+    window.addEventListener("online", load);
+    const pending = retry.current;
     return () => {
       generation.current += 1;
+      clearTimeout(pending.timer);
+      pending.attempt = 0;
+      window.removeEventListener("focus", load);
+      window.removeEventListener("online", load);
     };
   }, [path, load]);
 
@@ -102,4 +133,59 @@ export function useLiveSockets(paths, { onEvent, onOpen }) {
     if (list.length === 0) return { status: key ? "connecting" : "idle", retryAt: null, closeCode: null };
     return list.reduce((worst, current) => (STATUS_RANK[current.status] < STATUS_RANK[worst.status] ? current : worst));
   }, [key, statuses]);
+}
+
+function readDraft(key) {
+  try {
+    const saved = JSON.parse(window.localStorage.getItem(key));
+    return saved && typeof saved === "object" && saved.values ? saved : null;
+  } catch {
+    return null;
+  }
+}
+
+function writeDraft(key, draft) {
+  try {
+    if (draft) window.localStorage.setItem(key, JSON.stringify(draft));
+    else window.localStorage.removeItem(key);
+  } catch {
+    // Storage full or disabled (private browsing): the form still works, it just cannot survive a reload.
+  }
+}
+
+/**
+ * A form's values, kept in localStorage under `key` from the first edit until `clear()` (call it once the
+ * server has accepted the form), so an unsent form survives a reload or an outage. `initial()` gives fresh
+ * values; `restore(saved)` turns stored values into usable ones (or null when they no longer fit).
+ * Returns {values, update(changes), restoredAt (ISO time of the restored draft, else null), clear, discard}.
+ */
+export function useDraft(key, initial, restore) {
+  const [start] = useState(() => {
+    const saved = readDraft(key);
+    const values = saved && restore(saved.values);
+    return values ? { values, savedAt: saved.savedAt } : { values: initial(), savedAt: null };
+  });
+  const [values, setValues] = useState(start.values);
+  const [restoredAt, setRestoredAt] = useState(start.savedAt);
+  const edited = useRef(start.savedAt != null);
+
+  useEffect(() => {
+    if (edited.current) writeDraft(key, { values, savedAt: new Date().toISOString() });
+  }, [key, values]);
+
+  const update = useCallback((changes) => {
+    edited.current = true;
+    setValues((previous) => ({ ...previous, ...changes }));
+  }, []);
+  const clear = useCallback(() => {
+    edited.current = false;
+    writeDraft(key, null);
+  }, [key]);
+  const discard = useCallback(() => {
+    clear();
+    setRestoredAt(null);
+    setValues(initial());
+  }, [clear, initial]);
+
+  return { values, update, restoredAt, clear, discard };
 }

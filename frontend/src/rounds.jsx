@@ -1,8 +1,10 @@
 import { Link } from "react-router-dom";
 import { useAuth } from "./auth.jsx";
 import { Badge, Progress, StateBadge } from "./components/Bits.jsx";
+import { DataTable } from "./components/DataTable.jsx";
 import { formatDate, formatRelative, formatScore, TERMINAL_STATES } from "./format.js";
 import { useApi, useCoalesced, useInterval, useLiveSockets } from "./hooks.js";
+import { protectionLabel } from "./labels.js";
 
 // Rounds as lists, kept live: the coordinator listens to every round (/ws/rounds/); a hospital admin may only
 // listen to single rounds, so they get one socket per unfinished round and a slow poll to find new ones.
@@ -45,59 +47,61 @@ export function participationLabel(participation) {
 }
 
 export function RoundTable({ rounds, ownHospital = null, compact = false }) {
+  const columns = [
+    {
+      key: "round",
+      header: "Round",
+      cell: (round) => (
+        <>
+          <Link to={`/rounds/${round.id}`}>Round {round.id}</Link>
+          <div className="hint">updated {formatRelative(round.updated_at)}</div>
+        </>
+      ),
+    },
+    { key: "state", header: "State", cell: (round) => <StateBadge state={round.state} /> },
+    {
+      key: "model",
+      header: "Model",
+      cell: (round) => (
+        <>
+          <span className="nowrap">{round.architecture}</span> <span className="hint">v{round.base_version}</span>
+        </>
+      ),
+    },
+    !compact && { key: "protection", header: "Protection", cell: (round) => protectionLabel(round.protection) },
+    {
+      key: "progress",
+      header: "Progress",
+      cell: (round) => (
+        <>
+          <Progress done={(round.submitted || []).length} total={activeParticipants(round).length} label={`Round ${round.id}: updates received`} />
+          <div className="hint">quorum {round.quorum}</div>
+        </>
+      ),
+    },
+    ownHospital && { key: "own", header: "Your hospital", cell: (round) => participationLabel(ownParticipation(round, ownHospital)) },
+    !compact && { key: "deadline", header: "Deadline", cell: (round) => formatDate(round.deadline) },
+    { key: "result", header: "Result", cell: resultCell },
+  ].filter(Boolean);
   return (
-    <div className="table-wrap">
-      <table className="table" data-testid="round-table">
-        <thead>
-          <tr>
-            <th>Round</th>
-            <th>State</th>
-            <th>Model</th>
-            {!compact && <th>Aggregation</th>}
-            <th>Progress</th>
-            {ownHospital && <th>Your hospital</th>}
-            {!compact && <th>Deadline</th>}
-            <th>Result</th>
-          </tr>
-        </thead>
-        <tbody>
-          {rounds.map((round) => {
-            const active = activeParticipants(round);
-            const submitted = (round.submitted || []).length;
-            return (
-              <tr key={round.id} data-round={round.id}>
-                <td>
-                  <Link to={`/rounds/${round.id}`}>Round {round.id}</Link>
-                  <div className="hint">updated {formatRelative(round.updated_at)}</div>
-                </td>
-                <td>
-                  <StateBadge state={round.state} />
-                </td>
-                <td>
-                  {round.architecture} <span className="hint">v{round.base_version}</span>
-                </td>
-                {!compact && <td>{round.aggregation || "—"}</td>}
-                <td>
-                  <Progress done={submitted} total={active.length} label={`Round ${round.id}: updates received`} />
-                  <div className="hint">quorum {round.quorum}</div>
-                </td>
-                {ownHospital && <td>{participationLabel(ownParticipation(round, ownHospital))}</td>}
-                {!compact && <td>{formatDate(round.deadline)}</td>}
-                <td>
-                  {round.result_model ? (
-                    <>
-                      v{round.result_model.version}{" "}
-                      <span className="hint">acc {formatScore(round.result_model.metrics?.val_accuracy)}</span>
-                    </>
-                  ) : (
-                    <span className="hint">{round.state === "FAILED" || round.state === "CANCELLED" ? "none" : "pending"}</span>
-                  )}
-                </td>
-              </tr>
-            );
-          })}
-        </tbody>
-      </table>
-    </div>
+    <DataTable
+      label="Rounds"
+      testId="round-table"
+      columns={columns}
+      rows={rounds}
+      rowKey={(round) => round.id}
+      rowProps={(round) => ({ "data-round": round.id })}
+    />
+  );
+}
+
+function resultCell(round) {
+  if (!round.result_model) {
+    return <span className="hint">{round.state === "FAILED" || round.state === "CANCELLED" ? "none" : "pending"}</span>;
+  }
+  return (
+    <>
+      v{round.result_model.version} <span className="hint nowrap">acc {formatScore(round.result_model.metrics?.val_accuracy)}</span>
+    </>
   );
 }

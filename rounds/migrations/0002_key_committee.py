@@ -5,29 +5,42 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('rounds', '0001_initial'),
+        ("rounds", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='KeyCommittee',
+            name="KeyCommittee",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('seed', models.CharField(help_text='public seed of the common polynomial a (hex)', max_length=64)),
-                ('key_id', models.CharField(max_length=64, unique=True)),
-                ('public_context_digest', models.CharField(max_length=64)),
-                ('parties', models.JSONField()),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "seed",
+                    models.CharField(help_text="public seed of the common polynomial a (hex)", max_length=64),
+                ),
+                ("key_id", models.CharField(max_length=64, unique=True)),
+                ("public_context_digest", models.CharField(max_length=64)),
+                ("parties", models.JSONField()),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
             ],
             options={
-                'ordering': ['-id'],
+                "ordering": ["-id"],
             },
         ),
         migrations.AddField(
-            model_name='round',
-            name='committee',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='rounds.keycommittee'),
+            model_name="round",
+            name="committee",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="+",
+                to="rounds.keycommittee",
+            ),
         ),
     ]

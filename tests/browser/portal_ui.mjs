@@ -3,9 +3,12 @@
 //
 // Environment: DH_BROWSER_FIXTURE (JSON from serve_portal.py: base URL, credentials, hospital ids),
 // DH_SCREENSHOT_DIR (where the screenshots go), DH_CHROMIUM (default /usr/bin/chromium).
+// Every page is also checked at a desktop and a phone size (layoutTour): no wider than the window, its own
+// title, and no serious accessibility problem found by axe-core (frontend/node_modules, `npm --prefix frontend ci`).
 
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
 
 const fixture = JSON.parse(process.env.DH_BROWSER_FIXTURE);
@@ -14,6 +17,12 @@ const shots = process.env.DH_SCREENSHOT_DIR || "var/screenshots";
 mkdirSync(shots, { recursive: true });
 const started = Date.now();
 const ROUND_TIMEOUT = 90_000;
+const SIZES = [
+  { width: 1360, height: 900 },
+  { width: 390, height: 844 },
+];
+const AXE = fileURLToPath(new URL("../../frontend/node_modules/axe-core/axe.min.js", import.meta.url));
+const DRAFT_KEY = "dh.draft.plan-round";
 
 function log(message) {
   console.log(`[${((Date.now() - started) / 1000).toFixed(1).padStart(5)} s] ${message}`);
@@ -33,7 +42,7 @@ const browser = await chromium.launch({
   executablePath: process.env.DH_CHROMIUM || "/usr/bin/chromium",
   args: ["--no-sandbox", "--disable-background-networking", "--disable-gpu", "--disable-component-update", "--no-first-run"],
 });
-const context = await browser.newContext({ viewport: { width: 1360, height: 900 } });
+const context = await browser.newContext({ viewport: SIZES[0] });
 context.setDefaultTimeout(15_000);
 
 // Every round websocket goes through this route, so the test can drop connections and hold the portal
@@ -89,10 +98,21 @@ async function login(username, password) {
   await page.getByLabel("Username").fill(username);
   await page.getByLabel("Password").fill(password);
   await page.getByRole("button", { name: "Log in" }).click();
-  await page.getByTestId("whoami").filter({ hasText: username }).waitFor();
+  // "attached": on a phone the menu holding the name is folded away.
+  await page.getByTestId("whoami").filter({ hasText: username }).waitFor({ state: "attached" });
+}
+
+/** On a phone the menu is a bar with a toggle: open it, check it opened, and leave it open. */
+async function openMenu() {
+  const toggle = page.getByRole("button", { name: "Menu", exact: true });
+  if (!(await toggle.isVisible())) return false;
+  await toggle.click();
+  check((await page.getByRole("button", { name: "Close menu" }).getAttribute("aria-expanded")) === "true", "the menu toggle says it is open");
+  return true;
 }
 
 async function logout() {
+  await openMenu();
   await page.getByRole("button", { name: "Log out" }).click();
   await page.getByRole("button", { name: "Log in" }).waitFor();
 }
@@ -101,17 +121,68 @@ async function waitForLive() {
   await page.locator('[data-testid=live-status][data-status="live"]').waitFor({ timeout: 20_000 });
 }
 
-async function planRoundViaApi(participants) {
+async function planRoundViaApi(participants, quorum = participants.length) {
   const models = await apiGet("/api/models/");
   const round = await csrfPost("/api/rounds/", {
     base_model: models[models.length - 1].id,
     config: { local_epochs: 1, batch_size: 16, proof_steps: 1 },
     participants,
-    quorum: participants.length,
+    quorum,
     deadline: new Date(Date.now() + 3600_000).toISOString(),
-    aggregation: "plaintext",
+    protection: "plaintext",
   });
   return round.id;
+}
+
+async function planRoundWithTheForm() {
+  log("coordinator: plans a round with the form: online hospitals ticked, proof steps hidden without proofs");
+  await page.getByRole("link", { name: "Plan a round" }).click();
+  await page.getByRole("heading", { name: "Training" }).waitFor();
+  const field = (label) => page.getByLabel(label, { exact: true });
+  check((await field("Update protection").inputValue()) === "plaintext", "the portal's default protection is chosen");
+  check((await page.locator('input[name="config.proof_steps"]').count()) === 0, "no proof steps are asked for while proofs are off");
+  for (const slug of fixture.hospital_slugs) {
+    check(await page.locator(`input[name=participants][value="${slug}"]`).isChecked(), `${slug}, online, is ticked`);
+  }
+  const four = page.locator('input[name=participants][value="hospital-four"]');
+  check(!(await four.isChecked()), "Hospital Four, never connected, is not ticked");
+  await four.setChecked(true);
+  await page.getByTestId("offline-warning").filter({ hasText: "Hospital Four (never connected)" }).waitFor();
+  await checkAccessibility("the plan form warning about a hospital that never connected");
+  await four.setChecked(false);
+  await page.getByTestId("offline-warning").waitFor({ state: "detached" });
+  check((await field("Quorum").inputValue()) === "3", "the quorum follows the ticked online hospitals");
+
+  log("coordinator: every problem shows at once beside its field; the unsent plan survives a reload");
+  const deadline = await field("Deadline").inputValue();
+  await field("Deadline").fill("2020-01-01T10:00");
+  await field("Local epochs").fill("");
+  await page.getByRole("button", { name: "Create the draft round" }).click();
+  await page.getByRole("alert").filter({ hasText: "Please correct the 2 highlighted fields." }).waitFor();
+  await page.locator(".field-error").filter({ hasText: "The deadline must be in the future." }).waitFor();
+  await page.locator(".field-error").filter({ hasText: "Required." }).waitFor();
+  check(page.url().endsWith("/rounds/new"), "nothing was sent");
+  await checkAccessibility("the plan form showing its errors");
+  await field("Local epochs").fill("1");
+  await field("Batch size").fill("16");
+  await field("Deadline").fill(deadline);
+  await page.reload();
+  await page.getByTestId("draft-restored").waitFor();
+  check((await field("Batch size").inputValue()) === "16" && (await field("Deadline").inputValue()) === deadline, "the draft was restored");
+
+  log("coordinator: the portal's own refusal shows too (proofs of training need the fixed-point head)");
+  await field("Proofs of training").selectOption("groth16");
+  await field("Proven steps per hospital").waitFor();
+  await field("Loss function").selectOption("cross_entropy");
+  await page.getByRole("button", { name: "Create the draft round" }).click();
+  await page.getByRole("alert").filter({ hasText: "fixed-point head" }).waitFor();
+  await field("Proofs of training").selectOption("none");
+  await field("Loss function").selectOption("mse_onehot");
+  await shot(page, "04-plan-round");
+  await page.getByRole("button", { name: "Create the draft round" }).click();
+  await page.waitForURL(/\/rounds\/\d+$/);
+  check((await page.evaluate((key) => localStorage.getItem(key), DRAFT_KEY)) === null, "the sent plan's draft is gone");
+  return Number(page.url().split("/").pop());
 }
 
 async function coordinatorJourney() {
@@ -149,30 +220,13 @@ async function coordinatorJourney() {
   await page.getByRole("button", { name: /hide the token/ }).click();
   check((await page.getByTestId("token-value").count()) === 0, "the token is gone once dismissed");
   const row = page.locator("tr[data-hospital=hospital-four]");
-  await row.getByRole("button", { name: "Revoke" }).click();
+  await row.getByRole("button", { name: "Revoke token" }).click();
   await row.getByRole("button", { name: "Confirm revoke" }).click();
   await row.getByText("Revoked").waitFor();
 
-  log("coordinator: plans a round with the form");
-  await page.getByRole("link", { name: "Plan a round" }).click();
-  await page.getByRole("heading", { name: "Hyper-parameters" }).waitFor();
-  await page.locator('select[name="aggregation"]').selectOption("plaintext");
-  await page.locator('input[name="config.local_epochs"]').fill("1");
-  await page.locator('input[name="config.batch_size"]').fill("16");
-  await page.locator('input[name="config.proof_steps"]').fill("1");
-  for (const slug of fixture.hospital_slugs) await page.locator(`input[name=participants][value="${slug}"]`).setChecked(true);
-  await page.locator('input[name=participants][value="hospital-four"]').setChecked(false);
-  check((await page.locator('input[name="quorum"]').inputValue()) === "3", "the quorum follows the participants");
-  const deadline = await page.locator('input[name="deadline"]').inputValue();
-  await page.locator('input[name="deadline"]').fill("2020-01-01T10:00");
-  await page.getByRole("button", { name: "Create the draft round" }).click();
-  await page.getByRole("alert").filter({ hasText: "The deadline must be in the future" }).waitFor(); // the API's reason
-  await page.locator('input[name="deadline"]').fill(deadline);
-  await shot(page, "04-plan-round");
-  await page.getByRole("button", { name: "Create the draft round" }).click();
-  await page.waitForURL(/\/rounds\/\d+$/);
-  const liveRound = Number(page.url().split("/").pop());
+  const liveRound = await planRoundWithTheForm();
   await page.getByTestId("round-state").filter({ hasText: "DRAFT" }).waitFor();
+  await page.getByTestId("protection").filter({ hasText: "Plaintext (benchmark baseline only)" }).waitFor();
   await waitForLive();
 
   log(`coordinator: the websocket drops and comes back before approval (round ${liveRound})`);
@@ -231,12 +285,25 @@ async function coordinatorJourney() {
   await page.getByTestId("round-state").filter({ hasText: "COMPLETED" }).waitFor({ timeout: 25_000 });
   log(`  reconnected and refetched: COMPLETED (showed ${stale} while disconnected)`);
 
+  log("coordinator: a round waits for a node that never connected; aggregates now once the quorum is in");
+  const waiting = await planRoundViaApi([...fixture.hospital_slugs, "hospital-four"], fixture.hospital_slugs.length);
+  await csrfPost(`/api/rounds/${waiting}/approve/`, {});
+  await page.goto(`${base}/rounds/${waiting}`);
+  await page.getByRole("button", { name: "Aggregate now" }).waitFor({ timeout: ROUND_TIMEOUT });
+  await page.getByTestId("countdown").filter({ hasText: /^Aggregates in \d+:\d\d or when all have submitted$/ }).waitFor();
+  await page.locator("[data-testid=participants] [data-hospital=hospital-four]").filter({ hasText: "Waiting for node" }).waitFor();
+  await page.getByRole("button", { name: "Aggregate now" }).click();
+  await checkAccessibility("a collecting round asking to confirm aggregating now");
+  await shot(page, "21-round-aggregate-now");
+  await page.getByRole("button", { name: "Aggregate the 3 of 4 updates now" }).click();
+  await page.getByTestId("round-state").filter({ hasText: "COMPLETED" }).waitFor({ timeout: ROUND_TIMEOUT });
+
   log("coordinator: overview with the accuracy chart, models and the audit trail");
   await page.getByRole("link", { name: "Overview" }).click();
   await page.getByRole("heading", { name: "Overview" }).waitFor();
   const points = page.locator("[data-testid=accuracy-chart] [data-series=val_accuracy] circle");
-  await points.nth(2).waitFor(); // one point per completed round: the seeded one and the two above
-  check((await points.count()) === 3, `three points on the chart, not ${await points.count()}`);
+  await points.nth(3).waitFor(); // one point per completed round: the seeded one and the three above
+  check((await points.count()) === 4, `four points on the chart, not ${await points.count()}`);
   await shot(page, "02-overview");
   await page.getByRole("link", { name: "Models" }).click();
   await page.getByTestId("model-table").waitFor();
@@ -261,7 +328,7 @@ async function adminJourney({ draft, completed }) {
   await page.getByRole("heading", { name: own.name }).waitFor();
   await page.getByTestId("node-card").getByText("Online").waitFor();
   await page.getByTestId("submission-table").waitFor();
-  check((await page.locator("[data-testid=submission-table] tbody tr").count()) === 3, "their three submissions");
+  check((await page.locator("[data-testid=submission-table] tbody tr").count()) === 4, "their four submissions");
   check((await page.getByRole("link", { name: "Audit trail" }).count()) === 0, "no coordinator menu");
   for (const other of fixture.other_hospitals) {
     check((await page.getByText(other.name).count()) === 0, `nothing of ${other.name} on their page`);
@@ -297,16 +364,92 @@ async function adminJourney({ draft, completed }) {
   await page.goto(`${base}/audit`);
   await page.getByText(/This page is for the consortium coordinator/).waitFor();
 
-  log("hospital admin: rotates the node token, shown once");
+  log("hospital admin: rotates the node token after a confirmation, shown once");
   await page.goto(`${base}/hospitals/${own.id}`);
-  await page.getByRole("button", { name: "Rotate node token" }).click();
+  await page.getByRole("button", { name: "Rotate token" }).click();
+  check((await page.getByTestId("token-value").count()) === 0, "rotating asks first");
+  await page.getByRole("button", { name: "Confirm rotation" }).click();
   const token = await page.getByTestId("token-value").textContent();
   check(/^node_/.test(token.trim()), "a new node token is shown");
+}
+
+/**
+ * The page as it stands: no wider than the window, every table showing all its columns (wide tables become
+ * cards on a phone), its own title, no serious or critical axe-core finding; then a screenshot.
+ */
+async function checkPage(number, name, title) {
+  const { width, height } = page.viewportSize();
+  const size = `${width}x${height}`;
+  const layout = await page.evaluate(() => ({
+    pageWidth: document.documentElement.scrollWidth,
+    windowWidth: window.innerWidth,
+    title: document.title,
+    cutTables: [...document.querySelectorAll(".table-wrap")].filter((wrap) => wrap.scrollWidth > wrap.clientWidth + 1).map((wrap) => wrap.getAttribute("aria-label")),
+  }));
+  log(`  ${name} at ${size}: ${layout.pageWidth} px wide, title "${layout.title}"`);
+  check(layout.pageWidth <= layout.windowWidth, `${name} at ${size} is no wider than the window (${layout.pageWidth} > ${layout.windowWidth} px)`);
+  check(layout.cutTables.length === 0, `${name} at ${size} shows every table whole (cut: ${layout.cutTables.join(", ")})`);
+  check(layout.title === `${title} · DecentraHealth`, `${name} is titled "${title} · DecentraHealth", not "${layout.title}"`);
+  await checkAccessibility(`${name} at ${size}`);
+  await shot(page, `${number}-${name}-${size}`);
+}
+
+/** axe-core finds nothing serious or critical on the page as it stands. */
+async function checkAccessibility(what) {
+  if (!(await page.evaluate(() => "axe" in window))) await page.addScriptTag({ path: AXE });
+  const problems = await page.evaluate(async () => {
+    const { violations } = await window.axe.run(document, { resultTypes: ["violations"] });
+    return violations
+      .filter((violation) => ["serious", "critical"].includes(violation.impact))
+      .map((violation) => `${violation.id} (${violation.impact}) at ${violation.nodes.map((node) => node.target.join(" ")).join(", ")}`);
+  });
+  check(problems.length === 0, `no serious accessibility problem on ${what}: ${problems.join("; ")}`);
+}
+
+async function layoutTour({ completed }) {
+  const { username, password } = fixture.coordinator;
+  const own = fixture.admin_hospital;
+  const pages = [
+    [13, "overview", "/", "Overview", () => page.getByTestId("round-table").waitFor()],
+    [14, "rounds", "/rounds", "Rounds", () => page.getByTestId("round-table").waitFor()],
+    [15, "round", `/rounds/${completed}`, `Round ${completed}`, () => page.getByTestId("submission-table").waitFor()],
+    [16, "plan-round", "/rounds/new", "Plan a round", () => page.getByRole("heading", { name: "Training" }).waitFor()],
+    [17, "hospitals", "/hospitals", "Hospitals", () => page.getByTestId("hospital-table").waitFor()],
+    [18, "hospital", `/hospitals/${own.id}`, own.name, () => page.getByTestId("submission-table").waitFor()],
+    [19, "models", "/models", "Models", () => page.getByTestId("model-table").waitFor()],
+    [20, "audit-trail", "/audit", "Audit trail", () => page.getByTestId("audit-table").waitFor()],
+  ];
+  for (const size of SIZES) {
+    log(`every page at ${size.width}x${size.height}`);
+    await page.setViewportSize(size);
+    await page.goto(base + "/login");
+    await page.getByRole("button", { name: "Log in" }).waitFor();
+    await checkPage(12, "login", "Log in");
+    await login(username, password);
+    for (const [number, name, path, title, ready] of pages) {
+      await page.goto(base + path);
+      await page.getByRole("heading", { level: 1, name: title }).waitFor();
+      await ready();
+      await checkPage(number, name, title);
+    }
+    if (await openMenu()) {
+      const bar = await page.locator("header.sidebar").boundingBox();
+      log(`  the menu opens from a bar; opened it is ${Math.round(bar.height)} px high`);
+      await checkAccessibility(`the open menu at ${size.width}x${size.height}`);
+      await page.getByRole("link", { name: "Rounds", exact: true }).click();
+      await page.getByRole("heading", { level: 1, name: "Rounds" }).waitFor();
+      const closed = await page.locator("header.sidebar").boundingBox();
+      check(closed.height <= 80, `choosing a page folds the menu back into a bar (${closed.height} px high)`);
+    }
+    await logout();
+  }
+  await page.setViewportSize(SIZES[0]);
 }
 
 let failed = false;
 try {
   const rounds = await coordinatorJourney();
+  await layoutTour(rounds);
   await adminJourney(rounds);
   check(pageErrors.length === 0, `no errors in the page: ${pageErrors.join(" / ")}`);
   log("all browser checks passed");

@@ -1,10 +1,12 @@
 """A small consortium served for the browser tests, in its own process and database.
 
-Run by test_browser.py with DH_DATA_DIR, DATABASE_URL (SQLite), DH_NODE_CONFIG_DIR and DH_VALIDATION_DATA
-pointing into a temporary folder. Creates the coordinator and three hospitals whose nodes train on 64
-PneumoniaMNIST images each, starts the portal (HTTP + websocket) with an embedded Celery worker, completes
-one round through the REST API so there is history to show, then prints one line `READY {json}` with the
-base URL and credentials and serves until its stdin closes.
+Run by test_browser.py with DH_DATA_DIR, DATABASE_URL (SQLite) and DH_NODE_CONFIG_DIR pointing into a temporary
+folder. Writes the hospitals' data (64 PneumoniaMNIST images each) and a small validation file into DH_DATA_DIR,
+puts the validation file in DH_VALIDATION_DATA before Django starts (as the demo's launcher does), then sets up
+the consortium with the demo's pieces (demo/consortium.py: the coordinator's API client, three hospitals with
+their node configurations, the embedded portal server and worker), completes one round through the REST API so
+there is history to show, prints one line `READY {json}` with the base URL and credentials and serves until
+its stdin closes.
 
     python tests/browser/serve_portal.py --pneumonia ../shared/datasets/pneumoniamnist.npz
 """
@@ -19,9 +21,13 @@ import sys
 import time
 from datetime import timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import django
 import numpy as np
+
+if TYPE_CHECKING:
+    from fl.data import Dataset
 
 HOSPITALS = 3
 SAMPLES_PER_HOSPITAL = 64
@@ -29,7 +35,7 @@ VALIDATION_SAMPLES = 128
 ROUND_CONFIG = {"local_epochs": 1, "batch_size": 16, "proof_steps": 1}
 
 
-def write_data(pneumonia: Path, work: Path) -> tuple[list[Path], Path, int]:
+def write_data(pneumonia: Path, work: Path) -> tuple[list[Dataset], Path, int]:
     """Each hospital's own small share of the training split, and a small validation file."""
     from fl.data import load_medmnist_npz
     from fl.local_data import save_npz
@@ -37,12 +43,12 @@ def write_data(pneumonia: Path, work: Path) -> tuple[list[Path], Path, int]:
     train = load_medmnist_npz(pneumonia, "train")
     validation = load_medmnist_npz(pneumonia, "val", num_classes=train.num_classes)
     order = np.random.default_rng(0).permutation(len(train))
-    files = []
-    for index in range(HOSPITALS):
-        part = order[index * SAMPLES_PER_HOSPITAL : (index + 1) * SAMPLES_PER_HOSPITAL]
-        files.append(save_npz(work / "data" / f"hospital-{index + 1}.npz", {"train": train.subset(part)}))
+    shares = [
+        train.subset(order[index * SAMPLES_PER_HOSPITAL : (index + 1) * SAMPLES_PER_HOSPITAL])
+        for index in range(HOSPITALS)
+    ]
     val_file = save_npz(work / "validation.npz", {"val": validation.subset(np.arange(VALIDATION_SAMPLES))})
-    return files, val_file, train.num_classes
+    return shares, val_file, train.num_classes
 
 
 def complete_round(client, model_id: int, slugs: list[str]) -> dict:
@@ -55,10 +61,9 @@ def complete_round(client, model_id: int, slugs: list[str]) -> dict:
         "participants": slugs,
         "quorum": len(slugs),
         "deadline": deadline,
-        "aggregation": "plaintext",
+        "protection": "plaintext",
     }
-    round_ = client.call("POST", "/api/rounds/", json=body)
-    client.call("POST", f"/api/rounds/{round_['id']}/approve/")
+    round_ = client.start_round(body)
     started = time.monotonic()
     while round_["state"] not in {"COMPLETED", "FAILED", "CANCELLED"}:
         if time.monotonic() - started > 120:
@@ -74,61 +79,37 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pneumonia", required=True, type=Path)
     args = parser.parse_args()
+    from demo.launcher import data_dir  # no Django: DH_DATA_DIR as the settings will read it
+
+    work = data_dir()
+    shares, val_file, num_classes = write_data(args.pneumonia, work)
+    os.environ["DH_VALIDATION_DATA"] = str(val_file)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dhportal.settings")
     django.setup()
 
-    from django.conf import settings
     from django.core.management import call_command
 
-    from dhportal.demo import CoordinatorClient
-    from dhportal.embedded import celery_worker, free_port, portal_server
-    from hospitals.node.config import NodeConfig, write_node_config
-    from hospitals.services import create_coordinator, issue_api_token
-    from hospitals.tasks import hospital_queue
-    from rounds.services import initialise_model
+    from demo.consortium import CoordinatorClient, consortium_worker, register_hospitals
+    from demo.embedded import free_port, portal_server
+    from hospitals.services import create_coordinator
 
     call_command("migrate", verbosity=0)
-    work = Path(settings.DATA_DIR)
-    data_files, val_file, num_classes = write_data(args.pneumonia, work)
-    settings.DH_VALIDATION_DATA = str(val_file)
-
-    passwords = {"coordinator": secrets.token_urlsafe(12)}
-    coordinator = create_coordinator("coordinator", passwords["coordinator"])
-    port = free_port()
-    settings.DH_PORTAL_URL = f"http://127.0.0.1:{port}"
-    with portal_server(port) as base_url:
-        client = CoordinatorClient(base_url, issue_api_token(coordinator, "browser-tests"))
-        hospitals = []
-        for index, data_file in enumerate(data_files, start=1):
-            passwords[f"admin{index}"] = secrets.token_urlsafe(12)
-            created = client.call(
-                "POST",
-                "/api/hospitals/",
-                json={
-                    "name": f"Hospital {index}",
-                    "admin_username": f"admin{index}",
-                    "admin_password": passwords[f"admin{index}"],
-                },
-            )
-            hospital = created["hospital"]
-            write_node_config(
-                Path(settings.DH_NODE_CONFIG_DIR),
-                hospital["slug"],
-                NodeConfig(
-                    portal_url=base_url, token=created["node_token"], data_path=str(data_file), seed=index
-                ),
-            )
-            hospitals.append(hospital)
-        model = initialise_model(coordinator, "cnn28-d16", num_classes, seed=0)
-        slugs = [hospital["slug"] for hospital in hospitals]
-        with celery_worker(["portal"] + [hospital_queue(slug) for slug in slugs]):
-            first = complete_round(client, model.pk, slugs)
+    password = secrets.token_urlsafe(12)
+    coordinator = create_coordinator("coordinator", password)
+    with portal_server(free_port()) as base_url:
+        client = CoordinatorClient.for_coordinator(base_url, coordinator, "browser-tests")
+        hospitals = register_hospitals(client, shares, work / "data")
+        model = client.create_model("cnn28-d16", num_classes, seed=0)
+        slugs = [hospital.slug for hospital in hospitals]
+        with consortium_worker(slugs):
+            first = complete_round(client, model["id"], slugs)
+            admin = hospitals[0]
             fixture = {
                 "base_url": base_url,
-                "coordinator": {"username": "coordinator", "password": passwords["coordinator"]},
-                "admin": {"username": "admin1", "password": passwords["admin1"]},
-                "admin_hospital": {"id": hospitals[0]["id"], "name": hospitals[0]["name"]},
-                "other_hospitals": [{"id": h["id"], "name": h["name"]} for h in hospitals[1:]],
+                "coordinator": {"username": "coordinator", "password": password},
+                "admin": {"username": admin.admin_username, "password": admin.admin_password},
+                "admin_hospital": {"id": admin.id, "name": admin.name},
+                "other_hospitals": [{"id": h.id, "name": h.name} for h in hospitals[1:]],
                 "hospital_slugs": slugs,
                 "completed_round": first["id"],
             }

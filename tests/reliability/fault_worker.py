@@ -29,7 +29,7 @@ def pause(point: str) -> None:
 def install(point: str) -> None:
     if point.startswith("upload:"):
         from hospitals import tasks
-        from hospitals.node.client import PortalClient
+        from node.client import PortalClient
 
         slug = point.partition(":")[2]
         running = {"slug": None}

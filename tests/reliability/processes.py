@@ -1,5 +1,9 @@
 """Real processes for the fault tests: a private redis-server, Celery workers that can be killed, and the test
-process's own Celery app pointed at that Redis (the portal in the test process sends the tasks)."""
+process's own Celery app pointed at that Redis (the portal in the test process sends the tasks).
+
+A test takes them all at once with `real_portal(...)`, and starts the workers it needs with
+`portal.start_worker(...)`; the pieces below it are for tests that need something else.
+"""
 
 from __future__ import annotations
 
@@ -11,11 +15,13 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from conftest import REPO_ROOT, require
+from demo.embedded import free_port, portal_server
 from dhportal.celery import app as celery_app
-from dhportal.embedded import free_port
 from tests.conftest import services_configured
 
 
@@ -119,7 +125,7 @@ def worker_environment(settings, redis_url: str, **extra: str) -> dict[str, str]
         "REDIS_URL": redis_url,
         "DH_DATA_DIR": str(settings.DATA_DIR),
         "DH_NODE_CONFIG_DIR": str(settings.DH_NODE_CONFIG_DIR),
-        "DH_AGGREGATION": settings.DH_AGGREGATION,
+        "DH_PROTECTION": settings.DH_PROTECTION,
         "DH_CHAIN": "off",
         "DH_PROOFS": "none",
         **extra,
@@ -187,6 +193,45 @@ def workers() -> Iterator[list[Worker]]:
     finally:
         for worker in started:
             worker.stop()
+
+
+@dataclass
+class RealPortal:
+    """What `real_portal` started: the private Redis, the portal's URL and the workers started so far."""
+
+    settings: Any
+    redis: RedisServer
+    url: str
+    log_dir: Path
+    worker_env: dict[str, str]
+    workers: list[Worker]
+
+    def start_worker(
+        self, name: str, queues: list[str], pause: str | None = None, beat: bool = False
+    ) -> Worker:
+        """A worker process consuming `queues`, its environment made now (from the settings as they are)."""
+        env = worker_environment(self.settings, self.redis.url, **self.worker_env)
+        worker = Worker(name, env, queues, self.log_dir, pause=pause, beat=beat)
+        self.workers.append(worker)
+        return worker
+
+
+@contextmanager
+def real_portal(settings, log_dir: Path, nodes=None, **worker_env: str) -> Iterator[RealPortal]:
+    """A private redis-server, the portal of the test process on a real socket sending its tasks and events
+    through that Redis, and the workers the test starts (each with `worker_env` added to its environment);
+    all stopped at the end, whatever happened. With `nodes` (tests.conftest.Consortium), its hospitals' node
+    configurations point at the portal."""
+    services_configured()  # skipped (failed in CI) before anything starts
+    with (
+        private_redis(log_dir / "redis") as redis,
+        portal_server(free_port()) as url,
+        portal_uses_broker(settings, redis.url),
+        workers() as started,
+    ):
+        if nodes is not None:
+            nodes.write_node_configs(url, settings.DH_NODE_CONFIG_DIR)
+        yield RealPortal(settings, redis, url, log_dir, dict(worker_env), started)
 
 
 def reached(directory: Path, point: str) -> bool:

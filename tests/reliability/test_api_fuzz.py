@@ -25,8 +25,8 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from hospitals import services as hospital_services
-from rounds import services
 from rounds.models import Round
+from rounds.services import collecting, lifecycle
 from tests.conftest import plain_update
 
 S = Round.State
@@ -62,8 +62,8 @@ def api_schema(consortium, database_kept_open):
     transaction as the test), and a round collecting from hospitals A and B with A's update in."""
     round_ = consortium.plan_round()
     for target in (S.APPROVED, S.OPEN, S.COLLECTING):
-        services.transition(round_, target, "test")
-    services.submit_update(consortium.hospital_a, round_.pk, [plain_update(consortium.model)], 10, {}, None)
+        lifecycle.transition(round_, target, "test")
+    collecting.submit_update(consortium.hospital_a, round_.pk, [plain_update(consortium.model)], 10, {}, None)
     return schemathesis.openapi.from_wsgi("/api/schema/?format=json", get_wsgi_application())
 
 
@@ -103,6 +103,7 @@ def fuzz(api_schema, token: str, wanted) -> list[str]:
     return problems
 
 
+@pytest.mark.slow
 @pytest.mark.django_db
 def test_fuzzing_as_the_coordinator_finds_no_5xx_and_no_schema_violation(api_schema, consortium):
     token = hospital_services.issue_api_token(consortium.coordinator, "fuzz")
@@ -110,6 +111,7 @@ def test_fuzzing_as_the_coordinator_finds_no_5xx_and_no_schema_violation(api_sch
     assert not problems, "\n\n".join(problems)
 
 
+@pytest.mark.unit
 @pytest.mark.django_db
 def test_fuzzing_as_a_hospital_node_finds_no_5xx_and_no_schema_violation(api_schema, consortium):
     token = consortium.node_tokens["hospital-a"]

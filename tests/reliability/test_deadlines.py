@@ -9,19 +9,14 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from dhportal.embedded import free_port, portal_server
+from events.models import AuditEvent
 from hospitals.tasks import hospital_queue
-from rounds import services
-from rounds.models import AuditEvent, GlobalModel, Round, Submission
+from registry.models import GlobalModel
+from rounds.models import Round, Submission
+from rounds.services import aggregating, lifecycle
+from rounds.services import collecting as collecting_service
 from tests.conftest import plain_update
-from tests.reliability.processes import (
-    Worker,
-    portal_uses_broker,
-    private_redis,
-    wait_until,
-    worker_environment,
-    workers,
-)
+from tests.reliability.processes import real_portal, wait_until
 
 S = Round.State
 
@@ -30,22 +25,17 @@ def ended(round_: Round) -> bool:
     return Round.objects.get(pk=round_.pk).state in (S.COMPLETED, S.FAILED, S.CANCELLED)
 
 
+@pytest.mark.services
+@pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_at_the_deadline_the_round_aggregates_without_the_silent_hospital_which_joins_the_next(
     hospital_data, settings, tmp_path
 ):
-    with (
-        private_redis(tmp_path / "redis") as redis,
-        portal_server(free_port()) as url,
-        portal_uses_broker(settings, redis.url),
-        workers() as started,
-    ):
-        hospital_data.write_node_configs(url, settings.DH_NODE_CONFIG_DIR)
-        env = worker_environment(settings, redis.url, DH_DEADLINE_SWEEP_SECONDS="1")
+    with real_portal(settings, tmp_path, nodes=hospital_data, DH_DEADLINE_SWEEP_SECONDS="1") as portal:
         # The portal's worker with celery beat, and hospital A's node; hospital B's node is down.
-        started.append(Worker("portal", env, ["portal", hospital_queue("hospital-a")], tmp_path, beat=True))
+        portal.start_worker("portal", ["portal", hospital_queue("hospital-a")], beat=True)
         first = hospital_data.plan_round(quorum=1)
-        services.approve_round(hospital_data.coordinator, first)
+        lifecycle.approve_round(hospital_data.coordinator, first)
         wait_until(lambda: Submission.objects.filter(round=first).exists(), 120, "hospital A's submission")
         assert Round.objects.get(pk=first.pk).state == S.COLLECTING  # still waiting for hospital B
         Round.objects.filter(pk=first.pk).update(deadline=timezone.now())  # the deadline passes
@@ -57,12 +47,12 @@ def test_at_the_deadline_the_round_aggregates_without_the_silent_hospital_which_
         assert AuditEvent.objects.get(round=first, kind="partial").detail == {"missing": ["hospital-b"]}
 
         # Hospital B's node is back: it skips the closed round's stale task and takes part in the next one.
-        started.append(Worker("hospital-b", env, [hospital_queue("hospital-b")], tmp_path))
+        node_b = portal.start_worker("hospital-b", [hospital_queue("hospital-b")])
         hospital_data.model = model
         second = hospital_data.plan_round()
-        services.approve_round(hospital_data.coordinator, second)
+        lifecycle.approve_round(hospital_data.coordinator, second)
         wait_until(lambda: ended(second), 120, "the second round to end")
-        node_b_log = started[-1].log()
+        node_b_log = node_b.log()
     second.refresh_from_db()
     assert second.state == S.COMPLETED, second.reason
     assert sorted(GlobalModel.objects.get(produced_by=second).metrics["participants"]) == [
@@ -76,14 +66,17 @@ def test_at_the_deadline_the_round_aggregates_without_the_silent_hospital_which_
 def collecting(consortium):
     round_ = consortium.plan_round()  # A and B, quorum 2
     for target in (S.APPROVED, S.OPEN, S.COLLECTING):
-        services.transition(round_, target, "test")
-    services.submit_update(consortium.hospital_a, round_.pk, [plain_update(consortium.model)], 10, {}, None)
+        lifecycle.transition(round_, target, "test")
+    collecting_service.submit_update(
+        consortium.hospital_a, round_.pk, [plain_update(consortium.model)], 10, {}, None
+    )
     return round_
 
 
+@pytest.mark.unit
 def test_without_quorum_the_round_fails_with_the_reason_and_late_updates_are_refused(consortium, collecting):
-    assert services.sweep_deadlines() == []  # before the deadline nothing happens
-    assert services.sweep_deadlines(now=collecting.deadline + timedelta(seconds=1)) == [collecting.pk]
+    assert aggregating.sweep_deadlines() == []  # before the deadline nothing happens
+    assert aggregating.sweep_deadlines(now=collecting.deadline + timedelta(seconds=1)) == [collecting.pk]
     collecting.refresh_from_db()
     assert collecting.state == S.FAILED
     assert collecting.reason == "deadline passed with 1 of 2 required submissions"
@@ -96,13 +89,14 @@ def test_without_quorum_the_round_fails_with_the_reason_and_late_updates_are_ref
     # The silent hospital is invited to, and submits to, the next round.
     following = consortium.plan_round()
     for target in (S.APPROVED, S.OPEN, S.COLLECTING):
-        services.transition(following, target, "test")
-    services.submit_update(
+        lifecycle.transition(following, target, "test")
+    collecting_service.submit_update(
         consortium.hospital_b, following.pk, [plain_update(consortium.model)], 10, {}, None
     )
     assert Submission.objects.filter(round=following, hospital=consortium.hospital_b).exists()
 
 
+@pytest.mark.unit
 def test_the_sweep_sends_again_an_aggregation_lost_while_the_broker_was_down(
     consortium, collecting, settings, django_capture_on_commit_callbacks
 ):
@@ -114,9 +108,9 @@ def test_the_sweep_sends_again_an_aggregation_lost_while_the_broker_was_down(
         blob_size=1,
         num_samples=10,
     )
-    assert services.sweep_deadlines() == []  # the normal trigger may still be on its way
+    assert aggregating.sweep_deadlines() == []  # the normal trigger may still be on its way
     later = timezone.now() + timedelta(seconds=2 * settings.DH_DEADLINE_SWEEP_SECONDS + 60)
     with django_capture_on_commit_callbacks(execute=True):
-        assert services.sweep_deadlines(now=later) == [collecting.pk]
+        assert aggregating.sweep_deadlines(now=later) == [collecting.pk]
     collecting.refresh_from_db()
     assert collecting.state == S.COMPLETED, collecting.reason

@@ -6,20 +6,14 @@ from __future__ import annotations
 
 import pytest
 
-from dhportal.embedded import free_port, portal_server
+from events.models import AuditEvent
 from hospitals.tasks import hospital_queue
-from rounds import services
-from rounds.models import AuditEvent, GlobalModel, Round, Submission
-from tests.reliability.processes import (
-    Worker,
-    portal_uses_broker,
-    private_redis,
-    reached,
-    release,
-    wait_until,
-    worker_environment,
-    workers,
-)
+from registry.models import GlobalModel
+from rounds.models import Round, Submission
+from rounds.services import lifecycle
+from tests.reliability.processes import reached, real_portal, release, wait_until
+
+pytestmark = [pytest.mark.services, pytest.mark.slow]
 
 S = Round.State
 
@@ -28,35 +22,26 @@ S = Round.State
 def test_a_redis_restart_mid_round_loses_no_submission_and_the_round_completes(
     hospital_data, settings, tmp_path
 ):
-    with (
-        private_redis(tmp_path / "redis") as redis,
-        portal_server(free_port()) as url,
-        portal_uses_broker(settings, redis.url),
-        workers() as started,
-    ):
-        hospital_data.write_node_configs(url, settings.DH_NODE_CONFIG_DIR)
-        env = worker_environment(settings, redis.url, DH_CELERY_VISIBILITY_TIMEOUT="5")
-        started.append(Worker("portal", env, ["portal", hospital_queue("hospital-b")], tmp_path))
-        started.append(
-            Worker("hospital-a", env, [hospital_queue("hospital-a")], tmp_path, pause="upload:hospital-a")
-        )
+    with real_portal(settings, tmp_path, nodes=hospital_data, DH_CELERY_VISIBILITY_TIMEOUT="5") as portal:
+        portal.start_worker("portal", ["portal", hospital_queue("hospital-b")])
+        portal.start_worker("hospital-a", [hospital_queue("hospital-a")], pause="upload:hospital-a")
         round_ = hospital_data.plan_round()
-        services.approve_round(hospital_data.coordinator, round_)
+        lifecycle.approve_round(hospital_data.coordinator, round_)
         wait_until(lambda: reached(tmp_path, "upload:hospital-a"), 120, "hospital A's task to train")
         wait_until(
             lambda: Submission.objects.filter(round=round_).count() == 1, 120, "hospital B's submission"
         )
 
-        redis.kill()
+        portal.redis.kill()
         # Hospital A uploads the round's last update while Redis is down: the submission is stored, and the
         # portal keeps trying to send the aggregation task (task_publish_retry_policy) until Redis is back.
         release(tmp_path, "upload:hospital-a")
         wait_until(
             lambda: Submission.objects.filter(round=round_).count() == 2, 60, "hospital A's submission"
         )
-        redis.start()
+        portal.redis.start()
         wait_until(lambda: Round.objects.get(pk=round_.pk).state in (S.COMPLETED, S.FAILED), 120, "the round")
-        logs = [worker.log() for worker in started]
+        logs = [worker.log() for worker in portal.workers]
     round_.refresh_from_db()
     assert round_.state == S.COMPLETED, round_.reason
     assert all("Connection to broker lost" in log for log in logs)  # both workers saw Redis go, and came back

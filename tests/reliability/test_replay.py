@@ -8,11 +8,15 @@ import re
 
 import pytest
 
+from events.models import AuditEvent
 from hospitals.models import ApiToken, Hospital, User
-from rounds import services
-from rounds.models import AuditEvent, GlobalModel, Participant, Round, Submission
+from registry.models import GlobalModel
+from rounds.models import Participant, Round, Submission
+from rounds.services import collecting, lifecycle
 from tests.conftest import TINY_CONFIG, plain_update
 from tests.rounds.test_permissions import endpoints
+
+pytestmark = [pytest.mark.unit]
 
 S = Round.State
 LOGIN = {"username": "coordinator", "password": "coordinator-password"}
@@ -29,15 +33,21 @@ def counts() -> dict[str, int]:
 
 @pytest.fixture
 def world(consortium):
-    """A draft round, and two rounds collecting from A and B where nobody has submitted yet, the second taking
-    proofs of training (only its commitments are used here)."""
+    """A draft round, two rounds collecting from A and B where nobody has submitted yet, the second taking
+    proofs of training (only its commitments are used here), and one whose quorum of 1 is met."""
     consortium.draft = consortium.plan_round(config={"local_epochs": 2})
     consortium.collecting = consortium.plan_round()
     consortium.proving = consortium.plan_round(config={"local_epochs": 3})
     for round_ in (consortium.collecting, consortium.proving):
         for target in (S.APPROVED, S.OPEN, S.COLLECTING):
-            services.transition(round_, target, "test")
+            lifecycle.transition(round_, target, "test")
     Round.objects.filter(pk=consortium.proving.pk).update(proof_scheme="groth16")
+    consortium.quorate = consortium.plan_round(config={"local_epochs": 4}, quorum=1)
+    for target in (S.APPROVED, S.OPEN, S.COLLECTING):
+        lifecycle.transition(consortium.quorate, target, "test")
+    collecting.submit_update(
+        consortium.hospital_a, consortium.quorate.pk, [plain_update(consortium.model)], 10, {}, None
+    )
     return consortium
 
 
@@ -49,7 +59,11 @@ def upload(world) -> dict:
 # "same": the second answer is the first one's status and nothing is stored twice; 409: refused.
 WRITES = [
     ("post", "api/auth/login/", "anonymous", LOGIN, "same"),
-    ("post", "api/auth/logout/", "coordinator", None, "same"),
+    # Logging out with an API token revokes it: the replay is refused as unauthenticated.
+    ("post", "api/auth/logout/", "coordinator", None, 401),
+    ("post", "api/node/heartbeat/", "node_hospital-a", None, "same"),
+    # Aggregating early twice starts the same (idempotent) aggregation; the trail records the request once.
+    ("post", "api/rounds/<int:round_id>/aggregate/", "coordinator", None, "same"),
     # A token of the same name replaces the first: one live token named "ci", not two.
     ("post", "api/auth/token/", "anonymous", {**LOGIN, "name": "ci"}, "same"),
     (
@@ -101,6 +115,7 @@ ROUND_OF_ROUTE = {
     "api/rounds/<int:round_id>/approve/": "draft",
     "api/rounds/<int:round_id>/cancel/": "draft",
     "api/node/rounds/<int:round_id>/proof/commitment/": "proving",
+    "api/rounds/<int:round_id>/aggregate/": "quorate",
 }
 
 

@@ -25,6 +25,7 @@ from hospitals.models import ApiToken, Hospital
 # --- tokens -------------------------------------------------------------------------------------------------
 
 
+@pytest.mark.unit
 def test_tokens_are_stored_only_as_their_hash(consortium):
     api_token = hospital_services.issue_api_token(consortium.coordinator, "ci")
     issued = {**consortium.node_tokens, "api": api_token}
@@ -38,6 +39,7 @@ def test_tokens_are_stored_only_as_their_hash(consortium):
         assert not any(secret in value for row in stored for value in row)
 
 
+@pytest.mark.unit
 def test_tokens_are_compared_in_constant_time(consortium, monkeypatch):
     compared = []
 
@@ -61,6 +63,7 @@ def test_tokens_are_compared_in_constant_time(consortium, monkeypatch):
     ]
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize("token", ["node_x", "api_1234.\x00", "é.é", "a" * 500, ".secret"])
 def test_malformed_tokens_are_refused_without_a_lookup(consortium, token, django_assert_num_queries):
     client = consortium.client("anonymous")
@@ -72,14 +75,12 @@ def test_malformed_tokens_are_refused_without_a_lookup(consortium, token, django
 # --- logs ---------------------------------------------------------------------------------------------------
 
 DEMO = """
-import logging, sys
+import logging, subprocess, sys
 # Every logger emits every record, whatever levels Django, uvicorn or Celery configure later on.
 logging.Logger.isEnabledFor = lambda self, level: not self.disabled
-import django
-django.setup()
-from django.core.management import call_command
-call_command("migrate", verbosity=0)
-call_command("demo", *sys.argv[1:])
+subprocess.run([sys.executable, "manage.py", "migrate", "--verbosity", "0"], check=True)
+from demo.launcher import main  # the demo in this process: it sets Django up once its configuration is fixed
+sys.exit(main(sys.argv[1:]))
 """
 
 
@@ -114,6 +115,8 @@ def pixel_row_patterns(images: np.ndarray) -> list[bytes]:
     return patterns
 
 
+@pytest.mark.mpc
+@pytest.mark.slow
 def test_a_demo_run_at_debug_logs_no_secret_key_share_or_patient_data(tiny_medmnist, tmp_path):
     data_dir = tmp_path / "portal"
     env = {
@@ -124,7 +127,7 @@ def test_a_demo_run_at_debug_logs_no_secret_key_share_or_patient_data(tiny_medmn
     env.update(
         DH_DATA_DIR=str(data_dir), DH_LOG_LEVEL="DEBUG", DH_CHAIN="off", DH_PROOFS="none", DH_DEBUG="true"
     )
-    arguments = ["--hospitals", "2", "--rounds", "1", "--data", str(tiny_medmnist), "--aggregation", "ckks"]
+    arguments = ["--hospitals", "2", "--rounds", "1", "--data", str(tiny_medmnist), "--protection", "ckks"]
     result = subprocess.run(
         [sys.executable, "-c", DEMO, *arguments, "--local-epochs", "1", "--verbosity", "2"],
         cwd=REPO_ROOT,
@@ -172,7 +175,7 @@ PRODUCTION = {
     "DH_ENV": "production",
     "DH_SECRET_KEY": "k" * 50,
     "DH_DEBUG": "false",
-    "DH_AGGREGATION": "ckks",
+    "DH_PROTECTION": "ckks",
     "DH_CHAIN": "off",
 }
 
@@ -190,6 +193,7 @@ def start_settings(**overrides: str) -> subprocess.CompletedProcess:
     )
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize(
     ("overrides", "refusal"),
     [
@@ -197,7 +201,7 @@ def start_settings(**overrides: str) -> subprocess.CompletedProcess:
         ({"DH_SECRET_KEY": "short"}, "DH_SECRET_KEY must be set"),
         ({"DH_DEBUG": "true"}, "DH_DEBUG must be false"),
         ({"DH_DEBUG": ""}, "DH_DEBUG must be false"),  # unset: the development default is on
-        ({"DH_AGGREGATION": "plaintext"}, "DH_AGGREGATION must be ckks"),
+        ({"DH_PROTECTION": "plaintext"}, "DH_PROTECTION must be ckks"),
         ({"DH_CHAIN": "local"}, "DH_CHAIN=local signs with hardhat's public dev keys"),
     ],
     ids=["default-key", "short-key", "debug-on", "debug-default", "plaintext", "local-chain"],
@@ -207,6 +211,7 @@ def test_production_refuses_to_start_with_development_defaults(overrides, refusa
     assert started.returncode != 0 and "ImproperlyConfigured" in started.stderr and refusal in started.stderr
 
 
+@pytest.mark.unit
 def test_production_starts_with_safe_settings():
     started = start_settings()
     assert started.returncode == 0 and started.stdout.strip() == "started", started.stderr[-2000:]

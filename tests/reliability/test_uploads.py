@@ -9,9 +9,11 @@ import json
 
 import pytest
 
+from demo.embedded import free_port, portal_server
 from dhportal.asgi import application
-from dhportal.body_limit import body_limit
-from dhportal.embedded import free_port, portal_server
+from web.body_limit import body_limit
+
+pytestmark = [pytest.mark.unit]
 
 CHUNK = 64 * 1024
 UPLOAD_PATH = "/api/node/rounds/1/submission/"

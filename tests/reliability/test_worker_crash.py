@@ -9,20 +9,16 @@ import re
 import numpy as np
 import pytest
 
-from dhportal.embedded import free_port, portal_server
+from demo.embedded import free_port, portal_server
+from events.models import AuditEvent
 from hospitals.tasks import hospital_queue
-from rounds import services
-from rounds.models import AuditEvent, GlobalModel, Round, Submission
-from rounds.models_store import load_weights
-from tests.reliability.processes import (
-    Worker,
-    portal_uses_broker,
-    private_redis,
-    reached,
-    wait_until,
-    worker_environment,
-    workers,
-)
+from registry.models import GlobalModel
+from registry.weights import load_weights
+from rounds.models import Round, Submission
+from rounds.services import lifecycle
+from tests.reliability.processes import reached, real_portal, wait_until
+
+pytestmark = [pytest.mark.services, pytest.mark.slow]
 
 S = Round.State
 VISIBILITY_TIMEOUT = "4"
@@ -37,32 +33,26 @@ def test_killed_workers_tasks_run_again_and_the_round_completes_with_the_same_mo
     hospital_data, settings, tmp_path
 ):
     queues = ["portal"] + [hospital_queue(slug) for slug in ("hospital-a", "hospital-b")]
-    with (
-        private_redis(tmp_path / "redis") as redis,
-        portal_server(free_port()) as url,
-        portal_uses_broker(settings, redis.url),
-        workers() as started,
-    ):
-        hospital_data.write_node_configs(url, settings.DH_NODE_CONFIG_DIR)
-        env = worker_environment(settings, redis.url, DH_CELERY_VISIBILITY_TIMEOUT=VISIBILITY_TIMEOUT)
-
-        started.append(Worker("first", env, queues, tmp_path, pause="upload:hospital-a"))
+    with real_portal(
+        settings, tmp_path, nodes=hospital_data, DH_CELERY_VISIBILITY_TIMEOUT=VISIBILITY_TIMEOUT
+    ) as portal:
+        portal.start_worker("first", queues, pause="upload:hospital-a")
         round_ = hospital_data.plan_round()
-        services.approve_round(hospital_data.coordinator, round_)
+        lifecycle.approve_round(hospital_data.coordinator, round_)
         wait_until(lambda: reached(tmp_path, "upload:hospital-a"), 120, "hospital A's task to train")
-        started[-1].kill()  # hospital A trained but had not uploaded
+        portal.workers[-1].kill()  # hospital A trained but had not uploaded
 
-        started.append(Worker("second", env, queues, tmp_path, pause="aggregate"))
+        portal.start_worker("second", queues, pause="aggregate")
         wait_until(lambda: reached(tmp_path, "aggregate"), 120, "the aggregation to start")
         round_.refresh_from_db()
         assert round_.state == S.AGGREGATING
-        started[-1].kill()  # the round is AGGREGATING, the sum opened, no model stored
+        portal.workers[-1].kill()  # the round is AGGREGATING, the sum opened, no model stored
 
-        started.append(Worker("third", env, queues, tmp_path))
+        portal.start_worker("third", queues)
         wait_until(
             lambda: Round.objects.get(pk=round_.pk).state in (S.COMPLETED, S.FAILED), 120, "the round to end"
         )
-        first, second, third = (worker.log() for worker in started)
+        first, second, third = (worker.log() for worker in portal.workers)
 
     logs = "\n".join(f"--- {log[-2500:]}" for log in (first, second, third))  # for a failure's report
     round_.refresh_from_db()
@@ -85,7 +75,7 @@ def test_killed_workers_tasks_run_again_and_the_round_completes_with_the_same_mo
     with portal_server(free_port()) as url:
         hospital_data.write_node_configs(url, settings.DH_NODE_CONFIG_DIR)
         reference = hospital_data.plan_round()
-        services.approve_round(hospital_data.coordinator, reference)
+        lifecycle.approve_round(hospital_data.coordinator, reference)
     reference.refresh_from_db()
     assert reference.state == S.COMPLETED, reference.reason
     np.testing.assert_allclose(

@@ -9,19 +9,28 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from conftest import shared_file
-from contracts.client import ChainConnection, ChainError, RoundRegistry, SnarkjsProof, submission_proof_hash
+from contracts.client import ChainConnection, ChainError, SnarkjsProof, submission_proof_hash
 from contracts.localchain import LocalChain
+from contracts.registry import RoundRegistry
 from crypto.zk import prove_training
 from crypto.zk.build import DEFAULT_SHAPE
 from crypto.zk.dev import dev_proving_key, synthetic_trace
-from dhportal.embedded import free_port, portal_server
+from demo.embedded import free_port, portal_server
+from events.models import AuditEvent
 from hospitals import services as hospital_services
 from hospitals import tasks as hospital_tasks
-from hospitals.node.config import NodeConfig, write_node_config
-from rounds import audit, blobstore, chain, services
-from rounds.config import canonical_json
-from rounds.models import AuditEvent, ChainTransaction, GlobalModel, Round, Submission
+from ledger import selectors as audit
+from ledger import services as chain
+from ledger.models import ChainTransaction
+from node.config import NodeConfig, write_node_config
+from protocol.plan import canonical_json
+from registry import blobstore
+from registry.models import GlobalModel
+from rounds.models import Round, Submission
+from rounds.services import chain_records, lifecycle
 from tests.conftest import plain_update
+
+pytestmark = [pytest.mark.chain, pytest.mark.zk]
 
 S = Round.State
 Kind = ChainTransaction.Kind
@@ -58,7 +67,7 @@ def run_round_without_training(consortium, monkeypatch) -> Round:
     """The portal's whole path (approve, open, uploads, aggregation) with fixed updates instead of nodes."""
     monkeypatch.setattr(hospital_tasks, "dispatch_node_round", lambda round_id, slug: None)
     round_ = consortium.plan_round()
-    services.approve_round(consortium.coordinator, round_)
+    lifecycle.approve_round(consortium.coordinator, round_)
     for scale, slug in enumerate(["hospital-a", "hospital-b"], start=1):
         upload(consortium, round_, slug, 0.01 * scale)
     round_.refresh_from_db()
@@ -71,7 +80,7 @@ def test_round_through_the_portal_is_recorded_on_chain(hospital_data, settings, 
     with portal_server(free_port()) as url:
         hospital_data.write_node_configs(url, settings.DH_NODE_CONFIG_DIR)
         round_ = hospital_data.plan_round()
-        services.approve_round(hospital_data.coordinator, round_)
+        lifecycle.approve_round(hospital_data.coordinator, round_)
         round_.refresh_from_db()
     assert round_.state == S.COMPLETED, round_.reason
 
@@ -141,7 +150,7 @@ def test_on_a_public_chain_each_hospital_node_signs_its_own_submission(
             )
             write_node_config(settings.DH_NODE_CONFIG_DIR, slug, config)
         round_ = hospital_data.plan_round()
-        services.approve_round(hospital_data.coordinator, round_)
+        lifecycle.approve_round(hospital_data.coordinator, round_)
         round_.refresh_from_db()
     assert round_.state == S.COMPLETED, round_.reason
     assert chain.connection().dev_accounts == ()  # no hospital key on the portal's side
@@ -195,7 +204,7 @@ def dev_key():
 
 
 def proof_round(consortium, dev_key) -> Round:
-    """A collecting round whose proving key is the dev key (as rounds.ceremony records it on the round)."""
+    """A collecting round whose proving key is the dev key (as proofs.ceremony records it on the round)."""
     round_ = consortium.plan_round(config={"batch_size": DEFAULT_SHAPE.batch})
     vkey = dev_key.verification_key()
     with open(dev_key.zkey, "rb") as handle:
@@ -208,9 +217,9 @@ def proof_round(consortium, dev_key) -> Round:
     }
     round_.save()
     for target in (S.APPROVED, S.OPEN):
-        services.transition(round_, target, "test")
+        lifecycle.transition(round_, target, "test")
     chain.record_open(round_)
-    services.transition(round_, S.COLLECTING, "test")
+    lifecycle.transition(round_, S.COLLECTING, "test")
     return round_
 
 
@@ -250,7 +259,7 @@ def test_proofs_are_verified_on_chain_and_refusals_come_back_with_the_reason(con
         "public_signals": [*entry["public_signals"][:2], "12345", *entry["public_signals"][3:]],
     }
     bad = proven_submission(consortium, round_, "hospital-b", {**bundle, "proofs": [forged]})
-    services.record_submission_on_chain(bad.pk)
+    chain_records.record_submission_on_chain(bad.pk)
     round_.refresh_from_db()
     assert round_.state == S.FAILED and "invalid proof 0" in round_.reason
     consortium.hospital_b.refresh_from_db()
@@ -276,7 +285,7 @@ def test_an_unreachable_chain_fails_the_round_with_the_reason(consortium, settin
     settings.DH_CHAIN_RPC_URL = f"http://127.0.0.1:{free_port()}"
     monkeypatch.setattr(hospital_tasks, "dispatch_node_round", lambda round_id, slug: None)
     round_ = consortium.plan_round()
-    services.approve_round(consortium.coordinator, round_)
+    lifecycle.approve_round(consortium.coordinator, round_)
     round_.refresh_from_db()
     assert round_.state == S.FAILED
     assert "the chain did not answer" in round_.reason

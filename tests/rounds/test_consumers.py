@@ -11,12 +11,13 @@ from django.conf import settings
 from rest_framework.test import APIClient
 
 from dhportal.asgi import application
-from rounds import realtime, services
+from events import realtime
 from rounds.consumers import FORBIDDEN, UNAUTHENTICATED
 from rounds.models import Round
+from rounds.services import collecting, lifecycle
 from tests.conftest import plain_update
 
-pytestmark = [pytest.mark.asyncio, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.unit, pytest.mark.asyncio, pytest.mark.django_db(transaction=True)]
 
 ORIGIN = b"http://127.0.0.1:8000"
 # Persona: (username, password), as tests/conftest.py's consortium creates them.
@@ -133,8 +134,8 @@ async def test_each_socket_gets_the_events_of_its_rounds_only(sessions, rounds):
     admin = await connected(f"/ws/rounds/{invited.pk}/", sessions["admin_a"])
     coordinator = await connected("/ws/rounds/", sessions["coordinator"])
 
-    await database_sync_to_async(services.transition)(other, S.APPROVED, "coordinator")
-    await database_sync_to_async(services.transition)(invited, S.APPROVED, "coordinator")
+    await database_sync_to_async(lifecycle.transition)(other, S.APPROVED, "coordinator")
+    await database_sync_to_async(lifecycle.transition)(invited, S.APPROVED, "coordinator")
 
     seen_by_coordinator = [await coordinator.receive_json_from(timeout=5) for _ in range(2)]
     assert [(e["round"], e["state"]) for e in seen_by_coordinator] == [
@@ -160,11 +161,13 @@ async def test_a_whole_round_arrives_in_order_matching_the_audit_trail(consortiu
 
     def run_round() -> None:
         for state in (S.APPROVED, S.OPEN, S.COLLECTING):
-            services.transition(round_, state, "portal")
-        services.set_participation(consortium.admin_a, round_, consortium.hospital_a, opted_in=True)
+            lifecycle.transition(round_, state, "portal")
+        lifecycle.set_participation(consortium.admin_a, round_, consortium.hospital_a, opted_in=True)
         for hospital in (consortium.hospital_a, consortium.hospital_b):
             # The last submission triggers aggregation (Celery runs eagerly here): AGGREGATING, COMPLETED.
-            services.submit_update(hospital, round_.pk, [plain_update(consortium.model, 0.01)], 48, {}, None)
+            collecting.submit_update(
+                hospital, round_.pk, [plain_update(consortium.model, 0.01)], 48, {}, None
+            )
 
     await database_sync_to_async(run_round)()
     expected = [

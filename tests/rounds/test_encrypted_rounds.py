@@ -8,13 +8,20 @@ import numpy as np
 import pytest
 from django.core.management import call_command
 
+from committee import selectors as committee_selectors
+from committee import services as committee
+from committee.models import KeyCommittee
 from crypto import ckks, keygen
-from dhportal.embedded import free_port, portal_server
+from demo.embedded import free_port, portal_server
 from hospitals.models import User
-from rounds import blobstore, committee, services
-from rounds.models import GlobalModel, KeyCommittee, Round, Submission
-from rounds.models_store import load_weights
+from registry import blobstore
+from registry.models import GlobalModel
+from registry.weights import load_weights
+from rounds.models import Round, Submission
+from rounds.services import aggregating, lifecycle
 from tests.conftest import make_consortium
+
+pytestmark = [pytest.mark.mpc]
 
 S = Round.State
 
@@ -23,8 +30,8 @@ def run_rounds(consortium, settings, aggregation: str, rounds: int) -> np.ndarra
     with portal_server(free_port()) as url:
         consortium.write_node_configs(url, settings.DH_NODE_CONFIG_DIR)
         for _ in range(rounds):
-            round_ = consortium.plan_round(aggregation=aggregation)
-            services.approve_round(consortium.coordinator, round_)
+            round_ = consortium.plan_round(protection_scheme=aggregation)
+            lifecycle.approve_round(consortium.coordinator, round_)
             round_.refresh_from_db()
             assert round_.state == S.COMPLETED, round_.reason
             consortium.model = GlobalModel.objects.get(produced_by=round_)
@@ -47,7 +54,7 @@ def test_encrypted_rounds_match_the_plaintext_baseline(hospital_data, key_commit
 def test_local_committee_ceremony_keeps_shares_with_the_parties(consortium, settings):
     created = committee.setup_local_committee(consortium.coordinator, parties=3)
     assert len(created.parties) == 3 and len({p["commitment"] for p in created.parties}) == 3
-    context = committee.public_context(created)
+    context = committee_selectors.public_context(created)
     assert ckks.load_public_context(context)  # refuses a context holding a secret key
     for party in created.parties:
         share = keygen.load_secret_share(party["location"])
@@ -57,24 +64,24 @@ def test_local_committee_ceremony_keeps_shares_with_the_parties(consortium, sett
 
 
 def test_a_committee_needs_an_honest_majority(consortium):
-    from dhportal.errors import InvalidUpload
+    from web.errors import InvalidInput
 
-    with pytest.raises(InvalidUpload, match="at least 3"):
+    with pytest.raises(InvalidInput, match="at least 3"):
         committee.setup_local_committee(consortium.coordinator, parties=2)
 
 
 def test_ckks_round_needs_a_committee(consortium):
-    from dhportal.errors import InvalidUpload
+    from web.errors import InvalidInput
 
-    with pytest.raises(InvalidUpload, match="keyparty setup-local"):
-        consortium.plan_round(aggregation="ckks")
+    with pytest.raises(InvalidInput, match="keyparty setup-local"):
+        consortium.plan_round(protection_scheme="ckks")
 
 
 @pytest.fixture
 def collecting_ckks(consortium, key_committee):
-    round_ = consortium.plan_round(aggregation="ckks")
+    round_ = consortium.plan_round(protection_scheme="ckks")
     for target in (S.APPROVED, S.OPEN, S.COLLECTING):
-        services.transition(round_, target, "test")
+        lifecycle.transition(round_, target, "test")
     return round_
 
 
@@ -87,7 +94,7 @@ def upload(consortium, round_id, blob):
 
 
 def encrypted_update(key_committee: KeyCommittee, length: int) -> bytes:
-    return ckks.encrypt_vector(committee.public_context(key_committee), np.full(length, 0.25))
+    return ckks.encrypt_vector(committee_selectors.public_context(key_committee), np.full(length, 0.25))
 
 
 def test_valid_ciphertext_is_accepted(consortium, collecting_ckks, key_committee):
@@ -156,7 +163,7 @@ def test_a_missing_key_party_fails_the_round_with_its_name(
         {"index": 2, "commitment": "", "location": "/nonexistent"},
     ]
     key_committee.save()
-    services.aggregate_round(collecting_ckks.pk)
+    aggregating.aggregate_round(collecting_ckks.pk)
     collecting_ckks.refresh_from_db()
     assert collecting_ckks.state == S.FAILED
     assert "aggregation failed" in collecting_ckks.reason and "party" in collecting_ckks.reason

@@ -7,10 +7,15 @@ not invited); anonymous; node_hospital-a (hospital A's node token).
 import pytest
 from django.urls import URLPattern, URLResolver, resolve
 
-from dhportal import api_errors, urls
-from rounds import blobstore, services
-from rounds.models import KeyCommittee, Round
+from committee.models import KeyCommittee
+from dhportal import urls
+from registry import blobstore
+from rounds.models import Round
+from rounds.services import collecting, lifecycle
 from tests.conftest import plain_update
+from web import api_errors
+
+pytestmark = [pytest.mark.unit]
 
 PERSONAS = ["coordinator", "admin_a", "admin_b", "outsider", "anonymous", "node_hospital-a"]
 S = Round.State
@@ -21,10 +26,10 @@ def world(consortium):
     """A round collecting from A and B, with one submission from each."""
     round_ = consortium.plan_round()
     for target in (S.APPROVED, S.OPEN, S.COLLECTING):
-        services.transition(round_, target, "test")
+        lifecycle.transition(round_, target, "test")
     for slug in ("hospital-a", "hospital-b"):
         hospital = getattr(consortium, f"hospital_{slug[-1]}")
-        services.submit_update(hospital, round_.pk, [plain_update(consortium.model)], 10, {}, None)
+        collecting.submit_update(hospital, round_.pk, [plain_update(consortium.model)], 10, {}, None)
     consortium.round = round_
     consortium.committee = KeyCommittee.objects.create(
         seed="00", key_id="k" * 64, public_context_digest=blobstore.put_bytes(b"public context"), parties=[]
@@ -50,7 +55,7 @@ MATRIX = [
     (
         "post",
         "/api/hospitals/",
-        {"name": "New", "admin_username": "n", "admin_password": "password-123"},
+        {"name": "New", "admin_username": "new_admin", "admin_password": "a-long-and-good-one"},
         "201 403 403 403 401 403",
     ),
     ("post", "/api/hospitals/{a}/node-token/", None, "201 201 404 404 401 403"),
@@ -66,6 +71,8 @@ MATRIX = [
     ("get", "/api/models/", None, "200 200 200 200 401 403"),
     ("post", "/api/models/", {"architecture": "cnn28-d16", "num_classes": 3}, "201 403 403 403 401 403"),
     ("get", "/api/models/{model}/weights/", None, "200 200 200 200 401 200"),
+    ("get", "/api/models/{model}/torchscript/", None, "200 200 200 200 401 403"),
+    ("post", "/api/node/heartbeat/", None, "403 403 403 403 401 204"),
     ("get", "/api/committees/{committee}/public-context/", None, "200 200 200 200 401 200"),
     ("get", "/api/rounds/", None, "200 200 200 200 401 403"),
     ("get", "/api/rounds/plan-options/", None, "200 403 403 403 401 403"),
@@ -87,6 +94,7 @@ MATRIX = [
     ("get", "/api/events/", None, "200 403 403 403 401 403"),
     ("post", "/api/rounds/{round}/participation/", {"opted_in": True}, "400 409 409 403 401 403"),
     ("post", "/api/rounds/{round}/cancel/", {"reason": "test"}, "200 403 403 403 401 403"),
+    ("post", "/api/rounds/{round}/aggregate/", None, "200 403 403 403 401 403"),
     ("post", "/api/rounds/{round}/approve/", None, "409 403 403 403 401 403"),
     ("get", "/api/node/rounds/{round}/", None, "403 403 403 403 401 200"),
     ("post", "/api/node/rounds/{round}/submission/", {}, "403 403 403 403 401 415"),  # JSON: not multipart

@@ -17,16 +17,22 @@ import pytest
 from crypto import plain
 from crypto.zk import commit_trace, head_hash
 from crypto.zk.training_proof import prove_steps
-from dhportal.embedded import free_port, portal_server
+from demo.embedded import free_port, portal_server
+from events.models import AuditEvent
 from fl import fixed_head
 from fl.fixed_head import SCALE, HeadStep, sgd_step
 from fl.models import FEATURE_DIM, HEAD_BIAS, HEAD_WEIGHT
 from fl.params import parameter_slice
 from fl.training import head_of
-from hospitals.node.proving import proving_key
-from rounds import ceremony, federated, services
-from rounds.models import AuditEvent, GlobalModel, Participant, Round, Submission
-from rounds.models_store import load_weights
+from node.proving import proving_key
+from proofs import ceremony
+from protocol.node_task import CircuitShapeSpec, NodeTask, ProofChallenge, ProofMaterial
+from registry.models import GlobalModel
+from registry.weights import load_weights, state_of, template_state
+from rounds.models import Participant, Round, Submission
+from rounds.services import aggregating, collecting, lifecycle
+
+pytestmark = [pytest.mark.zk]
 
 S = Round.State
 SAMPLES = 16  # two steps of batch 8: small runs keep each bundle at one or two Groth16 proofs
@@ -39,18 +45,19 @@ def proofs_on(settings, dev_ptau):
 
 
 def collecting_round(consortium, hospitals=None, **config) -> Round:
-    """A round whose proving key is prepared (the ceremony of rounds.ceremony) and that takes submissions."""
+    """A round whose proving key is prepared (the ceremony of proofs.ceremony) and that takes submissions."""
     round_ = consortium.plan_round(hospitals=hospitals, config=config)
-    services.transition(round_, S.APPROVED, "test")
-    services.transition(round_, S.OPEN, "test")
-    ceremony.prepare_round_key(round_)
-    services.transition(round_, S.COLLECTING, "test")
+    lifecycle.transition(round_, S.APPROVED, "test")
+    lifecycle.transition(round_, S.OPEN, "test")
+    round_.proof_setup = ceremony.prepare_round_key(round_)
+    round_.save(update_fields=["proof_setup"])
+    lifecycle.transition(round_, S.COLLECTING, "test")
     return round_
 
 
 def base_head(round_: Round) -> tuple[np.ndarray, np.ndarray]:
     model = round_.base_model
-    return head_of(federated.state_of(model.architecture, load_weights(model)))
+    return head_of(state_of(model.architecture, load_weights(model)))
 
 
 def honest_run(round_: Round, seed: int, lr_q: int | None = None) -> list[HeadStep]:
@@ -77,7 +84,7 @@ def final_head(trace: list[HeadStep]) -> dict:
 def update_blob(round_: Round, head: dict) -> bytes:
     """n * delta with the head part matching `head` (the body's update does not matter here)."""
     architecture = round_.base_model.architecture
-    template = federated.template_state(architecture)
+    template = template_state(architecture)
     vector = np.zeros(architecture.parameter_count)
     weight, bias = base_head(round_)
     vector[parameter_slice(template, HEAD_WEIGHT)] = (
@@ -94,16 +101,24 @@ def commit(consortium, round_: Round, slug: str, root: int):
 
 
 def prove(consortium, round_: Round, slug: str, trace: list[HeadStep]) -> dict:
-    """What hospitals.node.proving does: commit through the API, then prove the challenged steps."""
+    """What node.proving does: commit through the API, then prove the challenged steps."""
     commitment = commit_trace(trace)
     response = commit(consortium, round_, slug, commitment.tree.root)
     assert response.status_code == 200, response.content
     key = proving_key(node_material(consortium, round_, slug), NodeFiles(consortium, slug))
-    return prove_steps(commitment, trace, response.json()["context"], round_.config["proof_steps"], key)
+    return prove_steps(
+        commitment,
+        trace,
+        ProofChallenge.from_json(response.json()).context,
+        round_.config["proof_steps"],
+        key,
+    )
 
 
-def node_material(consortium, round_: Round, slug: str) -> dict:
-    return consortium.client(f"node_{slug}").get(f"/api/node/rounds/{round_.pk}/").json()["proof"]
+def node_material(consortium, round_: Round, slug: str) -> ProofMaterial:
+    return NodeTask.from_json(
+        consortium.client(f"node_{slug}").get(f"/api/node/rounds/{round_.pk}/").json()
+    ).proof
 
 
 class NodeFiles:
@@ -145,7 +160,7 @@ def test_every_submission_of_a_round_carries_a_proof_the_portal_verifies(hospita
     with portal_server(free_port()) as url:
         hospital_data.write_node_configs(url, settings.DH_NODE_CONFIG_DIR)
         round_ = hospital_data.plan_round()
-        services.approve_round(hospital_data.coordinator, round_)
+        lifecycle.approve_round(hospital_data.coordinator, round_)
         round_.refresh_from_db()
     assert round_.state == S.COMPLETED, round_.reason
     assert round_.proof_scheme == "groth16"
@@ -161,7 +176,7 @@ def test_every_submission_of_a_round_carries_a_proof_the_portal_verifies(hospita
     )
     expected_bias = sum(s.num_samples * np.array(s.head["bias"], dtype=object) for s in submissions) // total
     model = GlobalModel.objects.get(produced_by=round_)
-    weight, bias = head_of(federated.state_of(model.architecture, load_weights(model)))
+    weight, bias = head_of(state_of(model.architecture, load_weights(model)))
     assert weight.tolist() == expected_weight.tolist() and bias.tolist() == expected_bias.tolist()
     assert model.head_hash == str(head_hash(weight, bias))
     kinds = list(AuditEvent.objects.filter(round=round_).values_list("kind", flat=True))
@@ -171,16 +186,15 @@ def test_every_submission_of_a_round_carries_a_proof_the_portal_verifies(hospita
 def test_nodes_download_the_proving_key_by_digest_and_only_for_their_rounds(consortium):
     round_ = collecting_round(consortium)
     material = node_material(consortium, round_, "hospital-a")
-    assert material["scheme"] == "groth16" and material["steps"] == round_.config["proof_steps"]
-    assert material["shape"] == {"features": 16, "classes": 2, "batch": 8}
+    assert material.scheme == "groth16" and material.steps == round_.config["proof_steps"]
+    assert material.shape == CircuitShapeSpec(features=16, classes=2, batch=8)
     assert (
-        f"round {round_.pk}|hospital hospital-a|model {round_.base_model.weights_digest}"
-        in material["context"]
+        f"round {round_.pk}|hospital hospital-a|model {round_.base_model.weights_digest}" in material.context
     )
-    vkey = NodeFiles(consortium, "hospital-a").get_bytes(material["vkey"]["url"])
-    assert hashlib.sha256(vkey).hexdigest() == material["vkey"]["sha256"]
+    vkey = NodeFiles(consortium, "hospital-a").get_bytes(material.vkey.url)
+    assert hashlib.sha256(vkey).hexdigest() == material.vkey.sha256
     assert json.loads(vkey) == round_.proof_setup["vkey"]
-    outsider = consortium.client("node_hospital-c").get(material["zkey"]["url"])
+    outsider = consortium.client("node_hospital-c").get(material.zkey.url)
     assert outsider.status_code == 403
     unknown = consortium.client("node_hospital-a").get(f"/api/node/rounds/{round_.pk}/proof/r1cs/")
     assert unknown.status_code == 404
@@ -193,7 +207,7 @@ def test_a_plan_the_circuit_cannot_prove_is_refused(consortium):
         "participants": ["hospital-a"],
         "quorum": 1,
         "deadline": "2999-01-01T00:00:00Z",
-        "aggregation": "plaintext",
+        "protection": "plaintext",
     }
     response = client.post("/api/rounds/", {**body, "config": {"batch_size": 32}}, format="json")
     assert response.status_code == 400
@@ -299,7 +313,7 @@ def test_an_update_that_does_not_match_its_proven_head_fails_the_round(consortiu
     other = {**head, "bias": [v + SCALE for v in head["bias"]]}  # the protected update moves the bias by 1.0
     response = upload(consortium, round_, "hospital-a", bundle, head, update_blob(round_, other))
     assert response.status_code == 201  # a protected update cannot be checked alone: the sum is, once opened
-    services.aggregate_round(round_.pk)
+    aggregating.aggregate_round(round_.pk)
     round_.refresh_from_db()
     assert round_.state == S.FAILED
     assert "an encrypted update does not match its proven head" in round_.reason
@@ -309,8 +323,8 @@ def test_an_update_that_does_not_match_its_proven_head_fails_the_round(consortiu
 def test_a_round_whose_trusted_setup_cannot_run_fails_with_the_reason(consortium, settings, tmp_path):
     settings.DH_PTAU_PATH = tmp_path / "absent.ptau"
     round_ = consortium.plan_round()
-    services.transition(round_, S.APPROVED, "test")
-    services.open_round(round_.pk)
+    lifecycle.transition(round_, S.APPROVED, "test")
+    collecting.open_round(round_.pk)
     round_.refresh_from_db()
     assert round_.state == S.FAILED
     assert "no powers-of-tau file" in round_.reason and "DH_PTAU_PATH" in round_.reason

@@ -11,12 +11,14 @@ import numpy as np
 import pytest
 import torch
 
+from demo.embedded import free_port, portal_server
 from dhportal.celery import app as celery_app
-from dhportal.embedded import free_port, portal_server
+from events.models import AuditEvent
 from hospitals.tasks import hospital_queue
-from rounds import services
-from rounds.models import AuditEvent, GlobalModel, Round
-from rounds.models_store import load_weights
+from registry.models import GlobalModel
+from registry.weights import load_weights
+from rounds.models import Round
+from rounds.services import lifecycle
 from tests.conftest import services_configured
 
 S = Round.State
@@ -43,17 +45,20 @@ def assert_completed_with_new_model(round_: Round, participants: list[str]) -> G
     return model
 
 
+@pytest.mark.unit
 @pytest.mark.django_db(transaction=True)
 def test_round_completes_in_process(hospital_data, settings):
     """Eager tasks, the portal on a real socket: the bare-machine path of the demo."""
     with portal_server(free_port()) as url:
         hospital_data.write_node_configs(url, settings.DH_NODE_CONFIG_DIR)
         round_ = hospital_data.plan_round()
-        services.approve_round(hospital_data.coordinator, round_)
+        lifecycle.approve_round(hospital_data.coordinator, round_)
         round_.refresh_from_db()
     assert_completed_with_new_model(round_, ["hospital-a", "hospital-b"])
 
 
+@pytest.mark.services
+@pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_round_through_a_real_celery_worker_on_redis_and_postgresql(hospital_data, settings, tmp_path):
     database_url, redis_url = services_configured()
@@ -76,7 +81,7 @@ def test_round_through_a_real_celery_worker_on_redis_and_postgresql(hospital_dat
         "REDIS_URL": redis_url,
         "DH_DATA_DIR": str(settings.DATA_DIR),
         "DH_NODE_CONFIG_DIR": str(settings.DH_NODE_CONFIG_DIR),
-        "DH_AGGREGATION": "plaintext",
+        "DH_PROTECTION": "plaintext",
         "DH_CHAIN": "off",
         "DH_VALIDATION_DATA": settings.DH_VALIDATION_DATA,
     }
@@ -108,7 +113,7 @@ def test_round_through_a_real_celery_worker_on_redis_and_postgresql(hospital_dat
         try:
             celery_app.conf.task_always_eager = False
             round_ = hospital_data.plan_round()
-            services.approve_round(hospital_data.coordinator, round_)
+            lifecycle.approve_round(hospital_data.coordinator, round_)
             wait_for_state(round_, {S.COMPLETED, S.FAILED}, timeout=240)
         finally:
             worker.terminate()
@@ -121,11 +126,12 @@ def test_round_through_a_real_celery_worker_on_redis_and_postgresql(hospital_dat
     assert 0.0 <= model.metrics["val_accuracy"] <= 1.0
 
 
+@pytest.mark.unit
 @pytest.mark.django_db(transaction=True)
 def test_exported_model_loads_with_torch_alone(hospital_data, settings, tmp_path):
     with portal_server(free_port()) as url:
         hospital_data.write_node_configs(url, settings.DH_NODE_CONFIG_DIR)
-        services.approve_round(hospital_data.coordinator, hospital_data.plan_round())
+        lifecycle.approve_round(hospital_data.coordinator, hospital_data.plan_round())
     out = tmp_path / "model.pt"
     from django.core.management import call_command
 
@@ -140,7 +146,7 @@ def test_exported_model_loads_with_torch_alone(hospital_data, settings, tmp_path
     )
     assert result.returncode == 0, result.stderr
     from fl.training import predict_logits
-    from rounds.federated import state_of
+    from registry.weights import state_of
 
     model = GlobalModel.objects.order_by("-version").first()
     images = np.random.default_rng(0).random((5, 1, 28, 28), dtype=np.float32)

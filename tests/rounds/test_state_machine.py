@@ -1,9 +1,12 @@
 import pytest
 
-from dhportal.errors import InvalidUpload
-from rounds import services
-from rounds.models import AuditEvent, Round
+from events.models import AuditEvent
+from rounds.models import Round
+from rounds.services import lifecycle
 from rounds.state_machine import TRANSITIONS, IllegalTransition, check_transition
+from web.errors import InvalidInput
+
+pytestmark = [pytest.mark.unit]
 
 S = Round.State
 HAPPY_PATH = [S.DRAFT, S.APPROVED, S.OPEN, S.COLLECTING, S.AGGREGATING, S.COMPLETED]
@@ -30,7 +33,7 @@ def test_happy_path_is_allowed_and_terminal_states_are_final():
 def test_transitions_are_logged_in_order(consortium):
     round_ = consortium.plan_round()
     for target in HAPPY_PATH[1:4]:
-        services.transition(round_, target, "test")
+        lifecycle.transition(round_, target, "test")
     events = list(AuditEvent.objects.filter(round=round_, kind="state").values_list("from_state", "to_state"))
     assert events == [(S.DRAFT, S.APPROVED), (S.APPROVED, S.OPEN), (S.OPEN, S.COLLECTING)]
 
@@ -38,7 +41,7 @@ def test_transitions_are_logged_in_order(consortium):
 def test_illegal_transition_leaves_the_round_and_log_unchanged(consortium):
     round_ = consortium.plan_round()
     with pytest.raises(IllegalTransition):
-        services.transition(round_, S.COMPLETED, "test")
+        lifecycle.transition(round_, S.COMPLETED, "test")
     round_.refresh_from_db()
     assert round_.state == S.DRAFT
     assert not AuditEvent.objects.filter(round=round_, kind="state").exists()
@@ -46,16 +49,16 @@ def test_illegal_transition_leaves_the_round_and_log_unchanged(consortium):
 
 def test_failing_or_cancelling_needs_a_reason(consortium):
     round_ = consortium.plan_round()
-    with pytest.raises(InvalidUpload, match="reason is required"):
-        services.transition(round_, S.CANCELLED, "test")
-    services.cancel_round(consortium.coordinator, round_, "wrong participants")
+    with pytest.raises(InvalidInput, match="reason is required"):
+        lifecycle.transition(round_, S.CANCELLED, "test")
+    lifecycle.cancel_round(consortium.coordinator, round_, "wrong participants")
     round_.refresh_from_db()
     assert (round_.state, round_.reason) == (S.CANCELLED, "wrong participants")
 
 
 def test_api_refuses_approving_twice_with_409(consortium):
     round_ = consortium.plan_round()
-    services.transition(round_, S.APPROVED, "test")
+    lifecycle.transition(round_, S.APPROVED, "test")
     response = consortium.client("coordinator").post(f"/api/rounds/{round_.pk}/approve/")
     assert response.status_code == 409
     assert response.json()["error"] == "illegal_transition"

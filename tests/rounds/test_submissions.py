@@ -4,9 +4,12 @@ import io
 
 import pytest
 
-from rounds import blobstore, services
+from registry import blobstore
 from rounds.models import Round, Submission
+from rounds.services import lifecycle
 from tests.conftest import plain_update
+
+pytestmark = [pytest.mark.unit]
 
 S = Round.State
 
@@ -23,7 +26,7 @@ def upload(consortium, round_id, blob, persona="node_hospital-a", num_samples=40
 def collecting(consortium):
     round_ = consortium.plan_round()
     for target in (S.APPROVED, S.OPEN, S.COLLECTING):
-        services.transition(round_, target, "test")
+        lifecycle.transition(round_, target, "test")
     return round_
 
 
@@ -114,7 +117,7 @@ def test_non_participant_node_is_refused(consortium, collecting):
 
 
 def test_opted_out_hospital_cannot_submit(consortium, collecting):
-    services.set_participation(consortium.admin_a, collecting, consortium.hospital_a, opted_in=False)
+    lifecycle.set_participation(consortium.admin_a, collecting, consortium.hospital_a, opted_in=False)
     response = upload(consortium, collecting.pk, plain_update(consortium.model))
     assert response.status_code == 409
     assert "opted out" in response.json()["detail"]

@@ -6,6 +6,8 @@ import pytest
 
 from crypto.zk.merkle import MerkleTree, context_field, derive_indices, root_from_path, tree_depth
 
+pytestmark = [pytest.mark.unit]
+
 
 @pytest.mark.parametrize("leaf_count", [1, 2, 5, 8, 9])
 def test_every_path_leads_to_the_root(leaf_count):

@@ -7,9 +7,12 @@ import random
 import subprocess
 
 import numpy as np
+import pytest
 
 from crypto.zk.node import REPO_ROOT, node_executable
 from crypto.zk.poseidon import FIELD_PRIME, batch_hash, hash_chain, head_hash, poseidon
+
+pytestmark = [pytest.mark.zk]
 
 CIRCOMLIBJS_POSEIDON = """
 import { buildPoseidon } from "circomlibjs";

@@ -24,6 +24,8 @@ from crypto.zk.dev import dev_proving_key, synthetic_trace
 from crypto.zk.training_proof import prove_steps
 from fl.fixed_head import HeadStep, sgd_step
 
+pytestmark = [pytest.mark.zk, pytest.mark.slow]
+
 GLOBAL_HEAD = "head:0x1234"
 CONTEXT = f"round 7|hospital a|{GLOBAL_HEAD}"
 STEPS = 12

@@ -1,6 +1,6 @@
 import { useState } from "react";
 import { useNow } from "../hooks.js";
-import { chainRecords, formatRelative, humanize, proofTone, shortHash, stateTone } from "../format.js";
+import { chainRecords, describeNode, formatClock, humanize, proofTone, shortHash, stateTone } from "../format.js";
 
 export function Badge({ tone = "neutral", children, title }) {
   return (
@@ -23,13 +23,14 @@ export function ProofBadge({ status }) {
   return <Badge tone={proofTone(status)}>{label}</Badge>;
 }
 
+/** The hospital's node: "Online", "Offline (last seen 5 min ago)" or "Never connected". */
 export function NodeBadge({ hospital }) {
   if (!hospital) return null;
-  const online = Boolean(hospital.node_online);
+  const node = describeNode(hospital);
   return (
-    <span className="node-status" data-testid="node-status">
-      <Badge tone={online ? "good" : "muted"}>{online ? "Online" : "Offline"}</Badge>
-      <span className="hint">last seen {formatRelative(hospital.node_last_seen_at)}</span>
+    <span className="node-status" data-testid="node-status" data-status={hospital.node_status}>
+      <Badge tone={node.tone}>{node.label}</Badge>{" "}
+      {node.detail && <span className="hint">({node.detail})</span>}
     </span>
   );
 }
@@ -83,8 +84,8 @@ export function ChainRecords({ object, empty = null }) {
   );
 }
 
-/** Numeric metrics as a compact list; nested objects (like per-stage seconds) on their own line. */
-export function Metrics({ metrics, only }) {
+/** Numeric metrics as a compact list; `labelOf(key)` names each (the key, humanized, by default). */
+export function Metrics({ metrics, only, labelOf = humanize }) {
   if (!metrics || typeof metrics !== "object") return <span className="hint">—</span>;
   const entries = Object.entries(metrics).filter(
     ([key, value]) => (only ? only.includes(key) : true) && (typeof value === "number" || typeof value === "string"),
@@ -94,7 +95,7 @@ export function Metrics({ metrics, only }) {
     <dl className="metrics">
       {entries.map(([key, value]) => (
         <div key={key}>
-          <dt>{humanize(key)}</dt>
+          <dt>{labelOf(key)}</dt>
           <dd>{typeof value === "number" ? (Number.isInteger(value) ? value : value.toFixed(3)) : value}</dd>
         </div>
       ))}
@@ -147,7 +148,7 @@ export function OneTimeToken({ title, token, onDismiss }) {
   );
 }
 
-/** A button that asks for a second click before doing something destructive. */
+/** A button that asks for a second click before doing something that cannot be undone. */
 export function ConfirmButton({ children, confirmLabel, onConfirm, disabled, className = "button danger" }) {
   const [asking, setAsking] = useState(false);
   if (!asking) {
@@ -159,10 +160,12 @@ export function ConfirmButton({ children, confirmLabel, onConfirm, disabled, cla
   }
   return (
     <span className="confirm">
+      {/* Focus follows the question, so a keyboard user answers it next. */}
       <button
         type="button"
-        className="button danger"
+        className={className}
         disabled={disabled}
+        autoFocus
         onClick={async () => {
           await onConfirm();
           setAsking(false);
@@ -173,6 +176,18 @@ export function ConfirmButton({ children, confirmLabel, onConfirm, disabled, cla
       <button type="button" className="button link" onClick={() => setAsking(false)}>
         Keep
       </button>
+    </span>
+  );
+}
+
+/** Time left until `to`, ticking every second: `children(clock)` while it runs ("12:34"), `after` once past. */
+export function Countdown({ to, children, after }) {
+  const now = useNow(1000);
+  const left = (new Date(to).getTime() - now) / 1000;
+  if (Number.isNaN(left)) return null;
+  return (
+    <span data-testid="countdown">
+      {left > 0 ? children(formatClock(left)) : after}
     </span>
   );
 }

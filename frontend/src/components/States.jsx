@@ -84,15 +84,18 @@ function defaultIsEmpty(data) {
   return Array.isArray(data) && data.length === 0;
 }
 
-/** A form's error: per-field messages are shown beside their fields; this shows everything else. */
-export function FormError({ error, shownFields = [] }) {
-  if (!error) return null;
-  const fields = Object.keys(error.fieldMessages || {});
-  const elsewhere = fields.filter((name) => !shownFields.includes(name));
-  if (fields.length > 0 && elsewhere.length === 0) {
+/**
+ * A form's error summary. Field errors (`fieldErrors`: the form's own checks, or the API's 400 `fields`) are
+ * shown beside their fields, so this only says how many need fixing; an API error about anything not among
+ * `shownFields`, or about no field at all, is shown in full.
+ */
+export function FormError({ error, fieldErrors = error?.fieldMessages || {}, shownFields = [] }) {
+  const elsewhere = Object.keys(error?.fieldMessages || {}).filter((name) => !shownFields.includes(name));
+  const count = Object.keys(fieldErrors).length;
+  if (elsewhere.length === 0 && count > 0) {
     return (
       <p className="inline-error" role="alert">
-        Please correct the highlighted fields.
+        Please correct {count === 1 ? "the highlighted field" : `the ${count} highlighted fields`}.
       </p>
     );
   }

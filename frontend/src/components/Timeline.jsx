@@ -46,6 +46,12 @@ export function describeEvent(event, { ownHospital = null } = {}) {
       const optedIn = event.opted_in ?? detail.opted_in;
       return { title: `${who} opted ${optedIn ? "in" : "out"}`, tone: optedIn ? "active" : "muted", hideActor: elsewhere };
     }
+    case "aggregate_early":
+      return {
+        title: "Aggregating early, on the coordinator's request",
+        subtitle: detail.submitted != null ? `${detail.submitted} updates in, quorum ${detail.quorum}` : undefined,
+        tone: "active",
+      };
     case "model":
       return {
         title: `Global model v${detail.version ?? event.version ?? "?"} published`,

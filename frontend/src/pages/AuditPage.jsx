@@ -1,13 +1,15 @@
 import { useMemo, useState } from "react";
 import { Link } from "react-router-dom";
 import { ChainRecords, LiveBadge, PageHeader } from "../components/Bits.jsx";
+import { DataTable } from "../components/DataTable.jsx";
 import { Async, Empty } from "../components/States.jsx";
 import { describeEvent } from "../components/Timeline.jsx";
 import { chainRecords, formatDate } from "../format.js";
-import { useApi, useCoalesced, useLiveSockets } from "../hooks.js";
+import { useApi, useCoalesced, useDocumentTitle, useLiveSockets } from "../hooks.js";
 
 /** The append-only audit trail (the API lists it newest first), with the chain transactions recorded. */
 export function AuditPage() {
+  useDocumentTitle("Audit trail");
   const events = useApi("/api/events/");
   const refetch = useCoalesced(events.reload, 300);
   const live = useLiveSockets(["/ws/rounds/"], { onEvent: refetch, onOpen: refetch });
@@ -46,42 +48,46 @@ export function AuditPage() {
           isEmpty={() => shown.length === 0}
           empty={<Empty title={events.data?.length ? "No event matches the filters" : "Nothing recorded yet"}>Planning, approving and running rounds records events here.</Empty>}
         >
-          {() => (
-            <div className="table-wrap">
-              <table className="table" data-testid="audit-table">
-                <thead>
-                  <tr>
-                    <th>When</th>
-                    <th>Round</th>
-                    <th>Actor</th>
-                    <th>Event</th>
-                    <th>Chain transaction</th>
-                  </tr>
-                </thead>
-                <tbody>
-                  {shown.map((event) => {
-                    const description = describeEvent(event);
-                    return (
-                      <tr key={event.id} data-kind={event.kind}>
-                        <td>{formatDate(event.created_at)}</td>
-                        <td>{event.round ? <Link to={`/rounds/${event.round}`}>Round {event.round}</Link> : <span className="hint">portal</span>}</td>
-                        <td>{event.actor}</td>
-                        <td>
-                          {description.title}
-                          {description.subtitle && <div className="hint">{description.subtitle}</div>}
-                        </td>
-                        <td>
-                          <ChainRecords object={event.detail} empty={<span className="hint">—</span>} />
-                        </td>
-                      </tr>
-                    );
-                  })}
-                </tbody>
-              </table>
-            </div>
-          )}
+          {() => <AuditTable events={shown} />}
         </Async>
       </section>
     </>
+  );
+}
+
+const COLUMNS = [
+  { key: "when", header: "When", cell: (event) => formatDate(event.created_at) },
+  {
+    key: "round",
+    header: "Round",
+    cell: (event) => (event.round ? <Link to={`/rounds/${event.round}`}>Round {event.round}</Link> : <span className="hint">portal</span>),
+  },
+  { key: "actor", header: "Actor", cell: (event) => event.actor },
+  {
+    key: "event",
+    header: "Event",
+    cell: (event) => {
+      const description = describeEvent(event);
+      return (
+        <>
+          {description.title}
+          {description.subtitle && <div className="hint">{description.subtitle}</div>}
+        </>
+      );
+    },
+  },
+  { key: "chain", header: "Chain transaction", cell: (event) => <ChainRecords object={event.detail} empty={<span className="hint">—</span>} /> },
+];
+
+function AuditTable({ events }) {
+  return (
+    <DataTable
+      label="Audit trail"
+      testId="audit-table"
+      columns={COLUMNS}
+      rows={events}
+      rowKey={(event) => event.id}
+      rowProps={(event) => ({ "data-kind": event.kind })}
+    />
   );
 }

@@ -5,12 +5,13 @@ import { LiveBadge, NodeBadge, PageHeader } from "../components/Bits.jsx";
 import { Async, Empty } from "../components/States.jsx";
 import { describeEvent } from "../components/Timeline.jsx";
 import { formatScore, formatTime, TERMINAL_STATES } from "../format.js";
-import { useApi, useCoalesced, useInterval } from "../hooks.js";
+import { useApi, useCoalesced, useDocumentTitle, useInterval } from "../hooks.js";
 import { RoundTable, useLiveRounds } from "../rounds.jsx";
 
 const FEED_LENGTH = 8;
 
 export function DashboardPage() {
+  useDocumentTitle("Overview");
   const [feed, setFeed] = useState([]);
   const models = useApi("/api/models/");
   const hospitals = useApi("/api/hospitals/");
@@ -24,7 +25,7 @@ export function DashboardPage() {
   useInterval(hospitals.reload, 30000);
 
   const activeCount = (rounds.data || []).filter((round) => !TERMINAL_STATES.has(round.state)).length;
-  const online = (hospitals.data || []).filter((hospital) => hospital.node_online).length;
+  const online = (hospitals.data || []).filter((hospital) => hospital.node_status === "online").length;
   const evaluated = (models.data || []).filter((model) => typeof model.metrics?.val_accuracy === "number");
   const latest = evaluated[evaluated.length - 1];
 
@@ -43,46 +44,29 @@ export function DashboardPage() {
         <Stat label="Latest validation accuracy" value={latest ? formatScore(latest.metrics.val_accuracy) : "—"} hint={latest ? `model v${latest.version}` : "no evaluated model yet"} />
       </div>
 
-      <div className="grid-2">
-        <section className="card">
-          <h2>Latest rounds</h2>
-          <Async
-            result={rounds}
-            loadingLabel="Loading rounds…"
-            empty={
-              <Empty title="No rounds yet" action={<Link className="button primary" to="/rounds/new">Plan the first round</Link>}>
-                A round trains the global model at the hospitals you choose.
-              </Empty>
-            }
-          >
-            {(data) => (
-              <>
-                <RoundTable rounds={data.slice(0, 8)} compact />
-                {data.length > 8 && (
-                  <Link to="/rounds" className="more">
-                    All {data.length} rounds →
-                  </Link>
-                )}
-              </>
-            )}
-          </Async>
-        </section>
-        <section className="card">
-          <h2>Live activity</h2>
-          {feed.length === 0 ? (
-            <Empty title="Quiet for now">Changes of any round appear here as they happen.</Empty>
-          ) : (
-            <ul className="feed" data-testid="live-feed">
-              {feed.map((event) => (
-                <li key={`${event.seq}-${event.kind}-${event.round}`}>
-                  <span className="hint">{formatTime(event.receivedAt)}</span>{" "}
-                  <Link to={`/rounds/${event.round}`}>Round {event.round}</Link>: {describeEvent(event).title}
-                </li>
-              ))}
-            </ul>
+      <section className="card">
+        <h2>Latest rounds</h2>
+        <Async
+          result={rounds}
+          loadingLabel="Loading rounds…"
+          empty={
+            <Empty title="No rounds yet" action={<Link className="button primary" to="/rounds/new">Plan the first round</Link>}>
+              A round trains the global model at the hospitals you choose.
+            </Empty>
+          }
+        >
+          {(data) => (
+            <>
+              <RoundTable rounds={data.slice(0, 8)} compact />
+              {data.length > 8 && (
+                <Link to="/rounds" className="more">
+                  All {data.length} rounds →
+                </Link>
+              )}
+            </>
           )}
-        </section>
-      </div>
+        </Async>
+      </section>
 
       <div className="grid-2">
         <section className="card">
@@ -91,25 +75,42 @@ export function DashboardPage() {
             {(data) => <AccuracyChart models={data} />}
           </Async>
         </section>
-        <section className="card">
-          <h2>Hospital nodes</h2>
-          <Async
-            result={hospitals}
-            loadingLabel="Loading hospitals…"
-            empty={<Empty title="No hospitals registered" action={<Link className="button primary" to="/hospitals">Register a hospital</Link>} />}
-          >
-            {(data) => (
-              <ul className="node-list">
-                {data.map((hospital) => (
-                  <li key={hospital.id}>
-                    <Link to={`/hospitals/${hospital.id}`}>{hospital.name}</Link>
-                    <NodeBadge hospital={hospital} />
+        <div>
+          <section className="card">
+            <h2>Live activity</h2>
+            {feed.length === 0 ? (
+              <Empty title="Quiet for now">Changes of any round appear here as they happen.</Empty>
+            ) : (
+              <ul className="feed" data-testid="live-feed">
+                {feed.map((event) => (
+                  <li key={`${event.seq}-${event.kind}-${event.round}`}>
+                    <span className="hint">{formatTime(event.receivedAt)}</span>{" "}
+                    <Link to={`/rounds/${event.round}`}>Round {event.round}</Link>: {describeEvent(event).title}
                   </li>
                 ))}
               </ul>
             )}
-          </Async>
-        </section>
+          </section>
+          <section className="card">
+            <h2>Hospital nodes</h2>
+            <Async
+              result={hospitals}
+              loadingLabel="Loading hospitals…"
+              empty={<Empty title="No hospitals registered" action={<Link className="button primary" to="/hospitals">Register a hospital</Link>} />}
+            >
+              {(data) => (
+                <ul className="node-list">
+                  {data.map((hospital) => (
+                    <li key={hospital.id}>
+                      <Link to={`/hospitals/${hospital.id}`}>{hospital.name}</Link>
+                      <NodeBadge hospital={hospital} />
+                    </li>
+                  ))}
+                </ul>
+              )}
+            </Async>
+          </section>
+        </div>
       </div>
     </>
   );

@@ -2,10 +2,11 @@ import { useState } from "react";
 import { Link, useParams } from "react-router-dom";
 import { api } from "../api.js";
 import { useAuth } from "../auth.jsx";
-import { Badge, ChainRecords, ConfirmButton, Hash, LiveBadge, NodeBadge, OneTimeToken, PageHeader, StateBadge } from "../components/Bits.jsx";
+import { Badge, ChainRecords, Hash, LiveBadge, NodeBadge, OneTimeToken, PageHeader, StateBadge } from "../components/Bits.jsx";
+import { NodeTokenButtons } from "../components/NodeTokenButtons.jsx";
 import { Async, Empty, ErrorState, InlineError, Loading } from "../components/States.jsx";
 import { formatDate } from "../format.js";
-import { useApi, useCoalesced, useInterval } from "../hooks.js";
+import { useApi, useCoalesced, useDocumentTitle, useInterval } from "../hooks.js";
 import { ownParticipation, participationLabel, useLiveRounds } from "../rounds.jsx";
 import { SubmissionTable } from "./RoundPage.jsx";
 
@@ -21,6 +22,7 @@ function HospitalView({ hospitalId }) {
   const { user } = useAuth();
   const coordinator = user.role === "coordinator";
   const hospital = useApi(`/api/hospitals/${hospitalId}/`);
+  useDocumentTitle(hospital.data?.name ?? "Hospital");
   const submissions = useApi(`/api/hospitals/${hospitalId}/submissions/`);
   const refetchSubmissions = useCoalesced(submissions.reload, 300);
   const { rounds, live } = useLiveRounds({ onEvent: refetchSubmissions });
@@ -86,32 +88,6 @@ function HospitalView({ hospitalId }) {
 
 function NodeCard({ hospital, coordinator, onChange }) {
   const [token, setToken] = useState(null);
-  const [error, setError] = useState(null);
-  const [busy, setBusy] = useState(false);
-
-  const run = async (action) => {
-    setBusy(true);
-    setError(null);
-    try {
-      await action();
-      onChange();
-    } catch (failure) {
-      setError(failure);
-    } finally {
-      setBusy(false);
-    }
-  };
-  const rotate = () =>
-    run(async () => {
-      const answer = await api.post(`/api/hospitals/${hospital.id}/node-token/`);
-      setToken(answer.token);
-    });
-  const revoke = () =>
-    run(async () => {
-      await api.delete(`/api/hospitals/${hospital.id}/node-token/`);
-      setToken(null);
-    });
-
   return (
     <>
       <dl className="details">
@@ -127,18 +103,8 @@ function NodeCard({ hospital, coordinator, onChange }) {
         <dd>{formatDate(hospital.created_at)}</dd>
       </dl>
       <ChainRecords object={{ ...hospital, chain_address: undefined }} />
-      <div className="actions">
-        <button type="button" className="button secondary" disabled={busy} onClick={rotate}>
-          {hospital.node_token_active ? "Rotate node token" : "Issue node token"}
-        </button>
-        {coordinator && hospital.node_token_active && (
-          <ConfirmButton onConfirm={revoke} disabled={busy} confirmLabel="Revoke: the node stops at once">
-            Revoke node token
-          </ConfirmButton>
-        )}
-      </div>
+      <NodeTokenButtons hospital={hospital} canRevoke={coordinator} onToken={setToken} onChange={onChange} />
       <p className="hint">Rotating issues a new token; the old one stops working immediately.</p>
-      <InlineError error={error} />
       {token && <OneTimeToken title={`New node token for ${hospital.name}`} token={token} onDismiss={() => setToken(null)} />}
     </>
   );

@@ -1,14 +1,21 @@
 import { useState } from "react";
 import { Link } from "react-router-dom";
 import { api, ApiError } from "../api.js";
-import { Badge, ConfirmButton, Hash, NodeBadge, OneTimeToken, PageHeader } from "../components/Bits.jsx";
-import { Async, Empty, FormError, InlineError } from "../components/States.jsx";
-import { useApi, useInterval } from "../hooks.js";
+import { Badge, Hash, NodeBadge, OneTimeToken, PageHeader } from "../components/Bits.jsx";
+import { DataTable } from "../components/DataTable.jsx";
+import { Field } from "../components/Form.jsx";
+import { NodeTokenButtons } from "../components/NodeTokenButtons.jsx";
+import { Async, Empty, FormError } from "../components/States.jsx";
+import { useApi, useDocumentTitle, useInterval } from "../hooks.js";
 
 export function HospitalsPage() {
+  useDocumentTitle("Hospitals");
   const hospitals = useApi("/api/hospitals/");
-  const [issued, setIssued] = useState(null);
+  const [issued, setIssued] = useState(null); // {hospitalId, title, token}: shown once
   useInterval(hospitals.reload, 15000);
+
+  const onToken = (hospital, title) => (token) =>
+    setIssued((shown) => (token ? { hospitalId: hospital.id, title, token } : shown?.hospitalId === hospital.id ? null : shown));
 
   return (
     <>
@@ -22,14 +29,14 @@ export function HospitalsPage() {
             loadingLabel="Loading hospitals…"
             empty={<Empty title="No hospitals yet">Register the first hospital with the form; its node token is shown once.</Empty>}
           >
-            {(list) => <HospitalTable hospitals={list} onIssued={setIssued} onChange={hospitals.reload} />}
+            {(list) => <HospitalTable hospitals={list} onToken={onToken} onChange={hospitals.reload} />}
           </Async>
         </section>
         <section className="card">
           <h2>Register a hospital</h2>
           <RegisterForm
             onRegistered={(answer) => {
-              setIssued({ title: `Node token for ${answer.hospital.name}`, token: answer.node_token });
+              onToken(answer.hospital, `Node token for ${answer.hospital.name}`)(answer.node_token);
               hospitals.reload();
             }}
           />
@@ -39,78 +46,48 @@ export function HospitalsPage() {
   );
 }
 
-function HospitalTable({ hospitals, onIssued, onChange }) {
-  const [error, setError] = useState(null);
-  const [busy, setBusy] = useState(null);
-  const act = async (hospital, action) => {
-    setBusy(hospital.id);
-    setError(null);
-    try {
-      await action();
-      onChange();
-    } catch (failure) {
-      setError(failure);
-    } finally {
-      setBusy(null);
-    }
-  };
+function HospitalTable({ hospitals, onToken, onChange }) {
+  const columns = [
+    {
+      key: "hospital",
+      header: "Hospital",
+      cell: (hospital) => (
+        <>
+          <Link to={`/hospitals/${hospital.id}`}>{hospital.name}</Link>
+          <div className="hint">{hospital.slug}</div>
+        </>
+      ),
+    },
+    { key: "node", header: "Node", cell: (hospital) => <NodeBadge hospital={hospital} /> },
+    {
+      key: "token",
+      header: "Token",
+      cell: (hospital) => (hospital.node_token_active ? <Badge tone="good">Active</Badge> : <Badge tone="bad">Revoked</Badge>),
+    },
+    {
+      key: "address",
+      header: "Chain address",
+      cell: (hospital) => (hospital.chain_address ? <Hash value={hospital.chain_address} keep={6} /> : <span className="hint">not set</span>),
+    },
+    {
+      key: "actions",
+      header: "Actions",
+      hideHeader: true,
+      className: "cell-actions",
+      cell: (hospital) => (
+        <NodeTokenButtons hospital={hospital} canRevoke small onToken={onToken(hospital, `New node token for ${hospital.name}`)} onChange={onChange} />
+      ),
+    },
+  ];
   return (
-    <>
-      <InlineError error={error} />
-      <div className="table-wrap">
-        <table className="table" data-testid="hospital-table">
-          <thead>
-            <tr>
-              <th>Hospital</th>
-              <th>Node</th>
-              <th>Token</th>
-              <th>Chain address</th>
-              <th aria-label="Actions" />
-            </tr>
-          </thead>
-          <tbody>
-            {hospitals.map((hospital) => (
-              <tr key={hospital.id} data-hospital={hospital.slug}>
-                <td>
-                  <Link to={`/hospitals/${hospital.id}`}>{hospital.name}</Link>
-                  <div className="hint">{hospital.slug}</div>
-                </td>
-                <td>
-                  <NodeBadge hospital={hospital} />
-                </td>
-                <td>{hospital.node_token_active ? <Badge tone="good">Active</Badge> : <Badge tone="bad">Revoked</Badge>}</td>
-                <td>{hospital.chain_address ? <Hash value={hospital.chain_address} keep={6} /> : <span className="hint">not set</span>}</td>
-                <td className="row-actions">
-                  <button
-                    type="button"
-                    className="button small secondary"
-                    disabled={busy === hospital.id}
-                    onClick={() =>
-                      act(hospital, async () => {
-                        const answer = await api.post(`/api/hospitals/${hospital.id}/node-token/`);
-                        onIssued({ title: `New node token for ${hospital.name}`, token: answer.token });
-                      })
-                    }
-                  >
-                    {hospital.node_token_active ? "Rotate token" : "Issue token"}
-                  </button>
-                  {hospital.node_token_active && (
-                    <ConfirmButton
-                      className="button small danger"
-                      disabled={busy === hospital.id}
-                      confirmLabel="Confirm revoke"
-                      onConfirm={() => act(hospital, () => api.delete(`/api/hospitals/${hospital.id}/node-token/`))}
-                    >
-                      Revoke
-                    </ConfirmButton>
-                  )}
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      </div>
-    </>
+    <DataTable
+      label="Registered hospitals"
+      testId="hospital-table"
+      columns={columns}
+      rows={hospitals}
+      rowKey={(hospital) => hospital.id}
+      rowProps={(hospital) => ({ "data-hospital": hospital.slug })}
+    />
   );
 }
 
@@ -152,20 +129,5 @@ function RegisterForm({ onRegistered }) {
         {busy ? "Registering…" : "Register hospital"}
       </button>
     </form>
-  );
-}
-
-export function Field({ label, error, hint, children }) {
-  return (
-    <label className={`field${error ? " field-invalid" : ""}`}>
-      <span className="field-label">{label}</span>
-      {children}
-      {hint && !error && <span className="hint">{hint}</span>}
-      {error && (
-        <span className="field-error" role="alert">
-          {error}
-        </span>
-      )}
-    </label>
   );
 }

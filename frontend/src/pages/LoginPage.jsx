@@ -2,8 +2,10 @@ import { useState } from "react";
 import { Navigate, useLocation, useNavigate } from "react-router-dom";
 import { useAuth } from "../auth.jsx";
 import { InlineError } from "../components/States.jsx";
+import { useDocumentTitle } from "../hooks.js";
 
 export function LoginPage() {
+  useDocumentTitle("Log in");
   const { user, login, expired } = useAuth();
   const navigate = useNavigate();
   const location = useLocation();
@@ -32,12 +34,12 @@ export function LoginPage() {
   return (
     <main className="login">
       <form className="card login-card" onSubmit={submit} aria-label="Log in">
-        <div className="brand brand-large">
+        <h1 className="brand brand-large">
           <span className="brand-mark" aria-hidden="true">
             +
           </span>
           DecentraHealth
-        </div>
+        </h1>
         <p className="subtitle">Federated learning across hospitals: encrypted updates, proofs of training, an on-chain audit trail.</p>
         {expired && <p className="notice">Your session ended. Please log in again.</p>}
         <label>

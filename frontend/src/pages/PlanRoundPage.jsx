@@ -1,15 +1,19 @@
-import { useEffect, useMemo, useState } from "react";
+import { useCallback, useEffect, useId, useMemo, useRef, useState } from "react";
 import { useNavigate } from "react-router-dom";
 import { api, ApiError } from "../api.js";
 import { NodeBadge, PageHeader } from "../components/Bits.jsx";
+import { ChoiceSelect, Field, FieldError } from "../components/Form.jsx";
 import { Empty, ErrorState, FormError, Loading } from "../components/States.jsx";
-import { humanize } from "../format.js";
-import { useApi } from "../hooks.js";
-import { Field } from "./HospitalsPage.jsx";
+import { describeNode, formatRelative } from "../format.js";
+import { useApi, useDocumentTitle, useDraft } from "../hooks.js";
+import { CONFIG_FIELDS, configFieldApplies, configLabel, PROOF_SCHEME, PROTECTION } from "../labels.js";
 
-// Plan a round: base model (architecture and version), hyper-parameters, participants, quorum, deadline and
-// aggregation scheme. Choices, defaults and limits come from /api/rounds/plan-options/, so the form follows
-// the portal's validation instead of copying it.
+// Plan a round: base model (architecture and version), update protection, proofs, training settings,
+// participants, quorum and deadline. Choices, defaults and limits come from /api/rounds/plan-options/, so the
+// form follows the portal's validation instead of copying it; the form checks them itself too, to show every
+// problem at once beside its field.
+
+export const DRAFT_KEY = "dh.draft.plan-round";
 
 function localInputValue(date) {
   const pad = (n) => String(n).padStart(2, "0");
@@ -21,6 +25,7 @@ export function newestModel(models) {
 }
 
 export function PlanRoundPage() {
+  useDocumentTitle("Plan a round");
   const models = useApi("/api/models/");
   const hospitals = useApi("/api/hospitals/");
   const options = useApi("/api/rounds/plan-options/");
@@ -41,142 +46,321 @@ export function PlanRoundPage() {
   );
 }
 
+/** The plan as the portal suggests it: newest model, default settings, the hospitals whose node is online. */
+function freshPlan(models, hospitals, options) {
+  return {
+    baseModel: String(newestModel(models).id),
+    protection: options.protection?.default ?? "",
+    proofScheme: options.proof_scheme?.default ?? "",
+    config: Object.fromEntries(Object.entries(options.config || {}).map(([name, field]) => [name, String(field.default ?? "")])),
+    participants: hospitals.filter((hospital) => hospital.node_status === "online").map((hospital) => hospital.slug),
+    quorum: null, // null: follows the ticked online hospitals until the coordinator sets it
+    deadline: localInputValue(new Date(Date.now() + 3600 * 1000)),
+  };
+}
+
+/**
+ * A stored draft fitted to what the portal offers now: a model, hospital, choice or setting it no longer
+ * knows gives way to the fresh plan's.
+ */
+function fitDraft(saved, fresh, models, hospitals, options) {
+  const oneOf = (allowed, value, fallback) => (allowed.includes(value) ? value : fallback);
+  return {
+    baseModel: oneOf(models.map((model) => String(model.id)), saved.baseModel, fresh.baseModel),
+    protection: oneOf(options.protection?.choices || [], saved.protection, fresh.protection),
+    proofScheme: oneOf(options.proof_scheme?.choices || [], saved.proofScheme, fresh.proofScheme),
+    config: Object.fromEntries(
+      Object.entries(fresh.config).map(([name, value]) => [name, typeof saved.config?.[name] === "string" ? saved.config[name] : value]),
+    ),
+    participants: (saved.participants || []).filter((slug) => hospitals.some((hospital) => hospital.slug === slug)),
+    quorum: saved.quorum ?? null,
+    deadline: typeof saved.deadline === "string" ? saved.deadline : fresh.deadline,
+  };
+}
+
+/** The training settings that apply to the plan as chosen (proof-only ones are hidden without proofs). */
+function shownConfigFields(values) {
+  return Object.keys(values.config).filter((name) => configFieldApplies(name, { proofScheme: values.proofScheme, loss: values.config.loss }));
+}
+
+function defaultQuorum(values, hospitals) {
+  const online = hospitals.filter((hospital) => values.participants.includes(hospital.slug) && hospital.node_status === "online");
+  return Math.max(1, online.length);
+}
+
+function numberProblem(text, { type, min_value: min, max_value: max }) {
+  if (String(text).trim() === "") return "Required.";
+  const value = Number(text);
+  if (!Number.isFinite(value)) return "Enter a number.";
+  if (type === "integer" && !Number.isInteger(value)) return "Enter a whole number.";
+  if (min != null && value < min) return `At least ${min}.`;
+  if (max != null && value > max) return `At most ${max}.`;
+  return null;
+}
+
+/** The form's own checks: {field: message}, named as the API names fields so both show in the same place. */
+function validatePlan(values, { configFields, quorum }) {
+  const errors = {};
+  for (const name of shownConfigFields(values)) {
+    const problem = configFields[name].type === "choice" ? null : numberProblem(values.config[name], configFields[name]);
+    if (problem) errors[`config.${name}`] = problem;
+  }
+  if (values.participants.length === 0) errors.participants = "Tick at least one hospital to invite.";
+  const quorumProblem = numberProblem(quorum, { type: "integer", min_value: 1, max_value: Math.max(1, values.participants.length) });
+  if (quorumProblem) errors.quorum = quorumProblem;
+  const deadline = new Date(values.deadline).getTime();
+  if (!values.deadline) errors.deadline = "Choose a deadline.";
+  else if (Number.isNaN(deadline)) errors.deadline = "Enter a date and time.";
+  else if (deadline <= Date.now()) errors.deadline = "The deadline must be in the future.";
+  return errors;
+}
+
+function planBody(values, { configFields, quorum }) {
+  const typed = (name) => {
+    const { type } = configFields[name];
+    return type === "integer" ? Number.parseInt(values.config[name], 10) : type === "number" ? Number(values.config[name]) : values.config[name];
+  };
+  const body = {
+    base_model: Number(values.baseModel),
+    config: Object.fromEntries(shownConfigFields(values).map((name) => [name, typed(name)])),
+    participants: values.participants,
+    quorum: Number(quorum),
+    deadline: new Date(values.deadline).toISOString(),
+  };
+  if (values.protection) body.protection = values.protection;
+  if (values.proofScheme) body.proof_scheme = values.proofScheme;
+  return body;
+}
+
 function PlanForm({ models, hospitals, options }) {
   const navigate = useNavigate();
   const configFields = options.config || {};
-  const [baseModel, setBaseModel] = useState(() => String(newestModel(models).id));
-  const [config, setConfig] = useState(() => Object.fromEntries(Object.entries(configFields).map(([name, field]) => [name, String(field.default ?? "")])));
-  const [participants, setParticipants] = useState(() => new Set(hospitals.filter((h) => h.node_token_active).map((h) => h.slug)));
-  const [quorum, setQuorum] = useState(null); // null: follows the number of participants
-  const [deadline, setDeadline] = useState(() => localInputValue(new Date(Date.now() + 3600 * 1000)));
-  const [aggregation, setAggregation] = useState(options.aggregation?.default || "");
-  const [error, setError] = useState(null);
+  const initial = useCallback(() => freshPlan(models, hospitals, options), [models, hospitals, options]);
+  const restore = (saved) => fitDraft(saved, initial(), models, hospitals, options);
+  const { values, update, restoredAt, clear, discard } = useDraft(DRAFT_KEY, initial, restore);
+  const [errors, setErrors] = useState({});
+  const [error, setError] = useState(null); // the API's answer, when it refused the plan
   const [busy, setBusy] = useState(false);
-  const fieldErrors = error instanceof ApiError ? error.fieldMessages : {};
-  const effectiveQuorum = quorum ?? participants.size;
+  const [attempts, setAttempts] = useState(0);
+  const form = useRef(null);
+  const quorum = values.quorum ?? String(defaultQuorum(values, hospitals));
+  const shownConfig = shownConfigFields(values);
 
-  const toggle = (slug) => {
-    const next = new Set(participants);
-    if (next.has(slug)) next.delete(slug);
-    else next.add(slug);
-    setParticipants(next);
+  // After a refused submit, focus the first field to fix, so keyboard and screen reader users land on it.
+  useEffect(() => {
+    if (attempts) form.current?.querySelector('[aria-invalid="true"]')?.focus();
+  }, [attempts]);
+
+  const edit = (field, changes) => {
+    update(changes);
+    setErrors(({ [field]: _fixed, ...rest }) => rest);
   };
+  const toggle = (slug) =>
+    edit("participants", {
+      participants: values.participants.includes(slug) ? values.participants.filter((s) => s !== slug) : [...values.participants, slug],
+    });
 
   const submit = async (event) => {
     event.preventDefault();
-    setBusy(true);
     setError(null);
-    const typedConfig = Object.fromEntries(
-      Object.entries(config).map(([name, value]) => {
-        const type = configFields[name]?.type;
-        return [name, type === "integer" ? Number.parseInt(value, 10) : type === "number" ? Number(value) : value];
-      }),
-    );
-    const body = {
-      base_model: Number(baseModel),
-      config: typedConfig,
-      participants: [...participants],
-      quorum: Number(effectiveQuorum),
-      deadline: new Date(deadline).toISOString(),
-    };
-    if (aggregation) body.aggregation = aggregation;
+    const problems = validatePlan(values, { configFields, quorum });
+    setErrors(problems);
+    if (Object.keys(problems).length > 0) {
+      setAttempts((n) => n + 1);
+      return;
+    }
+    setBusy(true);
     try {
-      const round = await api.post("/api/rounds/", body);
+      const round = await api.post("/api/rounds/", planBody(values, { configFields, quorum }));
+      clear();
       navigate(`/rounds/${round.id}`);
     } catch (failure) {
+      // The draft stays stored: a plan refused or lost to an outage survives a reload.
       setError(failure);
+      setErrors(failure instanceof ApiError ? failure.fieldMessages : {});
+      setAttempts((n) => n + 1);
       setBusy(false);
     }
   };
 
-  const shown = ["base_model", "participants", "quorum", "deadline", "aggregation", ...Object.keys(configFields).map((name) => `config.${name}`)];
+  const shown = ["base_model", "protection", "proof_scheme", "participants", "quorum", "deadline", ...shownConfig.map((name) => `config.${name}`)];
   return (
-    <form className="form plan-form" onSubmit={submit} aria-label="Plan a round">
+    <form className="form plan-form" onSubmit={submit} aria-label="Plan a round" noValidate ref={form}>
+      {restoredAt && (
+        <p className="notice notice-active" data-testid="draft-restored">
+          Restored the plan you had not sent ({formatRelative(restoredAt)}).{" "}
+          <button type="button" className="button link" onClick={discard}>
+            Start over
+          </button>
+        </p>
+      )}
       <section className="card">
-        <h2>Model</h2>
-        <Field label="Base model (architecture and version)" error={fieldErrors.base_model}>
-          <select name="base_model" value={baseModel} onChange={(event) => setBaseModel(event.target.value)}>
-            {[...models].reverse().map((model) => (
-              <option key={model.id} value={model.id}>
-                {model.architecture} · {model.num_classes} classes · v{model.version}
-                {typeof model.metrics?.val_accuracy === "number" ? ` · accuracy ${model.metrics.val_accuracy.toFixed(3)}` : ""}
-              </option>
-            ))}
-          </select>
-        </Field>
-        <Field label="Aggregation" error={fieldErrors.aggregation}>
-          <select name="aggregation" value={aggregation} onChange={(event) => setAggregation(event.target.value)}>
-            {(options.aggregation?.choices || []).map((choice) => (
-              <option key={choice} value={choice}>
-                {choice}
-                {choice === options.aggregation.default ? " (portal default)" : ""}
-              </option>
-            ))}
-          </select>
-        </Field>
+        <h2>Model and protection</h2>
+        <div className="form-grid form-grid-wide">
+          <Field label="Base model" hint="The global model version the hospitals start training from." error={errors.base_model}>
+            <select name="base_model" value={values.baseModel} onChange={(event) => edit("base_model", { baseModel: event.target.value })}>
+              {[...models].reverse().map((model) => (
+                <option key={model.id} value={model.id}>
+                  {model.architecture} · {model.num_classes} classes · v{model.version}
+                  {typeof model.metrics?.val_accuracy === "number" ? ` · accuracy ${model.metrics.val_accuracy.toFixed(3)}` : ""}
+                </option>
+              ))}
+            </select>
+          </Field>
+          {options.protection && (
+            <Field label={PROTECTION.label} hint={PROTECTION.hint} error={errors.protection}>
+              <ChoiceSelect
+                name="protection"
+                choices={options.protection.choices}
+                labels={PROTECTION.choices}
+                portalDefault={options.protection.default}
+                value={values.protection}
+                onChange={(event) => edit("protection", { protection: event.target.value })}
+              />
+            </Field>
+          )}
+          {options.proof_scheme && (
+            <Field label={PROOF_SCHEME.label} hint={PROOF_SCHEME.hint} error={errors.proof_scheme}>
+              <ChoiceSelect
+                name="proof_scheme"
+                choices={options.proof_scheme.choices}
+                labels={PROOF_SCHEME.choices}
+                portalDefault={options.proof_scheme.default}
+                value={values.proofScheme}
+                onChange={(event) => edit("proof_scheme", { proofScheme: event.target.value })}
+              />
+            </Field>
+          )}
+        </div>
       </section>
 
       <section className="card">
-        <h2>Hyper-parameters</h2>
+        <h2>Training</h2>
         <div className="form-grid">
-          {Object.entries(configFields).map(([name, field]) => (
-            <Field key={name} label={field.label || humanize(name)} error={fieldErrors[`config.${name}`]} hint={field.help}>
-              {field.choices ? (
-                <select name={`config.${name}`} value={config[name]} onChange={(event) => setConfig({ ...config, [name]: event.target.value })}>
-                  {field.choices.map((choice) => (
-                    <option key={choice} value={choice}>
-                      {choice}
-                    </option>
-                  ))}
-                </select>
-              ) : (
-                <input
-                  name={`config.${name}`}
-                  type="number"
-                  step={field.type === "integer" ? 1 : "any"}
-                  min={field.min_value ?? undefined}
-                  max={field.max_value ?? undefined}
-                  value={config[name]}
-                  onChange={(event) => setConfig({ ...config, [name]: event.target.value })}
-                  required
-                />
-              )}
-            </Field>
+          {shownConfig.map((name) => (
+            <ConfigField
+              key={name}
+              name={name}
+              field={configFields[name]}
+              value={values.config[name]}
+              error={errors[`config.${name}`]}
+              onChange={(value) => edit(`config.${name}`, { config: { ...values.config, [name]: value } })}
+            />
           ))}
         </div>
       </section>
 
       <section className="card">
         <h2>Participants</h2>
-        <fieldset className={`participant-picker${fieldErrors.participants ? " field-invalid" : ""}`}>
-          <legend>Hospitals invited to train</legend>
-          {hospitals.map((hospital) => (
-            <label key={hospital.slug} className="check">
-              <input type="checkbox" name="participants" value={hospital.slug} checked={participants.has(hospital.slug)} onChange={() => toggle(hospital.slug)} />
-              <span>{hospital.name}</span>
-              <NodeBadge hospital={hospital} />
-              {!hospital.node_token_active && <span className="hint">no node token</span>}
-            </label>
-          ))}
-          {fieldErrors.participants && <span className="field-error">{fieldErrors.participants}</span>}
-        </fieldset>
+        <ParticipantPicker hospitals={hospitals} chosen={values.participants} error={errors.participants} onToggle={toggle} />
         <div className="form-grid">
-          <Field label="Quorum (updates needed to aggregate)" error={fieldErrors.quorum}>
-            <input name="quorum" type="number" min={1} max={Math.max(1, participants.size)} value={effectiveQuorum} onChange={(event) => setQuorum(event.target.value)} required />
+          <Field
+            label="Quorum"
+            hint="Updates needed before the round may aggregate. Follows the ticked online hospitals until you change it."
+            error={errors.quorum}
+          >
+            <input
+              name="quorum"
+              type="number"
+              inputMode="numeric"
+              min={1}
+              max={Math.max(1, values.participants.length)}
+              value={quorum}
+              onChange={(event) => edit("quorum", { quorum: event.target.value })}
+            />
           </Field>
-          <Field label="Deadline" error={fieldErrors.deadline} hint="At the deadline the round aggregates if the quorum is met, else fails.">
-            <input name="deadline" type="datetime-local" value={deadline} onChange={(event) => setDeadline(event.target.value)} required />
+          <Field label="Deadline" hint="At the deadline the round aggregates if the quorum has submitted, else fails." error={errors.deadline}>
+            <input name="deadline" type="datetime-local" value={values.deadline} onChange={(event) => edit("deadline", { deadline: event.target.value })} />
           </Field>
         </div>
       </section>
 
-      <FormError error={error} shownFields={shown} />
+      <FormError error={error} fieldErrors={errors} shownFields={shown} />
       <div className="actions">
-        <button type="submit" className="button primary" disabled={busy || participants.size === 0}>
+        <button type="submit" className="button primary" disabled={busy}>
           {busy ? "Planning…" : "Create the draft round"}
         </button>
       </div>
     </form>
+  );
+}
+
+/** One training setting: a choice as a select, a number as a number input, with its words from labels.js. */
+function ConfigField({ name, field, value, error, onChange }) {
+  const words = CONFIG_FIELDS[name] || {};
+  const props = { name: `config.${name}`, value, onChange: (event) => onChange(event.target.value) };
+  return (
+    <Field label={configLabel(name)} hint={words.hint} error={error}>
+      {field.choices ? (
+        <ChoiceSelect choices={field.choices} labels={words.choices} {...props} />
+      ) : (
+        <input
+          type="number"
+          inputMode={field.type === "integer" ? "numeric" : "decimal"}
+          step={field.type === "integer" ? 1 : "any"}
+          min={field.min_value ?? undefined}
+          max={field.max_value ?? undefined}
+          {...props}
+        />
+      )}
+    </Field>
+  );
+}
+
+function ParticipantPicker({ hospitals, chosen, error, onToggle }) {
+  const errorId = useId();
+  const notOnline = hospitals.filter((hospital) => chosen.includes(hospital.slug) && hospital.node_status !== "online");
+  return (
+    <fieldset className={`participant-picker${error ? " field-invalid" : ""}`}>
+      <legend>Hospitals invited to train</legend>
+      {hospitals.map((hospital) => (
+        <HospitalCheckbox
+          key={hospital.slug}
+          hospital={hospital}
+          checked={chosen.includes(hospital.slug)}
+          errorId={error ? errorId : null}
+          onToggle={() => onToggle(hospital.slug)}
+        />
+      ))}
+      <FieldError id={errorId} error={error} />
+      {/* Always rendered, so screen readers announce the warning when ticking a hospital makes it appear. */}
+      <div role="status">{notOnline.length > 0 && <OfflineWarning hospitals={notOnline} />}</div>
+    </fieldset>
+  );
+}
+
+function HospitalCheckbox({ hospital, checked, errorId, onToggle }) {
+  const id = useId();
+  return (
+    <div className="check">
+      <input
+        type="checkbox"
+        id={id}
+        name="participants"
+        value={hospital.slug}
+        checked={checked}
+        onChange={onToggle}
+        aria-describedby={[errorId, `${id}-node`].filter(Boolean).join(" ")}
+        aria-invalid={errorId ? true : undefined}
+      />
+      <label htmlFor={id}>{hospital.name}</label>
+      <span className="check-detail" id={`${id}-node`}>
+        <NodeBadge hospital={hospital} />{" "}
+        {!hospital.node_token_active && <span className="hint">(no node token)</span>}
+      </span>
+    </div>
+  );
+}
+
+function OfflineWarning({ hospitals }) {
+  const described = hospitals.map((hospital) => {
+    const node = describeNode(hospital);
+    return `${hospital.name} (${node.label.toLowerCase()}${node.detail ? `, ${node.detail}` : ""})`;
+  });
+  return (
+    <p className="notice" data-testid="offline-warning">
+      Ticked but not online: {described.join(", ")}. A node trains only once it connects; the round waits for it until the deadline.
+    </p>
   );
 }
 

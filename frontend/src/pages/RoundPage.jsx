@@ -1,19 +1,18 @@
-import { useRef, useState } from "react";
+import { useEffect, useRef, useState } from "react";
 import { Link, useParams } from "react-router-dom";
 import { api } from "../api.js";
 import { useAuth } from "../auth.jsx";
-import { Badge, ChainRecords, Hash, LiveBadge, Metrics, PageHeader, ProofBadge, Progress, StateBadge } from "../components/Bits.jsx";
+import { Badge, ChainRecords, ConfirmButton, Countdown, Hash, LiveBadge, Metrics, PageHeader, ProofBadge, Progress, StateBadge } from "../components/Bits.jsx";
+import { DataTable } from "../components/DataTable.jsx";
+import { Field } from "../components/Form.jsx";
 import { Async, Empty, ErrorState, InlineError, Loading } from "../components/States.jsx";
 import { EventList, StageStepper } from "../components/Timeline.jsx";
 import { formatBytes, formatDate, formatDuration, formatTime, humanize, TERMINAL_STATES } from "../format.js";
-import { useApi, useCoalesced, useLiveSockets } from "../hooks.js";
+import { useApi, useCoalesced, useDocumentTitle, useLiveSockets } from "../hooks.js";
+import { configFieldApplies, configLabel, protectionLabel } from "../labels.js";
 import { activeParticipants } from "../rounds.jsx";
 
 const CHANGEABLE = new Set(["DRAFT", "APPROVED", "OPEN", "COLLECTING"]);
-const AGGREGATION_LABELS = {
-  ckks: "CKKS encryption, threshold decryption (only the sum is opened)",
-  plaintext: "Plaintext (benchmark baseline: updates are not encrypted)",
-};
 
 export function RoundPage() {
   const { roundId } = useParams();
@@ -23,6 +22,7 @@ export function RoundPage() {
 function RoundView({ roundId }) {
   const { user } = useAuth();
   const coordinator = user.role === "coordinator";
+  useDocumentTitle(`Round ${roundId}`);
   const round = useApi(`/api/rounds/${roundId}/`);
   const events = useApi(`/api/rounds/${roundId}/events/`);
   const submissions = useApi(`/api/rounds/${roundId}/submissions/`);
@@ -35,6 +35,19 @@ function RoundView({ roundId }) {
     await Promise.all([round.reload(), events.reload(), submissions.reload()]);
     setLiveEvents((previous) => previous.filter((event) => event.arrival > covered));
   }, 150);
+
+  // The socket closes once the round is finished, maybe before the events that finished it arrive (the round
+  // and its events are fetched side by side): a round that finishes while watched is fetched once more.
+  const state = round.data?.state;
+  const watchedLive = useRef(false);
+  useEffect(() => {
+    if (!state) return;
+    if (!TERMINAL_STATES.has(state)) watchedLive.current = true;
+    else if (watchedLive.current) {
+      watchedLive.current = false;
+      refetch();
+    }
+  }, [state, refetch]);
 
   const finished = round.data && TERMINAL_STATES.has(round.data.state);
   const refused = round.error && [403, 404].includes(round.error.status);
@@ -104,6 +117,12 @@ function RoundView({ roundId }) {
   );
 }
 
+/** The coordinator may aggregate early once the quorum has submitted: the round would otherwise wait for
+ * every participant or the deadline. */
+function canAggregateNow(round) {
+  return round.state === "COLLECTING" && (round.submitted || []).length >= round.quorum;
+}
+
 function CoordinatorActions({ round, onDone }) {
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState(null);
@@ -123,6 +142,7 @@ function CoordinatorActions({ round, onDone }) {
       setBusy(false);
     }
   };
+  const submitted = (round.submitted || []).length;
 
   return (
     <div className="actions">
@@ -130,6 +150,16 @@ function CoordinatorActions({ round, onDone }) {
         <button type="button" className="button primary" disabled={busy} onClick={() => act(`/api/rounds/${round.id}/approve/`)}>
           Approve round
         </button>
+      )}
+      {canAggregateNow(round) && (
+        <ConfirmButton
+          className="button primary"
+          disabled={busy}
+          confirmLabel={`Aggregate the ${submitted} of ${activeParticipants(round).length} updates now`}
+          onConfirm={() => act(`/api/rounds/${round.id}/aggregate/`)}
+        >
+          Aggregate now
+        </ConfirmButton>
       )}
       {CHANGEABLE.has(round.state) && !cancelling && (
         <button type="button" className="button danger" disabled={busy} onClick={() => setCancelling(true)}>
@@ -144,10 +174,9 @@ function CoordinatorActions({ round, onDone }) {
             act(`/api/rounds/${round.id}/cancel/`, { reason });
           }}
         >
-          <label>
-            Reason (recorded in the audit trail)
+          <Field label="Reason" hint="Recorded in the audit trail.">
             <input value={reason} onChange={(event) => setReason(event.target.value)} maxLength={1000} required placeholder="e.g. wrong hyper-parameters" />
-          </label>
+          </Field>
           <button type="submit" className="button danger" disabled={busy}>
             Cancel the round
           </button>
@@ -190,6 +219,7 @@ function ParticipationActions({ round, slug, onDone }) {
   );
 }
 
+/** Where one participant is: its node's `status` ("invited", "training", ...) says whether it started. */
 export function hospitalProgress(round, participant, submission) {
   const submitted = (round.submitted || []).includes(participant.hospital);
   if (participant.opted_out) return { label: "Opted out", tone: "muted" };
@@ -200,7 +230,7 @@ export function hospitalProgress(round, participant, submission) {
       return { label: "Waiting for the round to open", tone: "neutral" };
     case "OPEN":
     case "COLLECTING":
-      return { label: "Training locally…", tone: "active" };
+      return participant.status === "training" ? { label: "Training locally…", tone: "active" } : { label: "Waiting for node", tone: "neutral" };
     default:
       return { label: "No update", tone: "muted" };
   }
@@ -219,6 +249,13 @@ function HospitalProgress({ round, submissions, ownHospital }) {
         {submitted} of {active.length} taking part have sent their update · quorum {round.quorum}
         {ownHospital ? ` · ${participants.length} hospitals invited` : ""}
       </p>
+      {round.state === "COLLECTING" && (
+        <p className="notice notice-active">
+          <Countdown to={round.deadline} after="Deadline reached: aggregating if the quorum has submitted">
+            {(clock) => `Aggregates in ${clock} or when all have submitted`}
+          </Countdown>
+        </p>
+      )}
       <ul className="participants" data-testid="participants">
         {rows.map((participant) => {
           const progress = hospitalProgress(round, participant, bySlug[participant.hospital]);
@@ -236,30 +273,18 @@ function HospitalProgress({ round, submissions, ownHospital }) {
   );
 }
 
-function AggregationValue({ aggregation }) {
-  if (aggregation && typeof aggregation === "object") {
-    return (
-      <dl className="metrics">
-        {Object.entries(aggregation).map(([key, value]) => (
-          <div key={key}>
-            <dt>{humanize(key)}</dt>
-            <dd>{typeof value === "object" ? JSON.stringify(value) : String(value)}</dd>
-          </div>
-        ))}
-      </dl>
-    );
-  }
-  return <span>{AGGREGATION_LABELS[aggregation] || aggregation || "—"}</span>;
+/** The training settings that meant something to this round (no proof steps without proofs). */
+function appliedSettings(round) {
+  const config = round.config || {};
+  return Object.keys(config).filter((name) => configFieldApplies(name, { proofScheme: round.proof_scheme, loss: config.loss }));
 }
 
 function RoundDetails({ round }) {
   const stageSeconds = Object.entries(round.stage_seconds || {});
   return (
     <dl className="details">
-      <dt>Aggregation</dt>
-      <dd data-testid="aggregation">
-        <AggregationValue aggregation={round.aggregation} />
-      </dd>
+      <dt>Update protection</dt>
+      <dd data-testid="protection">{protectionLabel(round.protection)}</dd>
       <dt>Quorum</dt>
       <dd>{round.quorum} hospitals</dd>
       <dt>Deadline</dt>
@@ -270,7 +295,7 @@ function RoundDetails({ round }) {
       </dd>
       <dt>Hyper-parameters</dt>
       <dd>
-        <Metrics metrics={round.config} />
+        <Metrics metrics={round.config} labelOf={configLabel} only={appliedSettings(round)} />
       </dd>
       <dt>Configuration hash</dt>
       <dd>
@@ -311,50 +336,50 @@ function RoundDetails({ round }) {
 }
 
 export function SubmissionTable({ submissions, showRound = false, hospitalNames = {} }) {
+  const columns = [
+    showRound
+      ? { key: "round", header: "Round", cell: (submission) => <Link to={`/rounds/${submission.round}`}>Round {submission.round}</Link> }
+      : { key: "hospital", header: "Hospital", cell: (submission) => hospitalNames[submission.hospital] || submission.hospital },
+    { key: "received", header: "Received", cell: (submission) => formatDate(submission.created_at) },
+    { key: "proof", header: "Proof of training", cell: (submission) => <ProofBadge status={submission.proof_status} /> },
+    { key: "chain", header: "Chain", cell: (submission) => <ChainRecords object={submission} empty={<span className="hint">not recorded</span>} /> },
+    {
+      key: "update",
+      header: "Update",
+      cell: (submission) => (
+        <>
+          {formatBytes(submission.blob_size)} · {submission.num_samples ?? "—"} samples
+          <div>
+            <Hash value={submission.blob_digest} />
+          </div>
+        </>
+      ),
+    },
+    { key: "metrics", header: "Local metrics", cell: localMetrics },
+  ];
   return (
-    <div className="table-wrap">
-      <table className="table" data-testid="submission-table">
-        <thead>
-          <tr>
-            {showRound ? <th>Round</th> : <th>Hospital</th>}
-            <th>Received</th>
-            <th>Proof of training</th>
-            <th>Chain</th>
-            <th>Update</th>
-            <th>Local metrics</th>
-          </tr>
-        </thead>
-        <tbody>
-          {submissions.map((submission) => (
-            <tr key={submission.id} data-submission={submission.id}>
-              <td>{showRound ? <Link to={`/rounds/${submission.round}`}>Round {submission.round}</Link> : hospitalNames[submission.hospital] || submission.hospital}</td>
-              <td>{formatDate(submission.created_at)}</td>
-              <td>
-                <ProofBadge status={submission.proof_status} />
-              </td>
-              <td>
-                <ChainRecords object={submission} empty={<span className="hint">not recorded</span>} />
-              </td>
-              <td>
-                {formatBytes(submission.blob_size)} · {submission.num_samples ?? "—"} samples
-                <div>
-                  <Hash value={submission.blob_digest} />
-                </div>
-              </td>
-              <td>
-                <Metrics metrics={submission.metrics} />
-                {submission.metrics?.seconds && (
-                  <div className="hint">
-                    {Object.entries(submission.metrics.seconds)
-                      .map(([stage, seconds]) => `${stage} ${formatDuration(seconds)}`)
-                      .join(" · ")}
-                  </div>
-                )}
-              </td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
-    </div>
+    <DataTable
+      label="Submissions"
+      testId="submission-table"
+      columns={columns}
+      rows={submissions}
+      rowKey={(submission) => submission.id}
+      rowProps={(submission) => ({ "data-submission": submission.id })}
+    />
+  );
+}
+
+function localMetrics(submission) {
+  return (
+    <>
+      <Metrics metrics={submission.metrics} />
+      {submission.metrics?.seconds && (
+        <div className="hint">
+          {Object.entries(submission.metrics.seconds)
+            .map(([stage, seconds]) => `${stage} ${formatDuration(seconds)}`)
+            .join(" · ")}
+        </div>
+      )}
+    </>
   );
 }

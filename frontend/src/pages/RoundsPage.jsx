@@ -2,11 +2,13 @@ import { Link } from "react-router-dom";
 import { useAuth } from "../auth.jsx";
 import { LiveBadge, PageHeader } from "../components/Bits.jsx";
 import { Async, Empty } from "../components/States.jsx";
+import { useDocumentTitle } from "../hooks.js";
 import { RoundTable, useLiveRounds } from "../rounds.jsx";
 
 export function RoundsPage() {
   const { user } = useAuth();
   const coordinator = user.role === "coordinator";
+  useDocumentTitle("Rounds");
   const { rounds, live } = useLiveRounds();
   return (
     <>

@@ -1,8 +1,9 @@
 import { render, screen } from "@testing-library/react";
 import { describe, expect, it } from "vitest";
 import { AccuracyChart, chartPoints } from "../components/AccuracyChart.jsx";
+import { NodeBadge } from "../components/Bits.jsx";
 import { describeEvent, StageStepper } from "../components/Timeline.jsx";
-import { chainRecords } from "../format.js";
+import { chainRecords, formatClock } from "../format.js";
 
 const TX = `0x${"ab".repeat(32)}`;
 
@@ -39,6 +40,7 @@ describe("events", () => {
     );
     expect(describeEvent({ kind: "model", detail: { version: 2, digest: "abc" } }).title).toBe("Global model v2 published");
     expect(describeEvent({ kind: "chain_submit", detail: {} }).title).toBe("Chain submit");
+    expect(describeEvent({ kind: "aggregate_early", detail: { submitted: 3, quorum: 3 } }).subtitle).toBe("3 updates in, quorum 3");
   });
 
   it("hides other hospitals' names from a hospital admin", () => {
@@ -68,5 +70,27 @@ describe("chain records", () => {
     expect(chainRecords({ chain: { tx_hash: TX, block: 12 } }).map((r) => r.kind)).toEqual(["tx", "value"]);
     expect(chainRecords({ anything: TX })).toHaveLength(1);
     expect(chainRecords(undefined)).toEqual([]);
+  });
+});
+
+describe("node status", () => {
+  const seen = new Date(Date.now() - 5 * 60000).toISOString();
+  it.each([
+    [{ node_status: "online", node_last_seen_at: seen }, "Online"],
+    [{ node_status: "offline", node_last_seen_at: seen }, /^Offline \(last seen 5 min \d+ s ago\)$/],
+    [{ node_status: "never_connected", node_last_seen_at: null }, "Never connected"],
+    [{ node_status: "sleeping", node_last_seen_at: seen }, "Status unknown"], // not a status this version knows
+  ])("says honestly where the node is: %j", (hospital, text) => {
+    render(<NodeBadge hospital={hospital} />);
+    expect(screen.getByTestId("node-status")).toHaveTextContent(text);
+  });
+});
+
+describe("countdown clock", () => {
+  it("shows minutes and seconds, hours when needed, days as a duration", () => {
+    expect(formatClock(754)).toBe("12:34");
+    expect(formatClock(3723)).toBe("1:02:03");
+    expect(formatClock(-5)).toBe("0:00");
+    expect(formatClock(2 * 86400 + 3 * 3600)).toBe("2 d 3 h");
   });
 });

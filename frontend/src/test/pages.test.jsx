@@ -1,36 +1,8 @@
-import { act, render, screen, waitFor } from "@testing-library/react";
+import { act, screen, waitFor } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
-import { MemoryRouter } from "react-router-dom";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { AppRoutes } from "../App.jsx";
-import { AuthProvider } from "../auth.jsx";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { FakeWebSocket, mockFetch } from "./fakes.js";
-
-const COORDINATOR = { id: 1, username: "coordinator", role: "coordinator", hospital: null };
-const ADMIN = { id: 2, username: "admin_a", role: "hospital_admin", hospital: "hospital-a" };
-const HOSPITAL_A = { id: 10, name: "Hospital A", slug: "hospital-a", node_online: true, node_last_seen_at: new Date().toISOString(), node_token_active: true, chain_address: "", created_at: "2026-01-01T00:00:00Z" };
-
-function round(state, submitted = []) {
-  return {
-    id: 7, state, reason: "", architecture: "cnn28-d16", base_model: 1, base_version: 0, config: { lr: 0.001, local_epochs: 1 },
-    config_hash: "c".repeat(64), aggregation: "plaintext", quorum: 2, deadline: "2030-01-01T00:00:00Z",
-    participants: [
-      { hospital: "hospital-a", hospital_name: "Hospital A", opted_out: false },
-      { hospital: "hospital-b", hospital_name: "Hospital B", opted_out: false },
-    ],
-    submitted, result_model: null, stage_seconds: {}, created_at: "2026-01-01T00:00:00Z", updated_at: "2026-01-01T00:00:00Z",
-  };
-}
-
-function renderAt(path) {
-  return render(
-    <AuthProvider>
-      <MemoryRouter initialEntries={[path]}>
-        <AppRoutes />
-      </MemoryRouter>
-    </AuthProvider>,
-  );
-}
+import { ADMIN, COORDINATOR, HOSPITAL_A, renderAt, round, roundRoutes } from "./portal.jsx";
 
 beforeEach(() => {
   FakeWebSocket.reset();
@@ -93,10 +65,7 @@ describe("round page", () => {
 
   it("shows a conflict from the API as a readable message", async () => {
     mockFetch({
-      "GET /api/me/": COORDINATOR,
-      "GET /api/rounds/7/": round("DRAFT"),
-      "GET /api/rounds/7/events/": [],
-      "GET /api/rounds/7/submissions/": [],
+      ...roundRoutes(round("DRAFT")),
       "POST /api/rounds/7/approve/": [409, { error: "illegal_transition", detail: "A round in state CANCELLED cannot become APPROVED; allowed: none (the round is finished)" }],
     });
     renderAt("/rounds/7");
@@ -178,9 +147,106 @@ describe("hospital admin", () => {
     expect(await screen.findByRole("heading", { name: "Hospital A" })).toBeInTheDocument();
     expect(screen.getByText("No submissions yet")).toBeInTheDocument();
     expect(screen.getByRole("button", { name: "Opt out" })).toBeInTheDocument();
-    await userEvent.click(screen.getByRole("button", { name: "Rotate node token" }));
+    await userEvent.click(screen.getByRole("button", { name: "Rotate token" }));
+    expect(screen.queryByTestId("token-value")).not.toBeInTheDocument(); // rotating cuts the node off: asked first
+    await userEvent.click(screen.getByRole("button", { name: "Confirm rotation" }));
     expect(await screen.findByTestId("token-value")).toHaveTextContent("node_abc.secret");
     await userEvent.click(screen.getByRole("button", { name: /hide the token/ }));
     expect(screen.queryByTestId("token-value")).not.toBeInTheDocument();
+  });
+});
+
+describe("a collecting round", () => {
+  it("shows each hospital's progress from its node's status", async () => {
+    const collecting = round("COLLECTING");
+    collecting.participants[0].status = "training";
+    mockFetch(roundRoutes(collecting));
+    const { container } = renderAt("/rounds/7");
+    await screen.findByTestId("participants");
+    const row = (slug) => container.querySelector(`[data-testid=participants] [data-hospital=${slug}]`);
+    expect(row("hospital-a")).toHaveTextContent("Training locally…");
+    expect(row("hospital-b")).toHaveTextContent("Waiting for node");
+    expect(screen.getByText("Learning rate")).toBeInTheDocument(); // the settings in words
+    expect(screen.queryByText("Proven steps per hospital")).not.toBeInTheDocument(); // meaningless without proofs
+    expect(document.title).toBe("Round 7 · DecentraHealth");
+  });
+
+  it("counts down to the deadline, every second", async () => {
+    vi.useFakeTimers({ toFake: ["Date"] }); // a fixed clock; the page's one-second interval stays real
+    try {
+      vi.setSystemTime(new Date("2030-01-01T00:00:00Z"));
+      mockFetch(roundRoutes(round("COLLECTING", [], { deadline: "2030-01-01T00:12:34Z" })));
+      renderAt("/rounds/7");
+      expect(await screen.findByTestId("countdown")).toHaveTextContent("Aggregates in 12:34 or when all have submitted");
+      vi.setSystemTime(new Date("2030-01-01T00:12:00Z"));
+      await waitFor(() => expect(screen.getByTestId("countdown")).toHaveTextContent("Aggregates in 0:34"), { timeout: 2000 });
+      vi.setSystemTime(new Date("2030-01-01T00:13:00Z"));
+      await waitFor(() => expect(screen.getByTestId("countdown")).toHaveTextContent("Deadline reached"), { timeout: 2000 });
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it.each([
+    ["COLLECTING", ["hospital-a"], COORDINATOR, false], // below the quorum of 2
+    ["COLLECTING", ["hospital-a", "hospital-b"], COORDINATOR, true],
+    ["OPEN", ["hospital-a", "hospital-b"], COORDINATOR, false], // not collecting (yet)
+    ["COLLECTING", ["hospital-a", "hospital-b"], ADMIN, false], // the coordinator's decision
+  ])("offers to aggregate now: %s, %j submitted, %s", async (state, submitted, user, shown) => {
+    mockFetch(roundRoutes(round(state, submitted), user));
+    renderAt("/rounds/7");
+    await screen.findByTestId("participants");
+    expect(screen.queryByRole("button", { name: "Aggregate now" }) !== null).toBe(shown);
+  });
+
+  it("aggregates now after a confirmation, and says why the portal refused", async () => {
+    const collecting = round("COLLECTING", ["hospital-a", "hospital-b"]);
+    collecting.participants.push({ hospital: "hospital-c", hospital_name: "Hospital C", opted_out: false, status: "training" });
+    const calls = mockFetch({
+      ...roundRoutes(collecting),
+      "POST /api/rounds/7/aggregate/": [409, { error: "quorum_not_met", detail: "Only 1 update of the quorum of 2 is valid" }],
+    });
+    renderAt("/rounds/7");
+    await userEvent.click(await screen.findByRole("button", { name: "Aggregate now" }));
+    expect(calls.some((call) => call.method === "POST")).toBe(false);
+    await userEvent.click(screen.getByRole("button", { name: "Aggregate the 2 of 3 updates now" }));
+    expect(await screen.findByRole("alert")).toHaveTextContent("Only 1 update of the quorum of 2 is valid");
+    expect(calls.filter((call) => call.method === "POST").map((call) => call.path)).toEqual(["/api/rounds/7/aggregate/"]);
+  });
+});
+
+describe("a round finishing while watched", () => {
+  it("fetches its events once more after the socket closes, so the last ones are not lost", async () => {
+    let current = round("COLLECTING", ["hospital-a", "hospital-b"]);
+    const model = { id: 9, round: 7, actor: "portal", kind: "model", from_state: "", to_state: "", detail: { version: 1 }, created_at: "2026-01-01T00:01:00Z" };
+    let staleOnce = true; // the events request of the refetch that sees COMPLETED was answered before the commit
+    mockFetch({
+      ...roundRoutes(() => current),
+      "GET /api/rounds/7/events/": () => {
+        if (current.state !== "COMPLETED") return [];
+        if (staleOnce) {
+          staleOnce = false;
+          return [];
+        }
+        return [model];
+      },
+    });
+    renderAt("/rounds/7");
+    await screen.findByTestId("participants");
+    await act(async () => FakeWebSocket.last().open());
+    current = round("COMPLETED", ["hospital-a", "hospital-b"]);
+    await act(async () => FakeWebSocket.last().push({ kind: "state", round: 7, seq: 9, state: "AGGREGATING", previous: "COLLECTING" }));
+    await waitFor(() => expect(screen.getByTestId("round-state")).toHaveTextContent("COMPLETED"));
+    expect(FakeWebSocket.last().closedByClient).not.toBeNull();
+    expect(await screen.findByText("Global model v1 published")).toBeInTheDocument();
+  });
+});
+
+describe("titles", () => {
+  it("names each page in the window title", async () => {
+    mockFetch({ "GET /api/me/": COORDINATOR, "GET /api/rounds/": [] });
+    renderAt("/rounds");
+    await screen.findByRole("heading", { name: "Rounds" });
+    expect(document.title).toBe("Rounds · DecentraHealth");
   });
 });

@@ -2,9 +2,9 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
-from dhportal.errors import DomainError
+from ledger.selectors import audit_round
 from rounds import selectors
-from rounds.audit import audit_round
+from web.errors import DomainError
 
 
 class Command(BaseCommand):

@@ -1,0 +1,102 @@
+"""How an update travels and is summed: the portal side of each scheme.
+
+A scheme checks one uploaded blob (shape, size, parameters, key) and, at aggregation, turns the round's blobs
+into the plain sum of the hospitals' weighted updates (sum n_h * delta_h). Nodes produce blobs with the
+matching node-side code (node.protecting). "ckks" is the default; "plaintext" is the benchmark baseline.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import numpy as np
+
+from committee import decryption
+from committee.errors import CommitteeError
+from committee.models import KeyCommittee
+from committee.selectors import public_context
+from crypto import ckks, plain
+from protocol.node_task import ProtectionMaterial
+from web.errors import InvalidInput, InvalidUpload
+
+
+class AggregationError(Exception):
+    """The sum could not be computed or opened (a key party failed, a digest differed)."""
+
+
+class KeyPartiesUnavailable(AggregationError):
+    """A key party failed or did not answer: worth trying again later (the aggregation service retries)."""
+
+
+class ProtectionScheme(Protocol):
+    name: str
+
+    def node_material(self, committee: KeyCommittee | None) -> ProtectionMaterial: ...
+
+    def check(self, committee: KeyCommittee | None, blob: bytes, expected_length: int) -> None: ...
+
+    def sum_and_open(
+        self, committee: KeyCommittee | None, job_name: str, blobs: list[bytes], expected_length: int
+    ) -> np.ndarray: ...
+
+
+class PlaintextScheme:
+    name = "plaintext"
+
+    def node_material(self, committee: KeyCommittee | None) -> ProtectionMaterial:
+        return ProtectionMaterial(scheme=self.name)
+
+    def check(self, committee: KeyCommittee | None, blob: bytes, expected_length: int) -> None:
+        try:
+            plain.decode(blob, expected_length)
+        except plain.PlainUpdateError as exc:
+            raise InvalidUpload(f"Update refused: {exc}") from None
+
+    def sum_and_open(
+        self, committee: KeyCommittee | None, job_name: str, blobs: list[bytes], expected_length: int
+    ) -> np.ndarray:
+        return np.sum([plain.decode(blob, expected_length) for blob in blobs], axis=0)
+
+
+class CkksScheme:
+    """CKKS under the committee's joint key: the portal checks and adds ciphertexts, never decrypts one."""
+
+    name = "ckks"
+
+    def node_material(self, committee: KeyCommittee | None) -> ProtectionMaterial:
+        return ProtectionMaterial(
+            scheme=self.name,
+            key_id=committee.key_id,
+            public_context_url=f"/api/committees/{committee.pk}/public-context/",
+        )
+
+    def check(self, committee: KeyCommittee | None, blob: bytes, expected_length: int) -> None:
+        try:
+            ckks.check_blob(
+                public_context(committee),
+                blob,
+                expected_length,
+                ckks.blob_size(expected_length),
+            )
+        except ckks.CiphertextError as exc:
+            raise InvalidUpload(f"Encrypted update refused: {exc}") from None
+
+    def sum_and_open(
+        self, committee: KeyCommittee | None, job_name: str, blobs: list[bytes], expected_length: int
+    ) -> np.ndarray:
+        try:
+            return decryption.decrypt_sum(committee, job_name, blobs, expected_length)
+        except CommitteeError as exc:
+            raise KeyPartiesUnavailable(str(exc)) from None
+        except ckks.CiphertextError as exc:
+            raise AggregationError(str(exc)) from None
+
+
+SCHEMES: dict[str, ProtectionScheme] = {"ckks": CkksScheme(), "plaintext": PlaintextScheme()}
+
+
+def get(name: str) -> ProtectionScheme:
+    scheme = SCHEMES.get(name)
+    if scheme is None:
+        raise InvalidInput(f"Unknown protection scheme {name!r}; choose one of {', '.join(sorted(SCHEMES))}")
+    return scheme

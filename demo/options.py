@@ -1,0 +1,67 @@
+"""The demo's options, one definition for `python -m demo` and `manage.py demo` (its --help); no Django."""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class DemoError(Exception):
+    """Something the user can fix; the message says how."""
+
+
+@dataclass
+class DemoOptions:
+    hospitals: int = 3
+    rounds: int = 5
+    data: str | None = None
+    partition: str = "iid"
+    alpha: float = 0.5
+    seed: int = 0
+    port: int = 0
+    protection: str | None = None
+    json_out: str | None = None
+    plot_out: str | None = None
+    round_timeout: float = 1800.0
+    serve: bool = False  # keep the portal (API, web interface, worker, chain) up after the rounds
+    config: dict[str, Any] = field(default_factory=dict)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--hospitals", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument(
+        "--data", help="a MedMNIST-format .npz (default: ../shared/datasets/pneumoniamnist.npz)"
+    )
+    parser.add_argument("--partition", choices=["iid", "dirichlet"], default="iid")
+    parser.add_argument("--alpha", type=float, default=0.5, help="Dirichlet concentration (label skew)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--port", type=int, default=0, help="portal port (default: a free one)")
+    parser.add_argument("--protection", choices=["ckks", "plaintext"], help="default: DH_PROTECTION")
+    parser.add_argument("--local-epochs", type=int, help="override the round default")
+    parser.add_argument("--json", dest="json_out", help="write a machine-readable summary here")
+    parser.add_argument("--plot", dest="plot_out", help="write accuracy over rounds as a PNG here")
+    parser.add_argument("--reset", action="store_true", help="erase the portal database first")
+    parser.add_argument(
+        "--serve", action="store_true", help="keep serving the portal and its web interface afterwards"
+    )
+
+
+def demo_options(arguments: argparse.Namespace) -> DemoOptions:
+    if arguments.hospitals < 1 or arguments.rounds < 1:
+        raise DemoError("--hospitals and --rounds must be at least 1")
+    return DemoOptions(
+        hospitals=arguments.hospitals,
+        rounds=arguments.rounds,
+        data=arguments.data,
+        partition=arguments.partition,
+        alpha=arguments.alpha,
+        seed=arguments.seed,
+        port=arguments.port,
+        protection=arguments.protection,
+        json_out=arguments.json_out,
+        plot_out=arguments.plot_out,
+        config={"local_epochs": arguments.local_epochs} if arguments.local_epochs else {},
+        serve=arguments.serve,
+    )

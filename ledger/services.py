@@ -1,0 +1,349 @@
+"""Every round recorded on an Ethereum chain, in the RoundRegistry of contracts/: the portal's chain writes.
+
+Per round (hashes are the portal's SHA-256 digests, as bytes32):
+    open     openRound(round id, base model's weights digest, config hash)      coordinator, when the round opens
+    submit   submit(round id, update blob digest, the submission's Groth16 proofs, verified on chain)
+    close    closeRound(round id, new model's weights digest, participants' addresses)   before COMPLETED
+    cancel   cancelRound(round id)                                 coordinator, when an opened round fails or is cancelled
+Hospitals are registered on a registry by the coordinator's account before they submit. One registry is deployed
+per Groth16 verification key (the round's proving key, `proofs.ceremony`), with the verifier exported from it;
+rounds without proofs use a registry without a verifier, whose submissions carry none.
+
+Modes (settings.DH_CHAIN):
+- local: a hardhat node (the demo and tests start their own). The coordinator is dev account 0 and every hospital
+  gets the next free dev account: the portal holds these public dev keys and signs the hospitals' submissions
+  itself. That keeps the single-machine demo self-contained, but it proves nothing about who submitted.
+- sepolia: the portal holds the coordinator's key only (DH_CHAIN_PRIVATE_KEY, read from the environment when
+  connecting, never stored or logged). Each hospital submits from its own key: the coordinator records the
+  hospital's address (POST /api/hospitals/<id>/chain-address/), the portal registers it, and the hospital's node
+  sends submit(round id, 0x<its update's SHA-256>, its proofs) to the registry named in its round task itself;
+  the portal then finds that submission on chain and records it (docs: contracts/README.md).
+- off: nothing is recorded (tests of unrelated things).
+
+Idempotent: each transaction is looked up in ChainTransaction, then on chain (a crash after sending and before
+storing, or another worker, may have sent it), and only then sent. A refusal raises ChainRefused with the
+contract's revert reason (the round fails with it); an endpoint that does not answer raises ChainUnavailable,
+which the tasks retry.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import tempfile
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from eth_account.signers.local import LocalAccount
+from eth_utils import to_checksum_address
+
+from contracts.client import ChainError, SnarkjsProof, TxResult, deploy
+from contracts.registry import RoundRegistry
+from crypto.paths import cache_dir
+from crypto.zk import ProvingKey, build_circuit, export_solidity_verifier
+from crypto.zk.node import SnarkjsError
+from events import realtime
+from events.services import record_event
+from hospitals import selectors as hospital_selectors
+from hospitals import services as hospital_services
+from hospitals.models import Hospital
+from ledger.connection import ChainRefused, ChainUnavailable, chain_errors, connection, enabled, registry_of
+from ledger.models import ChainDeployment, ChainTransaction
+from proofs import ceremony
+from registry import blobstore
+from web.errors import NotFound
+
+if TYPE_CHECKING:
+    from rounds.models import Round, Submission
+
+log = logging.getLogger(__name__)
+Kind = ChainTransaction.Kind
+
+
+# --- deployments and hospitals --------------------------------------------------------------------------------
+
+
+def verifier_source(round_: Round) -> tuple[str, Path | None]:
+    """(verification key digest, Solidity verifier) of the round's proving key; ("", None) without proofs."""
+    setup = round_.proof_setup
+    if round_.proof_scheme == "none":
+        return "", None
+    if not setup:
+        raise ChainRefused("the round's proving key is not prepared, so its verifier cannot be deployed")
+    out = cache_dir() / "verifiers" / f"{setup['vkey_sha256']}.sol"
+    if not out.exists():
+        # export_solidity_verifier writes beside the zkey: work on a copy of the round's zkey from the blob store.
+        with tempfile.TemporaryDirectory() as work:
+            zkey = Path(work) / "round.zkey"
+            shutil.copyfile(blobstore.path_of(setup["zkey_sha256"]), zkey)
+            artifacts = build_circuit(ceremony.circuit_shape(round_))
+            export_solidity_verifier(ProvingKey(artifacts, zkey, zkey.with_suffix(".vkey.json")), out)
+    return setup["vkey_sha256"], out
+
+
+def deployment_for(round_: Round) -> ChainDeployment:
+    """The registry for the round's verification key on the current chain, deployed the first time it is needed
+    (and again when a restarted local chain no longer has it)."""
+    chain = connection()
+    try:
+        key_digest, verifier_sol = verifier_source(round_)
+    except (NotFound, OSError, SnarkjsError) as error:  # the round's zkey is gone, or snarkjs failed
+        raise ChainRefused(f"the round's Groth16 verifier could not be exported: {error}") from None
+    with chain_errors():
+        existing = (
+            ChainDeployment.objects.filter(
+                chain_id=chain.chain_id,
+                verification_key_digest=key_digest,
+                coordinator_address=chain.coordinator.address,
+            )
+            .order_by("-id")
+            .first()
+        )
+        if existing is not None and chain.w3.eth.get_code(existing.registry_address):
+            return existing
+        deployed = deploy(chain, verifier_sol)
+    gas = deployed.registry_tx.gas_used + (deployed.verifier_tx.gas_used if deployed.verifier_tx else 0)
+    log.info("round registry deployed at %s on chain %d (gas %d)", deployed.registry, deployed.chain_id, gas)
+    return ChainDeployment.objects.create(
+        chain_id=deployed.chain_id,
+        verification_key_digest=key_digest,
+        registry_address=deployed.registry,
+        verifier_address=deployed.verifier,
+        coordinator_address=chain.coordinator.address,
+        num_public_signals=deployed.num_public_signals,
+        deploy_gas_used=gas,
+        registry_tx_hash=deployed.registry_tx.tx_hash,
+    )
+
+
+def hospital_address(hospital: Hospital) -> str:
+    """The hospital's chain address; in local mode the next free dev account is assigned the first time."""
+    if hospital.chain_address:
+        return to_checksum_address(hospital.chain_address)
+    if settings.DH_CHAIN != "local":
+        raise ChainRefused(
+            f"{hospital.name} has no chain address: the coordinator sets the address its node submits from"
+        )
+    taken = hospital_selectors.chain_addresses_in_use()
+    for account in connection().dev_accounts:
+        if account.address.lower() not in taken and hospital_services.claim_chain_address(
+            hospital, account.address
+        ):
+            return account.address
+    hospital.refresh_from_db(fields=["chain_address"])
+    if hospital.chain_address:  # another worker assigned one meanwhile
+        return to_checksum_address(hospital.chain_address)
+    raise ChainRefused(f"the local chain has no dev account left for {hospital.name}")
+
+
+def hospital_signer(hospital: Hospital) -> LocalAccount | None:
+    """The key the portal signs the hospital's submissions with: a dev account in local mode, else None (the
+    hospital's node signs its own)."""
+    address = hospital_address(hospital).lower()
+    return next((a for a in connection().dev_accounts if a.address.lower() == address), None)
+
+
+def _ensure_registered(
+    registry: RoundRegistry, deployment: ChainDeployment, hospital: Hospital, round_: Round
+) -> None:
+    address = hospital_address(hospital)
+    if registry.is_hospital(address):
+        return
+    try:
+        result = registry.register_hospital(address)
+    except ChainError:
+        if registry.is_hospital(address):  # another worker registered it meanwhile
+            return
+        raise
+    _store(deployment, round_, Kind.REGISTER, hospital, result)
+
+
+# --- round transactions -----------------------------------------------------------------------------------------
+
+
+def _bytes32(sha256_hex: str) -> str:
+    return "0x" + sha256_hex
+
+
+def round_transaction(round_: Round, kind: str, hospital: Hospital | None = None) -> ChainTransaction | None:
+    return (
+        ChainTransaction.objects.select_related("deployment")
+        .filter(round=round_, kind=kind, hospital=hospital)
+        .first()
+    )
+
+
+def _opened_deployment(round_: Round) -> ChainDeployment:
+    opened = round_transaction(round_, Kind.OPEN)
+    if opened is None:
+        raise ChainRefused(f"round {round_.pk} was not opened on chain")
+    return opened.deployment
+
+
+def _mined(
+    registry: RoundRegistry, round_id: int, event: str, hospital: str | None = None
+) -> TxResult | None:
+    """The transaction that emitted the round's `event` (of `hospital`), if one is on chain already."""
+    for entry in registry.round_events(round_id):
+        if entry["event"] == event and (hospital is None or entry["args"].get("hospital") == hospital):
+            receipt = registry.connection.w3.eth.get_transaction_receipt(entry["tx_hash"])
+            return TxResult(entry["tx_hash"], entry["block_number"], receipt["gasUsed"])
+    return None
+
+
+def _send_once(send: Callable[[], TxResult], find: Callable[[], TxResult | None]) -> TxResult:
+    mined = find()
+    if mined is not None:
+        return mined
+    try:
+        return send()
+    except ChainError:
+        mined = find()  # refused because another worker's transaction got there first
+        if mined is not None:
+            return mined
+        raise
+
+
+def _store(
+    deployment: ChainDeployment, round_: Round, kind: str, hospital: Hospital | None, result: TxResult
+) -> ChainTransaction:
+    """Stores the mined transaction with the round, logs it and pushes it to the round's watchers (once)."""
+    try:
+        with transaction.atomic():
+            row = ChainTransaction.objects.create(
+                deployment=deployment,
+                round=round_,
+                kind=kind,
+                hospital=hospital,
+                tx_hash=result.tx_hash,
+                block_number=result.block_number,
+                gas_used=result.gas_used,
+            )
+            detail = {
+                "tx_hash": result.tx_hash,
+                "block_number": result.block_number,
+                "gas_used": result.gas_used,
+                "chain_id": deployment.chain_id,
+                "contract": deployment.registry_address,
+            }
+            if hospital is not None:
+                detail["hospital"] = hospital.slug
+            record_event(round_.pk, "portal", f"chain_{kind}", detail)
+            realtime.publish_round_event(round_.pk, f"chain_{kind}", detail)
+    except IntegrityError:  # another worker stored it first
+        existing = ChainTransaction.objects.filter(round=round_, kind=kind, hospital=hospital).first()
+        if existing is None:
+            raise
+        return existing
+    return row
+
+
+def record_open(round_: Round) -> ChainTransaction | None:
+    """openRound with the base model's and the config's hashes; registers the round's hospitals first."""
+    if not enabled():
+        return None
+    opened = round_transaction(round_, Kind.OPEN)
+    if opened is not None:
+        return opened
+    deployment = deployment_for(round_)
+    registry = registry_of(deployment)
+    with chain_errors():
+        for participant in round_.participants.select_related("hospital").filter(opted_out=False):
+            _ensure_registered(registry, deployment, participant.hospital, round_)
+        result = _send_once(
+            lambda: registry.open_round(
+                round_.pk, _bytes32(round_.base_model.weights_digest), _bytes32(round_.config_hash)
+            ),
+            lambda: _mined(registry, round_.pk, "RoundOpened"),
+        )
+    return _store(deployment, round_, Kind.OPEN, None, result)
+
+
+def submission_proofs(submission: Submission) -> list[SnarkjsProof]:
+    return [SnarkjsProof.from_json(entry) for entry in (submission.proof or {}).get("proofs", [])]
+
+
+def record_submission(submission: Submission) -> ChainTransaction | None:
+    """submit(round, update hash, proofs): signed by the portal for a local dev account; in sepolia mode the
+    hospital's node sent it and this finds it on chain (ChainUnavailable until it is there)."""
+    if not enabled():
+        return None
+    round_, hospital = submission.round, submission.hospital
+    recorded = round_transaction(round_, Kind.SUBMIT, hospital)
+    if recorded is not None:
+        return recorded
+    deployment = _opened_deployment(round_)
+    registry = registry_of(deployment)
+    with chain_errors():
+        _ensure_registered(registry, deployment, hospital, round_)
+        address = hospital_address(hospital)
+        signer = hospital_signer(hospital)
+
+        def find() -> TxResult | None:
+            return _mined(registry, round_.pk, "SubmissionRecorded", address)
+
+        if signer is None:
+            result = find()
+            if result is None:
+                raise ChainUnavailable(f"{hospital.name}'s node has not recorded its submission on chain yet")
+        else:
+            result = _send_once(
+                lambda: registry.submit(
+                    signer, round_.pk, _bytes32(submission.blob_digest), submission_proofs(submission)
+                ),
+                find,
+            )
+        # Whoever sent it, the chain must record this upload (a node could record one update and upload another).
+        recorded = registry.read_submission(round_.pk, address)
+        if recorded is None or recorded.update_hash != _bytes32(submission.blob_digest):
+            raise ChainRefused(
+                f"{hospital.name}'s submission on chain records update {recorded and recorded.update_hash}, "
+                f"not its upload's 0x{submission.blob_digest}"
+            )
+    return _store(deployment, round_, Kind.SUBMIT, hospital, result)
+
+
+def record_submissions(submissions: Sequence[Submission]) -> None:
+    for submission in submissions:
+        record_submission(submission)
+
+
+def record_close(
+    round_: Round, new_model_digest: str, submissions: Sequence[Submission]
+) -> ChainTransaction | None:
+    """closeRound with the new model's hash and the addresses of the hospitals whose updates it includes."""
+    if not enabled():
+        return None
+    closed = round_transaction(round_, Kind.CLOSE)
+    if closed is not None:
+        return closed
+    deployment = _opened_deployment(round_)
+    registry = registry_of(deployment)
+    with chain_errors():
+        participants = [hospital_address(s.hospital) for s in submissions]
+        result = _send_once(
+            lambda: registry.close_round(round_.pk, _bytes32(new_model_digest), participants),
+            lambda: _mined(registry, round_.pk, "RoundClosed"),
+        )
+    return _store(deployment, round_, Kind.CLOSE, None, result)
+
+
+def record_cancel(round_: Round) -> ChainTransaction | None:
+    """cancelRound for a round that failed or was cancelled after it was opened on chain."""
+    if not enabled() or round_transaction(round_, Kind.OPEN) is None:
+        return None
+    cancelled = round_transaction(round_, Kind.CANCEL)
+    if cancelled is not None:
+        return cancelled
+    deployment = _opened_deployment(round_)
+    registry = registry_of(deployment)
+    with chain_errors():
+        if registry.read_round(round_.pk).state == "closed":
+            return None
+        result = _send_once(
+            lambda: registry.cancel_round(round_.pk), lambda: _mined(registry, round_.pk, "RoundCancelled")
+        )
+    return _store(deployment, round_, Kind.CANCEL, None, result)

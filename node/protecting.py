@@ -1,0 +1,31 @@
+"""Node side of update protection: turn n_h * delta_h into the blob the round's scheme expects."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+
+from crypto import ckks, plain
+from node.client import PortalClient
+from protocol.node_task import ProtectionMaterial
+
+
+@lru_cache(maxsize=4)
+def _public_context(client: PortalClient, url: str, key_id: str) -> bytes:
+    context = client.get_bytes(url)
+    if ckks.key_id(context) != key_id:
+        raise ValueError("the portal's public key does not match the round's key id: refusing to encrypt")
+    ckks.load_public_context(context)  # refuses a context that carries a secret key
+    return context
+
+
+def protect(material: ProtectionMaterial, weighted_delta: np.ndarray, client: PortalClient) -> bytes:
+    if material.scheme == "plaintext":
+        return plain.encode(weighted_delta)
+    if material.scheme == "ckks":
+        context = _public_context(client, material.public_context_url, material.key_id)
+        return ckks.encrypt_vector(context, weighted_delta)
+    raise ValueError(
+        f"this node does not support the protection scheme {material.scheme!r}: update the node software"
+    )

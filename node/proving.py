@@ -1,0 +1,85 @@
+"""Node side of proof of training: what the upload carries besides the protected update.
+
+With the "groth16" scheme the node commits to its whole run (the Merkle root of every head step of
+LocalResult.head_trace), receives the portal's challenge, proves the steps derived from the root and the
+challenged round context (crypto.zk, through the process's long-lived snarkjs node process) and uploads the
+bundle with its final head in the clear as fixed-point integers. The head's 16 x k + k numbers are visible to
+the portal so the proof can be checked against them; the CNN body's parameters never are.
+
+The proving key's files (zkey, circuit wasm, verification key) are downloaded from the portal once and cached
+here by their SHA-256 digest, checked on download.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from crypto.paths import cache_dir
+from crypto.zk import CircuitArtifacts, CircuitShape, ProvingKey, commit_trace
+from crypto.zk.training_proof import check_trace, prove_steps
+from fl.training import LocalResult, head_of
+from node.client import PortalClient
+from protocol.node_task import FileSpec, ProofMaterial
+from protocol.upload import Head
+
+
+def _cached_file(client: PortalClient, spec: FileSpec, suffix: str) -> Path:
+    """The file named by spec: from this node's cache, else downloaded and checked against its digest."""
+    directory = cache_dir() / "node-zk"
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"{spec.sha256}{suffix}"
+    if not path.exists():
+        data = client.get_bytes(spec.url)
+        if hashlib.sha256(data).hexdigest() != spec.sha256:
+            raise ValueError(f"the portal's {suffix} file does not match its digest: refusing to use it")
+        handle, partial = tempfile.mkstemp(dir=directory, prefix=".download-")
+        with os.fdopen(handle, "wb") as out:
+            out.write(data)
+        os.replace(partial, path)
+    return path
+
+
+def proving_key(material: ProofMaterial, client: PortalClient) -> ProvingKey:
+    if not material.key_ready:
+        raise ValueError("the round's proving key is not prepared yet: run the round once it is collecting")
+    shape = material.shape
+    artifacts = CircuitArtifacts(
+        shape=CircuitShape(features=shape.features, classes=shape.classes, batch=shape.batch),
+        key=material.circuit_key,
+        r1cs=Path(os.devnull),  # proving needs only the wasm and the zkey; the r1cs stays with the setup
+        wasm=_cached_file(client, material.wasm, ".wasm"),
+        constraints=material.constraints,
+    )
+    return ProvingKey(
+        artifacts=artifacts,
+        zkey=_cached_file(client, material.zkey, ".zkey"),
+        verification_key_path=_cached_file(client, material.vkey, ".vkey.json"),
+    )
+
+
+def prove(
+    material: ProofMaterial, result: LocalResult, client: PortalClient
+) -> tuple[dict[str, Any], Head] | None:
+    """The upload's proof bundle and the final head it proves; None for a round without proofs."""
+    if material.scheme == "none":
+        return None
+    if material.scheme != "groth16":
+        raise ValueError(
+            f"this node does not support the proof scheme {material.scheme!r}: update the node software"
+        )
+    trace = result.head_trace
+    if not trace:
+        raise ValueError("the round asks for a proof of training but no head steps were recorded")
+    if trace[0].lr_q != material.lr_q:
+        raise ValueError(f"trained with lr_q {trace[0].lr_q}, the round's is {material.lr_q}")
+    key = proving_key(material, client)
+    check_trace(trace, key.artifacts.shape)
+    commitment = commit_trace(trace)
+    challenge = client.commit_run(material.commit_url, commitment.tree.root)
+    bundle = prove_steps(commitment, trace, challenge.context, material.steps, key)
+    weight, bias = head_of(result.state)
+    return bundle, Head(weight=weight.tolist(), bias=bias.tolist())

@@ -1,0 +1,240 @@
+"""Proof of training, portal side: what a submission's proof must show before the submission counts.
+
+With the "groth16" scheme (settings.DH_PROOFS, stored on each round as Round.proof_scheme):
+1. the round opens: proofs.ceremony prepares its proving key (a contribution per hospital, then a beacon);
+2. node_material tells each node the circuit shape, the learning rate, how many steps to prove, its round
+   context (round id, hospital slug, base model digest and head hash) and where to download the key's files;
+3. the node trains, commits to its run (the Merkle root of every head step) and receives a random challenge
+   (rounds.services.collecting.commit_training_run): the steps to prove are derived from the root and the context with the challenge, so the node cannot
+   re-draw its run until the checked steps miss the ones it faked;
+4. it proves those steps and uploads the bundle with its final classifier head in the clear (16 x k + k
+   integers) beside its protected update;
+5. verify_submission checks the bundle against the round (crypto.zk.verify_training) before the submission is
+   stored: run starts at the published global head, ends at the uploaded head, each checked step is an exact
+   SGD step with the round's learning rate, bound to this round, hospital and challenge, with the step count
+   the round implies (a bundle whose Merkle root was already submitted anywhere is refused by the caller);
+6. at aggregation, proven_global_head checks that the opened sum's head part equals the proven heads' and
+   computes the new global head exactly from them.
+What a proof shows and does not show: docs/PROOFS.md.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from crypto.zk import ProofError, verify_training
+from crypto.zk.node import snarkjs
+from crypto.zk.poseidon import FIELD_PRIME
+from fl import fixed_head
+from fl.models import HEAD_BIAS, HEAD_WEIGHT
+from fl.params import parameter_slice
+from fl.training import head_of
+from hospitals.models import Hospital
+from proofs import ceremony
+from protocol.node_task import CircuitShapeSpec, FileSpec, ProofMaterial
+from registry.services import backfill_head_hash
+from registry.weights import state_of, template_state
+from web.errors import InvalidInput, InvalidUpload, NotFound
+
+if TYPE_CHECKING:
+    from rounds.models import Participant, Round, Submission
+
+SCHEMES = ("groth16", "none")
+DEFAULT_STEPS = 4
+MAX_BUNDLE_BYTES = 256_000  # 4 proofs take about 13 kB, 32 about 100 kB; verify_training parses it whole
+# The opened sum is CKKS-decrypted: its head part may differ from the exact proven heads by this much.
+HEAD_SUM_TOLERANCE = 1e-3
+VERIFIER_ROLE = "portal-verifier"  # one long-lived snarkjs process per portal process, apart from any prover
+
+
+class HeadMismatch(Exception):
+    """The opened sum of updates does not agree with the hospitals' proven heads."""
+
+
+@dataclass(frozen=True)
+class CheckedProof:
+    status: str  # "verified" or "none"
+    root: str | None  # the proven run's Merkle root
+    head: dict[str, Any] | None  # the uploaded head as stored
+    seconds: float
+
+
+def check_scheme(name: str) -> str:
+    if name not in SCHEMES:
+        raise InvalidInput(f"Unknown proof scheme {name!r}; choose one of {', '.join(SCHEMES)}")
+    return name
+
+
+def check_round_plan(scheme: str, config: dict[str, Any]) -> None:
+    """Refuses (400) a plan that asks for proofs its training configuration cannot give."""
+    if check_scheme(scheme) == "groth16":
+        ceremony.check_provable(config)
+
+
+def round_context(round_: Round, hospital: Hospital) -> str:
+    model = round_.base_model
+    return (
+        f"decentrahealth|round {round_.pk}|hospital {hospital.slug}|model {model.weights_digest}"
+        f"|head {model.head_hash}"
+    )
+
+
+def challenged_context(round_: Round, hospital: Hospital, challenge: str) -> str:
+    """The context every proof of this hospital in this round is bound to: fixed only after its commitment."""
+    return f"{round_context(round_, hospital)}|challenge {challenge}"
+
+
+def node_material(round_: Round, hospital: Hospital) -> ProofMaterial:
+    if round_.proof_scheme == "none":
+        return ProofMaterial(scheme="none")
+    base = f"/api/node/rounds/{round_.pk}/proof"
+    material = ProofMaterial(
+        scheme=round_.proof_scheme,
+        steps=int(round_.config["proof_steps"]),
+        lr_q=fixed_head.quantise_lr(round_.config["head_lr"]),
+        context=round_context(round_, hospital),
+        commit_url=f"{base}/commitment/",
+    )
+    setup = round_.proof_setup
+    if not setup:  # prepared when the round opens; nodes are sent to train only after that
+        return material
+
+    def file(kind: str) -> FileSpec:
+        return FileSpec(sha256=setup[f"{kind}_sha256"], url=f"{base}/{kind}/")
+
+    return replace(
+        material,
+        shape=CircuitShapeSpec.from_json(setup["shape"], "proof_setup.shape"),
+        circuit_key=setup["circuit_key"],
+        constraints=setup["constraints"],
+        zkey=file("zkey"),
+        wasm=file("wasm"),
+        vkey=file("vkey"),
+    )
+
+
+def artifact_digest(round_: Round, kind: str) -> str:
+    """The blob digest of one of the round's proving-key files (zkey, wasm, vkey)."""
+    if kind not in ceremony.ARTIFACTS or not round_.proof_setup:
+        raise NotFound(f"Round {round_.pk} has no proving-key file {kind!r}")
+    return round_.proof_setup[f"{kind}_sha256"]
+
+
+def parse_merkle_root(value: Any) -> str:
+    """A node's commitment to its run, as the decimal field element it must be."""
+    return str(_field_element(value, "merkle_root"))
+
+
+def _field_element(value: Any, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        raise InvalidUpload(f"{what} must be a decimal field element")
+    try:
+        number = int(value)
+    except ValueError:
+        raise InvalidUpload(f"{what} must be a decimal field element") from None
+    if not 0 <= number < FIELD_PRIME:
+        raise InvalidUpload(f"{what} is outside the BN254 scalar field")
+    return number
+
+
+def parse_head(head: Any, classes: int, features: int) -> tuple[np.ndarray, np.ndarray]:
+    """The uploaded head {"weight": k x d integers, "bias": k integers} as int64 arrays, range-checked."""
+
+    def integers(values: Any, length: int, what: str) -> list[int]:
+        if not isinstance(values, list) or len(values) != length:
+            raise InvalidUpload(f"head {what} must be a list of {length} integers")
+        if not all(isinstance(v, int) and not isinstance(v, bool) for v in values):
+            raise InvalidUpload(f"head {what} must hold integers (fixed point, scale 2^16)")
+        if any(abs(v) >= fixed_head.WEIGHT_BOUND for v in values):
+            raise InvalidUpload(f"head {what} has a value outside the provable range (|v| < 2^24)")
+        return values
+
+    if not isinstance(head, dict) or set(head) != {"weight", "bias"}:
+        raise InvalidUpload('head must be {"weight": [[...]], "bias": [...]}')
+    rows = head["weight"]
+    if not isinstance(rows, list) or len(rows) != classes:
+        raise InvalidUpload(f"head weight must have {classes} rows")
+    weight = [integers(row, features, f"weight row {i}") for i, row in enumerate(rows)]
+    bias = integers(head["bias"], classes, "bias")
+    return np.array(weight, dtype=np.int64), np.array(bias, dtype=np.int64)
+
+
+def verify_submission(
+    round_: Round, participant: Participant, proof: dict[str, Any] | None, head: Any, num_samples: int
+) -> CheckedProof:
+    """Checks the upload's proof and head against the round; raises InvalidUpload with the reason."""
+    if round_.proof_scheme == "none":
+        if proof is not None or head is not None:
+            raise InvalidUpload("This round takes no proof of training (and no head)")
+        return CheckedProof("none", None, None, 0.0)
+    started = time.perf_counter()
+    if proof is None or head is None:
+        raise InvalidUpload(
+            "This round requires a proof of training: upload 'proof' (the bundle) and 'head' (the final head)"
+        )
+    if len(json.dumps(proof)) > MAX_BUNDLE_BYTES:
+        raise InvalidUpload(f"The proof bundle exceeds {MAX_BUNDLE_BYTES} bytes")
+    shape = round_.proof_setup["shape"]
+    weight, bias = parse_head(head, shape["classes"], shape["features"])
+    if not participant.proof_root:
+        raise InvalidUpload(
+            "Commit to the training run before uploading its proof (POST the Merkle root to the round's "
+            "proof commitment endpoint)"
+        )
+    if str(proof.get("merkle_root")) != participant.proof_root:
+        raise InvalidUpload(
+            "Proof of training refused: its Merkle root is not the run this hospital committed to in this round"
+        )
+    config = round_.config
+    try:
+        verify_training(
+            proof,
+            challenged_context(round_, participant.hospital, participant.proof_challenge),
+            round_.proof_setup["vkey"],
+            backfill_head_hash(round_.base_model),
+            (weight, bias),
+            fixed_head.quantise_lr(config["head_lr"]),
+            int(config["proof_steps"]),
+            expected_steps=int(config["local_epochs"]) * (num_samples // int(config["batch_size"])),
+            process=snarkjs(VERIFIER_ROLE),
+        )
+    except ProofError as exc:
+        raise InvalidUpload(f"Proof of training refused: {exc.reason}") from None
+    stored_head = {"weight": weight.tolist(), "bias": bias.tolist()}
+    return CheckedProof("verified", participant.proof_root, stored_head, time.perf_counter() - started)
+
+
+def proven_global_head(
+    round_: Round, submissions: list[Submission], base_vector: np.ndarray, weighted_sum: np.ndarray
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """The next global head, exactly floor(sum n_h * W_h / sum n_h) over the proven heads W_h, after checking
+    that the opened sum's head part is sum n_h * (W_h - W_global) (raises HeadMismatch otherwise). None for a
+    round without proofs."""
+    if round_.proof_scheme == "none":
+        return None
+    architecture = round_.base_model.architecture
+    template = template_state(architecture)
+    base_weight, base_bias = head_of(state_of(architecture, base_vector))
+    total = sum(s.num_samples for s in submissions)
+    heads = [(s.num_samples, np.array(s.head["weight"]), np.array(s.head["bias"])) for s in submissions]
+    # Python integers: n_h * W_h summed over hospitals may pass 2^63 for large hospitals.
+    weighted_weight = sum(n * w.astype(object) for n, w, _ in heads)
+    weighted_bias = sum(n * b.astype(object) for n, _, b in heads)
+    for name, weighted, base in (
+        (HEAD_WEIGHT, weighted_weight, base_weight),
+        (HEAD_BIAS, weighted_bias, base_bias),
+    ):
+        expected = fixed_head.dequantise((weighted - total * base.astype(object)).astype(np.float64)).ravel()
+        opened = np.asarray(weighted_sum)[parameter_slice(template, name)]
+        difference = float(np.abs(opened - expected).max())
+        if difference > HEAD_SUM_TOLERANCE:
+            raise HeadMismatch(
+                f"an encrypted update does not match its proven head ({name} of the summed updates differs "
+                f"from the proven heads' by {difference:.3g})"
+            )
+    return (weighted_weight // total).astype(np.int64), (weighted_bias // total).astype(np.int64)

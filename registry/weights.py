@@ -1,0 +1,31 @@
+"""A global model's weights: the flat vector in the blob store, and the state dict of its architecture."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from crypto.zk import head_hash
+from fl import models as fl_models
+from fl import params as fl_params
+from fl.params import StateDict
+from fl.serialization import weights_from_bytes
+from fl.training import head_of
+from registry import blobstore
+from registry.models import GlobalModel, ModelArchitecture
+
+
+def load_weights(model: GlobalModel) -> np.ndarray:
+    return weights_from_bytes(blobstore.read_bytes(model.weights_digest))
+
+
+def template_state(architecture: ModelArchitecture) -> StateDict:
+    return fl_models.build_model(architecture.key, architecture.num_classes).state_dict()
+
+
+def state_of(architecture: ModelArchitecture, vector: np.ndarray) -> StateDict:
+    return fl_params.unflatten(vector, template_state(architecture))
+
+
+def head_hash_of(architecture: ModelArchitecture, vector: np.ndarray) -> str:
+    """Poseidon hash of the model's quantised head: what the first step of every proof must start from."""
+    return str(head_hash(*head_of(state_of(architecture, vector))))

@@ -1,0 +1,126 @@
+"""REST endpoints of the hospital nodes: the round task, the proof commitment and files, the upload."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.http import FileResponse
+from drf_spectacular.utils import extend_schema
+from rest_framework import status
+from rest_framework.parsers import MultiPartParser
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from committee import protection
+from hospitals.permissions import IsNode
+from hospitals.principals import HospitalNode
+from ledger.selectors import node_chain_task
+from proofs import verification as proofs
+from protocol.node_task import ArchitectureRef, ModelRef, NodeTask, RoundConfig
+from registry import blobstore
+from rounds import selectors
+from rounds.serializers import (
+    NodeTaskSerializer,
+    ProofChallengeSerializer,
+    ProofCommitmentSerializer,
+    SubmissionSerializer,
+    UploadSerializer,
+)
+from rounds.services import collecting
+from web.body_limit import body_limit
+from web.errors import InvalidUpload, NotFound, UploadTooLarge
+
+
+class NodeRoundTaskView(APIView):
+    permission_classes = [IsNode]
+
+    @extend_schema(responses=NodeTaskSerializer)
+    def get(self, request, round_id: int):
+        """What this hospital's node needs to train for the round."""
+        node: HospitalNode = request.user
+        round_ = selectors.node_round(node.hospital, round_id)
+        collecting.record_task_fetched(round_, node.hospital)
+        model = round_.base_model
+        task = NodeTask(
+            round=round_.pk,
+            state=round_.state,
+            submitted=round_.submissions.filter(hospital=node.hospital).exists(),
+            architecture=ArchitectureRef(
+                key=model.architecture.key,
+                num_classes=model.architecture.num_classes,
+                hash=model.architecture.architecture_hash,
+            ),
+            model=ModelRef(
+                id=model.pk,
+                version=model.version,
+                digest=model.weights_digest,
+                head_hash=model.head_hash,
+                weights_url=f"/api/models/{model.pk}/weights/",
+            ),
+            config=RoundConfig.from_json(round_.config, "config"),
+            protection=protection.get(round_.protection).node_material(round_.committee),
+            proof=proofs.node_material(round_, node.hospital),
+            chain=node_chain_task(round_, node.hospital),
+        )
+        return Response(task.to_json())
+
+
+class NodeSubmissionView(APIView):
+    permission_classes = [IsNode]
+    parser_classes = [MultiPartParser]
+
+    @extend_schema(request={"multipart/form-data": UploadSerializer}, responses={201: SubmissionSerializer})
+    def post(self, request, round_id: int):
+        # Refuse an oversize upload from its declared length, before parsing the body (under ASGI,
+        # web.body_limit has already refused it, and cut off any chunked body past the limit).
+        declared = int(request.META.get("CONTENT_LENGTH") or 0)
+        if declared > body_limit():
+            raise UploadTooLarge(f"Upload exceeds the limit of {settings.DH_MAX_UPLOAD_BYTES} bytes")
+        data = UploadSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        proof = values["proof"]
+        if proof is not None and not isinstance(proof, dict):
+            raise InvalidUpload("proof must be a JSON object")
+        submission = collecting.submit_update(
+            request.user.hospital,
+            round_id,
+            values["update"].chunks(),
+            values["num_samples"],
+            values["metrics"],
+            proof,
+            values["head"],
+        )
+        return Response(SubmissionSerializer(submission).data, status=status.HTTP_201_CREATED)
+
+
+class NodeProofCommitmentView(APIView):
+    permission_classes = [IsNode]
+
+    @extend_schema(request=ProofCommitmentSerializer, responses=ProofChallengeSerializer)
+    def post(self, request, round_id: int):
+        """Commit to the training run (Merkle root of its head steps) before proving; returns the portal's
+        challenge and the round context the proofs must be bound to. Once per hospital and round."""
+        data = ProofCommitmentSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        node: HospitalNode = request.user
+        round_ = selectors.node_round(node.hospital, round_id)
+        challenge = collecting.commit_training_run(round_, node.hospital, data.validated_data["merkle_root"])
+        return Response(challenge.to_json())
+
+
+class NodeProofFileView(APIView):
+    """One of the round's proving-key files (zkey, wasm, vkey), from the blob store by the digest recorded on
+    the round; nodes check the digest and cache the file under it."""
+
+    permission_classes = [IsNode]
+
+    @extend_schema(responses={(200, "application/octet-stream"): bytes})
+    def get(self, request, round_id: int, kind: str):
+        node: HospitalNode = request.user
+        digest = proofs.artifact_digest(selectors.node_round(node.hospital, round_id), kind)
+        path = blobstore.path_of(digest)
+        if not path.exists():
+            raise NotFound(f"The round's {kind} file is missing from the blob store")
+        response = FileResponse(open(path, "rb"), content_type="application/octet-stream")
+        response["Content-Disposition"] = f'attachment; filename="{digest}.{kind}"'
+        return response

@@ -1,0 +1,188 @@
+"""A round aggregates: the opened sum of its updates becomes the next global model; the deadline sweep."""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import datetime, timedelta
+
+import numpy as np
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from committee import protection
+from events import realtime
+from events.selectors import events_of_kind
+from events.services import record_event
+from fl.serialization import weights_to_bytes
+from ledger import services as ledger
+from ledger.connection import ChainRefused
+from proofs import verification as proofs
+from registry import blobstore
+from registry.models import GlobalModel
+from registry.selectors import next_version
+from registry.services import store_model
+from registry.weights import load_weights
+from rounds import dispatch, evaluation, federated, locks, selectors
+from rounds.models import Round
+from rounds.services.lifecycle import add_stage_seconds, fail_round, locked_state, transition
+from web.errors import Conflict
+
+log = logging.getLogger(__name__)
+S = Round.State
+KEY_PARTIES_WAITING = "key_parties_waiting"
+KEY_PARTY_RETRY_MAX_SECONDS = 30
+
+
+class KeyPartiesWaiting(Exception):
+    """The key parties did not decrypt; the round waits (reason and event say so): try again in retry_in s."""
+
+    def __init__(self, retry_in: float):
+        super().__init__(f"key parties unavailable, retry in {retry_in:.0f} s")
+        self.retry_in = retry_in
+
+
+def aggregate_round(round_id: int, wait_for_key_parties: bool = False) -> None:
+    """COLLECTING -> AGGREGATING -> COMPLETED with the new global model. Idempotent: a rerun after a crash
+    in AGGREGATING repeats the deterministic computation; a completed round is left alone; a run while another
+    holds the round leaves. Key parties that fail fail the round, or with wait_for_key_parties (the task, which
+    can wait) raise KeyPartiesWaiting until DH_DECRYPTION_TIMEOUT has passed since their first failure."""
+    with locks.round_step("aggregate", round_id) as held:
+        if held:
+            _aggregate_round(round_id, wait_for_key_parties)
+
+
+def _aggregate_round(round_id: int, wait_for_key_parties: bool) -> None:
+    round_ = Round.objects.select_related("base_model__architecture").get(pk=round_id)
+    if round_.state == S.COLLECTING:
+        transition(round_, S.AGGREGATING, "portal")
+        missing = selectors.active_participants(round_).exclude(hospital__submissions__round=round_)
+        if missing.exists():  # the deadline passed: the audit trail says who is not in the sum
+            record_event(round_.pk, "portal", "partial", {"missing": [p.hospital.slug for p in missing]})
+    elif round_.state != S.AGGREGATING:
+        return
+    submissions = list(round_.submissions.select_related("hospital").order_by("hospital__slug"))
+    if len(submissions) < round_.quorum:
+        fail_round(round_, f"quorum not met: {len(submissions)} of {round_.quorum} required submissions")
+        return
+    try:
+        ledger.record_submissions(submissions)  # any the submission tasks have not recorded yet
+    except ChainRefused as exc:
+        fail_round(round_, f"chain: recording a submission was refused: {exc}")
+        return
+    architecture = round_.base_model.architecture
+    started = time.perf_counter()
+    try:
+        weighted_sum = protection.get(round_.protection).sum_and_open(
+            round_.committee,
+            f"round-{round_.pk}",
+            [blobstore.read_bytes(s.blob_digest) for s in submissions],
+            architecture.parameter_count,
+        )
+    except protection.KeyPartiesUnavailable as exc:
+        retry_in = _key_parties_down(round_, str(exc), wait_for_key_parties)
+        if retry_in is None:
+            return
+        raise KeyPartiesWaiting(retry_in) from None
+    except protection.AggregationError as exc:
+        fail_round(round_, f"aggregation failed: {exc}")
+        return
+    add_stage_seconds(round_, "aggregation", time.perf_counter() - started)
+    total_samples = sum(s.num_samples for s in submissions)
+    base_vector = load_weights(round_.base_model)
+    try:
+        proven_head = proofs.proven_global_head(round_, submissions, base_vector, weighted_sum)
+    except proofs.HeadMismatch as exc:
+        fail_round(round_, str(exc))
+        return
+    new_vector = federated.next_global_vector(
+        architecture, base_vector, weighted_sum, total_samples, proven_head
+    )
+    if not np.all(np.isfinite(new_vector)):
+        fail_round(round_, "aggregation failed: the new model has non-finite values (an update out of range)")
+        return
+    started = time.perf_counter()
+    metrics = evaluation.evaluate_vector(architecture, new_vector)
+    add_stage_seconds(round_, "evaluation", time.perf_counter() - started)
+    try:
+        # The digest store_model stores the weights under (content-addressed: storing them twice is a no-op).
+        ledger.record_close(round_, blobstore.put_bytes(weights_to_bytes(new_vector)), submissions)
+    except ChainRefused as exc:
+        fail_round(round_, f"chain: closing the round was refused: {exc}")
+        return
+    with transaction.atomic():
+        if locked_state(round_.pk) != S.AGGREGATING:
+            return  # finished meanwhile by an earlier run of this task
+        model = GlobalModel.objects.filter(produced_by=round_).first() or store_model(
+            architecture,
+            next_version(architecture),
+            new_vector,
+            produced_by=round_,
+            metrics={
+                **metrics,
+                "participants": [s.hospital.slug for s in submissions],
+                "samples": total_samples,
+            },
+        )
+        record_event(round_.pk, "portal", "model", {"version": model.version, "digest": model.weights_digest})
+        transition(round_, S.COMPLETED, "portal")
+
+
+def _key_parties_down(round_: Round, error: str, wait: bool) -> float | None:
+    """Reports that the key parties did not decrypt: the round fails (not waiting, or waited long enough), or
+    says in its reason and the audit trail that it waits; returns the seconds until the next try, or None."""
+    waits = events_of_kind(round_.pk, KEY_PARTIES_WAITING)
+    first = waits.first()
+    waited = (timezone.now() - first.created_at).total_seconds() if first else 0.0
+    attempt = waits.count() + 1
+    retry_in = float(min(KEY_PARTY_RETRY_MAX_SECONDS, 2**attempt))
+    if not wait or waited + retry_in > settings.DH_DECRYPTION_TIMEOUT:
+        after = f" after {attempt} attempts over {waited:.0f} s" if first else ""
+        fail_round(round_, f"aggregation failed: the key parties did not decrypt{after}: {error}")
+        return None
+    reason = (
+        f"waiting for the key parties: attempt {attempt} failed ({error}); next attempt in {retry_in:.0f} s, "
+        f"the round fails if they have not decrypted {settings.DH_DECRYPTION_TIMEOUT} s after the first failure"
+    )
+    log.warning("round %s: %s", round_.pk, reason)
+    with transaction.atomic():
+        Round.objects.filter(pk=round_.pk).update(reason=reason, updated_at=timezone.now())
+        record_event(
+            round_.pk,
+            "portal",
+            KEY_PARTIES_WAITING,
+            {"attempt": attempt, "error": error, "retry_in": retry_in},
+        )
+        realtime.publish_round_event(round_.pk, "waiting", {"state": round_.state, "reason": reason})
+    return retry_in
+
+
+def sweep_deadlines(now: datetime | None = None) -> list[int]:
+    """The periodic sweep (celery beat, every DH_DEADLINE_SWEEP_SECONDS). A collecting round past its deadline
+    is aggregated if its quorum is met, else fails with the reason. Triggers lost while the broker was down are
+    sent again: an approved round that was never opened, a round with every submission in that is not
+    aggregating. Returns the ids of the rounds acted on."""
+    now = now or timezone.now()
+    stale = now - timedelta(seconds=max(60, 2 * settings.DH_DEADLINE_SWEEP_SECONDS))
+    acted = []
+    for round_ in Round.objects.filter(state=S.COLLECTING).order_by("id"):
+        if round_.deadline <= now:
+            count = round_.submissions.count()
+            if count < round_.quorum:
+                try:
+                    fail_round(
+                        round_, f"deadline passed with {count} of {round_.quorum} required submissions"
+                    )
+                except Conflict:  # it moved on meanwhile (the last submission came in)
+                    continue
+                acted.append(round_.pk)
+                continue
+        elif not (round_.updated_at <= stale and selectors.all_active_submitted(round_)):
+            continue
+        dispatch.after_commit(dispatch.AGGREGATE_ROUND, round_.pk)
+        acted.append(round_.pk)
+    for round_ in Round.objects.filter(state=S.APPROVED, updated_at__lte=stale):
+        dispatch.after_commit(dispatch.OPEN_ROUND, round_.pk)
+        acted.append(round_.pk)
+    return acted

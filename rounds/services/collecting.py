@@ -1,0 +1,176 @@
+"""A round collects updates: it opens (proving key, chain), nodes commit to their runs and upload."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Iterable
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from committee import protection
+from hospitals import tasks as hospital_tasks
+from hospitals.models import Hospital
+from ledger import services as ledger
+from ledger.connection import ChainRefused
+from ledger.connection import enabled as chain_enabled
+from proofs import ceremony
+from proofs import verification as proofs
+from protocol.node_task import ProofChallenge
+from registry import blobstore
+from rounds import dispatch, locks, selectors
+from rounds.models import Participant, Round, Submission
+from rounds.services.lifecycle import add_stage_seconds, fail_round, locked_state, record, transition
+from web.errors import Conflict, InvalidUpload, NotFound, PermissionDenied
+
+S = Round.State
+MAX_SAMPLES = 10_000_000
+
+
+def open_round(round_id: int) -> None:
+    """APPROVED -> OPEN -> COLLECTING, then one training task per participating hospital. Idempotent, and one
+    run at a time (a duplicate run while another holds the round leaves)."""
+    with locks.round_step("open", round_id) as held:
+        if held:
+            _open_round(round_id)
+
+
+def _open_round(round_id: int) -> None:
+    round_ = Round.objects.get(pk=round_id)
+    if round_.state == S.APPROVED:
+        transition(round_, S.OPEN, "portal")
+    elif round_.state != S.OPEN:  # OPEN: a retry after the chain did not answer
+        return
+    if round_.proof_scheme != "none":
+        started = time.perf_counter()
+        try:
+            round_.proof_setup = ceremony.prepare_round_key(round_)
+        except ceremony.CeremonyError as exc:
+            fail_round(round_, f"proof of training: {exc}")
+            return
+        round_.save(update_fields=["proof_setup", "updated_at"])
+        add_stage_seconds(round_, "zk_setup", time.perf_counter() - started)
+    try:
+        ledger.record_open(round_)
+    except ChainRefused as exc:
+        fail_round(round_, f"chain: opening the round was refused: {exc}")
+        return
+    transition(round_, S.COLLECTING, "portal")
+    for participant in selectors.active_participants(round_):
+        hospital_tasks.dispatch_node_round(round_.pk, participant.hospital.slug)
+
+
+def record_task_fetched(round_: Round, hospital: Hospital) -> None:
+    """The hospital's node fetched its task while the round collects: from now on it is training."""
+    if round_.state == S.COLLECTING:
+        Participant.objects.filter(round=round_, hospital=hospital, task_fetched_at=None).update(
+            task_fetched_at=timezone.now()
+        )
+
+
+def commit_training_run(round_: Round, hospital: Hospital, merkle_root: Any) -> ProofChallenge:
+    """Records the node's commitment to its run and returns the portal's challenge and the resulting context.
+    A node commits once per round; repeating the same root returns the same challenge (a retried request)."""
+    if round_.proof_scheme == "none":
+        raise Conflict(f"Round {round_.pk} takes no proof of training")
+    if round_.state != S.COLLECTING:
+        raise Conflict(f"Round {round_.pk} is {round_.state}, not COLLECTING: no commitments are accepted")
+    root = proofs.parse_merkle_root(merkle_root)
+    with transaction.atomic():
+        participant = Participant.objects.select_for_update().filter(round=round_, hospital=hospital).first()
+        if participant is None:
+            raise PermissionDenied(f"{hospital.name} is not a participant of round {round_.pk}")
+        if participant.opted_out:
+            raise Conflict(f"{hospital.name} opted out of round {round_.pk}")
+        if participant.proof_root and participant.proof_root != root:
+            raise Conflict(
+                f"{hospital.name} already committed to another training run in round {round_.pk}: a node "
+                "commits once per round"
+            )
+        if Submission.objects.filter(proof_root=root).exists():
+            raise InvalidUpload("This training run was already submitted: a proof counts once")
+        if not participant.proof_root:
+            participant.proof_root, participant.proof_challenge = root, secrets.token_hex(32)
+            participant.save(update_fields=["proof_root", "proof_challenge"])
+            record(round_, hospital.slug, "proof_commitment", {"hospital": hospital.slug})
+    return ProofChallenge(
+        challenge=participant.proof_challenge,
+        context=proofs.challenged_context(round_, hospital, participant.proof_challenge),
+    )
+
+
+def submit_update(
+    hospital: Hospital,
+    round_id: int,
+    chunks: Iterable[bytes],
+    num_samples: int,
+    metrics: dict[str, Any],
+    proof: dict[str, Any] | None,
+    head: dict[str, Any] | None = None,
+) -> Submission:
+    """Checks and stores one hospital's update; anything wrong is refused and nothing stored changes."""
+    started = time.perf_counter()
+    round_ = Round.objects.select_related("base_model__architecture").filter(pk=round_id).first()
+    if round_ is None:
+        raise NotFound(f"Round {round_id} does not exist")
+    participant = (
+        Participant.objects.select_related("hospital").filter(round=round_, hospital=hospital).first()
+    )
+    if participant is None:
+        raise PermissionDenied(f"{hospital.name} is not a participant of round {round_id}")
+    if participant.opted_out:
+        raise Conflict(f"{hospital.name} opted out of round {round_id}")
+    if round_.state != S.COLLECTING:
+        raise Conflict(f"Round {round_id} is {round_.state}, not COLLECTING: no submissions are accepted")
+    if Submission.objects.filter(round=round_, hospital=hospital).exists():
+        raise Conflict(f"{hospital.name} has already submitted to round {round_id}")
+    if not 0 < num_samples <= MAX_SAMPLES:
+        raise InvalidUpload("num_samples must be a positive number of training samples")
+    if participant.proof_root and Submission.objects.filter(proof_root=participant.proof_root).exists():
+        raise InvalidUpload(
+            "Proof of training refused: this proof was already submitted (a proof counts once)"
+        )
+    digest, size = blobstore.put_chunks(chunks, settings.DH_MAX_UPLOAD_BYTES)
+    scheme = protection.get(round_.protection)
+    scheme.check(
+        round_.committee, blobstore.read_bytes(digest), round_.base_model.architecture.parameter_count
+    )
+    checked = proofs.verify_submission(round_, participant, proof, head, num_samples)
+    try:
+        with transaction.atomic():
+            # Checked again under the round's row lock: a round that stopped collecting meanwhile (deadline,
+            # aggregation) refuses, rather than storing a submission its aggregation has not counted.
+            state = locked_state(round_.pk)
+            if state != S.COLLECTING:
+                raise Conflict(f"Round {round_id} is {state}, not COLLECTING: no submissions are accepted")
+            submission = Submission.objects.create(
+                round=round_,
+                hospital=hospital,
+                blob_digest=digest,
+                blob_size=size,
+                num_samples=num_samples,
+                metrics=metrics,
+                proof=proof,
+                proof_status=checked.status,
+                proof_root=checked.root,
+                head=checked.head,
+            )
+            record(
+                round_,
+                hospital.slug,
+                "submission",
+                {"hospital": hospital.slug, "bytes": size, "proof": checked.status},
+            )
+    except IntegrityError:
+        raise Conflict(f"{hospital.name} has already submitted to round {round_id}") from None
+    add_stage_seconds(round_, "upload_checks", time.perf_counter() - started)
+    if checked.seconds:
+        add_stage_seconds(round_, "zk_verify", checked.seconds)
+    if chain_enabled():
+        dispatch.after_commit(dispatch.RECORD_SUBMISSION_ON_CHAIN, submission.pk, round_.pk)
+    if selectors.all_active_submitted(round_):
+        dispatch.after_commit(dispatch.AGGREGATE_ROUND, round_.pk)
+    return submission
