@@ -33,7 +33,15 @@ class ProtectionScheme(Protocol):
 
     def node_material(self, committee: KeyCommittee | None) -> ProtectionMaterial: ...
 
-    def check(self, committee: KeyCommittee | None, blob: bytes, expected_length: int) -> None: ...
+    def check(
+        self,
+        committee: KeyCommittee | None,
+        blob: bytes,
+        expected_length: int,
+        norm_bound: float | None = None,
+    ) -> None:
+        """Refuses (InvalidUpload) a malformed blob and, where the scheme lets the portal see the values, an
+        update whose L2 norm exceeds norm_bound (the round plan's bound on n_h * delta_h)."""
 
     def sum_and_open(
         self, committee: KeyCommittee | None, job_name: str, blobs: list[bytes], expected_length: int
@@ -46,9 +54,17 @@ class PlaintextScheme:
     def node_material(self, committee: KeyCommittee | None) -> ProtectionMaterial:
         return ProtectionMaterial(scheme=self.name)
 
-    def check(self, committee: KeyCommittee | None, blob: bytes, expected_length: int) -> None:
+    def check(
+        self,
+        committee: KeyCommittee | None,
+        blob: bytes,
+        expected_length: int,
+        norm_bound: float | None = None,
+    ) -> None:
         try:
-            plain.decode(blob, expected_length)
+            vector = plain.decode(blob, expected_length)
+            if norm_bound is not None:
+                plain.check_norm(vector, norm_bound)
         except plain.PlainUpdateError as exc:
             raise InvalidUpload(f"Update refused: {exc}") from None
 
@@ -70,7 +86,15 @@ class CkksScheme:
             public_context_url=f"/api/committees/{committee.pk}/public-context/",
         )
 
-    def check(self, committee: KeyCommittee | None, blob: bytes, expected_length: int) -> None:
+    def check(
+        self,
+        committee: KeyCommittee | None,
+        blob: bytes,
+        expected_length: int,
+        norm_bound: float | None = None,
+    ) -> None:
+        # norm_bound is not checked: the portal cannot see an encrypted update's norm. Checking it needs the
+        # key parties (or a proof by the node): open work, see docs/THREAT_MODEL.md.
         try:
             ckks.check_blob(
                 public_context(committee),

@@ -41,3 +41,14 @@ def decode(blob: bytes, expected_length: int) -> np.ndarray:
     if largest > MAX_ABS_VALUE:
         raise PlainUpdateError(f"update value {largest:.3g} is out of range (|value| <= 2^40)")
     return values
+
+
+def check_norm(vector: np.ndarray, bound: float) -> float:
+    """The update's L2 norm, if within bound; else PlainUpdateError naming both (a scaled, model-replacing
+    update is refused here, where the portal can see it)."""
+    norm = float(np.linalg.norm(vector))
+    if norm > bound:
+        raise PlainUpdateError(
+            f"update L2 norm {norm:.6g} exceeds the round plan's update_norm_bound {bound:.6g}"
+        )
+    return norm

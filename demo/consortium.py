@@ -71,7 +71,7 @@ class RegisteredHospital:
 
 
 def register_hospitals(
-    client: CoordinatorClient, shares: list[Dataset], data_dir: Path
+    client: CoordinatorClient, shares: list[Dataset], data_dir: Path, allow_plaintext: bool = False
 ) -> list[RegisteredHospital]:
     """Hospital 1..N through the API, each with an admin, its share saved as data_dir/<slug>.npz, and a node
     configuration pointing at the portal with the node token and `seed` = its number."""
@@ -89,7 +89,11 @@ def register_hospitals(
             Path(settings.DH_NODE_CONFIG_DIR),
             slug,
             NodeConfig(
-                portal_url=client.base_url, token=created["node_token"], data_path=str(data_file), seed=index
+                portal_url=client.base_url,
+                token=created["node_token"],
+                data_path=str(data_file),
+                seed=index,
+                allow_plaintext=allow_plaintext,
             ),
         )
         hospitals.append(

@@ -61,7 +61,9 @@ def portal_dir(name: str, default: Path) -> Path:
     """DH_DATA_DIR (default var/) or DH_SHARED_DIR (default ../shared), read as dhportal/settings/base.py
     reads them, for code that needs the folder before django.setup() (the demo, tests/browser/serve_portal.py)."""
     raw = os.environ.get(name)
-    return Path(raw).expanduser().resolve() if raw else default
+    # Resolved either way: the settings resolve what the environment says, so a folder behind a symbolic link
+    # must be written there as its target.
+    return (Path(raw).expanduser() if raw else default).resolve()
 
 
 def data_dir() -> Path:

@@ -94,7 +94,9 @@ def run_demo(options: DemoOptions, launch: Launch, write=print) -> dict[str, Any
     with portal_server(launch.port) as base_url, demo_chain(launch.chain_port, write):
         client = CoordinatorClient.for_coordinator(base_url, coordinator, "demo")
         write(f"Portal: {base_url}/ (log in as coordinator; the password is in {credentials})")
-        hospitals = register_hospitals(client, shares, work_dir / "data")
+        # Nodes take plaintext rounds only when the demo runs them on purpose (--protection plaintext).
+        plaintext = (options.protection or settings.DH_PROTECTION) == "plaintext"
+        hospitals = register_hospitals(client, shares, work_dir / "data", allow_plaintext=plaintext)
         for hospital, share in zip(hospitals, shares, strict=True):
             write(f"  {hospital.name}: {len(share)} samples, classes {np.bincount(share.labels).tolist()}")
         slugs = [hospital.slug for hospital in hospitals]

@@ -1,13 +1,13 @@
 from django.contrib import admin
 from django.urls import include, path, re_path
-from drf_spectacular.views import SpectacularAPIView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from committee import api as committee_api
 from hospitals import api as hospitals_api
 from registry import api as registry_api
 from rounds import api as rounds_api
 from rounds import node_api
-from web import api_errors, spa
+from web import api_errors, health, spa
 
 api = [
     path("auth/login/", hospitals_api.LoginView.as_view()),
@@ -41,11 +41,15 @@ api = [
     path("node/rounds/<int:round_id>/proof/commitment/", node_api.NodeProofCommitmentView.as_view()),
     path("node/rounds/<int:round_id>/proof/<str:kind>/", node_api.NodeProofFileView.as_view()),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     re_path(r"", api_errors.api_not_found),  # last: what no endpoint above matched
 ]
 
 urlpatterns = [
     path("api/", include(api)),
     path("admin/", admin.site.urls),
+    # Probes: no authentication, no session; readiness names only its checks and up/down (web/health.py).
+    path("health/live/", health.live),
+    path("health/ready/", health.ready),
     re_path(r"^(?!api/|admin/|ws/).*$", spa.index),
 ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.contrib.auth import authenticate, login, logout
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
@@ -14,6 +14,7 @@ from events import realtime
 from hospitals import selectors, services
 from hospitals.models import ApiToken, Hospital, User
 from hospitals.permissions import IsCoordinator, IsNode, IsPerson
+from hospitals.throttling import FailedLoginThrottle, record_failed_login
 from web.errors import PermissionDenied
 from web.json_input import JsonInputSerializer
 
@@ -42,6 +43,7 @@ class HospitalSerializer(serializers.ModelSerializer):
             "node_online",
             "node_status",
             "node_token_active",
+            "node_token_expires_at",
             "chain_address",
         ]
 
@@ -53,7 +55,8 @@ class HospitalSerializer(serializers.ModelSerializer):
         return selectors.node_status(hospital)
 
     def get_node_token_active(self, hospital: Hospital) -> bool:
-        return bool(hospital.node_token_hash)
+        """Issued, not revoked and not expired."""
+        return bool(hospital.node_token_hash) and not selectors.node_token_expired(hospital)
 
 
 class CredentialsSerializer(JsonInputSerializer):
@@ -85,15 +88,21 @@ def _checked_credentials(request) -> User:
     data.is_valid(raise_exception=True)
     user = authenticate(request, **data.validated_data)
     if user is None:
+        record_failed_login(request)
         raise PermissionDenied("Wrong username or password")
     return user
+
+
+# Documented on the two views that take a password: web/api_errors.py gives it the error shape and Retry-After.
+THROTTLED = OpenApiResponse(description="Too many failed logins for this username from this address.")
 
 
 class LoginView(APIView):
     permission_classes = [AllowAny]
     authentication_classes = []
+    throttle_classes = [FailedLoginThrottle]
 
-    @extend_schema(request=CredentialsSerializer, responses=UserSerializer)
+    @extend_schema(request=CredentialsSerializer, responses={200: UserSerializer, 429: THROTTLED})
     def post(self, request):
         user = _checked_credentials(request)
         login(request, user)
@@ -118,8 +127,9 @@ class LogoutView(APIView):
 class ApiTokenView(APIView):
     permission_classes = [AllowAny]
     authentication_classes = []
+    throttle_classes = [FailedLoginThrottle]
 
-    @extend_schema(request=TokenRequestSerializer, responses={201: TokenSerializer})
+    @extend_schema(request=TokenRequestSerializer, responses={201: TokenSerializer, 429: THROTTLED})
     def post(self, request):
         """A new API token named `name`; the user's earlier token of that name, if any, stops working."""
         data = TokenRequestSerializer(data=request.data)
@@ -169,13 +179,42 @@ class HospitalDetailView(APIView):
         return Response(HospitalSerializer(_visible_hospital(request, hospital_id)).data)
 
 
+class NodeTokenRotationSerializer(JsonInputSerializer):
+    expires_in_days = serializers.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=services.MAX_NODE_TOKEN_DAYS,
+        help_text="The new token is refused from this many days on (401 'node token expired: rotate it'); "
+        "omitted: it works until the next rotation or revocation.",
+    )
+
+
 class NodeTokenView(APIView):
     permission_classes = [IsPerson]
 
-    @extend_schema(request=None, responses={201: TokenSerializer})
+    @extend_schema(
+        request=NodeTokenRotationSerializer,
+        responses={201: TokenSerializer},
+        examples=[
+            OpenApiExample("Expiring in 90 days", value={"expires_in_days": 90}, request_only=True),
+            OpenApiExample("No expiry", value={}, request_only=True),
+            OpenApiExample(
+                "The new token (shown once)",
+                value={"token": "node_1a2b3c4d.<43 characters of base64url>"},
+                response_only=True,
+                status_codes=["201"],
+            ),
+        ],
+    )
     def post(self, request, hospital_id: int):
-        """Rotate: a new node token; the old one stops working at once."""
-        token = services.rotate_node_token(request.user, _visible_hospital(request, hospital_id))
+        """Rotate: a new node token, optionally expiring; the old one stops working at once."""
+        data = NodeTokenRotationSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        token = services.rotate_node_token(
+            request.user,
+            _visible_hospital(request, hospital_id),
+            data.validated_data.get("expires_in_days"),
+        )
         return Response({"token": token}, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=None, responses={204: None})

@@ -33,7 +33,10 @@ def authenticate_token(token: str):
         hospital = selectors.hospital_by_node_token_prefix(prefix)
         if hospital is None or not token_matches(token, hospital.node_token_hash):
             raise exceptions.AuthenticationFailed("Invalid or revoked node token")
-        services.record_node_seen(hospital, timezone.now())
+        now = timezone.now()
+        if selectors.node_token_expired(hospital, now):
+            raise exceptions.AuthenticationFailed("node token expired: rotate it")
+        services.record_node_seen(hospital, now)
         return HospitalNode(hospital), None
     api_token = selectors.api_token_by_prefix(prefix)
     if api_token is None or not token_matches(token, api_token.token_hash) or not api_token.user.is_active:

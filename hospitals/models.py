@@ -11,6 +11,8 @@ class Hospital(models.Model):
     # The node token is stored hashed; the prefix finds the row without revealing anything.
     node_token_prefix = models.CharField(max_length=32, blank=True, db_index=True)
     node_token_hash = models.CharField(max_length=64, blank=True)
+    # None: the node token works until rotated or revoked; else it is refused from this moment on.
+    node_token_expires_at = models.DateTimeField(null=True, blank=True)
     node_last_seen_at = models.DateTimeField(null=True, blank=True)
     # Ethereum address the hospital submits from (set when the chain is in use).
     chain_address = models.CharField(max_length=42, blank=True)

@@ -39,6 +39,11 @@ def node_status(hospital: Hospital, now: datetime | None = None) -> str:
     return "online" if node_is_online(hospital, now) else "offline"
 
 
+def node_token_expired(hospital: Hospital, now: datetime | None = None) -> bool:
+    expires_at = hospital.node_token_expires_at
+    return expires_at is not None and (now or timezone.now()) >= expires_at
+
+
 def chain_addresses_in_use() -> set[str]:
     """Every hospital's chain address, lower case."""
     return {

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
@@ -86,19 +86,30 @@ def check_password_strength(password: str, username: str) -> None:
         raise InvalidInput("Password refused: " + " ".join(exc.messages)) from None
 
 
-def _set_node_token(hospital: Hospital) -> str:
+def _set_node_token(hospital: Hospital, expires_at: datetime | None = None) -> str:
     issued = issue_token("node")
     hospital.node_token_prefix = issued.prefix
     hospital.node_token_hash = issued.digest
-    hospital.save(update_fields=["node_token_prefix", "node_token_hash"])
+    hospital.node_token_expires_at = expires_at
+    hospital.save(update_fields=["node_token_prefix", "node_token_hash", "node_token_expires_at"])
     return issued.plaintext
 
 
-def rotate_node_token(actor: User, hospital: Hospital) -> str:
-    """Issues a new node token; the old one stops working at once."""
+MAX_NODE_TOKEN_DAYS = 3650
+
+
+def rotate_node_token(actor: User, hospital: Hospital, expires_in_days: int | None = None) -> str:
+    """Issues a new node token; the old one stops working at once. With expires_in_days, the new one is refused
+    from that many days on (None: until the next rotation or revocation)."""
     require_hospital_manager(actor, hospital)
-    token = _set_node_token(hospital)
-    record_event(None, actor.username, "node_token_rotated", {"hospital": hospital.slug})
+    if expires_in_days is not None and not 1 <= expires_in_days <= MAX_NODE_TOKEN_DAYS:
+        raise InvalidInput(f"expires_in_days must be between 1 and {MAX_NODE_TOKEN_DAYS}")
+    expires_at = None if expires_in_days is None else timezone.now() + timedelta(days=expires_in_days)
+    token = _set_node_token(hospital, expires_at)
+    details = {"hospital": hospital.slug}
+    if expires_at is not None:
+        details["expires_at"] = expires_at.isoformat()
+    record_event(None, actor.username, "node_token_rotated", details)
     return token
 
 
@@ -106,7 +117,8 @@ def revoke_node_token(actor: User, hospital: Hospital) -> None:
     require_hospital_manager(actor, hospital)
     hospital.node_token_prefix = ""
     hospital.node_token_hash = ""
-    hospital.save(update_fields=["node_token_prefix", "node_token_hash"])
+    hospital.node_token_expires_at = None
+    hospital.save(update_fields=["node_token_prefix", "node_token_hash", "node_token_expires_at"])
     record_event(None, actor.username, "node_token_revoked", {"hospital": hospital.slug})
 
 

@@ -25,6 +25,7 @@ def run_node_round(round_id: int, hospital_slug: str) -> dict:
         config.seed,
         config.chain_rpc_url,
         config.chain_key_file,
+        config.allow_plaintext,
     )
 
 

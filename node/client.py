@@ -68,9 +68,15 @@ class PortalClient:
         """The round's task, parsed: ProtocolError names a bad field, UnsupportedVersion says what to update."""
         return NodeTask.from_json(self.get_json(f"/api/node/rounds/{round_id}/"))
 
-    def commit_run(self, commit_url: str, merkle_root: int) -> ProofChallenge:
-        """Commits to the training run before proving; the portal answers with the challenge to prove under."""
-        answer = self.post_json(commit_url, ProofCommitment(merkle_root=str(merkle_root)).to_json())
+    def commit_run(
+        self, commit_url: str, merkle_root: int, num_steps: int, num_samples: int
+    ) -> ProofChallenge:
+        """Commits to the training run (its Merkle root, step count and sample count) before proving; the
+        portal answers with the challenge to prove under."""
+        commitment = ProofCommitment(
+            merkle_root=str(merkle_root), num_steps=num_steps, num_samples=num_samples
+        )
+        answer = self.post_json(commit_url, commitment.to_json())
         return ProofChallenge.from_json(answer)
 
     def upload(self, round_id: int, blob: bytes, upload: Upload) -> dict[str, Any]:

@@ -18,6 +18,9 @@ class NodeConfig:
     # and a file (mode 0600) holding the hospital's private key (node/chain.py).
     chain_rpc_url: str = ""
     chain_key_file: str = ""
+    # Whether this node takes part in rounds whose updates travel in the clear ("plaintext", the benchmark
+    # baseline): off unless its admin allows it, so a portal cannot downgrade the node's protection.
+    allow_plaintext: bool = False
 
     def __repr__(self) -> str:  # never print the token
         return f"NodeConfig(portal_url={self.portal_url!r}, data_path={self.data_path!r})"

@@ -20,8 +20,23 @@ def _public_context(client: PortalClient, url: str, key_id: str) -> bytes:
     return context
 
 
-def protect(material: ProtectionMaterial, weighted_delta: np.ndarray, client: PortalClient) -> bytes:
+class PlaintextRefused(ValueError):
+    """The round asks for the update in the clear and this node's configuration does not allow it."""
+
+
+def protect(
+    material: ProtectionMaterial,
+    weighted_delta: np.ndarray,
+    client: PortalClient,
+    allow_plaintext: bool = False,
+) -> bytes:
     if material.scheme == "plaintext":
+        if not allow_plaintext:
+            raise PlaintextRefused(
+                "the round asks for this hospital's update in the clear (protection 'plaintext') and this node "
+                "does not allow it: set allow_plaintext in the node configuration only for a benchmark or test "
+                "consortium"
+            )
         return plain.encode(weighted_delta)
     if material.scheme == "ckks":
         context = _public_context(client, material.public_context_url, material.key_id)

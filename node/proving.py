@@ -1,8 +1,8 @@
 """Node side of proof of training: what the upload carries besides the protected update.
 
 With the "groth16" scheme the node commits to its whole run (the Merkle root of every head step of
-LocalResult.head_trace), receives the portal's challenge, proves the steps derived from the root and the
-challenged round context (crypto.zk, through the process's long-lived snarkjs node process) and uploads the
+LocalResult.head_trace, its step count S and its sample count n_h, all before the challenge), receives the
+portal's challenge, proves the steps derived from the root, S and the challenged round context (crypto.zk, through the process's long-lived snarkjs node process) and uploads the
 bundle with its final head in the clear as fixed-point integers. The head's 16 x k + k numbers are visible to
 the portal so the proof can be checked against them; the CNN body's parameters never are.
 
@@ -79,7 +79,9 @@ def prove(
     key = proving_key(material, client)
     check_trace(trace, key.artifacts.shape)
     commitment = commit_trace(trace)
-    challenge = client.commit_run(material.commit_url, commitment.tree.root)
+    challenge = client.commit_run(
+        material.commit_url, commitment.tree.root, commitment.step_count, result.num_samples
+    )
     bundle = prove_steps(commitment, trace, challenge.context, material.steps, key)
     weight, bias = head_of(result.state)
     return bundle, Head(weight=weight.tolist(), bias=bias.tolist())

@@ -4,15 +4,17 @@ With the "groth16" scheme (settings.DH_PROOFS, stored on each round as Round.pro
 1. the round opens: proofs.ceremony prepares its proving key (a contribution per hospital, then a beacon);
 2. node_material tells each node the circuit shape, the learning rate, how many steps to prove, its round
    context (round id, hospital slug, base model digest and head hash) and where to download the key's files;
-3. the node trains, commits to its run (the Merkle root of every head step) and receives a random challenge
-   (rounds.services.collecting.commit_training_run): the steps to prove are derived from the root and the context with the challenge, so the node cannot
-   re-draw its run until the checked steps miss the ones it faked;
+3. the node trains, commits to its run (the Merkle root of every head step, the step count S and the sample
+   count n_h, S being what the plan implies for n_h) and receives a random challenge
+   (rounds.services.collecting.commit_training_run): the steps to prove are derived from the root, S and the
+   context with the challenge (which names S and n_h), so the node can neither re-draw its run nor choose S
+   after the challenge until the checked steps miss the ones it faked;
 4. it proves those steps and uploads the bundle with its final classifier head in the clear (16 x k + k
    integers) beside its protected update;
 5. verify_submission checks the bundle against the round (crypto.zk.verify_training) before the submission is
    stored: run starts at the published global head, ends at the uploaded head, each checked step is an exact
-   SGD step with the round's learning rate, bound to this round, hospital and challenge, with the step count
-   the round implies (a bundle whose Merkle root was already submitted anywhere is refused by the caller);
+   SGD step with the round's learning rate, bound to this round, hospital and challenge, with the committed
+   step count, and the upload's num_samples is the committed n_h (a bundle whose Merkle root was already submitted anywhere is refused by the caller);
 6. at aggregation, proven_global_head checks that the opened sum's head part equals the proven heads' and
    computes the new global head exactly from them.
 What a proof shows and does not show: docs/PROOFS.md.
@@ -84,9 +86,31 @@ def round_context(round_: Round, hospital: Hospital) -> str:
     )
 
 
-def challenged_context(round_: Round, hospital: Hospital, challenge: str) -> str:
-    """The context every proof of this hospital in this round is bound to: fixed only after its commitment."""
-    return f"{round_context(round_, hospital)}|challenge {challenge}"
+def challenged_context(round_: Round, participant: Participant) -> str:
+    """The context every proof of this hospital in this round is bound to: fixed only after its commitment,
+    and naming what the commitment fixed besides the root (step count S, sample count n_h)."""
+    return (
+        f"{round_context(round_, participant.hospital)}|steps {participant.proof_steps}"
+        f"|samples {participant.proof_samples}|challenge {participant.proof_challenge}"
+    )
+
+
+def implied_steps(round_: Round, num_samples: int) -> int:
+    """The head steps a run on num_samples samples takes under the round's plan (epochs x full batches)."""
+    config = round_.config
+    return int(config["local_epochs"]) * (num_samples // int(config["batch_size"]))
+
+
+def check_committed_steps(round_: Round, num_steps: Any, num_samples: int) -> None:
+    """A commitment's step count S must be what the plan implies for its n_h (refused with both figures)."""
+    if isinstance(num_steps, bool) or not isinstance(num_steps, int) or num_steps < 1:
+        raise InvalidUpload("num_steps must be the positive number of head steps of the committed run")
+    expected = implied_steps(round_, num_samples)
+    if num_steps != expected:
+        raise InvalidUpload(
+            f"num_steps {num_steps} is not what the round plan implies for num_samples {num_samples} "
+            f"({expected} = local_epochs x full batches)"
+        )
 
 
 def node_material(round_: Round, hospital: Hospital) -> ProofMaterial:
@@ -190,17 +214,26 @@ def verify_submission(
         raise InvalidUpload(
             "Proof of training refused: its Merkle root is not the run this hospital committed to in this round"
         )
+    if proof.get("step_count") != participant.proof_steps:
+        raise InvalidUpload(
+            f"Proof of training refused: its step count {proof.get('step_count')!r} is not the "
+            f"{participant.proof_steps} steps this hospital committed to with its run"
+        )
+    if num_samples != participant.proof_samples:  # the caller checks it first; kept here for any other caller
+        raise InvalidUpload(
+            f"num_samples {num_samples} is not the {participant.proof_samples} this hospital committed to"
+        )
     config = round_.config
     try:
         verify_training(
             proof,
-            challenged_context(round_, participant.hospital, participant.proof_challenge),
+            challenged_context(round_, participant),
             round_.proof_setup["vkey"],
             backfill_head_hash(round_.base_model),
             (weight, bias),
             fixed_head.quantise_lr(config["head_lr"]),
             int(config["proof_steps"]),
-            expected_steps=int(config["local_epochs"]) * (num_samples // int(config["batch_size"])),
+            expected_steps=participant.proof_steps,
             process=snarkjs(VERIFIER_ROLE),
         )
     except ProofError as exc:

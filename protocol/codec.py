@@ -17,7 +17,8 @@ from functools import cache
 from typing import Any, ClassVar, Self
 
 # The version of the portal-to-node protocol this code speaks; a change a node cannot ignore bumps it.
-PROTOCOL_VERSION = 1
+# 2: the proof commitment carries the run's step count and sample count (protocol.node_task.ProofCommitment).
+PROTOCOL_VERSION = 2
 SUPPORTED_VERSIONS = frozenset({PROTOCOL_VERSION})
 
 

@@ -152,9 +152,15 @@ class NodeTask(Message):
 
 @dataclass(frozen=True)
 class ProofCommitment(Message):
-    """The node's commitment to its whole run before proving: the Merkle root of its head steps (decimal)."""
+    """The node's commitment to its whole run before proving: the Merkle root of its head steps (decimal), how
+    many head steps the run has (S) and how many training samples it used (n_h, the weight of its update).
+    All three are fixed before the challenge: the steps to prove are derived from the root, S and the
+    challenged context, so a node that could still choose S after the challenge could grind S until the
+    derived steps miss a faked one; the upload's num_samples must be n_h and the proof's step count S."""
 
     merkle_root: str
+    num_steps: int
+    num_samples: int
 
 
 @dataclass(frozen=True)

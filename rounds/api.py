@@ -83,6 +83,8 @@ class RoundListView(APIView):
             values["deadline"],
             values.get("protection"),
             proof_scheme=values.get("proof_scheme"),
+            max_samples=values.get("max_samples"),
+            update_norm_bound=values.get("update_norm_bound"),
         )
         return Response(RoundSerializer(round_).data, status=status.HTTP_201_CREATED)
 

@@ -7,6 +7,11 @@ from committee.models import KeyCommittee
 from hospitals.models import Hospital
 from registry.models import GlobalModel
 
+DEFAULT_UPDATE_NORM_BOUND = (
+    1e5  # default bound on ||n_h * delta_h||_2 (see docs/THREAT_MODEL.md for its sizing)
+)
+DEFAULT_MAX_SAMPLES = 100_000  # default cap on one hospital's n_h
+
 
 class Round(models.Model):
     class State(models.TextChoices):
@@ -32,6 +37,11 @@ class Round(models.Model):
     # prepared (proofs.ceremony): participants, beacon, circuit shape, digests of the zkey, vkey and wasm.
     proof_scheme = models.CharField(max_length=20, default="none")
     proof_setup = models.JSONField(default=dict, blank=True)
+    # Limits of the plan on each hospital's upload (rounds.services.planning): its sample count n_h, the weight
+    # of its update in the average, and the L2 norm of its weighted update n_h * delta_h (checked where the
+    # portal can see it, with the "plaintext" scheme; under ckks only the key parties could).
+    max_samples = models.PositiveIntegerField(default=DEFAULT_MAX_SAMPLES)
+    update_norm_bound = models.FloatField(default=DEFAULT_UPDATE_NORM_BOUND)
     quorum = models.PositiveSmallIntegerField()
     deadline = models.DateTimeField()
     state = models.CharField(max_length=20, choices=State.choices, default=State.DRAFT)
@@ -56,6 +66,10 @@ class Participant(models.Model):
     # the steps to prove are derived from both, so the node cannot choose them. Set once.
     proof_root = models.CharField(max_length=80, blank=True)
     proof_challenge = models.CharField(max_length=64, blank=True)
+    # Committed with the root, before the challenge: the run's step count S and its sample count n_h. The
+    # upload's num_samples must be n_h and its proof's step count S (no choosing S after seeing the challenge).
+    proof_steps = models.PositiveIntegerField(null=True, blank=True)
+    proof_samples = models.PositiveIntegerField(null=True, blank=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["round", "hospital"], name="unique_participant")]

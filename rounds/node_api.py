@@ -98,13 +98,17 @@ class NodeProofCommitmentView(APIView):
 
     @extend_schema(request=ProofCommitmentSerializer, responses=ProofChallengeSerializer)
     def post(self, request, round_id: int):
-        """Commit to the training run (Merkle root of its head steps) before proving; returns the portal's
-        challenge and the round context the proofs must be bound to. Once per hospital and round."""
+        """Commit to the training run (Merkle root of its head steps, step count, sample count) before proving;
+        returns the portal's challenge and the round context the proofs must be bound to. Once per hospital and
+        round; the upload's num_samples and its proof's step count must be the committed ones."""
         data = ProofCommitmentSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         node: HospitalNode = request.user
         round_ = selectors.node_round(node.hospital, round_id)
-        challenge = collecting.commit_training_run(round_, node.hospital, data.validated_data["merkle_root"])
+        values = data.validated_data
+        challenge = collecting.commit_training_run(
+            round_, node.hospital, values["merkle_root"], values["num_steps"], values["num_samples"]
+        )
         return Response(challenge.to_json())
 
 

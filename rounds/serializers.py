@@ -48,6 +48,9 @@ class RoundCreateSerializer(JsonInputSerializer):
     deadline = serializers.DateTimeField()
     protection = serializers.ChoiceField(choices=sorted(protection.SCHEMES), required=False)
     proof_scheme = serializers.ChoiceField(choices=proofs.SCHEMES, required=False)
+    # Limits on each hospital's upload (defaults: rounds.models.DEFAULT_MAX_SAMPLES, DEFAULT_UPDATE_NORM_BOUND).
+    max_samples = serializers.IntegerField(min_value=1, max_value=10_000_000, required=False)
+    update_norm_bound = serializers.FloatField(min_value=1e-9, max_value=1e12, required=False)
 
     def validate_participants(self, hospitals: list[Hospital]) -> list[Hospital]:
         slugs = [hospital.slug for hospital in hospitals]
@@ -93,6 +96,8 @@ class RoundSerializer(serializers.ModelSerializer):
             "protection",
             "proof_scheme",
             "proof_key",
+            "max_samples",
+            "update_norm_bound",
             "quorum",
             "deadline",
             "participants",
@@ -226,7 +231,11 @@ class UploadSerializer(serializers.Serializer):
 
 
 class ProofCommitmentSerializer(JsonInputSerializer):
+    """protocol.node_task.ProofCommitment: the run's Merkle root, step count S and sample count n_h."""
+
     merkle_root = serializers.CharField(max_length=80)
+    num_steps = serializers.IntegerField(min_value=1, max_value=10_000_000)
+    num_samples = serializers.IntegerField(min_value=1, max_value=10_000_000)
 
 
 class AuditDifferenceSerializer(serializers.Serializer):

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from django.core.cache import cache
 from django.utils import timezone
 from rest_framework.test import APIClient
 
@@ -42,6 +43,7 @@ def isolated_portal(settings, tmp_path):
     settings.DH_PROOFS = "none"  # tests of proofs (tests/rounds/test_proofs.py) turn them on
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # speed, tests only
     celery_app.conf.task_always_eager = True
+    cache.clear()  # the failed-login counts (hospitals/throttling.py) start from zero in every test
     yield
     celery_app.conf.task_always_eager = True
 
@@ -92,7 +94,12 @@ class Consortium:
     def write_node_configs(self, portal_url: str, config_dir: Path) -> None:
         for slug, token in self.node_tokens.items():
             write_node_config(
-                config_dir, slug, NodeConfig(portal_url, token, str(self.data_dir / f"{slug}.npz"), seed=1)
+                config_dir,
+                slug,
+                # The tests plan plaintext rounds (DH_PROTECTION above) unless they ask for ckks.
+                NodeConfig(
+                    portal_url, token, str(self.data_dir / f"{slug}.npz"), seed=1, allow_plaintext=True
+                ),
             )
 
 

@@ -51,7 +51,9 @@ ERROR_DESCRIPTIONS = {
     "409": "Refused in the object's current state (a round's state, a duplicate).",
     "413": "The body is over the upload limit (DH_MAX_UPLOAD_BYTES).",
     "415": "The body's media type is not one this endpoint reads.",
+    "429": "Too many attempts: try again after Retry-After seconds.",
 }
+ERROR_CONTENT = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
 
 
 def declare_error_responses(result: dict, generator, request, public) -> dict:
@@ -71,12 +73,16 @@ def declare_error_responses(result: dict, generator, request, public) -> dict:
                 codes += ["413", "415"]
             for code in codes:
                 operation["responses"].setdefault(
-                    code,
-                    {
-                        "description": ERROR_DESCRIPTIONS[code],
-                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
-                    },
+                    code, {"description": ERROR_DESCRIPTIONS[code], "content": ERROR_CONTENT}
                 )
+            throttled = operation["responses"].get("429")
+            if (
+                throttled is not None
+            ):  # declared by a throttled view (extend_schema): the error shape, Retry-After
+                throttled["content"] = ERROR_CONTENT
+                throttled["headers"] = {
+                    "Retry-After": {"description": "seconds to wait", "schema": {"type": "string"}}
+                }
     return result
 
 

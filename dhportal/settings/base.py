@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import dj_database_url
@@ -29,6 +30,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI's files, served from here (/api/docs/ works offline)
     "channels",
     "hospitals",
     "events",
@@ -108,11 +110,22 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "web.api_errors.exception_handler",
     "DEFAULT_PAGINATION_CLASS": None,
 }
+# Logging in and issuing API tokens: this many failed attempts per username and client address, then 429 until
+# the window passes (hospitals/throttling.py). Counted in CACHES["default"]: per process with the default
+# in-memory cache, so with N server processes a client may try up to N times as often.
+DH_LOGIN_RATE = env_str("DH_LOGIN_RATE", "10/min")
+if not re.fullmatch(r"[1-9][0-9]*/(s|sec|m|min|h|hour|d|day)", DH_LOGIN_RATE):
+    raise ValueError(f"DH_LOGIN_RATE={DH_LOGIN_RATE!r}: use <count>/<s|min|hour|day>, e.g. 10/min")
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "dhportal"}}
 SPECTACULAR_SETTINGS = {
     "TITLE": "DecentraHealth portal API",
     "DESCRIPTION": "Federated rounds with encrypted updates, proofs of training and an on-chain audit trail.",
     "VERSION": "0.1.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # /api/docs/ (Swagger UI) from drf-spectacular-sidecar's files, not a CDN
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "web.api_errors.declare_error_responses",
@@ -168,6 +181,8 @@ CHANNEL_LAYERS = {
 
 # Uploads: refused past this size before being read whole.
 DH_MAX_UPLOAD_BYTES = env_int("DH_MAX_UPLOAD_BYTES", 64 * 1024 * 1024)
+# Readiness (/health/ready/, web/health.py): the blob store's disk (DATA_DIR) must have this much free space.
+DH_MIN_FREE_DISK_BYTES = env_int("DH_MIN_FREE_DISK_BYTES", 1024 * 1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
 

@@ -2,7 +2,7 @@
 
 from django.core.exceptions import ImproperlyConfigured
 
-from .base import DEBUG, DEVELOPMENT_SECRET_KEY, DH_CHAIN, DH_PROTECTION, SECRET_KEY
+from .base import DEBUG, DEVELOPMENT_SECRET_KEY, DH_CHAIN, DH_PROOFS, DH_PROTECTION, SECRET_KEY
 
 
 def refuse_unsafe_settings() -> None:
@@ -14,6 +14,10 @@ def refuse_unsafe_settings() -> None:
         raise ImproperlyConfigured(
             "DH_PROTECTION must be ckks in production: plaintext is a benchmark baseline"
         )
+    if DH_PROOFS != "groth16":
+        raise ImproperlyConfigured(
+            "DH_PROOFS must be groth16 in production: updates must carry proofs of training"
+        )
     if DH_CHAIN == "local":
         raise ImproperlyConfigured(
             "DH_CHAIN=local signs with hardhat's public dev keys: use DH_CHAIN=sepolia (or off) in production"
@@ -21,5 +25,8 @@ def refuse_unsafe_settings() -> None:
 
 
 refuse_unsafe_settings()
+# Not only the defaults: a plan that asks for plaintext protection or no proof of training is refused too
+# (rounds.services.planning), so nobody downgrades one round's security through the API.
+DH_REQUIRE_SECURE_ROUNDS = True
 SESSION_COOKIE_SECURE = True
 CSRF_COOKIE_SECURE = True

@@ -185,7 +185,10 @@ def test_protocol_errors_survive_pickling():
 
 
 def test_proof_commitment_and_challenge_round_trip():
-    assert ProofCommitment.from_json(ProofCommitment(merkle_root="42").to_json()) == ProofCommitment("42")
+    commitment = ProofCommitment(merkle_root="42", num_steps=2, num_samples=16)
+    assert ProofCommitment.from_json(commitment.to_json()) == commitment
+    with pytest.raises(ProtocolError, match="'num_steps' is missing"):
+        ProofCommitment.from_json({"merkle_root": "42", "num_samples": 16})
     challenge = ProofChallenge(challenge="ff" * 32, context="ctx|challenge ff")
     assert ProofChallenge.from_json(challenge.to_json()) == challenge
     with pytest.raises(ProtocolError, match="'context' is missing"):

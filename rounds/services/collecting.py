@@ -71,35 +71,57 @@ def record_task_fetched(round_: Round, hospital: Hospital) -> None:
         )
 
 
-def commit_training_run(round_: Round, hospital: Hospital, merkle_root: Any) -> ProofChallenge:
-    """Records the node's commitment to its run and returns the portal's challenge and the resulting context.
-    A node commits once per round; repeating the same root returns the same challenge (a retried request)."""
+def commit_training_run(
+    round_: Round, hospital: Hospital, merkle_root: Any, num_steps: int, num_samples: int
+) -> ProofChallenge:
+    """Records the node's commitment to its run (Merkle root, step count S, sample count n_h) and returns the
+    portal's challenge and the resulting context, which names S and n_h. A node commits once per round;
+    repeating the same commitment returns the same challenge (a retried request), another one is refused."""
     if round_.proof_scheme == "none":
         raise Conflict(f"Round {round_.pk} takes no proof of training")
     if round_.state != S.COLLECTING:
         raise Conflict(f"Round {round_.pk} is {round_.state}, not COLLECTING: no commitments are accepted")
     root = proofs.parse_merkle_root(merkle_root)
+    check_sample_count(round_, num_samples)
+    proofs.check_committed_steps(round_, num_steps, num_samples)
     with transaction.atomic():
         participant = Participant.objects.select_for_update().filter(round=round_, hospital=hospital).first()
         if participant is None:
             raise PermissionDenied(f"{hospital.name} is not a participant of round {round_.pk}")
         if participant.opted_out:
             raise Conflict(f"{hospital.name} opted out of round {round_.pk}")
-        if participant.proof_root and participant.proof_root != root:
+        committed = (participant.proof_root, participant.proof_steps, participant.proof_samples)
+        if participant.proof_root and committed != (root, num_steps, num_samples):
             raise Conflict(
-                f"{hospital.name} already committed to another training run in round {round_.pk}: a node "
-                "commits once per round"
+                f"{hospital.name} already committed to another training run in round {round_.pk} (root, step "
+                "count and sample count are fixed together): a node commits once per round"
             )
         if Submission.objects.filter(proof_root=root).exists():
             raise InvalidUpload("This training run was already submitted: a proof counts once")
         if not participant.proof_root:
             participant.proof_root, participant.proof_challenge = root, secrets.token_hex(32)
-            participant.save(update_fields=["proof_root", "proof_challenge"])
-            record(round_, hospital.slug, "proof_commitment", {"hospital": hospital.slug})
+            participant.proof_steps, participant.proof_samples = num_steps, num_samples
+            participant.save(update_fields=["proof_root", "proof_challenge", "proof_steps", "proof_samples"])
+            record(
+                round_,
+                hospital.slug,
+                "proof_commitment",
+                {"hospital": hospital.slug, "steps": num_steps, "samples": num_samples},
+            )
     return ProofChallenge(
         challenge=participant.proof_challenge,
-        context=proofs.challenged_context(round_, hospital, participant.proof_challenge),
+        context=proofs.challenged_context(round_, participant),
     )
+
+
+def check_sample_count(round_: Round, num_samples: int) -> None:
+    """n_h weighs the hospital's update in the average: the plan caps it (Round.max_samples)."""
+    if not 0 < num_samples <= MAX_SAMPLES:
+        raise InvalidUpload("num_samples must be a positive number of training samples")
+    if num_samples > round_.max_samples:
+        raise InvalidUpload(
+            f"num_samples {num_samples} exceeds the round plan's max_samples {round_.max_samples} per hospital"
+        )
 
 
 def submit_update(
@@ -127,8 +149,12 @@ def submit_update(
         raise Conflict(f"Round {round_id} is {round_.state}, not COLLECTING: no submissions are accepted")
     if Submission.objects.filter(round=round_, hospital=hospital).exists():
         raise Conflict(f"{hospital.name} has already submitted to round {round_id}")
-    if not 0 < num_samples <= MAX_SAMPLES:
-        raise InvalidUpload("num_samples must be a positive number of training samples")
+    check_sample_count(round_, num_samples)
+    if participant.proof_samples is not None and num_samples != participant.proof_samples:
+        raise InvalidUpload(
+            f"num_samples {num_samples} is not the {participant.proof_samples} this hospital committed to with "
+            "its training run (n_h is fixed before the challenge)"
+        )
     if participant.proof_root and Submission.objects.filter(proof_root=participant.proof_root).exists():
         raise InvalidUpload(
             "Proof of training refused: this proof was already submitted (a proof counts once)"
@@ -136,7 +162,10 @@ def submit_update(
     digest, size = blobstore.put_chunks(chunks, settings.DH_MAX_UPLOAD_BYTES)
     scheme = protection.get(round_.protection)
     scheme.check(
-        round_.committee, blobstore.read_bytes(digest), round_.base_model.architecture.parameter_count
+        round_.committee,
+        blobstore.read_bytes(digest),
+        round_.base_model.architecture.parameter_count,
+        norm_bound=round_.update_norm_bound,
     )
     checked = proofs.verify_submission(round_, participant, proof, head, num_samples)
     try:

@@ -19,11 +19,13 @@ from hospitals.services import require_coordinator
 from proofs import verification as proofs
 from protocol.plan import config_hash
 from registry.models import GlobalModel
-from rounds.models import Participant, Round
+from rounds.models import DEFAULT_MAX_SAMPLES, DEFAULT_UPDATE_NORM_BOUND, Participant, Round
 from rounds.state_machine import TERMINAL
 from web.errors import Conflict, InvalidInput
 
 S = Round.State
+DEFAULT_LIMITS = {"max_samples": DEFAULT_MAX_SAMPLES, "update_norm_bound": DEFAULT_UPDATE_NORM_BOUND}
+MAX_SAMPLES_LIMIT = 10_000_000  # what an upload may declare at all (rounds.services.collecting)
 
 
 @transaction.atomic
@@ -36,6 +38,8 @@ def create_round(
     deadline: datetime,
     protection_scheme: str | None = None,
     proof_scheme: str | None = None,
+    max_samples: int | None = None,
+    update_norm_bound: float | None = None,
 ) -> Round:
     require_coordinator(actor)
     try:
@@ -50,6 +54,9 @@ def create_round(
         raise InvalidInput("The deadline must be in the future")
     protection_scheme = protection_scheme or settings.DH_PROTECTION
     protection.get(protection_scheme)  # raises InvalidInput for an unknown scheme
+    proof_scheme = proof_scheme or settings.DH_PROOFS
+    _refuse_downgrade(protection_scheme, proof_scheme)
+    limits = _upload_limits(max_samples, update_norm_bound)
     key_committee = active_committee() if protection_scheme == "ckks" else None
     if protection_scheme == "ckks" and key_committee is None:
         raise InvalidInput(
@@ -59,9 +66,10 @@ def create_round(
         **train_config.as_dict(),
         "proof_steps": int(config.get("proof_steps", proofs.DEFAULT_STEPS)),
     }
-    proof_scheme = proof_scheme or settings.DH_PROOFS
     proofs.check_round_plan(proof_scheme, full_config)  # InvalidInput for a plan the circuit cannot prove
-    plan_hash = config_hash(full_config, base_model.architecture.architecture_hash)
+    # The upload limits join the hashed plan only when not the defaults: a default plan hashes as before.
+    hashed = {**full_config, **{k: v for k, v in limits.items() if v != DEFAULT_LIMITS[k]}}
+    plan_hash = config_hash(hashed, base_model.architecture.architecture_hash)
     _refuse_replayed_plan(base_model, plan_hash, protection_scheme, proof_scheme, quorum, deadline, hospitals)
     round_ = Round.objects.create(
         base_model=base_model,
@@ -73,6 +81,7 @@ def create_round(
         quorum=quorum,
         deadline=deadline,
         created_by=actor,
+        **limits,
     )
     Participant.objects.bulk_create([Participant(round=round_, hospital=h) for h in hospitals])
     record_event(
@@ -80,6 +89,38 @@ def create_round(
     )
     realtime.publish_round_event(round_.pk, "state", {"state": S.DRAFT, "previous": "", "reason": ""})
     return round_
+
+
+def _refuse_downgrade(protection_scheme: str, proof_scheme: str) -> None:
+    """In production (settings.DH_REQUIRE_SECURE_ROUNDS) a round plan cannot ask for less than the defaults:
+    updates in the clear or no proof of training are refused, however the request names them."""
+    if not getattr(settings, "DH_REQUIRE_SECURE_ROUNDS", False):
+        return
+    if protection_scheme != "ckks":
+        raise InvalidInput(
+            f"Protection {protection_scheme!r} is refused in production: updates must be encrypted (ckks); "
+            "plaintext is a benchmark baseline"
+        )
+    if proof_scheme != "groth16":
+        raise InvalidInput(
+            f"Proof scheme {proof_scheme!r} is refused in production: updates must carry a proof of training "
+            "(groth16)"
+        )
+
+
+def _upload_limits(max_samples: int | None, update_norm_bound: float | None) -> dict[str, Any]:
+    """The plan's limits on each upload: n_h <= max_samples, ||n_h * delta_h||_2 <= update_norm_bound."""
+    limits = {
+        "max_samples": DEFAULT_LIMITS["max_samples"] if max_samples is None else max_samples,
+        "update_norm_bound": DEFAULT_LIMITS["update_norm_bound"]
+        if update_norm_bound is None
+        else float(update_norm_bound),
+    }
+    if isinstance(limits["max_samples"], bool) or not 1 <= limits["max_samples"] <= MAX_SAMPLES_LIMIT:
+        raise InvalidInput(f"max_samples must be between 1 and {MAX_SAMPLES_LIMIT}")
+    if not 0 < limits["update_norm_bound"] < float("inf"):
+        raise InvalidInput("update_norm_bound must be a positive finite number")
+    return limits
 
 
 def _refuse_replayed_plan(

@@ -98,7 +98,9 @@ def main() -> int:
     coordinator = create_coordinator("coordinator", password)
     with portal_server(free_port()) as base_url:
         client = CoordinatorClient.for_coordinator(base_url, coordinator, "browser-tests")
-        hospitals = register_hospitals(client, shares, work / "data")
+        hospitals = register_hospitals(
+            client, shares, work / "data", allow_plaintext=True
+        )  # plaintext rounds
         model = client.create_model("cnn28-d16", num_classes, seed=0)
         slugs = [hospital.slug for hospital in hospitals]
         with consortium_worker(slugs):

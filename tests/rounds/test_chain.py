@@ -145,6 +145,7 @@ def test_on_a_public_chain_each_hospital_node_signs_its_own_submission(
                 token,
                 str(hospital_data.data_dir / f"{slug}.npz"),
                 seed=1,
+                allow_plaintext=True,  # the tests' rounds are plaintext (tests/conftest.py)
                 chain_rpc_url=hardhat.url,
                 chain_key_file=str(key_files.get(slug, "")),
             )

@@ -43,6 +43,7 @@ def expect(row: str) -> dict[str, int]:
 
 # (method, path template, body, expected status per persona in PERSONAS order)
 COORDINATOR_LOGIN = {"username": "coordinator", "password": "coordinator-password"}
+COMMITMENT = {"merkle_root": "1", "num_steps": 2, "num_samples": 16}
 MATRIX = [
     # Logging in and issuing a token need only the credentials, whoever sends them.
     ("post", "/api/auth/login/", COORDINATOR_LOGIN, "200 200 200 200 200 200"),
@@ -99,9 +100,10 @@ MATRIX = [
     ("get", "/api/node/rounds/{round}/", None, "403 403 403 403 401 200"),
     ("post", "/api/node/rounds/{round}/submission/", {}, "403 403 403 403 401 415"),  # JSON: not multipart
     # The round takes no proof of training: the node's commitment is refused, and there is no proving key.
-    ("post", "/api/node/rounds/{round}/proof/commitment/", {"merkle_root": "1"}, "403 403 403 403 401 409"),
+    ("post", "/api/node/rounds/{round}/proof/commitment/", COMMITMENT, "403 403 403 403 401 409"),
     ("get", "/api/node/rounds/{round}/proof/zkey/", None, "403 403 403 403 401 404"),
     ("get", "/api/schema/", None, "200 200 200 200 200 200"),  # the API description is public
+    ("get", "/api/docs/", None, "200 200 200 200 200 200"),  # and so is its browsable form (Swagger UI)
 ]
 
 

@@ -94,16 +94,18 @@ def update_blob(round_: Round, head: dict) -> bytes:
     return plain.encode(vector)
 
 
-def commit(consortium, round_: Round, slug: str, root: int):
+def commit(consortium, round_: Round, slug: str, root: int, num_steps: int = 2, num_samples: int = SAMPLES):
+    """The node's commitment: the run's Merkle root, its step count S and its sample count n_h."""
+    body = {"merkle_root": str(root), "num_steps": num_steps, "num_samples": num_samples}
     return consortium.client(f"node_{slug}").post(
-        f"/api/node/rounds/{round_.pk}/proof/commitment/", {"merkle_root": str(root)}, format="json"
+        f"/api/node/rounds/{round_.pk}/proof/commitment/", body, format="json"
     )
 
 
 def prove(consortium, round_: Round, slug: str, trace: list[HeadStep]) -> dict:
     """What node.proving does: commit through the API, then prove the challenged steps."""
     commitment = commit_trace(trace)
-    response = commit(consortium, round_, slug, commitment.tree.root)
+    response = commit(consortium, round_, slug, commitment.tree.root, commitment.step_count)
     assert response.status_code == 200, response.content
     key = proving_key(node_material(consortium, round_, slug), NodeFiles(consortium, slug))
     return prove_steps(
@@ -133,10 +135,18 @@ class NodeFiles:
         return b"".join(response.streaming_content)
 
 
-def upload(consortium, round_: Round, slug: str, bundle: dict | None, head: dict | None, blob=None):
+def upload(
+    consortium,
+    round_: Round,
+    slug: str,
+    bundle: dict | None,
+    head: dict | None,
+    blob=None,
+    num_samples: int = SAMPLES,
+):
     data = {
         "update": io.BytesIO(blob if blob is not None else update_blob(round_, head)),
-        "num_samples": SAMPLES,
+        "num_samples": num_samples,
         "metrics": "{}",
     }
     if bundle is not None:
