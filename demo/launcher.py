@@ -10,8 +10,9 @@ database is known to be empty (demo/run.py); the settings already point at its p
 
 `python manage.py demo ...` (bench/secure_round.py) is the same demo: the management command replaces its
 process with `python -m demo` and the same arguments before doing anything else, because by the time a
-management command runs, Django has read its settings; scripts/demo.sh calls `python -m demo` directly. Neither
-migrates: run `manage.py migrate` first, as scripts/demo.sh does.
+management command runs, Django has read its settings; scripts/demo.sh calls `python -m demo` directly. The
+demo owns its database: once Django is set up it applies the migrations (quietly; nothing to do on a migrated
+one), so a fresh DH_DATA_DIR or DATABASE_URL needs no `manage.py migrate` first.
 """
 
 from __future__ import annotations
@@ -159,9 +160,11 @@ def main(argv: list[str] | None = None) -> int:
             for name in QUIET_LOGGERS:
                 logging.getLogger(name).setLevel(logging.WARNING)
             logging.getLogger("kombu").setLevel(logging.ERROR)  # "no hostname": the in-memory broker has none
-        if arguments.reset:
-            from django.core.management import call_command
+        from django.core.management import call_command
 
+        # Before anything reads a table (the empty-database check in run_demo, --reset's flush).
+        call_command("migrate", interactive=False, verbosity=0)
+        if arguments.reset:
             call_command("flush", interactive=False, verbosity=0)
         from demo.run import run_demo
 

@@ -1,11 +1,12 @@
 from django.contrib import admin
 from django.urls import include, path, re_path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from committee import api as committee_api
 from hospitals import api as hospitals_api
 from registry import api as registry_api
 from rounds import api as rounds_api
+from rounds import metrics as rounds_metrics
 from rounds import node_api
 from web import api_errors, health, spa
 
@@ -41,7 +42,8 @@ api = [
     path("node/rounds/<int:round_id>/proof/commitment/", node_api.NodeProofCommitmentView.as_view()),
     path("node/rounds/<int:round_id>/proof/<str:kind>/", node_api.NodeProofFileView.as_view()),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    # Its start-up script from /api/docs/?script, not inline: the content security policy allows no inline script.
+    path("docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="docs"),
     re_path(r"", api_errors.api_not_found),  # last: what no endpoint above matched
 ]
 
@@ -51,5 +53,7 @@ urlpatterns = [
     # Probes: no authentication, no session; readiness names only its checks and up/down (web/health.py).
     path("health/live/", health.live),
     path("health/ready/", health.ready),
+    # Prometheus: a bearer token from DH_METRICS_TOKEN, else 404 (rounds/metrics.py).
+    re_path(r"^metrics/?$", rounds_metrics.metrics_view),
     re_path(r"^(?!api/|admin/|ws/).*$", spa.index),
 ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.conf import settings
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
@@ -36,7 +37,7 @@ class RoundPlanOptionsView(APIView):
 
     permission_classes = [IsCoordinator]
 
-    @extend_schema(responses=serializers.DictField())
+    @extend_schema(responses=OpenApiTypes.OBJECT)  # a free-form object
     def get(self, request):
         config_fields = TrainingConfigSerializer().fields.items()
         return Response(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
+from django.db.models import Count, QuerySet
 
 from hospitals.models import Hospital, User
 from rounds.models import Participant, Round, Submission
@@ -77,3 +77,11 @@ def participant_status(participant: Participant) -> str:
     if Submission.objects.filter(round_id=participant.round_id, hospital_id=participant.hospital_id).exists():
         return "submitted"
     return "training" if participant.task_fetched_at else "invited"
+
+
+def round_counts_by_state() -> dict[str, int]:
+    """How many rounds are in each state, every state named (0 where none), for the metrics."""
+    counts = dict.fromkeys(Round.State.values, 0)
+    for state, count in Round.objects.values_list("state").annotate(count=Count("pk")).order_by():
+        counts[state] = count
+    return counts

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the project needs, once per change of its dependency files: a Python virtual environment
 # (.venv), the Node tools (node_modules: circom, snarkjs, solc, hardhat, playwright-core) and the built web
-# interface. Needs Python 3.11 and Node 20 with npm; everything else comes from the package registries.
+# interface. Needs Python 3.11 and Node 20.19 or later with npm; everything else comes from the package registries.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,7 +11,13 @@ if ! "$python_bin" -c 'import sys; assert sys.version_info[:2] == (3, 11)' 2>/de
   echo "error: Python 3.11 is required (set PYTHON=/path/to/python3.11)" >&2
   exit 1
 fi
-command -v npm >/dev/null 2>&1 || { echo "error: Node 20 with npm is required" >&2; exit 1; }
+command -v npm >/dev/null 2>&1 || { echo "error: Node 20.19 or later with npm is required" >&2; exit 1; }
+# Vite (the web interface's build) and the Node tools need Node 20.19 or later (README).
+node_version=$(node --version 2>/dev/null || echo none)
+if ! echo "$node_version" | awk -F'[v.]' '{ exit !($2 > 20 || ($2 == 20 && $3 >= 19)) }'; then
+  echo "error: Node 20.19 or later is required (found $node_version): install it, or put it first on PATH" >&2
+  exit 1
+fi
 
 stamp() { cat "$@" | sha256sum | cut -c1-16; }
 

@@ -25,9 +25,9 @@ class SnarkjsError(RuntimeError):
 
 
 def node_executable() -> str:
-    found = os.environ.get("DH_NODE") or shutil.which("node")
+    found = os.environ.get("DH_NODE_BIN") or shutil.which("node")
     if not found:
-        raise SnarkjsError("node is not installed (set DH_NODE to its path)")
+        raise SnarkjsError("node is not installed (set DH_NODE_BIN to its path)")
     return found
 
 

@@ -44,6 +44,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "web.csp.ContentSecurityPolicyMiddleware",  # Content-Security-Policy on every response (web/csp.py)
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -183,6 +184,8 @@ CHANNEL_LAYERS = {
 DH_MAX_UPLOAD_BYTES = env_int("DH_MAX_UPLOAD_BYTES", 64 * 1024 * 1024)
 # Readiness (/health/ready/, web/health.py): the blob store's disk (DATA_DIR) must have this much free space.
 DH_MIN_FREE_DISK_BYTES = env_int("DH_MIN_FREE_DISK_BYTES", 1024 * 1024 * 1024)
+# /metrics (rounds/metrics.py): the bearer token the operator's Prometheus sends; unset, /metrics answers 404.
+DH_METRICS_TOKEN = env_str("DH_METRICS_TOKEN")
 DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
 
@@ -213,11 +216,18 @@ if DH_CHAIN not in ("local", "sepolia", "off"):
 DH_CHAIN_RPC_URL = env_str("DH_CHAIN_RPC_URL", "http://127.0.0.1:8545" if DH_CHAIN == "local" else "")
 DH_CHAIN_ID = env_int("DH_CHAIN_ID", 31337 if DH_CHAIN == "local" else 11155111)
 
+# DH_LOG_FORMAT: "plain" (one line of text per record) or "json" (one JSON object per line, web/log_format.py).
+DH_LOG_FORMAT = env_str("DH_LOG_FORMAT", "plain")
+if DH_LOG_FORMAT not in ("plain", "json"):
+    raise ValueError(f"DH_LOG_FORMAT={DH_LOG_FORMAT!r}: use plain or json")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
+        "json": {"()": "web.log_format.JsonFormatter"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": DH_LOG_FORMAT}},
     "root": {"handlers": ["console"], "level": env_str("DH_LOG_LEVEL", "INFO")},
     "loggers": {
         "django.request": {"level": "ERROR"},

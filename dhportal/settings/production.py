@@ -2,6 +2,8 @@
 
 from django.core.exceptions import ImproperlyConfigured
 
+from dhportal.settings.env import env_bool, env_int
+
 from .base import DEBUG, DEVELOPMENT_SECRET_KEY, DH_CHAIN, DH_PROOFS, DH_PROTECTION, SECRET_KEY
 
 
@@ -30,3 +32,20 @@ refuse_unsafe_settings()
 DH_REQUIRE_SECURE_ROUNDS = True
 SESSION_COOKIE_SECURE = True
 CSRF_COOKIE_SECURE = True
+
+# HTTPS behind a TLS-terminating reverse proxy (or load balancer). The proxy must set X-Forwarded-Proto on every
+# request and strip any the client sent: only behind such a proxy may the portal trust the header, or a client
+# could claim HTTPS over plain HTTP. Serving HTTPS without a proxy, the header is never set and nothing changes.
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Plain-HTTP requests are redirected to HTTPS; DH_SSL_REDIRECT=false where the proxy already redirects. The
+# health probes answer over plain HTTP too (a load balancer's probe speaks HTTP to the portal's port).
+SECURE_SSL_REDIRECT = env_bool("DH_SSL_REDIRECT", True)
+SECURE_REDIRECT_EXEMPT = [r"^health/"]
+# Strict-Transport-Security: browsers use HTTPS only for this many seconds (0: no header). Subdomains and the
+# preload list stay off: they bind other hosts of the domain, a decision for whoever owns it.
+SECURE_HSTS_SECONDS = env_int("DH_HSTS_SECONDS", 31536000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("DH_HSTS_INCLUDE_SUBDOMAINS", False)
+SECURE_HSTS_PRELOAD = False
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"

@@ -145,7 +145,7 @@ def _key_parties_down(round_: Round, error: str, wait: bool) -> float | None:
         f"waiting for the key parties: attempt {attempt} failed ({error}); next attempt in {retry_in:.0f} s, "
         f"the round fails if they have not decrypted {settings.DH_DECRYPTION_TIMEOUT} s after the first failure"
     )
-    log.warning("round %s: %s", round_.pk, reason)
+    log.warning("round %s: %s", round_.pk, reason, extra={"round": round_.pk})
     with transaction.atomic():
         Round.objects.filter(pk=round_.pk).update(reason=reason, updated_at=timezone.now())
         record_event(

@@ -22,6 +22,7 @@ from proofs import verification as proofs
 from protocol.node_task import ProofChallenge
 from registry import blobstore
 from rounds import dispatch, locks, selectors
+from rounds import metrics as portal_metrics  # `metrics` is the submission's own (a parameter)
 from rounds.models import Participant, Round, Submission
 from rounds.services.lifecycle import add_stage_seconds, fail_round, locked_state, record, transition
 from web.errors import Conflict, InvalidUpload, NotFound, PermissionDenied
@@ -195,6 +196,7 @@ def submit_update(
             )
     except IntegrityError:
         raise Conflict(f"{hospital.name} has already submitted to round {round_id}") from None
+    portal_metrics.count_upload(size)
     add_stage_seconds(round_, "upload_checks", time.perf_counter() - started)
     if checked.seconds:
         add_stage_seconds(round_, "zk_verify", checked.seconds)

@@ -13,7 +13,7 @@ from events.services import record_event
 from hospitals.models import Hospital, User
 from hospitals.services import require_coordinator, require_hospital_manager
 from ledger.connection import enabled as chain_enabled
-from rounds import dispatch
+from rounds import dispatch, metrics
 from rounds.models import Participant, Round, Submission
 from rounds.state_machine import NEEDS_REASON, check_transition
 from web.errors import Conflict, InvalidInput, NotFound
@@ -66,6 +66,7 @@ def add_stage_seconds(round_: Round, stage: str, seconds: float) -> None:
         locked.stage_seconds[stage] = round(locked.stage_seconds.get(stage, 0.0) + seconds, 4)
         locked.save(update_fields=["stage_seconds", "updated_at"])
     round_.stage_seconds = locked.stage_seconds
+    metrics.observe_stage(stage, seconds)
 
 
 def approve_round(actor: User, round_: Round) -> Round:
@@ -85,6 +86,7 @@ def cancel_round(actor: User, round_: Round, reason: str) -> Round:
 def fail_round(round_: Round, reason: str) -> None:
     log.warning("round %s failed: %s", round_.pk, reason)
     transition(round_, S.FAILED, "portal", reason=reason)
+    metrics.count_failure(reason)
     _cancel_on_chain(round_)
 
 

@@ -6,7 +6,7 @@
 // Every page is also checked at a desktop and a phone size (layoutTour): no wider than the window, its own
 // title, and no serious accessibility problem found by axe-core (frontend/node_modules, `npm --prefix frontend ci`).
 
-import { mkdirSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
@@ -44,6 +44,12 @@ const browser = await chromium.launch({
 });
 const context = await browser.newContext({ viewport: SIZES[0] });
 context.setDefaultTimeout(15_000);
+// Whatever the content security policy (web/csp.py) blocks shows as a page error, and fails the test.
+await context.addInitScript(() => {
+  document.addEventListener("securitypolicyviolation", (event) => {
+    console.error(`CSP violation: ${event.violatedDirective} blocked ${event.blockedURI || "inline code"} in ${event.sourceFile || event.documentURI}`);
+  });
+});
 
 // Every round websocket goes through this route, so the test can drop connections and hold the portal
 // unreachable for a while, as a flaky network would: while held, a new connection hangs in its handshake.
@@ -396,7 +402,8 @@ async function checkPage(number, name, title) {
 
 /** axe-core finds nothing serious or critical on the page as it stands. */
 async function checkAccessibility(what) {
-  if (!(await page.evaluate(() => "axe" in window))) await page.addScriptTag({ path: AXE });
+  // Evaluated rather than added as an inline <script>, which the content security policy would block.
+  if (!(await page.evaluate(() => "axe" in window))) await page.evaluate(readFileSync(AXE, "utf8"));
   const problems = await page.evaluate(async () => {
     const { violations } = await window.axe.run(document, { resultTypes: ["violations"] });
     return violations
@@ -446,11 +453,25 @@ async function layoutTour({ completed }) {
   await page.setViewportSize(SIZES[0]);
 }
 
+/** The browsable API documentation (/api/docs/, Swagger UI) renders the operations under its own policy. */
+async function apiDocs() {
+  log("API documentation");
+  await page.goto(base + "/api/docs/");
+  await page.locator(".swagger-ui .info .title").filter({ hasText: "DecentraHealth portal API" }).waitFor();
+  const operation = page.locator('.opblock-summary-path[data-path="/api/rounds/"]').first();
+  await operation.waitFor();
+  const operations = await page.locator(".opblock").count();
+  log(`  ${operations} operations shown`);
+  check(operations > 20, `the API docs show the operations (${operations})`);
+  await shot(page, "22-api-docs");
+}
+
 let failed = false;
 try {
   const rounds = await coordinatorJourney();
   await layoutTour(rounds);
   await adminJourney(rounds);
+  await apiDocs();
   check(pageErrors.length === 0, `no errors in the page: ${pageErrors.join(" / ")}`);
   log("all browser checks passed");
 } catch (error) {

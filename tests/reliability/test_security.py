@@ -215,3 +215,65 @@ def test_production_refuses_to_start_with_development_defaults(overrides, refusa
 def test_production_starts_with_safe_settings():
     started = start_settings()
     assert started.returncode == 0 and started.stdout.strip() == "started", started.stderr[-2000:]
+
+
+# HTTPS behind the proxy: what a production portal answers over plain HTTP and over HTTPS (X-Forwarded-Proto).
+HTTPS_CHECK = """
+import json, django
+django.setup()
+from django.conf import settings
+from django.core import checks
+from django.test import Client
+plain, https = Client(), Client(HTTP_X_FORWARDED_PROTO="https")
+redirect = plain.get("/api/me/")
+secure = https.get("/login")
+print(json.dumps({
+    "proxy_header": list(settings.SECURE_PROXY_SSL_HEADER),
+    "redirect": [redirect.status_code, redirect.get("Location")],
+    "probe": plain.get("/health/live/").status_code,
+    "headers": {name: secure.get(name) for name in (
+        "Strict-Transport-Security", "X-Content-Type-Options", "X-Frame-Options", "Referrer-Policy",
+        "Content-Security-Policy")},
+    "deploy_warnings": sorted(m.id for m in checks.run_checks(include_deployment_checks=True) if m.level >= checks.WARNING),
+}))
+"""
+# A key as DH_SECRET_KEY should be (Django's deploy check wants 50 or more varied characters).
+RANDOM_KEY = "q7Z-vL2m#Rk9xT4wN8pB1sF6hJ3dY0cG5aU2eI4oP7nM9bV6tX1zQ8"
+
+
+def production_check(**overrides: str) -> dict:
+    env = {**os.environ, **PRODUCTION, "DH_SECRET_KEY": RANDOM_KEY, **overrides}
+    result = subprocess.run(
+        [sys.executable, "-c", HTTPS_CHECK],
+        cwd=REPO_ROOT,
+        env={**env, "DJANGO_SETTINGS_MODULE": "dhportal.settings"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.unit
+def test_production_serves_https_only_with_secure_headers():
+    found = production_check()
+    assert found["proxy_header"] == ["HTTP_X_FORWARDED_PROTO", "https"]
+    assert found["redirect"] == [301, "https://testserver/api/me/"]
+    assert found["probe"] == 200  # load balancers probe over plain HTTP
+    headers = found["headers"]
+    assert headers["Strict-Transport-Security"] == "max-age=31536000"  # no includeSubDomains, no preload
+    assert headers["X-Content-Type-Options"] == "nosniff"
+    assert headers["X-Frame-Options"] == "DENY"
+    assert headers["Referrer-Policy"] == "same-origin"
+    assert "frame-ancestors 'none'" in headers["Content-Security-Policy"]
+    # Left on purpose: W005 (HSTS for every subdomain) and W021 (the browsers' preload list) bind other hosts of
+    # the domain, a decision for whoever owns it (README, DH_HSTS_*).
+    assert found["deploy_warnings"] == ["security.W005", "security.W021"]
+
+
+@pytest.mark.unit
+def test_production_redirect_and_hsts_can_be_left_to_the_proxy():
+    found = production_check(DH_SSL_REDIRECT="false", DH_HSTS_SECONDS="0")
+    assert found["redirect"][0] == 401  # served over plain HTTP: not logged in, no redirect
+    assert found["headers"]["Strict-Transport-Security"] is None

@@ -131,6 +131,18 @@ def test_permission_matrix(world, method, template, body, row, persona):
     assert response.status_code == expect(row)[persona], response.content[:300]
 
 
+# Outside /api/ (not in MATRIX, as the /health/ probes): /metrics answers only the operator's Prometheus, whose
+# bearer token (DH_METRICS_TOKEN) no persona holds; with no token configured it does not exist.
+@pytest.mark.parametrize("persona", PERSONAS)
+@pytest.mark.parametrize(("token", "status"), [("operator-token", 401), ("", 404)])
+def test_metrics_answer_no_persona(world, settings, persona, token, status):
+    settings.DH_METRICS_TOKEN = token
+    assert world.client(persona).get("/metrics").status_code == status
+    operator = world.client("anonymous")
+    operator.credentials(HTTP_AUTHORIZATION="Bearer operator-token")
+    assert operator.get("/metrics").status_code == (200 if token else 404)
+
+
 def test_hospital_admin_sees_only_own_submissions(world):
     for persona, slug in (("admin_a", "hospital-a"), ("admin_b", "hospital-b")):
         rows = world.client(persona).get(f"/api/rounds/{world.round.pk}/submissions/").json()
