@@ -1,5 +1,6 @@
-"""Real processes for the fault tests: a private redis-server, Celery workers that can be killed, and the test
-process's own Celery app pointed at that Redis (the portal in the test process sends the tasks).
+"""Real processes for the fault tests: a private redis-server, a private PostgreSQL cluster, Celery workers that
+can be killed, and the test process's own Celery app pointed at that Redis (the portal in the test process sends
+the tasks).
 
 A test takes them all at once with `real_portal(...)`, and starts the workers it needs with
 `portal.start_worker(...)`; the pieces below it are for tests that need something else.
@@ -12,6 +13,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -86,6 +88,72 @@ def private_redis(directory: Path) -> Iterator[RedisServer]:
         yield server
     finally:
         server.stop()
+
+
+POSTGRES_BIN = Path("/usr/lib/postgresql/15/bin")
+
+
+class PrivatePostgres:
+    """A PostgreSQL 15 cluster of the test's own (trust auth, a free port, its socket in its own folder), run as
+    the `postgres` OS user when the test runs as root (initdb refuses root). Never the machine's own server."""
+
+    def __init__(self):
+        require((POSTGRES_BIN / "pg_ctl").exists(), f"PostgreSQL 15 binaries are not in {POSTGRES_BIN}")
+        self.as_postgres: list[str] = []
+        if os.geteuid() == 0:
+            require(shutil.which("runuser") is not None, "runuser is missing (initdb refuses to run as root)")
+            self.as_postgres = ["runuser", "-u", "postgres", "--"]
+        # Not under pytest's tmp_path: the `postgres` user cannot enter /tmp/pytest-of-root (mode 700).
+        self.directory = Path(tempfile.mkdtemp(prefix="dh-postgres-"))
+        if self.as_postgres:
+            shutil.chown(self.directory, "postgres")
+        self.data = self.directory / "data"
+        self.log = self.directory / "postgres.log"
+        self.port = free_port()
+        self.url = f"postgres://postgres@127.0.0.1:{self.port}/postgres"
+
+    def _run(self, tool: str, *args: str) -> None:
+        subprocess.run(
+            [*self.as_postgres, str(POSTGRES_BIN / tool), *args],
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            timeout=120,
+        )
+
+    def init(self) -> None:
+        self._run("initdb", "-D", str(self.data), "-A", "trust", "-U", "postgres", "--no-sync")
+
+    def start(self) -> None:
+        options = f"-p {self.port} -k {self.directory} -c listen_addresses=127.0.0.1"
+        self._run(
+            "pg_ctl", "-D", str(self.data), "-l", str(self.log), "-o", options, "-w", "-t", "60", "start"
+        )
+
+    def stop(self) -> None:
+        """Fast shutdown: open transactions are rolled back and every client's connection is closed."""
+        self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "-t", "60", "stop")
+
+    def running(self) -> bool:
+        return (self.data / "postmaster.pid").exists()
+
+
+@contextmanager
+def private_postgres() -> Iterator[PrivatePostgres]:
+    """A private cluster, stopped and its folder removed at the end, whatever happened."""
+    server = PrivatePostgres()
+    try:
+        server.init()
+        server.start()
+        yield server
+    finally:
+        if server.running():
+            try:
+                server.stop()
+            except subprocess.SubprocessError:
+                pg_ctl = [*server.as_postgres, str(POSTGRES_BIN / "pg_ctl"), "-D", str(server.data)]
+                subprocess.run([*pg_ctl, "-m", "immediate", "stop"], check=False, timeout=60)
+        shutil.rmtree(server.directory, ignore_errors=True)
 
 
 def _reset_celery_connections() -> None:
