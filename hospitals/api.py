@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.contrib.auth import authenticate, login, logout
+from django.contrib.auth import authenticate, login
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
@@ -10,9 +10,8 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from events import realtime
 from hospitals import selectors, services
-from hospitals.models import ApiToken, Hospital, User
+from hospitals.models import Hospital, User
 from hospitals.permissions import IsCoordinator, IsNode, IsPerson
 from hospitals.throttling import FailedLoginThrottle, record_failed_login
 from web.errors import PermissionDenied
@@ -115,12 +114,7 @@ class LogoutView(APIView):
     @extend_schema(request=None, responses={204: None})
     def post(self, request):
         """Ends the session (and closes its websockets); a request authenticated by an API token revokes it."""
-        session_key = request.session.session_key
-        if isinstance(request.auth, ApiToken):
-            services.revoke_api_token(request.user, request.auth.prefix)
-        logout(request)
-        if session_key:
-            realtime.close_session_sockets(session_key)
+        services.log_out(request)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

@@ -5,12 +5,15 @@ from __future__ import annotations
 import re
 from datetime import datetime, timedelta
 
+from django.contrib.auth import logout
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.text import slugify
 
+from events import realtime
 from events.services import record_event
 from hospitals.models import ApiToken, Hospital, User
 from hospitals.tokens import issue_token
@@ -144,6 +147,17 @@ def reissue_api_token(user: User, name: str) -> str:
             revoked_at=timezone.now()
         )
         return issue_api_token(user, name)
+
+
+def log_out(request: HttpRequest) -> None:
+    """Ends the request's session and closes the websockets opened with it; an API token it came with is
+    revoked, so logging out with a token ends that token too."""
+    session_key = request.session.session_key
+    if isinstance(getattr(request, "auth", None), ApiToken):
+        revoke_api_token(request.user, request.auth.prefix)
+    logout(request)
+    if session_key:
+        realtime.close_session_sockets(session_key)
 
 
 def revoke_api_token(user: User, prefix: str) -> None:

@@ -11,6 +11,7 @@ DEFAULT_UPDATE_NORM_BOUND = (
     1e5  # default bound on ||n_h * delta_h||_2 (see docs/THREAT_MODEL.md for its sizing)
 )
 DEFAULT_MAX_SAMPLES = 100_000  # default cap on one hospital's n_h
+MAX_SAMPLES_LIMIT = 10_000_000  # the most n_h any plan may allow, or any upload declare
 
 
 class Round(models.Model):

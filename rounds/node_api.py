@@ -10,12 +10,9 @@ from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from committee import protection
 from hospitals.permissions import IsNode
 from hospitals.principals import HospitalNode
-from ledger.selectors import node_chain_task
 from proofs import verification as proofs
-from protocol.node_task import ArchitectureRef, ModelRef, NodeTask, RoundConfig
 from registry import blobstore
 from rounds import selectors
 from rounds.serializers import (
@@ -39,29 +36,7 @@ class NodeRoundTaskView(APIView):
         node: HospitalNode = request.user
         round_ = selectors.node_round(node.hospital, round_id)
         collecting.record_task_fetched(round_, node.hospital)
-        model = round_.base_model
-        task = NodeTask(
-            round=round_.pk,
-            state=round_.state,
-            submitted=round_.submissions.filter(hospital=node.hospital).exists(),
-            architecture=ArchitectureRef(
-                key=model.architecture.key,
-                num_classes=model.architecture.num_classes,
-                hash=model.architecture.architecture_hash,
-            ),
-            model=ModelRef(
-                id=model.pk,
-                version=model.version,
-                digest=model.weights_digest,
-                head_hash=model.head_hash,
-                weights_url=f"/api/models/{model.pk}/weights/",
-            ),
-            config=RoundConfig.from_json(round_.config, "config"),
-            protection=protection.get(round_.protection).node_material(round_.committee),
-            proof=proofs.node_material(round_, node.hospital),
-            chain=node_chain_task(round_, node.hospital),
-        )
-        return Response(task.to_json())
+        return Response(selectors.node_task(round_, node.hospital).to_json())
 
 
 class NodeSubmissionView(APIView):

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from django.db.models import Count, QuerySet
 
+from committee import protection
 from hospitals.models import Hospital, User
+from ledger.selectors import node_chain_task
+from proofs import verification as proofs
+from protocol.node_task import ArchitectureRef, ModelRef, NodeTask, RoundConfig
 from rounds.models import Participant, Round, Submission
 from web.errors import Conflict, NotFound, PermissionDenied
 
@@ -85,3 +89,29 @@ def round_counts_by_state() -> dict[str, int]:
     for state, count in Round.objects.values_list("state").annotate(count=Count("pk")).order_by():
         counts[state] = count
     return counts
+
+
+def node_task(round_: Round, hospital: Hospital) -> NodeTask:
+    """What the hospital's node needs to train for the round, as the protocol types it."""
+    model = round_.base_model
+    return NodeTask(
+        round=round_.pk,
+        state=round_.state,
+        submitted=round_.submissions.filter(hospital=hospital).exists(),
+        architecture=ArchitectureRef(
+            key=model.architecture.key,
+            num_classes=model.architecture.num_classes,
+            hash=model.architecture.architecture_hash,
+        ),
+        model=ModelRef(
+            id=model.pk,
+            version=model.version,
+            digest=model.weights_digest,
+            head_hash=model.head_hash,
+            weights_url=f"/api/models/{model.pk}/weights/",
+        ),
+        config=RoundConfig.from_json(round_.config, "config"),
+        protection=protection.get(round_.protection).node_material(round_.committee),
+        proof=proofs.node_material(round_, hospital),
+        chain=node_chain_task(round_, hospital),
+    )

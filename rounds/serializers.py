@@ -20,7 +20,7 @@ from protocol.codec import PROTOCOL_VERSION, SUPPORTED_VERSIONS, Message, field_
 from protocol.node_task import NodeTask, ProofChallenge
 from registry.models import GlobalModel
 from registry.selectors import model_produced_by
-from rounds.models import Participant, Round, Submission
+from rounds.models import MAX_SAMPLES_LIMIT, Participant, Round, Submission
 from rounds.selectors import participant_status
 from web.json_input import JsonInputSerializer
 
@@ -49,7 +49,7 @@ class RoundCreateSerializer(JsonInputSerializer):
     protection = serializers.ChoiceField(choices=sorted(protection.SCHEMES), required=False)
     proof_scheme = serializers.ChoiceField(choices=proofs.SCHEMES, required=False)
     # Limits on each hospital's upload (defaults: rounds.models.DEFAULT_MAX_SAMPLES, DEFAULT_UPDATE_NORM_BOUND).
-    max_samples = serializers.IntegerField(min_value=1, max_value=10_000_000, required=False)
+    max_samples = serializers.IntegerField(min_value=1, max_value=MAX_SAMPLES_LIMIT, required=False)
     update_norm_bound = serializers.FloatField(min_value=1e-9, max_value=1e12, required=False)
 
     def validate_participants(self, hospitals: list[Hospital]) -> list[Hospital]:
@@ -218,7 +218,7 @@ class UploadSerializer(serializers.Serializer):
         ),
     )
     update = serializers.FileField()
-    num_samples = serializers.IntegerField(min_value=1, max_value=10_000_000)
+    num_samples = serializers.IntegerField(min_value=1, max_value=MAX_SAMPLES_LIMIT)
     metrics = serializers.JSONField(required=False, default=dict)
     proof = serializers.JSONField(required=False, allow_null=True, default=None)
     # The final classifier head in the clear, fixed point: {"weight": [[...]], "bias": [...]} (with a proof).
@@ -234,8 +234,8 @@ class ProofCommitmentSerializer(JsonInputSerializer):
     """protocol.node_task.ProofCommitment: the run's Merkle root, step count S and sample count n_h."""
 
     merkle_root = serializers.CharField(max_length=80)
-    num_steps = serializers.IntegerField(min_value=1, max_value=10_000_000)
-    num_samples = serializers.IntegerField(min_value=1, max_value=10_000_000)
+    num_steps = serializers.IntegerField(min_value=1, max_value=MAX_SAMPLES_LIMIT)
+    num_samples = serializers.IntegerField(min_value=1, max_value=MAX_SAMPLES_LIMIT)
 
 
 class AuditDifferenceSerializer(serializers.Serializer):

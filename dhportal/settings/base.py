@@ -198,6 +198,8 @@ DH_DECRYPTION_TIMEOUT = env_int("DH_DECRYPTION_TIMEOUT", 600)
 # Proof of training: "groth16" (every submission carries a zero-knowledge proof of its head's SGD steps, checked
 # before it counts) or "none" (only for tests of unrelated things). Stored on each round when it is planned.
 DH_PROOFS = env_str("DH_PROOFS", "groth16")
+# Refuse plans that ask for plaintext protection or no proofs (on in production: dhportal/settings/production.py).
+DH_REQUIRE_SECURE_ROUNDS = False
 # Phase 1 of the Groth16 trusted setup: a prepared powers-of-tau file of at least 2^15. In production use the
 # public Hermez file powersOfTau28_hez_final_15.ptau (docs/PROOFS.md); the default is a dev file with a single
 # contributor, fine for the demo and tests only.

@@ -19,13 +19,18 @@ from hospitals.services import require_coordinator
 from proofs import verification as proofs
 from protocol.plan import config_hash
 from registry.models import GlobalModel
-from rounds.models import DEFAULT_MAX_SAMPLES, DEFAULT_UPDATE_NORM_BOUND, Participant, Round
+from rounds.models import (
+    DEFAULT_MAX_SAMPLES,
+    DEFAULT_UPDATE_NORM_BOUND,
+    MAX_SAMPLES_LIMIT,
+    Participant,
+    Round,
+)
 from rounds.state_machine import TERMINAL
 from web.errors import Conflict, InvalidInput
 
 S = Round.State
 DEFAULT_LIMITS = {"max_samples": DEFAULT_MAX_SAMPLES, "update_norm_bound": DEFAULT_UPDATE_NORM_BOUND}
-MAX_SAMPLES_LIMIT = 10_000_000  # what an upload may declare at all (rounds.services.collecting)
 
 
 @transaction.atomic
@@ -94,7 +99,7 @@ def create_round(
 def _refuse_downgrade(protection_scheme: str, proof_scheme: str) -> None:
     """In production (settings.DH_REQUIRE_SECURE_ROUNDS) a round plan cannot ask for less than the defaults:
     updates in the clear or no proof of training are refused, however the request names them."""
-    if not getattr(settings, "DH_REQUIRE_SECURE_ROUNDS", False):
+    if not settings.DH_REQUIRE_SECURE_ROUNDS:
         return
     if protection_scheme != "ckks":
         raise InvalidInput(
