@@ -42,7 +42,7 @@ def dev_ptau() -> Path:
 
 # --- test tiers (markers declared in pyproject.toml) ---------------------------------------------------------
 
-TIERS = ("unit", "services", "chain", "zk", "mpc", "browser", "slow")
+TIERS = ("unit", "services", "chain", "zk", "mpc", "browser", "hosts", "slow")
 HEAVY_TIERS = frozenset(TIERS) - {"unit"}
 # pytest-timeout: pyproject's `timeout` (600 s) for every test, but a unit test that hangs fails after this
 # (a unit test takes a few seconds at most, even on the 2-core machine under load); a test's own

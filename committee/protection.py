@@ -12,7 +12,8 @@ from typing import Protocol
 import numpy as np
 
 from committee import decryption
-from committee.errors import CommitteeError
+from committee.errors import CommitteeError, DecryptionJobConflict
+from committee.errors import DecryptionInProgress as DecryptionInProgressError
 from committee.models import KeyCommittee
 from committee.selectors import public_context
 from crypto import ckks, plain
@@ -26,6 +27,14 @@ class AggregationError(Exception):
 
 class KeyPartiesUnavailable(AggregationError):
     """A key party failed or did not answer: worth trying again later (the aggregation service retries)."""
+
+
+class DecryptionInProgress(KeyPartiesUnavailable):
+    """The key parties have the decryption job and nothing has failed: ask again in `retry_in` seconds."""
+
+    def __init__(self, message: str, retry_in: float):
+        super().__init__(message)
+        self.retry_in = retry_in
 
 
 class ProtectionScheme(Protocol):
@@ -108,11 +117,14 @@ class CkksScheme:
     def sum_and_open(
         self, committee: KeyCommittee | None, job_name: str, blobs: list[bytes], expected_length: int
     ) -> np.ndarray:
+        # Never waits on the key parties: the job is theirs to pull; this raises until its sum is opened.
         try:
             return decryption.decrypt_sum(committee, job_name, blobs, expected_length)
+        except DecryptionInProgressError as exc:
+            raise DecryptionInProgress(str(exc), exc.retry_in) from None
         except CommitteeError as exc:
             raise KeyPartiesUnavailable(str(exc)) from None
-        except ckks.CiphertextError as exc:
+        except (ckks.CiphertextError, DecryptionJobConflict) as exc:
             raise AggregationError(str(exc)) from None
 
 

@@ -157,6 +157,22 @@ class ChainConnection:
         )
         return result
 
+    def send_value(self, sender: LocalAccount, to: str, wei: int) -> TxResult:
+        """A plain transfer of `wei` from `sender` to `to` (funding an account on a dev chain)."""
+        with self._nonce_lock:
+            transaction = {
+                "from": sender.address,
+                "to": to,
+                "value": wei,
+                "gas": 21_000,
+                "gasPrice": self.w3.eth.gas_price,
+                "nonce": self.w3.eth.get_transaction_count(sender.address, "pending"),
+                "chainId": self.chain_id,
+            }
+            tx_hash = self.w3.eth.send_raw_transaction(sender.sign_transaction(transaction).raw_transaction)
+        receipt = self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=RECEIPT_TIMEOUT_S)
+        return TxResult(to_hex(receipt["transactionHash"]), receipt["blockNumber"], receipt["gasUsed"])
+
     def _simulate(self, transaction: Mapping, block: int | str = "latest") -> None:
         call = {key: transaction[key] for key in ("from", "to", "data", "gas", "value") if key in transaction}
         try:

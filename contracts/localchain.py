@@ -50,8 +50,17 @@ def dev_accounts(count: int) -> list[LocalAccount]:
 class LocalChain:
     """Start and stop a hardhat node; a context manager. State lives in memory and ends with the node."""
 
-    def __init__(self, port: int | None = None, num_accounts: int = 20, startup_timeout_s: float = 90):
+    def __init__(
+        self,
+        port: int | None = None,
+        num_accounts: int = 20,
+        startup_timeout_s: float = 90,
+        listen_host: str = "127.0.0.1",
+    ):
+        """listen_host: where the node accepts connections (0.0.0.0 for parties on other network hosts);
+        `url` is always the loopback one."""
         self.port = port or free_port()
+        self.listen_host = listen_host
         self.url = f"http://127.0.0.1:{self.port}"
         self.num_accounts = num_accounts
         self.startup_timeout_s = startup_timeout_s
@@ -74,7 +83,7 @@ class LocalChain:
                 "--config",
                 str(HARDHAT_CONFIG),
                 "--hostname",
-                "127.0.0.1",
+                self.listen_host,
                 "--port",
                 str(self.port),
             ],

@@ -184,10 +184,10 @@ def combine_public_key(seed: bytes, commitments: Sequence[str], contributions: S
 def create_local_committee(
     base_dir: Path | str, parties: int = 3, seed: bytes | None = None
 ) -> tuple[bytes, list[Path]]:
-    """Demo and test set-up: `parties` key parties in base_dir/party{i}, all commitments, then all reveals.
-
-    Returns (public context, party directories). In production each party runs `keyparty generate` on its
-    own machine and the portal collects commitments before contributions.
+    """Library tests and benchmarks: `parties` key parties in base_dir/party{i}, all commitments, then all
+    reveals, in this process. Returns (public context, party directories). The portal never does this: each
+    party's service (`dh-keyparty serve`) makes its share on its own host, and the portal collects commitments
+    before contributions.
     """
     seed = secrets.token_bytes(32) if seed is None else seed
     party_dirs = [Path(base_dir) / f"party{index}" for index in range(parties)]

@@ -1,16 +1,27 @@
-"""A key party of the aggregation committee: key generation and threshold decryption over MPyC.
+"""One key party's part of the committee's work: key generation and threshold decryption over MPyC.
 
     python -m crypto.keyparty generate --dir DIR --seed HEX
     python -m crypto.keyparty decrypt --job JOB_DIR --dir DIR --index I --peers HOST:PORT,HOST:PORT,...
+                                      [--tls RUN_DIR] [--listen HOST:PORT]
     python -m crypto.keyparty info --dir DIR
 
-`decrypt` is one party of one decryption job, run by m processes that talk over TCP (MPyC). Each party
-checks the job's blobs, recomputes their homomorphic sum and refuses (exit 3) if its digest is not the
-portal's; then it inputs its decryption share (partial decryption plus smudging noise) to the MPC, where only
-the sum of the shares is opened. Every party writes the opened vector to the job directory.
+The key-party service (`dh-keyparty serve`, keyparty/service.py) runs `decrypt` as a fresh process for every
+attempt of a decryption job (MPyC parses sys.argv when it is imported and runs its own event loop), on the
+party's own host, with the job's files it fetched from the portal in JOB_DIR and its key share in DIR; the
+portal never runs this module and never holds a share. m such processes, one per party, talk MPyC over TCP.
+Each party checks the job's blobs, recomputes their homomorphic sum and refuses (exit 3) if its digest is not
+the portal's; then it inputs its decryption share (partial decryption plus smudging noise) to the MPC, where
+only the sum of the shares is opened, and writes the opened vector to the job directory
+(result-party{i}.npy, report-party{i}.json with timings and bytes sent).
 
-A job directory is laid out by crypto.decryption_job (write_job); parties add result-party{i}.npy and
-report-party{i}.json (timings, bytes sent).
+With --tls RUN_DIR the links between parties are TLS (MPyC's --ssl): MPyC reads RUN_DIR/.config/party_{i}.crt,
+party_{i}.key and mpyc_ca.crt (laid out by crypto.partytls.write_mpyc_config: a certificate for this run issued
+by the party's own identity, and a CA bundle of the committee's identities only), and every peer's certificate
+must also have been issued by the identity registered for that peer's index (exit 4 otherwise).
+--listen is the address this party listens on (its own entry of --peers is what the others connect to).
+
+`decrypt_sum` below runs all m parties of a job as processes on localhost: a driver for the library's tests
+and benchmarks, not the portal's way (the portal posts jobs; each party's service pulls them).
 
 MPyC reads its options from sys.argv when mpyc.runtime is first imported and accepts prefixes of its long
 options (an option named --H would read as --HELP), so this module parses its own options first, then
@@ -19,11 +30,12 @@ imports MPyC with an argument list made only of MPyC options.
 Threat model: semi-honest key parties with an honest majority (MPyC's Shamir sharing, threshold
 (m-1)//2); a single party, or the portal, learns nothing about an individual hospital's update. Not covered:
 malicious key parties (a party can input a wrong share and spoil the result, and MPyC unpickles peers'
-messages), a colluding majority, and network attackers on the MPyC links (use MPyC's --ssl with
-certificates between organisations; the localhost driver here runs without). The parties trust the job's
-list of blobs to be the round's genuine submissions: a portal that put one hospital's blob in a job with
-encryptions of zero of its own making would get that hospital's update decrypted. Binding the job to the
-blob digests recorded on chain at submission closes that; this module does not read the chain.
+messages) and a colluding majority. The committee's certificates reach each party through the portal, so a
+portal that swapped them could sit between the parties: operators compare fingerprints out of band
+(`dh-keyparty status`). The parties trust the job's list of blobs to be the round's genuine submissions: a
+portal that put one hospital's blob in a job with encryptions of zero of its own making would get that
+hospital's update decrypted. Binding the job to the blob digests recorded on chain at submission closes that;
+this module does not read the chain.
 """
 
 from __future__ import annotations
@@ -41,10 +53,11 @@ from pathlib import Path
 
 import numpy as np
 
-from crypto import ckks, keygen, threshold
+from crypto import ckks, keygen, partytls, threshold
 from crypto.decryption_job import KeyPartyRefusal, load_job
 
 EXIT_REFUSED = 3
+EXIT_PEER_REFUSED = 4  # a peer's TLS certificate was not issued by the identity registered for its index
 # Ciphertexts per MPC round: bounds memory (MPyC arrays of Python integers) for large models.
 CIPHERTEXTS_PER_ROUND = 32
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -106,12 +119,102 @@ def _install_batched_share_randomness() -> None:
     thresha.np_random_split = np_random_split
 
 
-def open_sum(shares: np.ndarray, index: int, peers: Sequence[str]) -> tuple[np.ndarray, int]:
-    """Input this party's shares (count, primes, N) to the MPC; returns the opened sum and bytes sent."""
+def _pin_peer_certificates(issuers: Sequence[str]) -> None:
+    """Refuse a TLS peer whose certificate is not "MPyC party {j}" issued by the identity registered for j.
+
+    MPyC's --ssl accepts any certificate issued by a CA of the bundle and takes a connecting peer's index from
+    its first message, so one member could speak for another. The check runs once the peer's index is known:
+    for a server, the connecting client's first bytes; for a client, the index it connected to. A mismatch
+    ends this party's attempt at once (exit EXIT_PEER_REFUSED) with the reason on stderr.
+    """
+    from mpyc import asyncoro
+
+    exchanger = asyncoro.MessageExchanger
+    if getattr(exchanger, "_dh_pinned", False):
+        return
+    original_made, original_received = exchanger.connection_made, exchanger.data_received
+
+    def field(name, key: str) -> str:
+        for rdn in name or ():
+            for attribute, value in rdn:
+                if attribute == key:
+                    return value
+        return ""
+
+    def check(transport, peer: int) -> None:
+        ssl_object = transport.get_extra_info("ssl_object")
+        certificate = ssl_object.getpeercert() if ssl_object is not None else None
+        subject = field(certificate.get("subject"), "commonName") if certificate else ""
+        issuer = field(certificate.get("issuer"), "commonName") if certificate else ""
+        if 0 <= peer < len(issuers) and subject == partytls.mpyc_name(peer) and issuer == issuers[peer]:
+            return
+        expected = issuers[peer] if 0 <= peer < len(issuers) else "(no such party)"
+        print(
+            f"keyparty: refused peer {peer}: its certificate is {subject!r} issued by {issuer!r}, "
+            f"not {partytls.mpyc_name(peer)!r} issued by {expected!r}",
+            file=sys.stderr,
+            flush=True,
+        )
+        os._exit(EXIT_PEER_REFUSED)
+
+    def connection_made(self, transport):
+        if self.peer_pid is not None:  # this party connected to peer_pid
+            check(transport, self.peer_pid)
+        original_made(self, transport)
+
+    def data_received(self, data):
+        if self.peer_pid is None and len(self.bytes) + len(data) >= 2:  # the client's index, first 2 bytes
+            check(self.transport, int.from_bytes((bytes(self.bytes) + bytes(data))[:2], "little"))
+        original_received(self, data)
+
+    exchanger.connection_made = connection_made
+    exchanger.data_received = data_received
+    exchanger._dh_pinned = True
+
+
+def _listen_on(mpc, host: str) -> None:
+    """MPyC listens on every interface at its own port; bind only `host` instead (empty: every interface)."""
+    if not host or host in ("0.0.0.0", "*"):
+        return
+    loop = mpc._loop
+    create_server = loop.create_server
+
+    async def create_server_on_host(*args, **kwargs):
+        kwargs.setdefault("host", host)
+        return await create_server(*args, **kwargs)
+
+    loop.create_server = create_server_on_host
+
+
+def open_sum(
+    shares: np.ndarray,
+    index: int,
+    peers: Sequence[str],
+    tls_dir: Path | None = None,
+    listen: str = "",
+) -> tuple[np.ndarray, int]:
+    """Input this party's shares (count, primes, N) to the MPC; returns the opened sum and bytes sent.
+
+    peers: every party's host:port in index order (the others connect to peers[index]). tls_dir: MPyC's TLS
+    files in tls_dir/.config (crypto.partytls); this process then works in tls_dir. listen: host:port this
+    party listens on instead of peers[index] (same port, or the one a port mapping forwards to it)."""
+    addresses = list(peers)
+    listen_host = ""
+    if listen:
+        listen_host, _, listen_port = listen.rpartition(":")
+        addresses[index] = f"{listen_host or 'localhost'}:{listen_port}"
     mpyc_argv = ["-I", str(index), "--no-log"]
-    for peer in peers:
-        mpyc_argv += ["-P", peer]
+    for address in addresses:
+        mpyc_argv += ["-P", address]
+    if tls_dir is not None:
+        issuers = partytls.peer_issuers(tls_dir)
+        if len(issuers) != len(peers):
+            raise KeyPartyRefusal(f"the TLS set-up names {len(issuers)} parties, the job {len(peers)}")
+        os.chdir(tls_dir)  # MPyC reads .config/party_{i}.crt, .key and mpyc_ca.crt from here
+        mpyc_argv.append("--ssl")
+        _pin_peer_certificates(issuers)
     mpc = _mpc_runtime(mpyc_argv)
+    _listen_on(mpc, listen_host)
     _install_batched_share_randomness()
     primes = ckks.data_primes()
     count = shares.shape[0]
@@ -139,8 +242,16 @@ def open_sum(shares: np.ndarray, index: int, peers: Sequence[str]) -> tuple[np.n
     return mpc.run(protocol())
 
 
-def run_decryption(job_dir: Path, party_dir: Path, index: int, peers: Sequence[str]) -> dict:
+def run_decryption(
+    job_dir: Path,
+    party_dir: Path,
+    index: int,
+    peers: Sequence[str],
+    tls_dir: Path | None = None,
+    listen: str = "",
+) -> dict:
     """One party's whole part of a job; writes result-party{index}.npy and report-party{index}.json."""
+    job_dir, party_dir = Path(job_dir).resolve(), Path(party_dir).resolve()  # open_sum may change directory
     started = time.perf_counter()
     summed = load_job(job_dir)
     try:
@@ -150,7 +261,7 @@ def run_decryption(job_dir: Path, party_dir: Path, index: int, peers: Sequence[s
     checked = time.perf_counter()
     shares = threshold.decryption_share(secret_share, summed.ciphertexts, index, len(peers))
     local = time.perf_counter()
-    opened, sent = open_sum(shares, index, peers)
+    opened, sent = open_sum(shares, index, peers, tls_dir=tls_dir, listen=listen)
     mpc_done = time.perf_counter()
     values = threshold.decode(opened, summed.length)
     result_path = job_dir / f"result-party{index}.npy"
@@ -166,6 +277,7 @@ def run_decryption(job_dir: Path, party_dir: Path, index: int, peers: Sequence[s
         "mpc_s": mpc_done - local,
         "total_s": time.perf_counter() - started,
         "mpc_bytes_sent": sent,
+        "tls": tls_dir is not None,
         "peak_rss_bytes": peak_rss_bytes(),
     }
     (job_dir / f"report-party{index}.json").write_text(json.dumps(report, indent=2) + "\n")
@@ -201,8 +313,10 @@ def decrypt_sum(
     party_dirs: Sequence[Path | str],
     ports: Sequence[int] | None = None,
     timeout: float = 600.0,
+    tls_dirs: Sequence[Path | str] | None = None,
 ) -> np.ndarray:
-    """Run the m key parties of a job as separate processes on localhost; returns the opened sum.
+    """Run the m key parties of a job as separate processes on localhost; returns the opened sum. With
+    `tls_dirs`, party i runs over TLS with its files in tls_dirs[i] (crypto.partytls.write_mpyc_config).
 
     Raises ThresholdDecryptionError naming the party that failed (with the end of its log) or the parties
     still running at the timeout; the other parties are then stopped.
@@ -236,6 +350,8 @@ def decrypt_sum(
                 "--peers",
                 peers,
             ]
+            if tls_dirs is not None:
+                command += ["--tls", str(Path(tls_dirs[index]).resolve())]
             with open(log_path, "wb") as log:
                 processes.append(
                     subprocess.Popen(
@@ -292,13 +408,22 @@ def _parser() -> argparse.ArgumentParser:
     decrypt.add_argument(
         "--peers", required=True, help="comma-separated host:port of all m parties, in order"
     )
+    decrypt.add_argument(
+        "--tls",
+        type=Path,
+        default=None,
+        help="folder holding MPyC's TLS files in .config/ (crypto.partytls): TLS between the parties",
+    )
+    decrypt.add_argument(
+        "--listen", default="", help="host:port to listen on (default: this party's entry of --peers)"
+    )
     info = commands.add_parser("info", help="show this party's public files (never the share)")
     info.add_argument("--dir", required=True, type=Path)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Command-line entry point (also called by the portal's `manage.py keyparty`)."""
+    """Command-line entry point (the key-party service runs `decrypt` as its own process per attempt)."""
     args = _parser().parse_args(argv)
     try:
         if args.command == "generate":
@@ -326,10 +451,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not 0 <= args.index < len(peers) or len(peers) < 2:
             print(f"keyparty: --index {args.index} must name one of at least 2 --peers", file=sys.stderr)
             return 2
-        report = run_decryption(args.job, args.dir, args.index, peers)
+        if args.listen and not args.listen.rpartition(":")[2].isdigit():
+            print(f"keyparty: --listen {args.listen!r} must be host:port", file=sys.stderr)
+            return 2
+        report = run_decryption(
+            args.job,
+            args.dir,
+            args.index,
+            peers,
+            tls_dir=args.tls.resolve() if args.tls else None,
+            listen=args.listen,
+        )
         print(json.dumps(report))
         return 0
-    except (KeyPartyRefusal, keygen.KeyGenError) as exc:
+    except (KeyPartyRefusal, keygen.KeyGenError, partytls.CertificateError) as exc:
         print(f"keyparty: refused: {exc}", file=sys.stderr)
         return EXIT_REFUSED
 

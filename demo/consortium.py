@@ -1,8 +1,9 @@
 """A consortium on one machine, for the demo and the browser tests (tests/browser/serve_portal.py).
 
 The coordinator works through the REST API with an API token; each hospital is registered through the API and
-gets its own data file and node configuration (DH_NODE_CONFIG_DIR/<slug>.json, seed = its number), as a real
-hospital's node would; one embedded Celery worker runs the portal's tasks and every hospital's node tasks.
+gets its own data file, and its node is enrolled and run with the commands a hospital's IT admin runs
+(`dh-node enroll`, `dh-node run`, as `python -m node`), each node its own process pulling its work over REST.
+One embedded Celery worker runs the portal's tasks.
 Imported after django.setup().
 """
 
@@ -16,16 +17,14 @@ from pathlib import Path
 from typing import Any
 
 import requests
-from django.conf import settings
 
 from demo.embedded import celery_worker, deadline_sweeper
 from demo.options import DemoError
+from demo.processes import PartyProcess, party_processes, run_party_command, start_party
 from fl.data import Dataset
 from fl.local_data import save_npz
 from hospitals.models import User
 from hospitals.services import issue_api_token
-from hospitals.tasks import hospital_queue
-from node.config import NodeConfig, write_node_config
 
 
 class CoordinatorClient:
@@ -68,13 +67,15 @@ class RegisteredHospital:
     admin_username: str
     admin_password: str
     data_file: Path
+    node_home: Path  # the node's own folder: its configuration, keys and log
 
 
 def register_hospitals(
-    client: CoordinatorClient, shares: list[Dataset], data_dir: Path, allow_plaintext: bool = False
+    client: CoordinatorClient, shares: list[Dataset], work_dir: Path, allow_plaintext: bool = False
 ) -> list[RegisteredHospital]:
-    """Hospital 1..N through the API, each with an admin, its share saved as data_dir/<slug>.npz, and a node
-    configuration pointing at the portal with the node token and `seed` = its number."""
+    """Hospital 1..N through the API, each with an admin; then, as each hospital's IT admin would, its share
+    saved as its own data file (work_dir/data/<slug>.npz) and its node enrolled with a one-time code
+    (`python -m node enroll`, home work_dir/nodes/<slug>, `--seed` its number)."""
     hospitals = []
     for index, share in enumerate(shares, start=1):
         password = secrets.token_urlsafe(12)
@@ -82,39 +83,44 @@ def register_hospitals(
             "POST",
             "/api/hospitals/",
             json={"name": f"Hospital {index}", "admin_username": f"admin{index}", "admin_password": password},
-        )
-        slug = created["hospital"]["slug"]
-        data_file = save_npz(data_dir / f"{slug}.npz", {"train": share})
-        write_node_config(
-            Path(settings.DH_NODE_CONFIG_DIR),
-            slug,
-            NodeConfig(
-                portal_url=client.base_url,
-                token=created["node_token"],
-                data_path=str(data_file),
-                seed=index,
-                allow_plaintext=allow_plaintext,
-            ),
-        )
+        )["hospital"]
+        slug = created["slug"]
+        data_file = save_npz(work_dir / "data" / f"{slug}.npz", {"train": share})
+        code = client.call("POST", f"/api/hospitals/{created['id']}/enrollment-code/")["code"]
+        home = work_dir / "nodes" / slug
+        arguments = ["--home", str(home), "enroll", "--portal", client.base_url, "--code", code]
+        arguments += ["--data", str(data_file), "--seed", str(index)]
+        run_party_command("node", arguments + (["--allow-plaintext"] if allow_plaintext else []))
         hospitals.append(
             RegisteredHospital(
-                id=created["hospital"]["id"],
-                name=created["hospital"]["name"],
+                id=created["id"],
+                name=created["name"],
                 slug=slug,
                 admin_username=f"admin{index}",
                 admin_password=password,
                 data_file=data_file,
+                node_home=home,
             )
         )
     return hospitals
 
 
 @contextmanager
-def consortium_worker(slugs: list[str], sweep_seconds: float | None = None) -> Iterator[None]:
-    """The embedded worker on the portal's queue and each hospital's; with `sweep_seconds`, also the deadline
-    sweep that celery beat sends in production."""
+def running_nodes(homes: list[Path]) -> Iterator[list[PartyProcess]]:
+    """`python -m node run` for each home, as separate processes (log: <home>/node.log); stopped at the end."""
+    with party_processes() as started:
+        for home in homes:
+            started.append(start_party(home.name, "node", ["--home", str(home), "run"], home / "node.log"))
+        yield started
+
+
+@contextmanager
+def consortium_services(homes: list[Path], sweep_seconds: float | None = None) -> Iterator[None]:
+    """The embedded worker on the portal's queue, each hospital's node as its own process, and with
+    `sweep_seconds` the deadline sweep that celery beat sends in production."""
     with ExitStack() as stack:
-        stack.enter_context(celery_worker(["portal"] + [hospital_queue(slug) for slug in slugs]))
+        stack.enter_context(celery_worker(["portal"]))
         if sweep_seconds is not None:
             stack.enter_context(deadline_sweeper(sweep_seconds))
+        stack.enter_context(running_nodes(homes))
         yield

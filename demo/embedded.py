@@ -27,14 +27,14 @@ def _wait_for_port(port: int, timeout: float) -> None:
 
 
 @contextmanager
-def portal_server(port: int) -> Iterator[str]:
-    """Serves the ASGI app (HTTP and websockets) on 127.0.0.1:port in a background thread; yields its URL.
-    Uvicorn rather than daphne here: its server can be started again in the same process (tests)."""
+def portal_server(port: int, host: str = "127.0.0.1") -> Iterator[str]:
+    """Serves the ASGI app (HTTP and websockets) on host:port in a background thread; yields its URL on
+    127.0.0.1. Uvicorn rather than daphne here: its server can be started again in the same process (tests)."""
     import uvicorn
 
     from dhportal.asgi import application
 
-    config = uvicorn.Config(application, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+    config = uvicorn.Config(application, host=host, port=port, log_level="warning", lifespan="off")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name="portal-server", daemon=True)
     thread.start()

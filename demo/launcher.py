@@ -86,6 +86,8 @@ def prepare(options: DemoOptions) -> tuple[Launch, dict[str, str]]:
         "DH_DATA_DIR": str(portal_data),
         "DH_SHARED_DIR": str(shared),
         "DH_VALIDATION_DATA": str(data.validation_file),
+        # The nodes on this machine ask for work every second: a round starts as soon as it opens.
+        "DH_NODE_POLL_SECONDS": os.environ.get("DH_NODE_POLL_SECONDS", "1"),
     }
     chain_port = None
     if os.environ.get("DH_CHAIN", "local") == "local":

@@ -11,7 +11,7 @@ from __future__ import annotations
 import secrets
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -21,14 +21,14 @@ from django.conf import settings
 from django.utils import timezone
 from tqdm import tqdm
 
-from committee.services import setup_local_committee
-from demo.consortium import CoordinatorClient, consortium_worker, register_hospitals
+from demo.committee import local_committee
+from demo.consortium import CoordinatorClient, consortium_services, register_hospitals
 from demo.data import split
 from demo.embedded import portal_server
 from demo.options import DemoError, DemoOptions
 from demo.report import report, round_row
 from hospitals.models import User
-from hospitals.services import create_coordinator
+from hospitals.services import create_coordinator, issue_api_token
 
 if TYPE_CHECKING:
     from demo.launcher import Launch
@@ -57,7 +57,7 @@ def demo_chain(chain_port: int | None, write) -> Iterator[None]:
             )
         write(
             f"Chain: local hardhat node at {local_chain.url} (chain id {HARDHAT_CHAIN_ID}); every round is recorded "
-            "in a RoundRegistry contract, the portal signing for the hospitals with hardhat's public dev keys"
+            "in a RoundRegistry contract, each hospital's node signing its own submission with its own key"
         )
         yield
 
@@ -79,30 +79,39 @@ def run_demo(options: DemoOptions, launch: Launch, write=print) -> dict[str, Any
     credentials = work_dir / "credentials.txt"
     credentials.write_text(f"coordinator {password}\n")
     credentials.chmod(0o600)
-    if (options.protection or settings.DH_PROTECTION) == "ckks":
-        key_committee = setup_local_committee(coordinator)
-        write(
-            f"Key committee: {len(key_committee.parties)} key parties, each with its own share folder; "
-            f"joint public key {key_committee.key_id[:16]}..."
-        )
     if settings.DH_PROOFS != "none":
         write(
             f"Proofs of training: {settings.DH_PROOFS}; phase 1 from {Path(settings.DH_PTAU_PATH).name}, phase 2 "
-            "with a contribution per hospital (run here for each; cached) and a beacon (docs/PROOFS.md)"
+            "made by the hospitals' nodes, each contributing in turn, then a beacon from a later block "
+            "(docs/PROOFS.md)"
         )
 
-    with portal_server(launch.port) as base_url, demo_chain(launch.chain_port, write):
+    with (
+        portal_server(launch.port) as base_url,
+        demo_chain(launch.chain_port, write),
+        ExitStack() as committee,
+    ):
         client = CoordinatorClient.for_coordinator(base_url, coordinator, "demo")
         write(f"Portal: {base_url}/ (log in as coordinator; the password is in {credentials})")
+        if (options.protection or settings.DH_PROTECTION) == "ckks":
+            party_homes = work_dir / "keyparties"
+            token = issue_api_token(coordinator, "demo-committee")
+            committee_id = committee.enter_context(local_committee(base_url, token, party_homes))
+            write(
+                f"Key committee {committee_id}: 3 key parties, each its own process (python -m keyparty serve) "
+                f"with its own share and TLS identity, homes under {party_homes}; the portal holds no share"
+            )
         # Nodes take plaintext rounds only when the demo runs them on purpose (--protection plaintext).
         plaintext = (options.protection or settings.DH_PROTECTION) == "plaintext"
-        hospitals = register_hospitals(client, shares, work_dir / "data", allow_plaintext=plaintext)
+        hospitals = register_hospitals(client, shares, work_dir, allow_plaintext=plaintext)
         for hospital, share in zip(hospitals, shares, strict=True):
             write(f"  {hospital.name}: {len(share)} samples, classes {np.bincount(share.labels).tolist()}")
         slugs = [hospital.slug for hospital in hospitals]
         model = client.create_model(data.architecture, data.train.num_classes, options.seed)
         rows: list[dict] = []
-        with consortium_worker(slugs, settings.DH_DEADLINE_SWEEP_SECONDS):
+        homes = [hospital.node_home for hospital in hospitals]
+        write(f"Nodes: one process per hospital (python -m node run), homes under {work_dir / 'nodes'}")
+        with consortium_services(homes, settings.DH_DEADLINE_SWEEP_SECONDS):
             for number in range(1, options.rounds + 1):
                 rows.append(_run_one_round(client, model["id"], slugs, options, number, write))
                 if rows[-1]["state"] != "COMPLETED":

@@ -1,4 +1,5 @@
-"""The Celery app. Portal tasks go to the "portal" queue; each hospital's node tasks to "hospital.<slug>"."""
+"""The Celery app: the portal's own tasks, on the "portal" queue. Hospitals never reach this broker: their nodes
+pull their work over the REST API (`dh-node run`)."""
 
 import os
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib.auth import authenticate, login
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
@@ -12,9 +13,14 @@ from rest_framework.views import APIView
 
 from hospitals import selectors, services
 from hospitals.models import Hospital, User
-from hospitals.permissions import IsCoordinator, IsNode, IsPerson
-from hospitals.throttling import FailedLoginThrottle, record_failed_login
-from web.errors import PermissionDenied
+from hospitals.permissions import IsNode, IsPerson
+from hospitals.throttling import (
+    FailedEnrollmentThrottle,
+    FailedLoginThrottle,
+    record_failed_enrollment,
+    record_failed_login,
+)
+from web.errors import InvalidInput, PermissionDenied
 from web.json_input import JsonInputSerializer
 
 
@@ -44,6 +50,7 @@ class HospitalSerializer(serializers.ModelSerializer):
             "node_token_active",
             "node_token_expires_at",
             "chain_address",
+            "signing_address",
         ]
 
     def get_node_online(self, hospital: Hospital) -> bool:
@@ -217,20 +224,85 @@ class NodeTokenView(APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class ChainAddressSerializer(JsonInputSerializer):
-    chain_address = serializers.RegexField(r"^0x[0-9a-fA-F]{40}$")
+class EnrollmentCodeSerializer(serializers.Serializer):
+    code = serializers.CharField(
+        help_text="Shown once: give it to the hospital's IT admin for `dh-node enroll`"
+    )
+    expires_at = serializers.DateTimeField()
 
 
-class HospitalChainAddressView(APIView):
-    permission_classes = [IsCoordinator]
+class EnrollmentCodeView(APIView):
+    permission_classes = [IsPerson]
 
-    @extend_schema(request=ChainAddressSerializer, responses=HospitalSerializer)
-    def put(self, request, hospital_id: int):
-        data = ChainAddressSerializer(data=request.data)
+    @extend_schema(request=None, responses={201: EnrollmentCodeSerializer})
+    def post(self, request, hospital_id: int):
+        """A one-time enrollment code for the hospital's node (coordinator or the hospital's admin); an earlier
+        unused code stops working."""
+        code, expires_at = services.issue_enrollment_code(
+            request.user, _visible_hospital(request, hospital_id)
+        )
+        return Response({"code": code, "expires_at": expires_at}, status=status.HTTP_201_CREATED)
+
+
+class NodeEnrollmentSerializer(JsonInputSerializer):
+    code = serializers.CharField(max_length=200)
+    signing_address = serializers.RegexField(
+        r"^0x[0-9a-fA-F]{40}$", help_text="address of the node's own signing key"
+    )
+    chain_address = serializers.RegexField(
+        r"^0x[0-9a-fA-F]{40}$", help_text="address of the node's own chain key: it signs its submissions"
+    )
+
+
+class NodeEnrolledSerializer(serializers.Serializer):
+    token = serializers.CharField(help_text="the node token (shown once)")
+    hospital = serializers.DictField()
+    chain = serializers.DictField(allow_null=True, help_text="the chain the node submits to, if any")
+    poll_seconds = serializers.IntegerField()
+
+
+class NodeEnrollView(APIView):
+    """`dh-node enroll`: the enrollment code is the credential (no token yet); failures are throttled."""
+
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+    throttle_classes = [FailedEnrollmentThrottle]
+
+    @extend_schema(
+        request=NodeEnrollmentSerializer,
+        responses={201: NodeEnrolledSerializer},
+        examples=[
+            OpenApiExample(
+                "Enrollment",
+                value={
+                    "code": "enroll_1a2b3c4d.<43 characters of base64url>",
+                    "signing_address": "0x" + "1" * 40,
+                    "chain_address": "0x" + "2" * 40,
+                },
+                request_only=True,
+            )
+        ],
+    )
+    def post(self, request):
+        data = NodeEnrollmentSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        hospital = _visible_hospital(request, hospital_id)
-        services.set_chain_address(request.user, hospital, data.validated_data["chain_address"])
-        return Response(HospitalSerializer(hospital).data)
+        try:
+            hospital, token = services.enroll_node(**data.validated_data)
+        except (PermissionDenied, InvalidInput):
+            record_failed_enrollment(request)
+            raise
+        chain = None
+        if settings.DH_CHAIN != "off":
+            chain = {"rpc_url": settings.DH_CHAIN_PUBLIC_RPC_URL, "chain_id": settings.DH_CHAIN_ID}
+        return Response(
+            {
+                "token": token,
+                "hospital": {"id": hospital.pk, "name": hospital.name, "slug": hospital.slug},
+                "chain": chain,
+                "poll_seconds": settings.DH_NODE_POLL_SECONDS,
+            },
+            status=status.HTTP_201_CREATED,
+        )
 
 
 class NodeHeartbeatView(APIView):

@@ -14,8 +14,14 @@ class Hospital(models.Model):
     # None: the node token works until rotated or revoked; else it is refused from this moment on.
     node_token_expires_at = models.DateTimeField(null=True, blank=True)
     node_last_seen_at = models.DateTimeField(null=True, blank=True)
-    # Ethereum address the hospital submits from (set when the chain is in use).
+    # Ethereum address the hospital's node submits from: its own key, made and registered at enrollment.
     chain_address = models.CharField(max_length=42, blank=True)
+    # The address of the node's signing key (secp256k1, made at enrollment): it signs the node's uploads.
+    signing_address = models.CharField(max_length=42, blank=True)
+    # A one-time enrollment code for the hospital's node (`dh-node enroll`): stored hashed, refused once used
+    # or past its expiry.
+    enrollment_code_hash = models.CharField(max_length=64, blank=True, db_index=True)
+    enrollment_code_expires_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["name"]

@@ -2,17 +2,18 @@
 
 from rest_framework.permissions import BasePermission
 
+from hospitals.models import User
 from hospitals.principals import HospitalNode
 
 
 class IsPerson(BasePermission):
-    """A logged-in user (coordinator or hospital admin), not a node token."""
+    """A logged-in user (coordinator or hospital admin), not a node's or a key party's token."""
 
     message = "This endpoint is for coordinator and hospital admin accounts, not node tokens"
 
     def has_permission(self, request, view) -> bool:
         user = request.user
-        return bool(user and user.is_authenticated and not isinstance(user, HospitalNode))
+        return bool(user and user.is_authenticated and isinstance(user, User))
 
 
 class IsCoordinator(BasePermission):

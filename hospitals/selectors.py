@@ -42,10 +42,3 @@ def node_status(hospital: Hospital, now: datetime | None = None) -> str:
 def node_token_expired(hospital: Hospital, now: datetime | None = None) -> bool:
     expires_at = hospital.node_token_expires_at
     return expires_at is not None and (now or timezone.now()) >= expires_at
-
-
-def chain_addresses_in_use() -> set[str]:
-    """Every hospital's chain address, lower case."""
-    return {
-        a.lower() for a in Hospital.objects.exclude(chain_address="").values_list("chain_address", flat=True)
-    }

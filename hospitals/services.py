@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.contrib.auth import logout
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
@@ -16,7 +17,7 @@ from django.utils.text import slugify
 from events import realtime
 from events.services import record_event
 from hospitals.models import ApiToken, Hospital, User
-from hospitals.tokens import issue_token
+from hospitals.tokens import hash_token, issue_token
 from web.errors import Conflict, InvalidInput, PermissionDenied
 
 
@@ -166,15 +167,63 @@ def revoke_api_token(user: User, prefix: str) -> None:
     )
 
 
-def claim_chain_address(hospital: Hospital, address: str) -> bool:
-    """Gives a hospital without a chain address this one; False if it got one meanwhile (another worker)."""
-    claimed = bool(Hospital.objects.filter(pk=hospital.pk, chain_address="").update(chain_address=address))
-    if claimed:
-        hospital.chain_address = address
-    return claimed
+ADDRESS_PATTERN = re.compile(r"0x[0-9a-fA-F]{40}")
 
 
-def set_chain_address(actor: User, hospital: Hospital, address: str) -> None:
-    require_coordinator(actor)
-    hospital.chain_address = address
-    hospital.save(update_fields=["chain_address"])
+def issue_enrollment_code(actor: User, hospital: Hospital) -> tuple[str, datetime]:
+    """A one-time code for the hospital's node (`dh-node enroll`), shown once and stored hashed; it replaces
+    any earlier unused code. Returns the code and when it expires (DH_ENROLLMENT_CODE_HOURS)."""
+    require_hospital_manager(actor, hospital)
+    code = issue_token("enroll").plaintext
+    expires_at = timezone.now() + timedelta(hours=settings.DH_ENROLLMENT_CODE_HOURS)
+    hospital.enrollment_code_hash = hash_token(code)
+    hospital.enrollment_code_expires_at = expires_at
+    hospital.save(update_fields=["enrollment_code_hash", "enrollment_code_expires_at"])
+    record_event(
+        None,
+        actor.username,
+        "enrollment_code_issued",
+        {"hospital": hospital.slug, "expires_at": expires_at.isoformat()},
+    )
+    return code, expires_at
+
+
+def enroll_node(code: str, signing_address: str, chain_address: str) -> tuple[Hospital, str]:
+    """Spends a hospital's enrollment code: the node's public addresses are recorded and it gets a new node
+    token (the old one stops working). A used, expired or unknown code is refused, the same way for each."""
+    for name, address in (("signing_address", signing_address), ("chain_address", chain_address)):
+        if not ADDRESS_PATTERN.fullmatch(address):
+            raise InvalidInput(f"{name} must be an Ethereum address (0x and 40 hexadecimal digits)")
+    with transaction.atomic():
+        hospital = (
+            Hospital.objects.select_for_update()
+            .filter(enrollment_code_hash=hash_token(code), enrollment_code_expires_at__gt=timezone.now())
+            .exclude(enrollment_code_hash="")
+            .first()
+        )
+        if hospital is None:
+            raise PermissionDenied(
+                "Enrollment code refused: it is unknown, already used or expired; ask the coordinator for a new one"
+            )
+        if Hospital.objects.exclude(pk=hospital.pk).filter(chain_address__iexact=chain_address).exists():
+            raise Conflict("This chain address is registered for another hospital: make a new key")
+        hospital.enrollment_code_hash = ""
+        hospital.enrollment_code_expires_at = None
+        hospital.signing_address = signing_address
+        hospital.chain_address = chain_address
+        hospital.save(
+            update_fields=[
+                "enrollment_code_hash",
+                "enrollment_code_expires_at",
+                "signing_address",
+                "chain_address",
+            ]
+        )
+        token = _set_node_token(hospital)
+    record_event(
+        None,
+        f"node:{hospital.slug}",
+        "node_enrolled",
+        {"hospital": hospital.slug, "chain_address": chain_address, "signing_address": signing_address},
+    )
+    return hospital, token

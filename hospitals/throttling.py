@@ -44,5 +44,19 @@ class FailedLoginThrottle(SimpleRateThrottle):
         self.cache.set(key, [now, *history], self.duration)
 
 
+class FailedEnrollmentThrottle(FailedLoginThrottle):
+    """Guessing enrollment codes: failures counted per client address alone (there is no username)."""
+
+    scope = "enroll"
+
+    def get_cache_key(self, request, view=None) -> str:
+        who = hashlib.sha256(f"{self.get_ident(request)}".encode()).hexdigest()
+        return self.cache_format % {"scope": self.scope, "ident": who}
+
+
+def record_failed_enrollment(request) -> None:
+    FailedEnrollmentThrottle().record_failure(request)
+
+
 def record_failed_login(request) -> None:
     FailedLoginThrottle().record_failure(request)

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from django.conf import settings
-
 from contracts.client import submission_proof_hash
 from contracts.registry import RoundRegistry
 from hospitals.models import Hospital
@@ -79,7 +77,7 @@ def node_chain_task(round_: Round, hospital: Hospital) -> ChainMaterial | None:
         contract=opened.deployment.registry_address,
         round=round_.pk,
         address=hospital.chain_address,
-        signer="portal" if settings.DH_CHAIN == "local" else "node",
+        signer="node",
     )
 
 

@@ -10,14 +10,14 @@ per Groth16 verification key (the round's proving key, `proofs.ceremony`), with 
 rounds without proofs use a registry without a verifier, whose submissions carry none.
 
 Modes (settings.DH_CHAIN):
-- local: a hardhat node (the demo and tests start their own). The coordinator is dev account 0 and every hospital
-  gets the next free dev account: the portal holds these public dev keys and signs the hospitals' submissions
-  itself. That keeps the single-machine demo self-contained, but it proves nothing about who submitted.
+- local: a hardhat node (the demo and tests start their own). The coordinator is dev account 0; it funds each
+  hospital's own account (made by its node at enrollment) when it registers it.
 - sepolia: the portal holds the coordinator's key only (DH_CHAIN_PRIVATE_KEY, read from the environment when
-  connecting, never stored or logged). Each hospital submits from its own key: the coordinator records the
-  hospital's address (POST /api/hospitals/<id>/chain-address/), the portal registers it, and the hospital's node
-  sends submit(round id, 0x<its update's SHA-256>, its proofs) to the registry named in its round task itself;
-  the portal then finds that submission on chain and records it (docs: contracts/README.md).
+  connecting, never stored or logged); each hospital funds its own account.
+In both, each hospital submits from its own key, whose address its node registered at enrollment: the portal
+registers that address on the registry, and the node sends submit(round id, 0x<its update's SHA-256>, its
+proofs) to the registry named in its round task itself; the portal then finds that submission on chain, checks
+it records the upload, and stores it (docs: contracts/README.md). The portal signs only its own transactions.
 - off: nothing is recorded (tests of unrelated things).
 
 Idempotent: each transaction is looked up in ChainTransaction, then on chain (a crash after sending and before
@@ -37,7 +37,6 @@ from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from eth_account.signers.local import LocalAccount
 from eth_utils import to_checksum_address
 
 from contracts.client import ChainError, SnarkjsProof, TxResult, deploy
@@ -47,8 +46,6 @@ from crypto.zk import ProvingKey, build_circuit, export_solidity_verifier
 from crypto.zk.node import SnarkjsError
 from events import realtime
 from events.services import record_event
-from hospitals import selectors as hospital_selectors
-from hospitals import services as hospital_services
 from hospitals.models import Hospital
 from ledger.connection import ChainRefused, ChainUnavailable, chain_errors, connection, enabled, registry_of
 from ledger.models import ChainDeployment, ChainTransaction
@@ -120,36 +117,32 @@ def deployment_for(round_: Round) -> ChainDeployment:
 
 
 def hospital_address(hospital: Hospital) -> str:
-    """The hospital's chain address; in local mode the next free dev account is assigned the first time."""
-    if hospital.chain_address:
-        return to_checksum_address(hospital.chain_address)
-    if settings.DH_CHAIN != "local":
+    """The address the hospital's node registered at enrollment: its own key, which the portal never holds."""
+    if not hospital.chain_address:
         raise ChainRefused(
-            f"{hospital.name} has no chain address: the coordinator sets the address its node submits from"
+            f"{hospital.name}'s node has not enrolled: it registers the address of its own chain key at "
+            "enrollment (dh-node enroll)"
         )
-    taken = hospital_selectors.chain_addresses_in_use()
-    for account in connection().dev_accounts:
-        if account.address.lower() not in taken and hospital_services.claim_chain_address(
-            hospital, account.address
-        ):
-            return account.address
-    hospital.refresh_from_db(fields=["chain_address"])
-    if hospital.chain_address:  # another worker assigned one meanwhile
-        return to_checksum_address(hospital.chain_address)
-    raise ChainRefused(f"the local chain has no dev account left for {hospital.name}")
+    return to_checksum_address(hospital.chain_address)
 
 
-def hospital_signer(hospital: Hospital) -> LocalAccount | None:
-    """The key the portal signs the hospital's submissions with: a dev account in local mode, else None (the
-    hospital's node signs its own)."""
-    address = hospital_address(hospital).lower()
-    return next((a for a in connection().dev_accounts if a.address.lower() == address), None)
+# On the local dev chain the coordinator gives each hospital's account enough to pay for its submissions
+# (on Sepolia a hospital funds its own account).
+LOCAL_FUNDING_WEI = 10**19
+LOCAL_MIN_BALANCE_WEI = 10**18
+
+
+def _fund_locally(address: str) -> None:
+    chain = connection()
+    if settings.DH_CHAIN == "local" and chain.w3.eth.get_balance(address) < LOCAL_MIN_BALANCE_WEI:
+        chain.send_value(chain.coordinator, address, LOCAL_FUNDING_WEI)
 
 
 def _ensure_registered(
     registry: RoundRegistry, deployment: ChainDeployment, hospital: Hospital, round_: Round
 ) -> None:
     address = hospital_address(hospital)
+    _fund_locally(address)
     if registry.is_hospital(address):
         return
     try:
@@ -267,8 +260,8 @@ def submission_proofs(submission: Submission) -> list[SnarkjsProof]:
 
 
 def record_submission(submission: Submission) -> ChainTransaction | None:
-    """submit(round, update hash, proofs): signed by the portal for a local dev account; in sepolia mode the
-    hospital's node sent it and this finds it on chain (ChainUnavailable until it is there)."""
+    """submit(round, update hash, proofs) was sent by the hospital's node, signed with its own key: this finds
+    it on chain (ChainUnavailable until it is there) and checks that it records this upload."""
     if not enabled():
         return None
     round_, hospital = submission.round, submission.hospital
@@ -280,23 +273,10 @@ def record_submission(submission: Submission) -> ChainTransaction | None:
     with chain_errors():
         _ensure_registered(registry, deployment, hospital, round_)
         address = hospital_address(hospital)
-        signer = hospital_signer(hospital)
-
-        def find() -> TxResult | None:
-            return _mined(registry, round_.pk, "SubmissionRecorded", address)
-
-        if signer is None:
-            result = find()
-            if result is None:
-                raise ChainUnavailable(f"{hospital.name}'s node has not recorded its submission on chain yet")
-        else:
-            result = _send_once(
-                lambda: registry.submit(
-                    signer, round_.pk, _bytes32(submission.blob_digest), submission_proofs(submission)
-                ),
-                find,
-            )
-        # Whoever sent it, the chain must record this upload (a node could record one update and upload another).
+        result = _mined(registry, round_.pk, "SubmissionRecorded", address)
+        if result is None:
+            raise ChainUnavailable(f"{hospital.name}'s node has not recorded its submission on chain yet")
+        # The chain must record this upload (a node could record one update and upload another).
         recorded = registry.read_submission(round_.pk, address)
         if recorded is None or recorded.update_hash != _bytes32(submission.blob_digest):
             raise ChainRefused(

@@ -1,11 +1,32 @@
-"""A node's configuration: the portal URL, its node token and its data path; nothing else is needed."""
+"""A node's home: its configuration file and its keys, all private to the hospital (mode 0600 in a 0700 folder).
+
+    <home>/config.json   portal URL, node token, data path, chain endpoint; written by `dh-node enroll`
+    <home>/chain.key     the hospital's chain key (hex): it signs the hospital's own submissions on chain
+    <home>/signing.key   the node's signing key (hex)
+    <home>/status.json   what `dh-node run` is doing, for `dh-node status`
+    <home>/contributions.json   the node's own trusted-setup contributions (their hashes, no secret)
+
+The home is DH_NODE_HOME, else ~/.decentrahealth/node, unless --home names another.
+"""
 
 from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
+
+CONFIG_FILE = "config.json"
+CHAIN_KEY_FILE = "chain.key"
+SIGNING_KEY_FILE = "signing.key"
+STATUS_FILE = "status.json"
+# The node's own trusted-setup contributions (ceremony, name, contribution hash): a round's proving key must
+# hold one of them, or the node will not prove with it.
+CONTRIBUTIONS_FILE = "contributions.json"
+
+
+class NodeConfigError(Exception):
+    """The node's home or configuration is missing or unusable; the message says what to do."""
 
 
 @dataclass(frozen=True)
@@ -14,10 +35,14 @@ class NodeConfig:
     token: str
     data_path: str
     seed: int = 0
-    # With the portal on a public chain (DH_CHAIN=sepolia) the node signs its own submission: the RPC endpoint
-    # and a file (mode 0600) holding the hospital's private key (node/chain.py).
+    # A PEM bundle to verify the portal's certificate against (a private CA); empty: the system's CAs.
+    ca_file: str = ""
+    hospital: str = ""  # the hospital's slug, as the portal enrolled it
+    # The chain the node records its own submissions on (told by the portal at enrollment), and the file of
+    # the hospital's key there; empty when the portal records nothing on chain.
     chain_rpc_url: str = ""
     chain_key_file: str = ""
+    signing_key_file: str = ""
     # Whether this node takes part in rounds whose updates travel in the clear ("plaintext", the benchmark
     # baseline): off unless its admin allows it, so a portal cannot downgrade the node's protection.
     allow_plaintext: bool = False
@@ -26,23 +51,37 @@ class NodeConfig:
         return f"NodeConfig(portal_url={self.portal_url!r}, data_path={self.data_path!r})"
 
 
-def config_path(config_dir: Path, hospital_slug: str) -> Path:
-    return config_dir / f"{hospital_slug}.json"
+def default_home() -> Path:
+    raw = os.environ.get("DH_NODE_HOME")
+    return Path(raw).expanduser() if raw else Path.home() / ".decentrahealth" / "node"
 
 
-def write_node_config(config_dir: Path, hospital_slug: str, config: NodeConfig) -> Path:
-    config_dir.mkdir(parents=True, exist_ok=True)
-    path = config_path(config_dir, hospital_slug)
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+def write_private(path: Path, text: str) -> None:
+    """Writes `text` to `path` readable by its owner only (created 0600, never world-readable meanwhile)."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.partial")
+    descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(descriptor, "w") as handle:
-        json.dump(config.__dict__, handle)
+        handle.write(text)
+    os.replace(partial, path)
+
+
+def write_node_config(home: Path, config: NodeConfig) -> Path:
+    path = Path(home) / CONFIG_FILE
+    write_private(path, json.dumps(asdict(config), indent=2) + "\n")
     return path
 
 
-def read_node_config(config_dir: Path, hospital_slug: str) -> NodeConfig:
-    path = config_path(config_dir, hospital_slug)
+def read_node_config(home: Path) -> NodeConfig:
+    path = Path(home) / CONFIG_FILE
     if not path.exists():
-        raise FileNotFoundError(
-            f"No node configuration at {path}: write one with the portal URL, the node token and the data path"
+        raise NodeConfigError(
+            f"no node configuration at {path}: enroll first (dh-node enroll --portal URL --code CODE --data "
+            "PATH), or name the node's folder with --home or DH_NODE_HOME"
         )
-    return NodeConfig(**json.loads(path.read_text()))
+    try:
+        raw = json.loads(path.read_text())
+        known = {field.name for field in fields(NodeConfig)}
+        return NodeConfig(**{key: value for key, value in raw.items() if key in known})
+    except (ValueError, TypeError) as exc:
+        raise NodeConfigError(f"{path} is not a node configuration ({exc}): enroll again") from None

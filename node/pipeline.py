@@ -18,8 +18,10 @@ from fl.serialization import weights_from_bytes
 from fl.strategy import client_update
 from fl.training import TrainConfig, evaluate
 from node import chain as node_chain
-from node import protecting, proving
+from node import keys, protecting, proving
 from node.client import PortalClient, PortalError
+from node.config import CONTRIBUTIONS_FILE, NodeConfig
+from protocol import signing
 from protocol.node_task import SIGNERS, ChainMaterial, RoundConfig
 from protocol.upload import Upload
 
@@ -60,16 +62,9 @@ def signs_on_chain(chain: ChainMaterial) -> bool:
     return chain.signer == "node"
 
 
-def run_round(
-    client: PortalClient,
-    round_id: int,
-    data_path: str | Path,
-    node_seed: int = 0,
-    chain_rpc_url: str = "",
-    chain_key_file: str = "",
-    allow_plaintext: bool = False,
-) -> dict[str, Any]:
-    """Runs this hospital's part of a round; returns what was done. Safe to call twice (skips if submitted)."""
+def run_round(client: PortalClient, round_id: int, config: NodeConfig, home: Path) -> dict[str, Any]:
+    """Runs this hospital's part of a round with the node's configuration and home; returns what was done.
+    Safe to call twice (skips if submitted). The upload carries the node's signature (protocol.signing)."""
     try:
         task = client.round_task(round_id)
     except PortalError as exc:
@@ -88,31 +83,31 @@ def run_round(
     template = build_model(architecture.key, architecture.num_classes).state_dict()
     if len(global_vector) != fl_params.parameter_count(template):
         raise ValueError("the downloaded model does not match its declared architecture")
-    seed = training_seed(node_seed, task.model.version)
-    dataset = load_local_dataset(data_path, architecture.num_classes)
+    seed = training_seed(config.seed, task.model.version)
+    dataset = load_local_dataset(config.data_path, architecture.num_classes)
     train_set, val_set = split_local_validation(dataset, seed)
-    config = train_config(task.config)
+    training = train_config(task.config)
     seconds["download"] = time.perf_counter() - started
 
     started = time.perf_counter()
     update = client_update(
-        fl_params.unflatten(global_vector, template), architecture.key, config, train_set, seed
+        fl_params.unflatten(global_vector, template), architecture.key, training, train_set, seed
     )
     result = update.result
     local = evaluate(result.state, architecture.key, val_set)
     seconds["training"] = time.perf_counter() - started
 
     started = time.perf_counter()
-    blob = protecting.protect(task.protection, update.weighted_update, client, allow_plaintext)
+    blob = protecting.protect(task.protection, update.weighted_update, client, config.allow_plaintext)
     seconds["protection"] = time.perf_counter() - started
 
     started = time.perf_counter()
-    proof, head = proving.prove(task.proof, result, client) or (None, None)
+    proof, head = proving.prove(task.proof, result, client, home / CONTRIBUTIONS_FILE) or (None, None)
     seconds["proof"] = time.perf_counter() - started
 
     if task.chain is not None and signs_on_chain(task.chain):  # before the upload, which the portal checks
         started = time.perf_counter()
-        node_chain.submit_on_chain(task.chain, blob, proof, chain_rpc_url, chain_key_file)
+        node_chain.submit_on_chain(task.chain, blob, proof, config.chain_rpc_url, config.chain_key_file)
         seconds["chain"] = time.perf_counter() - started
 
     metrics = {
@@ -120,7 +115,13 @@ def run_round(
         **{f"local_val_{k}": v for k, v in local.items()},
         "seconds": {k: round(v, 3) for k, v in seconds.items()},
     }
-    upload = Upload(num_samples=result.num_samples, metrics=metrics, proof=proof, head=head)
+    signature = None
+    if config.signing_key_file:
+        statement = signing.upload_statement(round_id, hashlib.sha256(blob).hexdigest(), result.num_samples)
+        signature = signing.sign_text(keys.load_key(Path(config.signing_key_file)), statement)
+    upload = Upload(
+        num_samples=result.num_samples, metrics=metrics, proof=proof, head=head, signature=signature
+    )
     started = time.perf_counter()
     try:
         client.upload(round_id, blob, upload)

@@ -19,9 +19,10 @@ from pathlib import Path
 from typing import Any
 
 from crypto.paths import cache_dir
-from crypto.zk import CircuitArtifacts, CircuitShape, ProvingKey, commit_trace
+from crypto.zk import CircuitArtifacts, CircuitShape, ProvingKey, commit_trace, phase2
 from crypto.zk.training_proof import check_trace, prove_steps
 from fl.training import LocalResult, head_of
+from node import ceremony
 from node.client import PortalClient
 from protocol.node_task import FileSpec, ProofMaterial
 from protocol.upload import Head
@@ -43,7 +44,24 @@ def _cached_file(client: PortalClient, spec: FileSpec, suffix: str) -> Path:
     return path
 
 
-def proving_key(material: ProofMaterial, client: PortalClient) -> ProvingKey:
+class ForeignProvingKey(ValueError):
+    """The round's proving key holds none of this node's own trusted-setup contributions."""
+
+
+def check_own_contribution(zkey: Path, contributions_file: Path) -> None:
+    """Refuses a proving key that none of this node's recorded contributions went into: whoever made such a key
+    (the portal alone, say) could know its toxic waste and forge proofs, so proving with it would prove nothing."""
+    own = {entry["hash"] for entry in ceremony.own_contributions(contributions_file)}
+    in_key = {entry["hash"] for entry in phase2.contribution_hashes(zkey) if entry["type"] == 0}
+    if not own & in_key:
+        raise ForeignProvingKey(
+            "the round's proving key holds none of this node's trusted-setup contributions "
+            f"({len(own)} recorded in {contributions_file}): refusing to prove with a key this hospital did not "
+            "help make"
+        )
+
+
+def proving_key(material: ProofMaterial, client: PortalClient, contributions_file: Path) -> ProvingKey:
     if not material.key_ready:
         raise ValueError("the round's proving key is not prepared yet: run the round once it is collecting")
     shape = material.shape
@@ -54,15 +72,17 @@ def proving_key(material: ProofMaterial, client: PortalClient) -> ProvingKey:
         wasm=_cached_file(client, material.wasm, ".wasm"),
         constraints=material.constraints,
     )
+    zkey = _cached_file(client, material.zkey, ".zkey")
+    check_own_contribution(zkey, contributions_file)
     return ProvingKey(
         artifacts=artifacts,
-        zkey=_cached_file(client, material.zkey, ".zkey"),
+        zkey=zkey,
         verification_key_path=_cached_file(client, material.vkey, ".vkey.json"),
     )
 
 
 def prove(
-    material: ProofMaterial, result: LocalResult, client: PortalClient
+    material: ProofMaterial, result: LocalResult, client: PortalClient, contributions_file: Path
 ) -> tuple[dict[str, Any], Head] | None:
     """The upload's proof bundle and the final head it proves; None for a round without proofs."""
     if material.scheme == "none":
@@ -76,7 +96,7 @@ def prove(
         raise ValueError("the round asks for a proof of training but no head steps were recorded")
     if trace[0].lr_q != material.lr_q:
         raise ValueError(f"trained with lr_q {trace[0].lr_q}, the round's is {material.lr_q}")
-    key = proving_key(material, client)
+    key = proving_key(material, client, contributions_file)
     check_trace(trace, key.artifacts.shape)
     commitment = commit_trace(trace)
     challenge = client.commit_run(

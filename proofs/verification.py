@@ -1,7 +1,8 @@
 """Proof of training, portal side: what a submission's proof must show before the submission counts.
 
 With the "groth16" scheme (settings.DH_PROOFS, stored on each round as Round.proof_scheme):
-1. the round opens: proofs.ceremony prepares its proving key (a contribution per hospital, then a beacon);
+1. the round opens once its proving key is ready: the trusted setup made by its hospitals (proofs.services: a
+   contribution by each hospital's own node, a beacon from a later chain block, the whole chain verified);
 2. node_material tells each node the circuit shape, the learning rate, how many steps to prove, its round
    context (round id, hospital slug, base model digest and head hash) and where to download the key's files;
 3. the node trains, commits to its run (the Merkle root of every head step, the step count S and the sample

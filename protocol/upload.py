@@ -32,11 +32,14 @@ class Upload(Message):
     metrics: dict[str, Any] = field(default_factory=dict)  # free-form: training and local validation figures
     proof: dict[str, Any] | None = None  # the proof bundle of crypto.zk (with a proof of training)
     head: Head | None = None  # the head the proof ends at (with a proof of training)
+    # The node's signature of protocol.signing.upload_statement (with its enrolled signing key).
+    signature: str | None = None
 
     def form_fields(self) -> dict[str, str]:
-        """The multipart form fields: integers as text, the rest as JSON; absent (None) fields left out."""
+        """The multipart form fields: integers and strings as text, the rest as JSON; absent (None) fields left
+        out."""
         return {
-            name: str(value) if isinstance(value, int) else json.dumps(value)
+            name: str(value) if isinstance(value, int | str) else json.dumps(value)
             for name, value in self.to_json().items()
             if value is not None
         }

@@ -92,6 +92,9 @@ class Submission(models.Model):
     # The node's final classifier head in the clear (fixed-point integers {"weight": [[..]], "bias": [..]}), what
     # the proof ends at; the rest of the update stays protected.
     head = models.JSONField(null=True, blank=True)
+    # The node's signature of protocol.signing.upload_statement(round, blob_digest, num_samples), made with the
+    # signing key whose address the hospital's node registered at enrollment.
+    signature = models.CharField(max_length=132, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

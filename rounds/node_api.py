@@ -5,13 +5,14 @@ from __future__ import annotations
 from django.conf import settings
 from django.http import FileResponse
 from drf_spectacular.utils import extend_schema
-from rest_framework import status
+from rest_framework import serializers, status
 from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from hospitals.permissions import IsNode
 from hospitals.principals import HospitalNode
+from proofs import selectors as ceremony_selectors
 from proofs import verification as proofs
 from registry import blobstore
 from rounds import selectors
@@ -25,6 +26,33 @@ from rounds.serializers import (
 from rounds.services import collecting
 from web.body_limit import body_limit
 from web.errors import InvalidUpload, NotFound, UploadTooLarge
+
+
+class NodeWorkSerializer(serializers.Serializer):
+    rounds = serializers.ListField(
+        child=serializers.DictField(), help_text="rounds to train for now: [{id, task_url}]"
+    )
+    contributions = serializers.ListField(
+        child=serializers.DictField(), help_text="trusted-setup contributions the ceremony waits for"
+    )
+    poll_seconds = serializers.IntegerField(help_text="how long to wait before polling again when idle")
+
+
+class NodeWorkView(APIView):
+    permission_classes = [IsNode]
+
+    @extend_schema(responses=NodeWorkSerializer)
+    def get(self, request):
+        """What this hospital's node should do now (`dh-node run` polls it): nodes pull their work, the portal
+        never pushes to a hospital."""
+        hospital = request.user.hospital
+        return Response(
+            {
+                "rounds": selectors.node_work(hospital),
+                "contributions": ceremony_selectors.contributions_due(hospital),
+                "poll_seconds": settings.DH_NODE_POLL_SECONDS,
+            }
+        )
 
 
 class NodeRoundTaskView(APIView):
@@ -64,6 +92,7 @@ class NodeSubmissionView(APIView):
             values["metrics"],
             proof,
             values["head"],
+            values["signature"],
         )
         return Response(SubmissionSerializer(submission).data, status=status.HTTP_201_CREATED)
 

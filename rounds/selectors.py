@@ -51,6 +51,19 @@ def node_round(hospital: Hospital, round_id: int) -> Round:
     return round_
 
 
+def node_work(hospital: Hospital) -> list[dict]:
+    """The rounds whose task this hospital's node should do now: collecting, the hospital taking part, and no
+    update from it yet."""
+    rounds = (
+        Round.objects.filter(
+            state=Round.State.COLLECTING, participants__hospital=hospital, participants__opted_out=False
+        )
+        .exclude(submissions__hospital=hospital)
+        .order_by("pk")
+    )
+    return [{"id": round_.pk, "task_url": f"/api/node/rounds/{round_.pk}/"} for round_ in rounds]
+
+
 def submissions_visible_to(user: User, round_: Round) -> QuerySet[Submission]:
     submissions = round_.submissions.select_related("hospital")
     if user.is_coordinator:

@@ -223,6 +223,8 @@ class UploadSerializer(serializers.Serializer):
     proof = serializers.JSONField(required=False, allow_null=True, default=None)
     # The final classifier head in the clear, fixed point: {"weight": [[...]], "bias": [...]} (with a proof).
     head = serializers.JSONField(required=False, allow_null=True, default=None)
+    # The node's signature (0x, 65 bytes hex) of protocol.signing.upload_statement with its enrolled signing key.
+    signature = serializers.RegexField(r"^0x[0-9a-fA-F]{130}$", required=False, allow_blank=True, default="")
 
     def validate_metrics(self, value):
         if not isinstance(value, dict) or len(json.dumps(value)) > 20_000:

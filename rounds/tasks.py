@@ -5,6 +5,7 @@ import logging
 from celery import Task, shared_task
 
 from ledger.connection import ChainUnavailable
+from proofs.ceremony import CeremonyWaiting
 from rounds import dispatch
 from rounds.services import aggregating, chain_records, collecting, lifecycle
 
@@ -31,6 +32,13 @@ def open_round(self: Task, round_id: int) -> None:
         collecting.open_round(round_id)
     except ChainUnavailable as error:
         _retry_chain(self, round_id, error)
+    except CeremonyWaiting as waiting:
+        # The hospitals' trusted setup is not ready: the round stays OPEN and a new task looks again (bounded by
+        # DH_CEREMONY_TIMEOUT, after which the round fails) - a new task, not a retry, which Celery caps
+        # (max_retries) and which the chain's tries count. An eager task cannot wait: a later run opens it.
+        log.info("round %s waits: %s", round_id, waiting)
+        if not self.request.is_eager:
+            open_round.apply_async((round_id,), countdown=waiting.retry_in)
 
 
 @shared_task(name=dispatch.AGGREGATE_ROUND, bind=True, acks_late=True)
@@ -41,7 +49,9 @@ def aggregate_round(self: Task, round_id: int) -> None:
     except ChainUnavailable as error:
         _retry_chain(self, round_id, error)
     except aggregating.KeyPartiesWaiting as waiting:
-        raise self.retry(countdown=waiting.retry_in, max_retries=None) from None
+        # Asked again later as a new task, not a retry: Celery caps retries (max_retries), and waiting on the key
+        # parties must not use up the chain's (task.request.retries). The task never waits itself.
+        aggregate_round.apply_async((round_id,), countdown=waiting.retry_in)
 
 
 @shared_task(name=dispatch.RECORD_SUBMISSION_ON_CHAIN, bind=True, acks_late=True)

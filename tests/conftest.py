@@ -7,7 +7,7 @@ hospital C, not invited), anonymous, and hospital A's node.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
@@ -23,7 +23,8 @@ from dhportal.celery import app as celery_app
 from fl.local_data import save_npz
 from hospitals import services as hospital_services
 from hospitals.models import Hospital, User
-from node.config import NodeConfig, write_node_config
+from node import cli as node_cli
+from node.service import NodeService
 from registry import services as registry_services
 from registry.models import GlobalModel
 from rounds.models import Round
@@ -35,9 +36,8 @@ TINY_CONFIG = {"local_epochs": 1, "batch_size": 8, "proof_steps": 1}
 
 @pytest.fixture(autouse=True)
 def isolated_portal(settings, tmp_path):
-    """Each test: its own blob store and node configs; tasks eager unless a test starts a real worker."""
+    """Each test: its own blob store; tasks eager unless a test starts a real worker."""
     settings.DATA_DIR = tmp_path / "portal"
-    settings.DH_NODE_CONFIG_DIR = tmp_path / "nodes"
     settings.DH_PROTECTION = "plaintext"
     settings.DH_CHAIN = "off"  # tests of the chain (tests/rounds/test_chain.py) turn it on
     settings.DH_PROOFS = "none"  # tests of proofs (tests/rounds/test_proofs.py) turn them on
@@ -60,6 +60,10 @@ class Consortium:
     node_tokens: dict[str, str]
     model: GlobalModel
     data_dir: Path
+    node_homes: dict[str, Path] = field(default_factory=dict)  # filled by enroll_nodes
+
+    def hospital(self, slug: str) -> Hospital:
+        return next(h for h in (self.hospital_a, self.hospital_b, self.hospital_c) if h.slug == slug)
 
     def client(self, persona: str) -> APIClient:
         client = APIClient()
@@ -91,16 +95,29 @@ class Consortium:
             **extra,
         )
 
-    def write_node_configs(self, portal_url: str, config_dir: Path) -> None:
-        for slug, token in self.node_tokens.items():
-            write_node_config(
-                config_dir,
-                slug,
-                # The tests plan plaintext rounds (DH_PROTECTION above) unless they ask for ckks.
-                NodeConfig(
-                    portal_url, token, str(self.data_dir / f"{slug}.npz"), seed=1, allow_plaintext=True
-                ),
-            )
+    def enroll_nodes(self, portal_url: str) -> dict[str, Path]:
+        """Each hospital's node enrolled as its IT admin enrolls it: a one-time code from the coordinator, then
+        `dh-node enroll` (its function, in this process) against the portal at portal_url; the node makes its
+        own keys. Homes under data_dir/../nodes/<slug>; node_tokens hold the tokens enrollment issued."""
+        self.node_homes = {}
+        for slug in self.node_tokens:
+            hospital = Hospital.objects.get(slug=slug)
+            code, _ = hospital_services.issue_enrollment_code(self.coordinator, hospital)
+            home = self.data_dir.parent / "nodes" / slug
+            # The tests plan plaintext rounds (DH_PROTECTION above) unless they ask for ckks.
+            data = self.data_dir / f"{slug}.npz"
+            config = node_cli.enroll(home, portal_url, code, str(data), seed=1, allow_plaintext=True)
+            self.node_tokens[slug] = config.token
+            self.node_homes[slug] = home
+        for hospital in (self.hospital_a, self.hospital_b, self.hospital_c):
+            hospital.refresh_from_db()
+        return self.node_homes
+
+    def run_nodes(self, slugs: list[str] | None = None) -> None:
+        """One pass of each enrolled node's loop (`dh-node run --once`) in this process: each polls its work
+        and does what is listed."""
+        for slug in slugs or list(self.node_homes):
+            NodeService(self.node_homes[slug]).run(once=True)
 
 
 def tiny_hospital_files(target: Path, slugs: list[str]) -> None:
@@ -162,14 +179,16 @@ def committee_shares(tmp_path_factory):
 
 @pytest.fixture
 def key_committee(db, committee_shares):
+    """An active committee with the joint public key of committee_shares and no enrolled parties: for tests of
+    what the portal checks and sums. Decryption needs key-party services: demo.committee starts real ones."""
     from committee.models import KeyCommittee
     from crypto import ckks
     from registry import blobstore
 
-    public_context, party_dirs = committee_shares
+    public_context, _party_dirs = committee_shares
     return KeyCommittee.objects.create(
+        state=KeyCommittee.State.ACTIVE,
         seed="00",
         key_id=ckks.key_id(public_context),
         public_context_digest=blobstore.put_bytes(public_context),
-        parties=[{"index": i, "commitment": "", "location": str(d)} for i, d in enumerate(party_dirs)],
     )

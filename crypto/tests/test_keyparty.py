@@ -9,7 +9,7 @@ import sys
 import numpy as np
 import pytest
 
-from crypto import ckks, decryption_job, keygen, keyparty
+from crypto import ckks, decryption_job, keygen, keyparty, partytls
 
 pytestmark = [pytest.mark.mpc]
 
@@ -157,3 +157,51 @@ def test_batched_share_randomness_is_uniform_below_the_prime() -> None:
     assert abs(float(values.mean()) / prime - 0.5) < 0.01
     small = keyparty.uniform_below(5, 10_000)
     assert set(np.unique(small).tolist()) == {0, 1, 2, 3, 4}
+
+
+def tls_runs(base, identities, indices_of_issuers=None):
+    """MPyC's TLS files for each party (crypto.partytls); party i's run certificate is issued by identity
+    indices_of_issuers[i] (default: its own)."""
+    certificates = [cert.decode() for _key, cert in identities]
+    runs = []
+    for index in range(len(identities)):
+        issuer = (indices_of_issuers or range(len(identities)))[index]
+        run = base / f"tls{index}"
+        partytls.write_mpyc_config(run, index, *identities[index], certificates)
+        if issuer != index:  # a member issues itself a certificate for another member's index
+            key_pem, chain = partytls.issue_run_certificate(*identities[issuer], index)
+            (run / ".config" / f"party_{index}.key").write_bytes(key_pem)
+            (run / ".config" / f"party_{index}.crt").write_bytes(chain)
+        runs.append(run)
+    return runs
+
+
+def test_parties_talk_tls_with_the_committees_certificates_only(tmp_path, committee, round_updates) -> None:
+    public_context, party_dirs = committee
+    _, _, blobs = round_updates
+    identities = [partytls.make_identity(f"p{index}") for index in range(3)]
+    job = decryption_job.write_job(
+        tmp_path / "job",
+        public_context,
+        blobs,
+        LENGTH,
+        ckks.blob_digest(ckks.sum_blobs(public_context, blobs)),
+    )
+    opened = keyparty.decrypt_sum(
+        job, party_dirs, timeout=120, tls_dirs=tls_runs(tmp_path / "ok", identities)
+    )
+    assert opened.shape == (LENGTH,)
+    assert all(json.loads((job / f"report-party{i}.json").read_text())["tls"] for i in range(3))
+    # Party 1 presents a certificate that party 2's identity issued for index 1: the bundle alone would accept
+    # it (party 2 is a member), the pinning of each index to its identity does not.
+    swapped = tls_runs(tmp_path / "swapped", identities, indices_of_issuers=[0, 2, 2])
+    with pytest.raises(keyparty.ThresholdDecryptionError, match=r"exit 4\).*refused peer 1"):
+        keyparty.decrypt_sum(job, party_dirs, timeout=60, tls_dirs=swapped)
+    # A party whose identity is not the committee's: no TLS handshake succeeds, the MPC never starts.
+    outsider = partytls.make_identity("outsider")
+    runs = tls_runs(tmp_path / "outsider", identities)
+    key_pem, chain = partytls.issue_run_certificate(*outsider, 2)
+    (runs[2] / ".config" / "party_2.key").write_bytes(key_pem)
+    (runs[2] / ".config" / "party_2.crt").write_bytes(chain)
+    with pytest.raises(keyparty.ThresholdDecryptionError, match="still running after"):
+        keyparty.decrypt_sum(job, party_dirs, timeout=8, tls_dirs=runs)

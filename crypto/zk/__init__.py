@@ -1,9 +1,11 @@
 """Proof of training for the classifier head: Poseidon commitments, Merkle spot-checks, Groth16 via snarkjs.
 
 artifacts = build_circuit()                         # circuits/head_step.circom, cached
-ceremony = Ceremony(artifacts, ptau)                # phase 2: setup, one contribution per hospital
+ceremony = Ceremony(artifacts, ptau)                # phase 2 on one machine (tests, benches, the dev key)
 ceremony.contribute("hospital-a")
 key = ceremony.finalize(beacon_hex)                 # ProvingKey: zkey + verification key
+# A ceremony whose hospitals contribute on their own machines: crypto.zk.phase2 (setup_zkey, contribute,
+# verify_chain, apply_beacon); the ptau's and zkeys' contributions: crypto.zk.ptau.
 bundle = prove_training(trace, context, n_proofs, key)
 verify_training(bundle, context, key.verification_key(), head_hash(W0, b0), (W, b), lr_q, n_proofs)
 """

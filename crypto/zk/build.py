@@ -6,9 +6,10 @@ the compiler version and the shape):
     zkeys/<chain key>.zkey                             phase-2 keys; the chain key hashes the ptau file and
                                                        every step before (setup, contributions by name, beacon)
     zkeys/<chain key>.vkey.json, .sol                  verification key and Solidity verifier of a final key
-A re-run with the same ptau and participants therefore reuses every step. Each hospital's contribution mixes in
-32 bytes from os.urandom that are never stored; in production each hospital runs its contribution on its own
-machine and passes the zkey on (the cache only saves a demo from repeating them).
+A re-run with the same ptau and participants therefore reuses every step. The Ceremony class runs every
+contribution on this machine (tests, benches, the dev key of crypto.zk.dev): whoever runs it could forge proofs.
+The portal's ceremony caches only the initial zkey here (setup_zkey: no secret in it); each hospital contributes
+on its own machine (crypto.zk.phase2, node.ceremony) and the portal verifies the chain (proofs.services).
 
 CLI (what circuits/build.sh runs):
     python -m crypto.zk.build [--features 16 --classes 2 --batch 8] [--ptau P --participant NAME ... --beacon HEX]
@@ -215,9 +216,22 @@ def _compile(shape: CircuitShape, directory: Path) -> None:
         )  # last: its presence marks a complete build
 
 
+def setup_chain_key(artifacts: CircuitArtifacts, ptau: Path) -> str:
+    """The cache key of the initial zkey (`groth16 setup` of the circuit from the ptau: no secret in it)."""
+    return _sha256_bytes(f"setup\0{artifacts.key}\0{file_sha256(Path(ptau))}".encode())[:24]
+
+
+def setup_zkey(artifacts: CircuitArtifacts, ptau: Path, process: SnarkjsProcess | None = None) -> Path:
+    """The initial zkey ("_0000": `snarkjs groth16 setup` of the r1cs from the ptau, deterministic, no secret in
+    it), made once per circuit and ptau (about 2 minutes for the default circuit here) and cached."""
+    return Ceremony(artifacts, ptau, process).zkey
+
+
 class Ceremony:
-    """Groth16 phase 2 for one circuit: setup from a prepared powers-of-tau file, one contribution per
-    participant (hospital), then a public random beacon.
+    """Groth16 phase 2 for one circuit run on one machine: setup from a prepared powers-of-tau file, one
+    contribution per participant, then a beacon. For tests, benches and the dev key only (crypto.zk.dev): every
+    contribution's entropy passes through this process, so whoever runs it could forge proofs. The portal's
+    ceremony, where each hospital contributes on its own machine, is made of crypto.zk.phase2's steps.
 
         ceremony = Ceremony(build_circuit(), ptau)
         ceremony.contribute("hospital-a"); ceremony.contribute("hospital-b")
@@ -231,7 +245,7 @@ class Ceremony:
         self.ptau = Path(ptau)
         self.participants: list[str] = []
         self._process = process
-        self._chain_key = _sha256_bytes(f"setup\0{artifacts.key}\0{file_sha256(self.ptau)}".encode())[:24]
+        self._chain_key = setup_chain_key(artifacts, self.ptau)
         self.zkey = self._cached_step(
             lambda out: self._node.request(
                 "setup", r1cs=str(artifacts.r1cs), ptau=str(self.ptau), zkey=str(out)

@@ -4,17 +4,44 @@
 //
 // Request:  {"id": n, "op": "...", ...arguments}
 // Reply:    {"id": n, "ok": true, "result": ...}  or  {"id": n, "ok": false, "error": "message"}
-// Nothing here logs inputs: witnesses hold private training data.
+// Nothing here logs inputs: witnesses hold private training data, and a contribution's entropy arrives in its
+// request and is never written anywhere.
 
 import fs from "node:fs";
 import { createRequire } from "node:module";
 import path from "node:path";
 import readline from "node:readline";
+import { pathToFileURL } from "node:url";
 
+import { blake2b } from "@noble/hashes/blake2b";
+import * as binFileUtils from "@iden3/binfileutils";
 import * as snarkjs from "snarkjs";
 
 const require = createRequire(import.meta.url);
 const snarkjsRoot = path.dirname(path.dirname(require.resolve("snarkjs")));
+// snarkjs' zkey reader (not exported by the package; the same module instance main.js re-exports from).
+const zkeyUtils = await import(pathToFileURL(path.join(snarkjsRoot, "src", "zkey_utils.js")).href);
+
+// stdout carries the replies only: snarkjs' verifiers print their findings with console.log.
+console.log = (...args) => console.error(...args);
+console.info = console.log;
+console.debug = console.log;
+
+// Runs a snarkjs verification, collecting what it says is wrong (its logger's warnings and errors, and what it
+// prints): {valid, problems}.
+async function verification(run) {
+    const problems = [];
+    const note = (message) => problems.push(String(message));
+    const logger = { debug() {}, info() {}, warn: note, error: note };
+    const print = console.log;
+    console.log = (...args) => note(args.join(" "));
+    try {
+        const valid = (await run(logger)) === true;
+        return { valid, problems };
+    } finally {
+        console.log = print;
+    }
+}
 
 const operations = {
     async prove({ wasm, zkey, input }) {
@@ -46,6 +73,35 @@ const operations = {
     },
     async verifyZkey({ r1cs, ptau, zkey }) {
         return await snarkjs.zKey.verifyFromR1cs(r1cs, ptau, zkey);
+    },
+    // The whole chain of a phase-2 zkey: from the r1cs and ptau (as `snarkjs zkey verify`), or from the initial
+    // zkey that `groth16 setup` made of them (the same check without remaking it).
+    async verifyZkeyFromR1cs({ r1cs, ptau, zkey }) {
+        return await verification((logger) => snarkjs.zKey.verifyFromR1cs(r1cs, ptau, zkey, logger));
+    },
+    async verifyZkeyFromInit({ init, ptau, zkey }) {
+        return await verification((logger) => snarkjs.zKey.verifyFromInit(init, ptau, zkey, logger));
+    },
+    // The contributions of a zkey with the hash `snarkjs zkey contribute` prints for each (blake2b-512 of the
+    // contributor's public key and transcript).
+    async zkeyContributions({ zkey }) {
+        const { fd, sections } = await binFileUtils.readBinFile(zkey, "zkey", 2);
+        try {
+            const header = await zkeyUtils.readHeader(fd, sections, false);
+            if (header.protocol != "groth16") throw new Error("not a Groth16 zkey");
+            const mpcParams = await zkeyUtils.readMPCParams(fd, header.curve, sections);
+            return mpcParams.contributions.map((c) => {
+                const hasher = blake2b.create({ dkLen: 64 });
+                zkeyUtils.hashPubKey(hasher, header.curve, c);
+                return {
+                    name: c.name || "",
+                    type: c.type,
+                    hash: Buffer.from(hasher.digest()).toString("hex"),
+                };
+            });
+        } finally {
+            await fd.close();
+        }
     },
     async exportVkey({ zkey }) {
         return await snarkjs.zKey.exportVerificationKey(zkey);

@@ -102,6 +102,7 @@ STATIC_ROOT = DATA_DIR / "static"
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "hospitals.authentication.TokenAuthentication",
+        "committee.authentication.KeyPartyTokenAuthentication",  # "keyparty_..." tokens of key parties
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -114,6 +115,10 @@ REST_FRAMEWORK = {
 # Logging in and issuing API tokens: this many failed attempts per username and client address, then 429 until
 # the window passes (hospitals/throttling.py). Counted in CACHES["default"]: per process with the default
 # in-memory cache, so with N server processes a client may try up to N times as often.
+# Hours an enrollment code (hospital node or key party) stays valid; used once.
+DH_ENROLLMENT_CODE_HOURS = env_int("DH_ENROLLMENT_CODE_HOURS", 72)
+# Seconds a node (`dh-node run`) waits between two polls of its work when there is none.
+DH_NODE_POLL_SECONDS = env_int("DH_NODE_POLL_SECONDS", 5)
 DH_LOGIN_RATE = env_str("DH_LOGIN_RATE", "10/min")
 if not re.fullmatch(r"[1-9][0-9]*/(s|sec|m|min|h|hour|d|day)", DH_LOGIN_RATE):
     raise ValueError(f"DH_LOGIN_RATE={DH_LOGIN_RATE!r}: use <count>/<s|min|hour|day>, e.g. 10/min")
@@ -191,10 +196,14 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
 
 # Aggregation: "ckks" (threshold-decrypted CKKS, the default) or "plaintext" (benchmark baseline only).
 DH_PROTECTION = env_str("DH_PROTECTION", "ckks")
-# Key parties' share folders in the single-machine set-up (each party owns one subfolder), and how long a
-# threshold decryption may take before the round reports the parties that did not finish.
-DH_KEYPARTY_DIR = env_path("DH_KEYPARTY_DIR", DATA_DIR / "keyparties")
+# Threshold decryption by the key parties (`dh-keyparty serve` on their own hosts; the portal holds no share):
+# how long a round waits for a key party that is down, counted from the first failure (DH_DECRYPTION_TIMEOUT),
+# and how long one attempt of a decryption job may take before the next one starts; a job is given up
+# DH_DECRYPTION_TIMEOUT + DH_DECRYPTION_ATTEMPT_SECONDS after it was made.
 DH_DECRYPTION_TIMEOUT = env_int("DH_DECRYPTION_TIMEOUT", 600)
+DH_DECRYPTION_ATTEMPT_SECONDS = env_int("DH_DECRYPTION_ATTEMPT_SECONDS", 300)
+# Seconds a key party's service waits between two polls of its work when there is none.
+DH_KEYPARTY_POLL_SECONDS = env_int("DH_KEYPARTY_POLL_SECONDS", 2)
 # Proof of training: "groth16" (every submission carries a zero-knowledge proof of its head's SGD steps, checked
 # before it counts) or "none" (only for tests of unrelated things). Stored on each round when it is planned.
 DH_PROOFS = env_str("DH_PROOFS", "groth16")
@@ -204,19 +213,27 @@ DH_REQUIRE_SECURE_ROUNDS = False
 # public Hermez file powersOfTau28_hez_final_15.ptau (docs/PROOFS.md); the default is a dev file with a single
 # contributor, fine for the demo and tests only.
 DH_PTAU_PATH = env_path("DH_PTAU_PATH", SHARED_DIR / "zk" / "pot15_dev_final.ptau")
+# A ceremony refuses a ptau whose phase 1 had fewer contributors (at least 2 in production: production.py).
+DH_PTAU_MIN_CONTRIBUTIONS = env_int("DH_PTAU_MIN_CONTRIBUTIONS", 1)
+# Seconds a round with proofs waits in OPEN for its hospitals' phase-2 contributions (and the beacon's block)
+# before it fails naming the hospital whose contribution is missing (proofs.services).
+DH_CEREMONY_TIMEOUT = env_int("DH_CEREMONY_TIMEOUT", 3600)
 # Coordinator-held validation data for the global model (MedMNIST .npz); empty disables global validation.
 DH_VALIDATION_DATA = env_str("DH_VALIDATION_DATA", "")
-# Hospital node configuration files (token, data path), one per hospital, where nodes run.
-DH_NODE_CONFIG_DIR = env_path("DH_NODE_CONFIG_DIR", DATA_DIR / "nodes")
 # Every round recorded on an Ethereum chain (docs in rounds/chain.py): "local" (a hardhat dev node at
-# DH_CHAIN_RPC_URL; the demo and tests start their own, `manage.py localchain` runs one on port 8545; the portal
-# signs with hardhat's public dev keys), "sepolia" (DH_CHAIN_RPC_URL and the coordinator's DH_CHAIN_PRIVATE_KEY
+# DH_CHAIN_RPC_URL; the demo and tests start their own, `manage.py localchain` runs one on port 8545; the
+# coordinator is hardhat's dev account 0; the hospitals' nodes sign with their own keys), "sepolia" (DH_CHAIN_RPC_URL and the coordinator's DH_CHAIN_PRIVATE_KEY
 # from the environment; the key is read where it is used and never kept in settings), or "off".
 DH_CHAIN = env_str("DH_CHAIN", "local")
 if DH_CHAIN not in ("local", "sepolia", "off"):
     raise ValueError(f"DH_CHAIN={DH_CHAIN!r}: use local, sepolia or off")
 DH_CHAIN_RPC_URL = env_str("DH_CHAIN_RPC_URL", "http://127.0.0.1:8545" if DH_CHAIN == "local" else "")
 DH_CHAIN_ID = env_int("DH_CHAIN_ID", 31337 if DH_CHAIN == "local" else 11155111)
+# The chain endpoint the hospitals' nodes send their own submissions to, told to each node at enrollment
+# (with DH_CHAIN=local, default DH_CHAIN_RPC_URL: right when the nodes reach the chain where the portal does).
+# On a public chain there is no default: the portal's own endpoint may carry its provider's API key, and each
+# hospital may use its own (dh-node enroll --chain-rpc).
+DH_CHAIN_PUBLIC_RPC_URL = env_str("DH_CHAIN_PUBLIC_RPC_URL", DH_CHAIN_RPC_URL if DH_CHAIN == "local" else "")
 
 # DH_LOG_FORMAT: "plain" (one line of text per record) or "json" (one JSON object per line, web/log_format.py).
 DH_LOG_FORMAT = env_str("DH_LOG_FORMAT", "plain")

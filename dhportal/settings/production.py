@@ -1,10 +1,13 @@
 """Production refuses to start on development defaults (DH_ENV=production)."""
 
+from pathlib import Path
+
 from django.core.exceptions import ImproperlyConfigured
 
-from dhportal.settings.env import env_bool, env_int
+from crypto.zk.ptau import FormatError, hermez_hint, read_ptau
+from dhportal.settings.env import env_bool, env_int, env_path
 
-from .base import DEBUG, DEVELOPMENT_SECRET_KEY, DH_CHAIN, DH_PROOFS, DH_PROTECTION, SECRET_KEY
+from .base import DATA_DIR, DEBUG, DEVELOPMENT_SECRET_KEY, DH_CHAIN, DH_PROOFS, DH_PROTECTION, SECRET_KEY
 
 
 def refuse_unsafe_settings() -> None:
@@ -27,6 +30,35 @@ def refuse_unsafe_settings() -> None:
 
 
 refuse_unsafe_settings()
+
+# Phase 1 of the trusted setup: never the single-contributor development file. Production's default is where the
+# operator puts the public Hermez file (docs/PROOFS.md); a ceremony refuses a ptau with fewer than
+# DH_PTAU_MIN_CONTRIBUTIONS contributions (proofs.services), and a configured file that has fewer is refused here.
+DH_PTAU_PATH = env_path("DH_PTAU_PATH", DATA_DIR / "zk" / "powersOfTau28_hez_final_15.ptau")
+DH_PTAU_MIN_CONTRIBUTIONS = env_int("DH_PTAU_MIN_CONTRIBUTIONS", 2)
+
+
+def refuse_single_contributor_ptau(ptau: Path, minimum: int) -> None:
+    if minimum < 2:
+        raise ImproperlyConfigured(
+            "DH_PTAU_MIN_CONTRIBUTIONS must be at least 2 in production: a powers-of-tau file made by one "
+            "contributor lets that contributor forge proofs"
+        )
+    if not ptau.is_file():
+        return  # a ceremony refuses to start without it, naming the file to download
+    try:
+        info = read_ptau(ptau)
+    except (FormatError, OSError) as exc:
+        raise ImproperlyConfigured(f"DH_PTAU_PATH={ptau} is not a powers-of-tau file ({exc})") from None
+    if info.secret_contributions < minimum:
+        raise ImproperlyConfigured(
+            f"DH_PTAU_PATH={ptau} has {info.secret_contributions} contribution(s), fewer than "
+            f"DH_PTAU_MIN_CONTRIBUTIONS={minimum}: whoever made it could forge proofs. Use the public Hermez file "
+            f"of the same size instead, {hermez_hint(info.power)} (docs/PROOFS.md)"
+        )
+
+
+refuse_single_contributor_ptau(DH_PTAU_PATH, DH_PTAU_MIN_CONTRIBUTIONS)
 # Not only the defaults: a plan that asks for plaintext protection or no proof of training is refused too
 # (rounds.services.planning), so nobody downgrades one round's security through the API.
 DH_REQUIRE_SECURE_ROUNDS = True

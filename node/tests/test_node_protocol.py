@@ -150,11 +150,13 @@ def test_unknown_schemes_ask_to_update_the_node():
         protecting.protect(ProtectionMaterial(scheme="paillier"), np.zeros(3), client_answering({}))
     result = LocalResult(state={}, num_samples=1, metrics={}, head_trace=[])
     with pytest.raises(ValueError, match="update the node software"):
-        proving.prove(ProofMaterial(scheme="stark"), result, client_answering({}))
-    assert proving.prove(ProofMaterial(scheme="none"), result, client_answering({})) is None
+        proving.prove(ProofMaterial(scheme="stark"), result, client_answering({}), Path("none.json"))
+    assert (
+        proving.prove(ProofMaterial(scheme="none"), result, client_answering({}), Path("none.json")) is None
+    )
 
 
 def test_proving_waits_for_the_rounds_key():
     material = ProofMaterial(scheme="groth16", steps=1, lr_q=3276, context="ctx", commit_url="/commit/")
     with pytest.raises(ValueError, match="proving key is not prepared yet"):
-        proving.proving_key(material, client_answering({}))
+        proving.proving_key(material, client_answering({}), Path("none.json"))

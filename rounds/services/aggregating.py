@@ -81,6 +81,10 @@ def _aggregate_round(round_id: int, wait_for_key_parties: bool) -> None:
             architecture.parameter_count,
         )
     except protection.KeyPartiesUnavailable as exc:
+        if wait_for_key_parties and isinstance(exc, protection.DecryptionInProgress):
+            # The key parties are decrypting and none has failed: look again soon. Not a wait for a party
+            # that is down, so it does not count against DH_DECRYPTION_TIMEOUT (the job bounds its attempts).
+            raise KeyPartiesWaiting(exc.retry_in) from None
         retry_in = _key_parties_down(round_, str(exc), wait_for_key_parties)
         if retry_in is None:
             return

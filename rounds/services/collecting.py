@@ -12,13 +12,14 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from committee import protection
-from hospitals import tasks as hospital_tasks
 from hospitals.models import Hospital
 from ledger import services as ledger
 from ledger.connection import ChainRefused
 from ledger.connection import enabled as chain_enabled
 from proofs import ceremony
+from proofs import services as proof_setup
 from proofs import verification as proofs
+from protocol import signing
 from protocol.node_task import ProofChallenge
 from registry import blobstore
 from rounds import dispatch, locks, selectors
@@ -31,7 +32,7 @@ S = Round.State
 
 
 def open_round(round_id: int) -> None:
-    """APPROVED -> OPEN -> COLLECTING, then one training task per participating hospital. Idempotent, and one
+    """APPROVED -> OPEN -> COLLECTING, where the participating hospitals' nodes find it. Idempotent, and one
     run at a time (a duplicate run while another holds the round leaves)."""
     with locks.round_step("open", round_id) as held:
         if held:
@@ -44,23 +45,28 @@ def _open_round(round_id: int) -> None:
         transition(round_, S.OPEN, "portal")
     elif round_.state != S.OPEN:  # OPEN: a retry after the chain did not answer
         return
-    if round_.proof_scheme != "none":
+    if round_.proof_scheme != "none" and not round_.proof_setup:
+        # The trusted setup of the round's circuit, made by its participating hospitals (proofs.services): until
+        # it is ready this raises CeremonyWaiting, the round stays OPEN and the task tries again later.
         started = time.perf_counter()
+        hospitals = [participant.hospital for participant in selectors.active_participants(round_)]
         try:
-            round_.proof_setup = ceremony.prepare_round_key(round_)
+            round_.proof_setup = proof_setup.round_proving_key(
+                round_.pk, ceremony.circuit_shape(round_), hospitals
+            )
         except ceremony.CeremonyError as exc:
             fail_round(round_, f"proof of training: {exc}")
             return
+        finally:
+            add_stage_seconds(round_, "zk_setup", time.perf_counter() - started)
         round_.save(update_fields=["proof_setup", "updated_at"])
-        add_stage_seconds(round_, "zk_setup", time.perf_counter() - started)
     try:
         ledger.record_open(round_)
     except ChainRefused as exc:
         fail_round(round_, f"chain: opening the round was refused: {exc}")
         return
+    # The participants' nodes find the round in their work (GET /api/node/work/) and pull their task.
     transition(round_, S.COLLECTING, "portal")
-    for participant in selectors.active_participants(round_):
-        hospital_tasks.dispatch_node_round(round_.pk, participant.hospital.slug)
 
 
 def record_task_fetched(round_: Round, hospital: Hospital) -> None:
@@ -124,6 +130,22 @@ def check_sample_count(round_: Round, num_samples: int) -> None:
         )
 
 
+def check_signature(hospital: Hospital, round_id: int, digest: str, num_samples: int, signature: str) -> None:
+    """Refuses an upload not signed with the hospital's enrolled signing key (none before enrollment)."""
+    if not hospital.signing_address:
+        return
+    if not signature:
+        raise InvalidUpload(
+            f"{hospital.name}'s node enrolled a signing key: the upload must carry its signature (update the node)"
+        )
+    signer = signing.signer_of(signing.upload_statement(round_id, digest, num_samples), signature)
+    if signer is None or signer.lower() != hospital.signing_address.lower():
+        raise InvalidUpload(
+            f"The upload's signature is not {hospital.name}'s: it must sign round {round_id}, this update's "
+            "SHA-256 and its num_samples with the signing key its node enrolled"
+        )
+
+
 def submit_update(
     hospital: Hospital,
     round_id: int,
@@ -132,8 +154,10 @@ def submit_update(
     metrics: dict[str, Any],
     proof: dict[str, Any] | None,
     head: dict[str, Any] | None = None,
+    signature: str = "",
 ) -> Submission:
-    """Checks and stores one hospital's update; anything wrong is refused and nothing stored changes."""
+    """Checks and stores one hospital's update; anything wrong is refused and nothing stored changes. From a
+    hospital whose node enrolled, the upload must carry the node's signature (protocol.signing)."""
     started = time.perf_counter()
     round_ = Round.objects.select_related("base_model__architecture").filter(pk=round_id).first()
     if round_ is None:
@@ -160,6 +184,7 @@ def submit_update(
             "Proof of training refused: this proof was already submitted (a proof counts once)"
         )
     digest, size = blobstore.put_chunks(chunks, settings.DH_MAX_UPLOAD_BYTES)
+    check_signature(hospital, round_.pk, digest, num_samples, signature)
     scheme = protection.get(round_.protection)
     scheme.check(
         round_.committee,
@@ -186,6 +211,7 @@ def submit_update(
                 proof_status=checked.status,
                 proof_root=checked.root,
                 head=checked.head,
+                signature=signature,
             )
             record(
                 round_,

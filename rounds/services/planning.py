@@ -65,7 +65,8 @@ def create_round(
     key_committee = active_committee() if protection_scheme == "ckks" else None
     if protection_scheme == "ckks" and key_committee is None:
         raise InvalidInput(
-            "Encrypted aggregation needs a key committee: run `python manage.py keyparty setup-local` first"
+            "Encrypted aggregation needs an active key committee: enroll key parties (`dh-keyparty enroll`) and "
+            "make one of them (POST /api/committees/ or `python manage.py keyparty committee`)"
         )
     full_config = {
         **train_config.as_dict(),

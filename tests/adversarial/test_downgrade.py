@@ -93,8 +93,11 @@ def test_a_node_refuses_a_plaintext_round_unless_its_config_allows_it(tmp_path):
 
 
 def test_node_configs_default_to_refusing_plaintext(tmp_path):
-    write_node_config(tmp_path, "h", NodeConfig("http://portal", "token", "/data.npz"))
-    assert read_node_config(tmp_path, "h").allow_plaintext is False
+    write_node_config(tmp_path / "h", NodeConfig("http://portal", "token", "/data.npz"))
+    assert read_node_config(tmp_path / "h").allow_plaintext is False
     # A configuration written before the option existed reads as refusing plaintext too.
-    (tmp_path / "old.json").write_text(json.dumps({"portal_url": "u", "token": "t", "data_path": "d"}))
-    assert read_node_config(tmp_path, "old").allow_plaintext is False
+    (tmp_path / "old").mkdir()
+    (tmp_path / "old" / "config.json").write_text(
+        json.dumps({"portal_url": "u", "token": "t", "data_path": "d"})
+    )
+    assert read_node_config(tmp_path / "old").allow_plaintext is False

@@ -1,10 +1,9 @@
 """A small consortium served for the browser tests, in its own process and database.
 
-Run by test_browser.py with DH_DATA_DIR, DATABASE_URL (SQLite) and DH_NODE_CONFIG_DIR pointing into a temporary
-folder. Writes the hospitals' data (64 PneumoniaMNIST images each) and a small validation file into DH_DATA_DIR,
+Run by test_browser.py with DH_DATA_DIR and DATABASE_URL (SQLite) pointing into a temporary folder. Writes the hospitals' data (64 PneumoniaMNIST images each) and a small validation file into DH_DATA_DIR,
 puts the validation file in DH_VALIDATION_DATA before Django starts (as the demo's launcher does), then sets up
 the consortium with the demo's pieces (demo/consortium.py: the coordinator's API client, three hospitals with
-their node configurations, the embedded portal server and worker), completes one round through the REST API so
+their nodes enrolled and running as processes, the embedded portal server and worker), completes one round through the REST API so
 there is history to show, prints one line `READY {json}` with the base URL and credentials and serves until
 its stdin closes.
 
@@ -89,7 +88,7 @@ def main() -> int:
 
     from django.core.management import call_command
 
-    from demo.consortium import CoordinatorClient, consortium_worker, register_hospitals
+    from demo.consortium import CoordinatorClient, consortium_services, register_hospitals
     from demo.embedded import free_port, portal_server
     from hospitals.services import create_coordinator
 
@@ -98,12 +97,10 @@ def main() -> int:
     coordinator = create_coordinator("coordinator", password)
     with portal_server(free_port()) as base_url:
         client = CoordinatorClient.for_coordinator(base_url, coordinator, "browser-tests")
-        hospitals = register_hospitals(
-            client, shares, work / "data", allow_plaintext=True
-        )  # plaintext rounds
+        hospitals = register_hospitals(client, shares, work, allow_plaintext=True)  # plaintext rounds
         model = client.create_model("cnn28-d16", num_classes, seed=0)
         slugs = [hospital.slug for hospital in hospitals]
-        with consortium_worker(slugs):
+        with consortium_services([hospital.node_home for hospital in hospitals]):
             first = complete_round(client, model["id"], slugs)
             admin = hospitals[0]
             fixture = {

@@ -40,7 +40,7 @@ def _portal_environment(work: Path) -> dict[str, str]:
         PYTHONPATH=str(REPO_ROOT),
         DH_DATA_DIR=str(work / "portal"),
         DATABASE_URL=f"sqlite:///{work / 'portal.sqlite3'}",
-        DH_NODE_CONFIG_DIR=str(work / "nodes"),
+        DH_NODE_POLL_SECONDS="1",
         DH_PROTECTION="plaintext",
         DH_PROOFS="none",  # proofs of training have their own tests (tests/rounds/test_proofs.py)
         DH_CHAIN="off",  # the chain has its own tests (tests/rounds/test_chain.py)

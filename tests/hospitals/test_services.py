@@ -223,26 +223,6 @@ def test_an_inactive_users_api_token_is_refused(north):
         authenticate_token(token)
 
 
-# --- chain addresses ----------------------------------------------------------------------------------------
-
-
-def test_a_chain_address_is_claimed_once(north):
-    first, second = "0x" + "1" * 40, "0x" + "2" * 40
-    assert services.claim_chain_address(north.hospital, first)
-    stale = Hospital.objects.get(pk=north.hospital.pk)
-    stale.chain_address = ""  # another worker's copy, read before the claim
-    assert not services.claim_chain_address(stale, second)
-    assert Hospital.objects.get(pk=north.hospital.pk).chain_address == first
-
-
-def test_only_the_coordinator_sets_a_chain_address(coordinator, north):
-    address = "0x" + "a" * 40
-    with pytest.raises(PermissionDenied):
-        services.set_chain_address(north.admin, north.hospital, address)
-    services.set_chain_address(coordinator, north.hospital, address)
-    assert Hospital.objects.get(pk=north.hospital.pk).chain_address == address
-
-
 def test_registered_hospitals_are_independent(coordinator):
     first = register(coordinator, "East Clinic", "east_admin")
     second = register(coordinator, "West Clinic", "west_admin")

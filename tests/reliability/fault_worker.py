@@ -5,8 +5,9 @@
 With DH_TEST_PAUSE set, the worker stops at that point: it creates <point>.reached in DH_TEST_PAUSE_DIR and
 waits there until <point>.release appears (or until the test kills it). Points:
 
-- upload:<slug>  a hospital's node task, after training, before it uploads its update;
 - aggregate      the aggregation task, after the updates are summed and opened, before the model is stored.
+
+(A hospital's node is not a Celery worker: tests/reliability/fault_node.py pauses one.)
 """
 
 from __future__ import annotations
@@ -27,26 +28,7 @@ def pause(point: str) -> None:
 
 
 def install(point: str) -> None:
-    if point.startswith("upload:"):
-        from hospitals import tasks
-        from node.client import PortalClient
-
-        slug = point.partition(":")[2]
-        running = {"slug": None}
-        read_node_config, upload = tasks.read_node_config, PortalClient.upload
-
-        def reading_node_config(config_dir, hospital_slug):
-            running["slug"] = hospital_slug
-            return read_node_config(config_dir, hospital_slug)
-
-        def pausing_upload(self, *args, **kwargs):
-            if running["slug"] == slug:
-                pause(point)
-            return upload(self, *args, **kwargs)
-
-        tasks.read_node_config = reading_node_config
-        PortalClient.upload = pausing_upload
-    elif point == "aggregate":
+    if point == "aggregate":
         from rounds import federated
 
         next_global_vector = federated.next_global_vector

@@ -23,6 +23,7 @@ from typing import Any
 
 from conftest import REPO_ROOT, require
 from demo.embedded import free_port, portal_server
+from demo.processes import PartyProcess, party_processes, start_party
 from dhportal.celery import app as celery_app
 from tests.conftest import services_configured
 
@@ -192,7 +193,6 @@ def worker_environment(settings, redis_url: str, **extra: str) -> dict[str, str]
         "DATABASE_URL": database_url.rsplit("/", 1)[0] + "/" + connection.settings_dict["NAME"],
         "REDIS_URL": redis_url,
         "DH_DATA_DIR": str(settings.DATA_DIR),
-        "DH_NODE_CONFIG_DIR": str(settings.DH_NODE_CONFIG_DIR),
         "DH_PROTECTION": settings.DH_PROTECTION,
         "DH_CHAIN": "off",
         "DH_PROOFS": "none",
@@ -273,6 +273,8 @@ class RealPortal:
     log_dir: Path
     worker_env: dict[str, str]
     workers: list[Worker]
+    nodes: list[PartyProcess]
+    consortium: Any = None  # tests.conftest.Consortium, its nodes enrolled with this portal
 
     def start_worker(
         self, name: str, queues: list[str], pause: str | None = None, beat: bool = False
@@ -283,23 +285,43 @@ class RealPortal:
         self.workers.append(worker)
         return worker
 
+    def start_node(self, slug: str, pause: str | None = None) -> PartyProcess:
+        """The hospital's node (`dh-node run`) as its own process, optionally paused before its upload
+        (tests/reliability/fault_node.py)."""
+        extra = {"DH_TEST_PAUSE_DIR": str(self.log_dir)}
+        if pause:
+            extra["DH_TEST_PAUSE"] = pause
+        home = self.consortium.node_homes[slug]
+        node = start_party(
+            slug,
+            "tests.reliability.fault_node",
+            ["--home", str(home), "run"],
+            self.log_dir / f"node-{len(self.nodes)}-{slug}.log",  # one log per process, a restart included
+            extra,
+        )
+        self.nodes.append(node)
+        return node
+
 
 @contextmanager
-def real_portal(settings, log_dir: Path, nodes=None, **worker_env: str) -> Iterator[RealPortal]:
+def real_portal(
+    settings, log_dir: Path, nodes=None, host: str = "127.0.0.1", **worker_env: str
+) -> Iterator[RealPortal]:
     """A private redis-server, the portal of the test process on a real socket sending its tasks and events
     through that Redis, and the workers the test starts (each with `worker_env` added to its environment);
-    all stopped at the end, whatever happened. With `nodes` (tests.conftest.Consortium), its hospitals' node
-    configurations point at the portal."""
+    all stopped at the end, whatever happened. With `nodes` (tests.conftest.Consortium), its hospitals' nodes
+    are enrolled with the portal, ready for start_node."""
     services_configured()  # skipped (failed in CI) before anything starts
     with (
         private_redis(log_dir / "redis") as redis,
-        portal_server(free_port()) as url,
+        portal_server(free_port(), host) as url,
         portal_uses_broker(settings, redis.url),
         workers() as started,
+        party_processes() as node_processes,
     ):
         if nodes is not None:
-            nodes.write_node_configs(url, settings.DH_NODE_CONFIG_DIR)
-        yield RealPortal(settings, redis, url, log_dir, dict(worker_env), started)
+            nodes.enroll_nodes(url)
+        yield RealPortal(settings, redis, url, log_dir, dict(worker_env), started, node_processes, nodes)
 
 
 def reached(directory: Path, point: str) -> bool:

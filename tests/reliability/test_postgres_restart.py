@@ -79,7 +79,6 @@ def test_a_postgres_restart_mid_round_loses_no_upload_and_the_round_completes(tm
             "DATABASE_URL": postgres.url,
             "REDIS_URL": redis.url,
             "DH_DATA_DIR": str(tmp_path / "portal"),
-            "DH_NODE_CONFIG_DIR": str(tmp_path / "nodes"),
             "DH_CHAIN": "off",
             "DH_PROOFS": "none",
             "DH_PROTECTION": "plaintext",

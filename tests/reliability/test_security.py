@@ -151,7 +151,16 @@ def test_a_demo_run_at_debug_logs_no_secret_key_share_or_patient_data(tiny_medmn
             secrets[f"API token {prefix}"] = f"{prefix}.".encode()  # the prefix alone is public, not the rest
         for (prefix,) in database.execute("SELECT node_token_prefix FROM hospitals_hospital"):
             secrets[f"node token {prefix}"] = f"{prefix}.".encode()
-    shares = sorted((data_dir / "keyparties").rglob(keygen.SECRET_SHARE_FILE))
+    parties = data_dir / "demo" / "keyparties"  # the key parties' homes (demo/committee.py)
+    for config in parties.glob("*/config.json"):
+        secrets[f"key party token of {config.parent.name}"] = json.loads(config.read_text())["token"].encode()
+    for key in parties.glob("*/tls/identity.key"):  # the TLS identities' private keys (PEM body)
+        body = b"".join(key.read_bytes().splitlines()[1:-1])
+        secrets[f"TLS key of {key.parent.parent.name}"] = body[16:64]
+    with sqlite3.connect(data_dir / "portal.sqlite3") as database:
+        for (prefix,) in database.execute("SELECT token_prefix FROM committee_keyparty"):
+            secrets[f"key party token {prefix}"] = f"{prefix}.".encode()
+    shares = sorted(parties.rglob(keygen.SECRET_SHARE_FILE))
     assert len(shares) == 3
     for share in shares:
         for index, window in enumerate(windows(share.read_bytes(), 16)):

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+from django.conf import settings
 from django.core.management import CommandError, call_command
 
 from conftest import shared_file
@@ -18,16 +20,17 @@ from crypto.zk.dev import dev_proving_key, synthetic_trace
 from demo.embedded import free_port, portal_server
 from events.models import AuditEvent
 from hospitals import services as hospital_services
-from hospitals import tasks as hospital_tasks
 from ledger import selectors as audit
 from ledger import services as chain
+from ledger.connection import ChainUnavailable
 from ledger.models import ChainTransaction
-from node.config import NodeConfig, write_node_config
+from node import chain as node_chain
+from node import keys as node_keys
 from protocol.plan import canonical_json
 from registry import blobstore
 from registry.models import GlobalModel
 from rounds.models import Round, Submission
-from rounds.services import chain_records, lifecycle
+from rounds.services import lifecycle
 from tests.conftest import plain_update
 
 pytestmark = [pytest.mark.chain, pytest.mark.zk]
@@ -45,7 +48,7 @@ def hardhat() -> Iterator[LocalChain]:
 @pytest.fixture
 def chain_on(settings, hardhat: LocalChain) -> LocalChain:
     settings.DH_CHAIN = "local"
-    settings.DH_CHAIN_RPC_URL = hardhat.url
+    settings.DH_CHAIN_RPC_URL = settings.DH_CHAIN_PUBLIC_RPC_URL = hardhat.url
     settings.DH_CHAIN_ID = 31337
     return hardhat
 
@@ -54,22 +57,48 @@ def registry_of(round_: Round) -> RoundRegistry:
     return chain.registry_of(chain.round_transaction(round_, Kind.OPEN).deployment)
 
 
-def upload(consortium, round_: Round, slug: str, scale: float) -> None:
+@pytest.fixture
+def hospital_keys(consortium, tmp_path) -> dict[str, Path]:
+    """Each hospital's own chain key (a file, as on its node), registered as `dh-node enroll` registers it."""
+    key_files = {}
+    for hospital in (consortium.hospital_a, consortium.hospital_b, consortium.hospital_c):
+        code, _ = hospital_services.issue_enrollment_code(consortium.coordinator, hospital)
+        key_files[hospital.slug] = tmp_path / f"{hospital.slug}-chain.key"
+        chain_key = node_keys.create_key(key_files[hospital.slug])
+        signing_key = node_keys.create_key(tmp_path / f"{hospital.slug}-signing.key")
+        _, consortium.node_tokens[hospital.slug] = hospital_services.enroll_node(
+            code, signing_key.address, chain_key.address
+        )
+        hospital.refresh_from_db()
+    return key_files
+
+
+def submit_as_hospital(
+    key_file: Path, round_: Round, hospital, blob: bytes, bundle: dict | None = None
+) -> None:
+    """What the hospital's node does before uploading: submit(round, its update's hash, its proofs) from its
+    own account, to the registry its task names."""
+    material = audit.node_chain_task(round_, hospital)
+    node_chain.submit_on_chain(material, blob, bundle, settings.DH_CHAIN_RPC_URL, str(key_file))
+
+
+def upload(consortium, round_: Round, slug: str, scale: float, key_file: Path) -> None:
+    blob = plain_update(consortium.model, scale)
+    submit_as_hospital(key_file, round_, consortium.hospital(slug), blob)
     response = consortium.client(f"node_{slug}").post(
         f"/api/node/rounds/{round_.pk}/submission/",
-        {"update": io.BytesIO(plain_update(consortium.model, scale)), "num_samples": 40, "metrics": "{}"},
+        {"update": io.BytesIO(blob), "num_samples": 40, "metrics": "{}"},
         format="multipart",
     )
     assert response.status_code == 201, response.content
 
 
-def run_round_without_training(consortium, monkeypatch) -> Round:
+def run_round_without_training(consortium, hospital_keys) -> Round:
     """The portal's whole path (approve, open, uploads, aggregation) with fixed updates instead of nodes."""
-    monkeypatch.setattr(hospital_tasks, "dispatch_node_round", lambda round_id, slug: None)
     round_ = consortium.plan_round()
     lifecycle.approve_round(consortium.coordinator, round_)
     for scale, slug in enumerate(["hospital-a", "hospital-b"], start=1):
-        upload(consortium, round_, slug, 0.01 * scale)
+        upload(consortium, round_, slug, 0.01 * scale, hospital_keys[slug])
     round_.refresh_from_db()
     assert round_.state == S.COMPLETED, round_.reason
     return round_
@@ -78,9 +107,10 @@ def run_round_without_training(consortium, monkeypatch) -> Round:
 @pytest.mark.django_db(transaction=True)
 def test_round_through_the_portal_is_recorded_on_chain(hospital_data, settings, chain_on):
     with portal_server(free_port()) as url:
-        hospital_data.write_node_configs(url, settings.DH_NODE_CONFIG_DIR)
+        hospital_data.enroll_nodes(url)
         round_ = hospital_data.plan_round()
         lifecycle.approve_round(hospital_data.coordinator, round_)
+        hospital_data.run_nodes()
         round_.refresh_from_db()
     assert round_.state == S.COMPLETED, round_.reason
 
@@ -124,46 +154,36 @@ def test_round_through_the_portal_is_recorded_on_chain(hospital_data, settings, 
 
 @pytest.mark.django_db(transaction=True)
 def test_on_a_public_chain_each_hospital_node_signs_its_own_submission(
-    hospital_data, settings, hardhat, monkeypatch, tmp_path
+    hospital_data, settings, hardhat, monkeypatch
 ):
-    """DH_CHAIN=sepolia's path, on the hardhat node: the portal holds the coordinator's key only."""
+    """DH_CHAIN=sepolia's path, on the hardhat node: the portal holds the coordinator's key only and funds no
+    one; each hospital funds its own enrolled account and its node signs its own submission."""
     accounts = hardhat.accounts()
-    settings.DH_CHAIN, settings.DH_CHAIN_RPC_URL, settings.DH_CHAIN_ID = "sepolia", hardhat.url, 31337
+    settings.DH_CHAIN, settings.DH_CHAIN_ID = "sepolia", 31337
+    settings.DH_CHAIN_RPC_URL = settings.DH_CHAIN_PUBLIC_RPC_URL = hardhat.url
     monkeypatch.setenv("DH_CHAIN_PRIVATE_KEY", accounts[0].key.hex())
-    key_files = {}
-    for hospital, account in (
-        (hospital_data.hospital_a, accounts[11]),
-        (hospital_data.hospital_b, accounts[12]),
-    ):
-        hospital_services.set_chain_address(hospital_data.coordinator, hospital, account.address)
-        key_files[hospital.slug] = tmp_path / f"{hospital.slug}.key"
-        key_files[hospital.slug].write_text(account.key.hex())
     with portal_server(free_port()) as url:
-        for slug, token in hospital_data.node_tokens.items():
-            config = NodeConfig(
-                url,
-                token,
-                str(hospital_data.data_dir / f"{slug}.npz"),
-                seed=1,
-                allow_plaintext=True,  # the tests' rounds are plaintext (tests/conftest.py)
-                chain_rpc_url=hardhat.url,
-                chain_key_file=str(key_files.get(slug, "")),
-            )
-            write_node_config(settings.DH_NODE_CONFIG_DIR, slug, config)
+        homes = hospital_data.enroll_nodes(url)
+        addresses = []
+        for slug, funder in (("hospital-a", accounts[11]), ("hospital-b", accounts[12])):
+            account = node_keys.load_key(homes[slug] / "chain.key")
+            chain.connection().send_value(funder, account.address, 10**18)
+            addresses.append(account.address)
         round_ = hospital_data.plan_round()
         lifecycle.approve_round(hospital_data.coordinator, round_)
+        hospital_data.run_nodes()
         round_.refresh_from_db()
     assert round_.state == S.COMPLETED, round_.reason
     assert chain.connection().dev_accounts == ()  # no hospital key on the portal's side
     record = registry_of(round_).read_round(round_.pk)
     assert record.state == "closed"
-    assert sorted(record.participants) == sorted([accounts[11].address, accounts[12].address])
+    assert sorted(record.participants) == sorted(addresses)
     assert audit.audit_round(round_)["consistent"] is True
 
 
 @pytest.mark.django_db(transaction=True)
-def test_audit_reports_exactly_what_was_altered_in_the_database(consortium, chain_on, monkeypatch):
-    round_ = run_round_without_training(consortium, monkeypatch)
+def test_audit_reports_exactly_what_was_altered_in_the_database(consortium, chain_on, hospital_keys):
+    round_ = run_round_without_training(consortium, hospital_keys)
     call_command("audit", str(round_.pk), stdout=io.StringIO())  # consistent: no error
 
     submission = Submission.objects.get(round=round_, hospital__slug="hospital-a")
@@ -238,7 +258,9 @@ def proven_submission(consortium, round_: Round, slug: str, bundle: dict) -> Sub
 
 
 @pytest.mark.django_db(transaction=True)
-def test_proofs_are_verified_on_chain_and_refusals_come_back_with_the_reason(consortium, chain_on, dev_key):
+def test_proofs_are_verified_on_chain_and_refusals_come_back_with_the_reason(
+    consortium, chain_on, dev_key, hospital_keys
+):
     round_ = proof_round(consortium, dev_key)
     deployment = chain.round_transaction(round_, Kind.OPEN).deployment
     assert deployment.verification_key_digest == round_.proof_setup["vkey_sha256"]
@@ -247,8 +269,14 @@ def test_proofs_are_verified_on_chain_and_refusals_come_back_with_the_reason(con
 
     bundle = prove_training(synthetic_trace(3), f"round {round_.pk}|hospital-a", 1, dev_key)
     good = proven_submission(consortium, round_, "hospital-a", bundle)
+    submit_as_hospital(
+        hospital_keys["hospital-a"],
+        round_,
+        consortium.hospital_a,
+        blobstore.read_bytes(good.blob_digest),
+        bundle,
+    )
     chain.record_submission(good)
-    consortium.hospital_a.refresh_from_db()
     on_chain = registry.read_submission(round_.pk, consortium.hospital_a.chain_address)
     assert on_chain.proof_count == 1
     assert on_chain.proof_hash == submission_proof_hash(chain.submission_proofs(good))
@@ -259,12 +287,20 @@ def test_proofs_are_verified_on_chain_and_refusals_come_back_with_the_reason(con
         **entry,
         "public_signals": [*entry["public_signals"][:2], "12345", *entry["public_signals"][3:]],
     }
-    bad = proven_submission(consortium, round_, "hospital-b", {**bundle, "proofs": [forged]})
-    chain_records.record_submission_on_chain(bad.pk)
-    round_.refresh_from_db()
-    assert round_.state == S.FAILED and "invalid proof 0" in round_.reason
-    consortium.hospital_b.refresh_from_db()
+    with pytest.raises(ChainError, match="invalid proof 0"):
+        submit_as_hospital(
+            hospital_keys["hospital-b"],
+            round_,
+            consortium.hospital_b,
+            b"update",
+            {**bundle, "proofs": [forged]},
+        )
     assert registry.read_submission(round_.pk, consortium.hospital_b.chain_address) is None
+    # A submission the chain does not hold is not recorded: the portal waits for it (the task retries).
+    waiting = proven_submission(consortium, round_, "hospital-b", bundle)
+    with pytest.raises(ChainUnavailable, match="has not recorded its submission on chain yet"):
+        chain.record_submission(waiting)
+    lifecycle.fail_round(round_, "test: a hospital never recorded its submission")
     assert registry.read_round(round_.pk).state == "cancelled"  # the failed round is cancelled on chain
 
     # Through the client against the portal's deployment: an unregistered sender, a close from a hospital.
@@ -275,16 +311,15 @@ def test_proofs_are_verified_on_chain_and_refusals_come_back_with_the_reason(con
     registry.open_round(open_id, "0x" + "11" * 32, "0x" + "22" * 32)
     with pytest.raises(ChainError, match="sender is not a registered hospital"):
         registry.submit(outsider, open_id, "0x" + "33" * 32, [proof])
-    hospital_key = chain.hospital_signer(consortium.hospital_a)
+    hospital_key = node_keys.load_key(hospital_keys["hospital-a"])
     as_hospital = RoundRegistry(ChainConnection(connection.w3, hospital_key), registry.address)
     with pytest.raises(ChainError, match="only the coordinator"):
         as_hospital.close_round(open_id, "0x" + "44" * 32, [hospital_key.address])
 
 
 @pytest.mark.django_db(transaction=True)
-def test_an_unreachable_chain_fails_the_round_with_the_reason(consortium, settings, chain_on, monkeypatch):
+def test_an_unreachable_chain_fails_the_round_with_the_reason(consortium, settings, chain_on, hospital_keys):
     settings.DH_CHAIN_RPC_URL = f"http://127.0.0.1:{free_port()}"
-    monkeypatch.setattr(hospital_tasks, "dispatch_node_round", lambda round_id, slug: None)
     round_ = consortium.plan_round()
     lifecycle.approve_round(consortium.coordinator, round_)
     round_.refresh_from_db()

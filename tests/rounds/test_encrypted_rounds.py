@@ -1,8 +1,12 @@
-"""Rounds with CKKS updates: summed blind by the portal, decrypted only jointly by three key-party processes."""
+"""Rounds with CKKS updates: summed blind by the portal, decrypted only jointly by three key-party services
+(`python -m keyparty serve`, each its own process with its own home, MPyC over TLS between them)."""
 
 from __future__ import annotations
 
 import io
+from contextlib import ExitStack
+from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -10,38 +14,59 @@ from django.core.management import call_command
 
 from committee import selectors as committee_selectors
 from committee import services as committee
-from committee.models import KeyCommittee
+from committee.models import DecryptionJob, KeyCommittee
 from crypto import ckks, keygen
+from demo.committee import local_committee, local_committee_parties
 from demo.embedded import free_port, portal_server
-from hospitals.models import User
+from fl.fedavg import weighted_update
+from hospitals.services import issue_api_token
 from registry import blobstore
 from registry.models import GlobalModel
 from registry.weights import load_weights
+from rounds import federated
 from rounds.models import Round, Submission
-from rounds.services import aggregating, lifecycle
+from rounds.services import collecting, lifecycle
+from tests.committee.live import files_holding, in_memory_worker, require_postgres, share_fragments
 from tests.conftest import make_consortium
+from tests.reliability.processes import wait_until
 
 pytestmark = [pytest.mark.mpc]
 
 S = Round.State
+TERMINAL = {S.COMPLETED, S.FAILED, S.CANCELLED}
 
 
-def run_rounds(consortium, settings, aggregation: str, rounds: int) -> np.ndarray:
-    with portal_server(free_port()) as url:
-        consortium.write_node_configs(url, settings.DH_NODE_CONFIG_DIR)
+def state_of(round_: Round) -> str:
+    return Round.objects.values_list("state", flat=True).get(pk=round_.pk)
+
+
+def run_rounds(
+    consortium, settings, aggregation: str, rounds: int, committee_homes: Path | None = None
+) -> np.ndarray:
+    with portal_server(free_port()) as url, ExitStack() as services:
+        consortium.enroll_nodes(url)
+        if committee_homes is not None:
+            require_postgres()  # the key parties decrypt on their own: their services, and a worker
+            token = issue_api_token(consortium.coordinator, "committee")  # that can wait for them
+            services.enter_context(local_committee(url, token, committee_homes))
+            services.enter_context(in_memory_worker())
         for _ in range(rounds):
             round_ = consortium.plan_round(protection_scheme=aggregation)
             lifecycle.approve_round(consortium.coordinator, round_)
+            wait_until(lambda r=round_: state_of(r) == S.COLLECTING, 60, "the round to open")
+            consortium.run_nodes()
+            wait_until(lambda r=round_: state_of(r) in TERMINAL, 120, "the round to end")
             round_.refresh_from_db()
             assert round_.state == S.COMPLETED, round_.reason
             consortium.model = GlobalModel.objects.get(produced_by=round_)
     return load_weights(consortium.model)
 
 
+@pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
-def test_encrypted_rounds_match_the_plaintext_baseline(hospital_data, key_committee, settings):
+def test_encrypted_rounds_match_the_plaintext_baseline(hospital_data, settings, tmp_path):
     """Same data, same seeds, a fresh portal each: CKKS with threshold decryption vs the plaintext baseline."""
-    encrypted = run_rounds(hospital_data, settings, "ckks", rounds=2)
+    encrypted = run_rounds(hospital_data, settings, "ckks", rounds=2, committee_homes=tmp_path / "keyparties")
     stored = list(Submission.objects.values_list("blob_digest", flat=True))
     assert len(stored) == 4
     for digest in stored:  # what the portal stored is ciphertext under the committee's key
@@ -51,29 +76,88 @@ def test_encrypted_rounds_match_the_plaintext_baseline(hospital_data, key_commit
     assert np.array_equal(encrypted, baseline)  # the opened sum, snapped to the update grid, is exact
 
 
-def test_local_committee_ceremony_keeps_shares_with_the_parties(consortium, settings):
-    created = committee.setup_local_committee(consortium.coordinator, parties=3)
-    assert len(created.parties) == 3 and len({p["commitment"] for p in created.parties}) == 3
-    context = committee_selectors.public_context(created)
-    assert ckks.load_public_context(context)  # refuses a context holding a secret key
-    for party in created.parties:
-        share = keygen.load_secret_share(party["location"])
-        assert share is not None
-    # Nothing the portal stores is a secret share: only digests, commitments and share folder locations.
-    assert not list((settings.DATA_DIR / "blobs").rglob("*secret*"))
+@dataclass
+class DecryptedRound:
+    round: Round
+    updates: list[np.ndarray]
+    samples: list[int]
+    homes: Path  # the key parties' homes, one folder each
+    logs: list[str]  # each party's `serve` log
+
+
+def decrypted_round(consortium, tmp_path: Path) -> DecryptedRound:
+    """A live portal and worker; three `python -m keyparty serve` processes enrolled and made a committee
+    through the API; a ckks round whose two updates (on the update grid) they decrypt together."""
+    require_postgres()
+    homes = tmp_path / "keyparties"
+    rng = np.random.default_rng(5)
+    samples = [40, 17]
+    length = consortium.model.architecture.parameter_count
+    updates = [weighted_update(rng.normal(size=length) * 0.01, n) for n in samples]
+    with portal_server(free_port()) as url, in_memory_worker():
+        token = issue_api_token(consortium.coordinator, "committee")
+        with local_committee_parties(url, token, homes) as local:
+            round_ = consortium.plan_round(protection_scheme="ckks")
+            assert round_.committee_id == local.id
+            for target in (S.APPROVED, S.OPEN, S.COLLECTING):
+                lifecycle.transition(round_, target, "test")
+            context = committee_selectors.public_context(KeyCommittee.objects.get(pk=local.id))
+            hospitals = (consortium.hospital_a, consortium.hospital_b)
+            for hospital, update, n in zip(hospitals, updates, samples, strict=True):
+                blob = ckks.encrypt_vector(context, update)
+                collecting.submit_update(hospital, round_.pk, [blob], n, {}, None)
+            wait_until(lambda: state_of(round_) in TERMINAL, 90, "the round to end")
+            logs = [party.log() for party in local.parties]
+    round_.refresh_from_db()
+    return DecryptedRound(round_, updates, samples, homes, logs)
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_a_round_is_decrypted_by_three_key_party_services_over_tls(consortium, tmp_path):
+    """The new model is exactly the one the plaintext sum gives; every party posted the same opened vector,
+    having talked MPyC over TLS."""
+    done = decrypted_round(consortium, tmp_path)
+    assert done.round.state == S.COMPLETED, done.round.reason
+    expected = federated.next_global_vector(
+        consortium.model.architecture, load_weights(consortium.model), sum(done.updates), sum(done.samples)
+    )
+    assert np.array_equal(load_weights(GlobalModel.objects.get(produced_by=done.round)), expected)
+    job = DecryptionJob.objects.get(name=f"round-{done.round.pk}")
+    assert job.state == "done" and job.attempt == 1 and len(job.results) == 3
+    reports = [result["report"] for result in job.results.values()]
+    assert all(report["tls"] and report["mpc_bytes_sent"] > 0 for report in reports)
+    assert all("opened sum posted" in log and "(TLS)" in log for log in done.logs), done.logs
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_no_file_of_the_portal_holds_a_key_share(consortium, settings, tmp_path):
+    """After a committee is made and a decryption job done, every file under the portal's DATA_DIR is searched
+    for pieces of each party's key share (as its home holds it, and as crypto.keygen loads it)."""
+    done = decrypted_round(consortium, tmp_path)
+    assert done.round.state == S.COMPLETED, done.round.reason
+    fragments = share_fragments(sorted(done.homes.iterdir()))
+    assert len({name.split(" ")[0] for name in fragments}) == 3  # a share in each party's home
+    assert any(Path(settings.DATA_DIR).rglob("*"))  # the portal did store blobs, contexts, contributions
+    assert files_holding(settings.DATA_DIR, fragments) == []
+    leak = tmp_path / "would-be-leak"  # and the search does find a share where there is one
+    leak.mkdir()
+    leak.joinpath("copy").write_bytes(next(done.homes.rglob(keygen.SECRET_SHARE_FILE)).read_bytes())
+    assert files_holding(leak, fragments)
 
 
 def test_a_committee_needs_an_honest_majority(consortium):
     from web.errors import InvalidInput
 
     with pytest.raises(InvalidInput, match="at least 3"):
-        committee.setup_local_committee(consortium.coordinator, parties=2)
+        committee.create_committee(consortium.coordinator, [1, 2])
 
 
 def test_ckks_round_needs_a_committee(consortium):
     from web.errors import InvalidInput
 
-    with pytest.raises(InvalidInput, match="keyparty setup-local"):
+    with pytest.raises(InvalidInput, match="needs an active key committee"):
         consortium.plan_round(protection_scheme="ckks")
 
 
@@ -142,29 +226,3 @@ def test_plaintext_blob_is_refused_in_an_encrypted_round(consortium, collecting_
     )
     assert response.status_code == 400
     assert not Submission.objects.exists()
-
-
-def test_a_missing_key_party_fails_the_round_with_its_name(
-    consortium, collecting_ckks, key_committee, settings
-):
-    """A key party whose share is gone refuses; the round fails with the reason instead of hanging."""
-    settings.DH_DECRYPTION_TIMEOUT = 120
-    length = consortium.model.architecture.parameter_count
-    for persona in ("node_hospital-a", "node_hospital-b"):
-        blob = encrypted_update(key_committee, length)
-        response = consortium.client(persona).post(
-            f"/api/node/rounds/{collecting_ckks.pk}/submission/",
-            {"update": io.BytesIO(blob), "num_samples": 40, "metrics": "{}"},
-            format="multipart",
-        )
-        assert response.status_code == 201
-    key_committee.parties = [
-        *key_committee.parties[:2],
-        {"index": 2, "commitment": "", "location": "/nonexistent"},
-    ]
-    key_committee.save()
-    aggregating.aggregate_round(collecting_ckks.pk)
-    collecting_ckks.refresh_from_db()
-    assert collecting_ckks.state == S.FAILED
-    assert "aggregation failed" in collecting_ckks.reason and "party" in collecting_ckks.reason
-    assert User.objects.exists()

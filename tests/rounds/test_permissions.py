@@ -7,6 +7,7 @@ not invited); anonymous; node_hospital-a (hospital A's node token).
 import pytest
 from django.urls import URLPattern, URLResolver, resolve
 
+from committee import services as committee_services
 from committee.models import KeyCommittee
 from dhportal import urls
 from registry import blobstore
@@ -32,7 +33,13 @@ def world(consortium):
         collecting.submit_update(hospital, round_.pk, [plain_update(consortium.model)], 10, {}, None)
     consortium.round = round_
     consortium.committee = KeyCommittee.objects.create(
-        seed="00", key_id="k" * 64, public_context_digest=blobstore.put_bytes(b"public context"), parties=[]
+        state=KeyCommittee.State.ACTIVE,
+        seed="00",
+        key_id="k" * 64,
+        public_context_digest=blobstore.put_bytes(b"public context"),
+    )
+    consortium.keyparty, _code, _expiry = committee_services.create_key_party(
+        consortium.coordinator, "Party One"
     )
     return consortium
 
@@ -61,12 +68,19 @@ MATRIX = [
     ),
     ("post", "/api/hospitals/{a}/node-token/", None, "201 201 404 404 401 403"),
     ("delete", "/api/hospitals/{a}/node-token/", None, "204 204 404 404 401 403"),
+    ("post", "/api/hospitals/{a}/enrollment-code/", None, "201 201 404 404 401 403"),
+    # No token yet: the code is the credential; a made-up one is refused to everyone alike.
     (
-        "put",
-        "/api/hospitals/{a}/chain-address/",
-        {"chain_address": "0x" + "1" * 40},
-        "200 403 403 403 401 403",
+        "post",
+        "/api/node/enroll/",
+        {"code": "enroll_0.x", "signing_address": "0x" + "1" * 40, "chain_address": "0x" + "2" * 40},
+        "403 403 403 403 403 403",
     ),
+    ("get", "/api/node/work/", None, "403 403 403 403 401 200"),
+    # Trusted-setup ceremonies: nodes only (tests/proofs covers a contributor's and an outsider's node).
+    ("get", "/api/node/ceremonies/{ceremony}/", None, "403 403 403 403 401 404"),
+    ("get", "/api/node/ceremonies/{ceremony}/zkey/", None, "403 403 403 403 401 404"),
+    ("post", "/api/node/ceremonies/{ceremony}/contribution/", {}, "403 403 403 403 401 415"),
     ("get", "/api/hospitals/{a}/submissions/", None, "200 200 404 404 401 403"),
     ("get", "/api/architectures/", None, "200 200 200 200 401 403"),
     ("get", "/api/models/", None, "200 200 200 200 401 403"),
@@ -75,6 +89,33 @@ MATRIX = [
     ("get", "/api/models/{model}/torchscript/", None, "200 200 200 200 401 403"),
     ("post", "/api/node/heartbeat/", None, "403 403 403 403 401 204"),
     ("get", "/api/committees/{committee}/public-context/", None, "200 200 200 200 401 200"),
+    # The key committee: the coordinator manages key parties and committees; key parties (tests/committee) use
+    # /api/keyparty/..., which no persona here may (an enrollment with a made-up certificate is refused).
+    ("get", "/api/committees/", None, "200 403 403 403 401 403"),
+    ("post", "/api/committees/", {"parties": [1, 2, 3]}, "400 403 403 403 401 403"),
+    ("get", "/api/committees/{committee}/", None, "200 403 403 403 401 403"),
+    ("get", "/api/keyparties/", None, "200 403 403 403 401 403"),
+    ("post", "/api/keyparties/", {"name": "Party Two"}, "201 403 403 403 401 403"),
+    ("post", "/api/keyparties/{keyparty}/enrollment-code/", None, "201 403 403 403 401 403"),
+    (
+        "post",
+        "/api/keyparty/enroll/",
+        {"code": "enroll_0.x", "address": "127.0.0.1:1", "certificate": "x"},
+        "400 400 400 400 400 400",
+    ),
+    ("get", "/api/keyparty/work/", None, "403 403 403 403 401 403"),
+    (
+        "post",
+        "/api/keyparty/keygen/{committee}/commitment/",
+        {"commitment": "0" * 64},
+        "403 403 403 403 401 403",
+    ),
+    ("post", "/api/keyparty/keygen/{committee}/contribution/", None, "403 403 403 403 401 403"),
+    ("get", "/api/keyparty/jobs/{job}/", None, "403 403 403 403 401 403"),
+    ("get", "/api/keyparty/jobs/{job}/blobs/0/", None, "403 403 403 403 401 403"),
+    ("get", "/api/keyparty/jobs/{job}/context/", None, "403 403 403 403 401 403"),
+    ("post", "/api/keyparty/jobs/{job}/result/", None, "403 403 403 403 401 403"),
+    ("post", "/api/keyparty/jobs/{job}/failed/", {"attempt": 1, "reason": "x"}, "403 403 403 403 401 403"),
     ("get", "/api/rounds/", None, "200 200 200 200 401 403"),
     ("get", "/api/rounds/plan-options/", None, "200 403 403 403 401 403"),
     (
@@ -118,6 +159,9 @@ def test_permission_matrix(world, method, template, body, row, persona):
         "model": world.model.pk,
         "round": world.round.pk,
         "committee": world.committee.pk,
+        "keyparty": world.keyparty.pk,
+        "job": 1,  # no job: every persona here is refused before it is looked up
+        "ceremony": 1,  # no ceremony: people are refused before it is looked up, a node gets 404
     }
     path = template.format(**ids)
     if body:  # "{model}" in a body: the model's id

@@ -1,8 +1,10 @@
 """Proofs of training, end to end with real snarkjs: the portal verifies every submission's proof before it
 counts, and refuses tampered, replayed and mismatched ones with a clear reason.
 
-The trusted setup's cache key is the ptau and the participants (the consortium's hospital-a, -b, -c in every
-test), so the ceremony is run once (about 3 minutes cold) and reused afterwards.
+The first test runs a whole round through the hospitals' nodes, trusted setup included (each node contributes
+to the ceremony, tests/proofs/test_ceremony.py tests it). The others need a proving key without running nodes:
+this test module acts as the hospitals and makes one with crypto.zk on this machine (collecting_round), cached
+by crypto.zk under the ptau and the contributors' names, so it is made once (about 3 minutes cold).
 """
 
 from __future__ import annotations
@@ -13,9 +15,10 @@ import json
 
 import numpy as np
 import pytest
+from django.conf import settings as django_settings
 
 from crypto import plain
-from crypto.zk import commit_trace, head_hash
+from crypto.zk import Ceremony, build_circuit, commit_trace, head_hash
 from crypto.zk.training_proof import prove_steps
 from demo.embedded import free_port, portal_server
 from events.models import AuditEvent
@@ -27,6 +30,8 @@ from fl.training import head_of
 from node.proving import proving_key
 from proofs import ceremony
 from protocol.node_task import CircuitShapeSpec, NodeTask, ProofChallenge, ProofMaterial
+from protocol.plan import canonical_json
+from registry import blobstore
 from registry.models import GlobalModel
 from registry.weights import load_weights, state_of, template_state
 from rounds.models import Participant, Round, Submission
@@ -44,12 +49,46 @@ def proofs_on(settings, dev_ptau):
     settings.DH_PTAU_PATH = dev_ptau
 
 
+TEST_BEACON = "7465737462656163" * 4  # fixed, so that crypto.zk's cache keeps the test key
+
+
+def _store(path) -> str:
+    with open(path, "rb") as handle:
+        digest, _ = blobstore.put_chunks(iter(lambda: handle.read(1 << 20), b""), path.stat().st_size)
+    return digest
+
+
+def key_made_by_this_test(round_: Round) -> dict:
+    """The round's proving key made by this test acting as its hospitals (crypto.zk here: a contribution named
+    by each participant's slug, then a beacon), recorded as the portal records a ready ceremony's key
+    (proofs.services.setup_record). The portal itself never contributes."""
+    slugs = sorted(round_.participants.values_list("hospital__slug", flat=True))
+    artifacts = build_circuit(ceremony.circuit_shape(round_))
+    test_ceremony = Ceremony(artifacts, django_settings.DH_PTAU_PATH)
+    for slug in slugs:
+        test_ceremony.contribute(slug)
+    key = test_ceremony.finalize(TEST_BEACON)
+    vkey = key.verification_key()
+    shape = artifacts.shape
+    return {
+        "shape": {"features": shape.features, "classes": shape.classes, "batch": shape.batch},
+        "constraints": artifacts.constraints,
+        "circuit_key": artifacts.key,
+        "participants": slugs,
+        "beacon": TEST_BEACON,
+        "zkey_sha256": _store(key.zkey),
+        "wasm_sha256": _store(artifacts.wasm),
+        "vkey_sha256": blobstore.put_bytes(canonical_json(vkey)),
+        "vkey": vkey,
+    }
+
+
 def collecting_round(consortium, hospitals=None, **config) -> Round:
-    """A round whose proving key is prepared (the ceremony of proofs.ceremony) and that takes submissions."""
+    """A round whose proving key is ready (made by key_made_by_this_test) and that takes submissions."""
     round_ = consortium.plan_round(hospitals=hospitals, config=config)
     lifecycle.transition(round_, S.APPROVED, "test")
     lifecycle.transition(round_, S.OPEN, "test")
-    round_.proof_setup = ceremony.prepare_round_key(round_)
+    round_.proof_setup = key_made_by_this_test(round_)
     round_.save(update_fields=["proof_setup"])
     lifecycle.transition(round_, S.COLLECTING, "test")
     return round_
@@ -165,16 +204,26 @@ def assert_refused(response, reason: str, round_: Round) -> None:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_every_submission_of_a_round_carries_a_proof_the_portal_verifies(hospital_data, settings):
-    """Hospital nodes train on their own data, prove, and upload over real HTTP; the round completes."""
+def test_every_submission_of_a_round_carries_a_proof_the_portal_verifies(hospital_data):
+    """Hospital nodes make the round's trusted setup, then train on their own data, prove, and upload over
+    real HTTP; the round completes."""
     with portal_server(free_port()) as url:
-        hospital_data.write_node_configs(url, settings.DH_NODE_CONFIG_DIR)
+        hospital_data.enroll_nodes(url)
         round_ = hospital_data.plan_round()
         lifecycle.approve_round(hospital_data.coordinator, round_)
         round_.refresh_from_db()
+        assert round_.state == S.OPEN  # waiting for its hospitals' contributions to the trusted setup
+        hospital_data.run_nodes()  # hospital-a contributes, then hospital-b (turns follow registration)
+        # The round's task tries again until the ceremony is ready; an eager task cannot wait: open it here.
+        collecting.open_round(round_.pk)
+        round_.refresh_from_db()
+        assert round_.state == S.COLLECTING, round_.reason
+        hospital_data.run_nodes()  # train, prove, upload: the last upload aggregates
+        round_.refresh_from_db()
     assert round_.state == S.COMPLETED, round_.reason
     assert round_.proof_scheme == "groth16"
-    assert round_.proof_setup["participants"] == ["hospital-a", "hospital-b", "hospital-c"]
+    assert round_.proof_setup["participants"] == ["hospital-a", "hospital-b"]
+    assert kinds_of(round_).count("ceremony_contribution") == 2
     assert {"zk_setup", "zk_verify"} <= set(round_.stage_seconds)
     submissions = list(round_.submissions.order_by("hospital__slug"))
     assert [s.proof_status for s in submissions] == ["verified", "verified"]
@@ -189,8 +238,11 @@ def test_every_submission_of_a_round_carries_a_proof_the_portal_verifies(hospita
     weight, bias = head_of(state_of(model.architecture, load_weights(model)))
     assert weight.tolist() == expected_weight.tolist() and bias.tolist() == expected_bias.tolist()
     assert model.head_hash == str(head_hash(weight, bias))
-    kinds = list(AuditEvent.objects.filter(round=round_).values_list("kind", flat=True))
-    assert kinds.count("proof_commitment") == 2
+    assert kinds_of(round_).count("proof_commitment") == 2
+
+
+def kinds_of(round_: Round) -> list[str]:
+    return list(AuditEvent.objects.filter(round=round_).values_list("kind", flat=True))
 
 
 def test_nodes_download_the_proving_key_by_digest_and_only_for_their_rounds(consortium):

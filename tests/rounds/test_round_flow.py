@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 import torch
 
+from demo.consortium import running_nodes
 from demo.embedded import free_port, portal_server
 from dhportal.celery import app as celery_app
 from events.models import AuditEvent
-from hospitals.tasks import hospital_queue
 from registry.models import GlobalModel
 from registry.weights import load_weights
 from rounds.models import Round
@@ -50,9 +50,10 @@ def assert_completed_with_new_model(round_: Round, participants: list[str]) -> G
 def test_round_completes_in_process(hospital_data, settings):
     """Eager tasks, the portal on a real socket: the bare-machine path of the demo."""
     with portal_server(free_port()) as url:
-        hospital_data.write_node_configs(url, settings.DH_NODE_CONFIG_DIR)
+        hospital_data.enroll_nodes(url)
         round_ = hospital_data.plan_round()
         lifecycle.approve_round(hospital_data.coordinator, round_)
+        hospital_data.run_nodes()
         round_.refresh_from_db()
     assert_completed_with_new_model(round_, ["hospital-a", "hospital-b"])
 
@@ -74,20 +75,18 @@ def test_round_through_a_real_celery_worker_on_redis_and_postgresql(hospital_dat
         hospital_data.data_dir / "validation.npz",
         {"val": load_local_dataset(hospital_data.data_dir / "hospital-c.npz", 2)},
     )
-    queues = ",".join(["portal"] + [hospital_queue(slug) for slug in ("hospital-a", "hospital-b")])
     env = {
         **os.environ,
         "DATABASE_URL": test_database_url,
         "REDIS_URL": redis_url,
         "DH_DATA_DIR": str(settings.DATA_DIR),
-        "DH_NODE_CONFIG_DIR": str(settings.DH_NODE_CONFIG_DIR),
         "DH_PROTECTION": "plaintext",
         "DH_CHAIN": "off",
         "DH_VALIDATION_DATA": settings.DH_VALIDATION_DATA,
     }
     log_path = tmp_path / "worker.log"
     with portal_server(free_port()) as url, open(log_path, "w") as log:
-        hospital_data.write_node_configs(url, settings.DH_NODE_CONFIG_DIR)
+        homes = hospital_data.enroll_nodes(url)
         worker = subprocess.Popen(
             [
                 sys.executable,
@@ -97,7 +96,7 @@ def test_round_through_a_real_celery_worker_on_redis_and_postgresql(hospital_dat
                 "dhportal",
                 "worker",
                 "-Q",
-                queues,
+                "portal",
                 "--pool",
                 "solo",
                 "--loglevel",
@@ -113,15 +112,17 @@ def test_round_through_a_real_celery_worker_on_redis_and_postgresql(hospital_dat
         try:
             celery_app.conf.task_always_eager = False
             round_ = hospital_data.plan_round()
-            lifecycle.approve_round(hospital_data.coordinator, round_)
-            wait_for_state(round_, {S.COMPLETED, S.FAILED}, timeout=240)
+            with running_nodes([homes["hospital-a"], homes["hospital-b"]]) as nodes:
+                lifecycle.approve_round(hospital_data.coordinator, round_)
+                wait_for_state(round_, {S.COMPLETED, S.FAILED}, timeout=240)
+            node_logs = "\n".join(node.log() for node in nodes)
         finally:
             worker.terminate()
             worker.wait(timeout=30)
     worker_log = log_path.read_text()
-    assert "rounds.aggregate_round" in worker_log and "hospitals.run_node_round" in worker_log, worker_log[
-        -3000:
-    ]
+    assert "rounds.aggregate_round" in worker_log, worker_log[-3000:]
+    # Each hospital's node, a process of its own, pulled its task over REST and uploaded.
+    assert node_logs.count("update uploaded") == 2, node_logs[-3000:]
     model = assert_completed_with_new_model(round_, ["hospital-a", "hospital-b"])
     assert 0.0 <= model.metrics["val_accuracy"] <= 1.0
 
@@ -130,8 +131,9 @@ def test_round_through_a_real_celery_worker_on_redis_and_postgresql(hospital_dat
 @pytest.mark.django_db(transaction=True)
 def test_exported_model_loads_with_torch_alone(hospital_data, settings, tmp_path):
     with portal_server(free_port()) as url:
-        hospital_data.write_node_configs(url, settings.DH_NODE_CONFIG_DIR)
+        hospital_data.enroll_nodes(url)
         lifecycle.approve_round(hospital_data.coordinator, hospital_data.plan_round())
+        hospital_data.run_nodes()
     out = tmp_path / "model.pt"
     from django.core.management import call_command
 

@@ -1,0 +1,7 @@
+"""`python -m keyparty ...` is `dh-keyparty ...`."""
+
+import sys
+
+from keyparty.cli import main
+
+sys.exit(main())

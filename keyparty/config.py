@@ -1,0 +1,106 @@
+"""A key party's home: its configuration, TLS identity, key shares and job folders, all private to the party
+(files 0600 in folders 0700).
+
+    <home>/config.json                portal URL, token, listen and advertised addresses (dh-keyparty enroll)
+    <home>/tls/identity.key, .crt     its TLS identity: key (never leaves the home) and self-signed CA certificate
+    <home>/committees/<id>/           its key share of committee <id> (secret_share.seal), contribution, commitment
+    <home>/jobs/<id>/                 a decryption job: the description, ciphertexts, each attempt's MPC log
+    <home>/status.json                what `dh-keyparty serve` is doing, for `dh-keyparty status`
+
+The home is DH_KEYPARTY_HOME, else ~/.decentrahealth/keyparty, unless --home names another.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+CONFIG_FILE = "config.json"
+STATUS_FILE = "status.json"
+IDENTITY_KEY_FILE = "tls/identity.key"
+IDENTITY_CERT_FILE = "tls/identity.crt"
+COMMITTEES_DIR = "committees"
+JOBS_DIR = "jobs"
+ADDRESS = re.compile(r"(?P<host>[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?):(?P<port>[0-9]{1,5})")
+
+
+class KeyPartyConfigError(Exception):
+    """The party's home or configuration is missing or unusable; the message says what to do."""
+
+
+@dataclass(frozen=True)
+class KeyPartyConfig:
+    portal_url: str
+    token: str
+    listen: str  # host:port this party's MPyC process listens on
+    advertise: str  # host:port the other parties connect to (registered with the portal)
+    ca_file: str = ""  # a PEM bundle to verify the portal's certificate against; empty: the system's CAs
+    party_id: int = 0
+    name: str = ""
+
+    def __repr__(self) -> str:  # never print the token
+        return f"KeyPartyConfig(portal_url={self.portal_url!r}, name={self.name!r}, advertise={self.advertise!r})"
+
+
+def default_home() -> Path:
+    raw = os.environ.get("DH_KEYPARTY_HOME")
+    return Path(raw).expanduser() if raw else Path.home() / ".decentrahealth" / "keyparty"
+
+
+def check_address(value: str, option: str) -> str:
+    match = ADDRESS.fullmatch(value.strip())
+    if match is None or not 1 <= int(match["port"]) <= 65535:
+        raise KeyPartyConfigError(
+            f"{option} {value!r} must be HOST:PORT (a host name or IPv4 address, port 1-65535)"
+        )
+    return f"{match['host']}:{int(match['port'])}"
+
+
+def make_home(home: Path) -> Path:
+    """The home folder, created 0700 (an existing one is made 0700)."""
+    home.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.chmod(home, 0o700)
+    return home
+
+
+def write_private(path: Path, data: str | bytes) -> None:
+    """Writes `data` to `path` readable by its owner only (created 0600, never readable by others meanwhile)."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.partial")
+    descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "wb") as handle:
+        handle.write(data.encode() if isinstance(data, str) else data)
+    os.chmod(partial, 0o600)
+    os.replace(partial, path)
+
+
+def write_config(home: Path, config: KeyPartyConfig) -> Path:
+    path = Path(home) / CONFIG_FILE
+    write_private(path, json.dumps(asdict(config), indent=2) + "\n")
+    return path
+
+
+def read_config(home: Path) -> KeyPartyConfig:
+    path = Path(home) / CONFIG_FILE
+    if not Path(home).is_dir():
+        raise KeyPartyConfigError(
+            f"no key party home at {home}: enroll first (dh-keyparty enroll --portal URL --code CODE --listen "
+            "HOST:PORT --advertise HOST:PORT), or name the home with --home or DH_KEYPARTY_HOME"
+        )
+    if not path.exists():
+        raise KeyPartyConfigError(
+            f"no key party configuration at {path}: enroll first (dh-keyparty enroll ...), or name the home "
+            "with --home or DH_KEYPARTY_HOME"
+        )
+    try:
+        raw = json.loads(path.read_text())
+        known = {field.name for field in fields(KeyPartyConfig)}
+        config = KeyPartyConfig(**{key: value for key, value in raw.items() if key in known})
+    except (OSError, ValueError, TypeError) as exc:
+        raise KeyPartyConfigError(f"unreadable key party configuration {path}: {exc}") from None
+    if not config.portal_url or not config.token:
+        raise KeyPartyConfigError(f"{path} has no portal URL or token: enroll again")
+    return config
