@@ -38,7 +38,8 @@ class PortalSession:
         self.session = requests.Session()
         if token:
             self.session.headers["Authorization"] = f"Token {token}"
-        self.session.verify = ca_file or True
+        # Passed with every request: a session's own `verify` loses to REQUESTS_CA_BUNDLE in the environment.
+        self.verify: str | bool = ca_file or True
 
     def _check(self, response: requests.Response) -> requests.Response:
         if response.status_code >= 400:
@@ -55,6 +56,7 @@ class PortalSession:
     def send(self, method: str, path: str, **kwargs) -> requests.Response:
         """The request, tried again after each of RETRY_DELAYS_SECONDS on a connection error or a 5xx."""
         url = self.base_url + path
+        kwargs.setdefault("verify", self.verify)
         for delay in RETRY_DELAYS_SECONDS:
             try:
                 response = self.session.request(method, url, timeout=TIMEOUT_SECONDS, **kwargs)

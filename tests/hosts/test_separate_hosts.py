@@ -16,6 +16,8 @@ then run). The test shows:
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
 import signal
 import subprocess
@@ -30,7 +32,9 @@ import pytest
 from committee.models import KeyCommittee
 from conftest import REPO_ROOT, shared_file
 from contracts.localchain import LocalChain
+from fl.training import DEFAULT_TRAIN_CONFIG
 from hospitals import services as hospital_services
+from proofs import verification as proof_plans
 from registry.models import GlobalModel
 from rounds.models import Round
 from rounds.services import lifecycle
@@ -44,6 +48,32 @@ HOSPITALS = {"h1": "hospital-a", "h2": "hospital-b", "h3": "hospital-c"}
 KEY_PARTIES = ["k1", "k2", "k3"]
 MPC_PORT = 11365
 ROUND_SECONDS = 600
+# bench/separate_hosts.py runs this test on the demo's own hospital files (hospital-<n>.npz in this folder) with
+# the demo's round plan, and reads the first round's figures from DH_HOSTS_REPORT.
+BENCH_DATA = Path(os.environ["DH_HOSTS_DATA_DIR"]) if os.environ.get("DH_HOSTS_DATA_DIR") else None
+
+
+def round_config() -> dict:
+    """The tests' small plan; for the bench, the portal's default plan (the demo's)."""
+    if BENCH_DATA is None:
+        return {}
+    return {**DEFAULT_TRAIN_CONFIG.as_dict(), "proof_steps": proof_plans.DEFAULT_STEPS}
+
+
+def write_bench_report(round_: Round, seconds: float) -> None:
+    if os.environ.get("DH_HOSTS_REPORT"):
+        metrics = GlobalModel.objects.get(produced_by=round_).metrics
+        report = {
+            "seconds": round(seconds, 3),
+            "stage_seconds": round_.stage_seconds,
+            "node_seconds": {
+                s.hospital.slug: s.metrics.get("seconds", {})
+                for s in round_.submissions.select_related("hospital")
+            },
+            "val_accuracy": metrics.get("val_accuracy"),
+            "val_auc": metrics.get("val_auc"),
+        }
+        Path(os.environ["DH_HOSTS_REPORT"]).write_text(json.dumps(report, indent=2))
 
 
 def key_party_identities(hosts: Hosts) -> dict[str, str]:
@@ -156,9 +186,14 @@ def test_a_secure_round_across_separate_network_hosts(needs_netns, hospital_data
 
             # The hospitals: each its own data file, enrolled with a code, its node pulling its work.
             nodes = {}
-            for name, slug in HOSPITALS.items():
+            for number, (name, slug) in enumerate(HOSPITALS.items(), start=1):
                 data = hosts[name].data_dir / f"{slug}.npz"
-                shutil.copy(hospital_data.data_dir / f"{slug}.npz", data)
+                source = (
+                    BENCH_DATA / f"hospital-{number}.npz"
+                    if BENCH_DATA
+                    else hospital_data.data_dir / f"{slug}.npz"
+                )
+                shutil.copy(source, data)
                 code, _ = hospital_services.issue_enrollment_code(
                     hospital_data.coordinator, hospital_data.hospital(slug)
                 )
@@ -168,7 +203,7 @@ def test_a_secure_round_across_separate_network_hosts(needs_netns, hospital_data
                     name,
                     party_command(
                         "node", home, "enroll", "--portal", portal_of(name), "--code", code, "--data", str(data),
-                        "--seed", "1", "--chain-rpc", f"http://{hosts[name].root_address}:{chain_port}",
+                        "--seed", str(number), "--chain-rpc", f"http://{hosts[name].root_address}:{chain_port}",
                     ),
                 )  # fmt: skip
                 nodes[name] = start_in(
@@ -177,12 +212,15 @@ def test_a_secure_round_across_separate_network_hosts(needs_netns, hospital_data
 
             hospitals = [hospital_data.hospital_a, hospital_data.hospital_b, hospital_data.hospital_c]
             started = time.monotonic()
-            first = hospital_data.plan_round(hospitals=hospitals, protection_scheme="ckks")
+            first = hospital_data.plan_round(
+                hospitals=hospitals, protection_scheme="ckks", config=round_config()
+            )
             lifecycle.approve_round(hospital_data.coordinator, first)
             wait_for(lambda: ended(first), ROUND_SECONDS, "the first round", tmp_path)
             first_seconds = time.monotonic() - started
             first.refresh_from_db()
             assert first.state == S.COMPLETED, first.reason + logs_of(tmp_path)
+            write_bench_report(first, first_seconds)
 
             # Round two, with key party k3 stopped once the round collects: it waits, then completes.
             hospital_data.model = GlobalModel.objects.get(produced_by=first)

@@ -27,7 +27,7 @@ from proofs.models import Ceremony, Contribution
 from registry import blobstore
 from rounds.models import Round
 from rounds.services import collecting, lifecycle
-from tests.rounds.test_proofs import final_head, honest_run, prove, upload
+from tests.rounds.test_proofs import final_head, honest_run, own_contributions, prove, upload
 
 pytestmark = [pytest.mark.zk]
 
@@ -94,7 +94,7 @@ def test_the_hospitals_make_the_trusted_setup_and_the_round_opens_with_its_key(c
             [due] = selectors.contributions_due(hospital)
             client = PortalClient(url, consortium.node_tokens[hospital.slug])
             started = time.perf_counter()
-            digest = node_ceremony.contribute(client, due)
+            digest = node_ceremony.contribute(client, due, own_contributions(round_))
             timings[hospital.slug] = time.perf_counter() - started
             ceremony.refresh_from_db()
             assert ceremony.current_zkey == digest

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,6 +27,7 @@ from ledger.connection import ChainUnavailable
 from ledger.models import ChainTransaction
 from node import chain as node_chain
 from node import keys as node_keys
+from protocol import signing
 from protocol.plan import canonical_json
 from registry import blobstore
 from registry.models import GlobalModel
@@ -83,11 +85,19 @@ def submit_as_hospital(
 
 
 def upload(consortium, round_: Round, slug: str, scale: float, key_file: Path) -> None:
+    """The node's submission on chain, then its upload signed with its signing key (as node/pipeline.py)."""
     blob = plain_update(consortium.model, scale)
     submit_as_hospital(key_file, round_, consortium.hospital(slug), blob)
+    signing_key = node_keys.load_key(key_file.with_name(f"{slug}-signing.key"))
+    statement = signing.upload_statement(round_.pk, hashlib.sha256(blob).hexdigest(), 40)
     response = consortium.client(f"node_{slug}").post(
         f"/api/node/rounds/{round_.pk}/submission/",
-        {"update": io.BytesIO(blob), "num_samples": 40, "metrics": "{}"},
+        {
+            "update": io.BytesIO(blob),
+            "num_samples": 40,
+            "metrics": "{}",
+            "signature": signing.sign_text(signing_key, statement),
+        },
         format="multipart",
     )
     assert response.status_code == 201, response.content

@@ -12,13 +12,14 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
 from django.conf import settings as django_settings
 
 from crypto import plain
-from crypto.zk import Ceremony, build_circuit, commit_trace, head_hash
+from crypto.zk import Ceremony, build_circuit, commit_trace, head_hash, phase2
 from crypto.zk.training_proof import prove_steps
 from demo.embedded import free_port, portal_server
 from events.models import AuditEvent
@@ -27,6 +28,7 @@ from fl.fixed_head import SCALE, HeadStep, sgd_step
 from fl.models import FEATURE_DIM, HEAD_BIAS, HEAD_WEIGHT
 from fl.params import parameter_slice
 from fl.training import head_of
+from node.ceremony import record_contribution
 from node.proving import proving_key
 from proofs import ceremony
 from protocol.node_task import CircuitShapeSpec, NodeTask, ProofChallenge, ProofMaterial
@@ -68,6 +70,11 @@ def key_made_by_this_test(round_: Round) -> dict:
     for slug in slugs:
         test_ceremony.contribute(slug)
     key = test_ceremony.finalize(TEST_BEACON)
+    for entry in phase2.contribution_hashes(key.zkey):  # this test made them: they are its hospitals' own
+        if entry["type"] == 0:
+            record_contribution(
+                own_contributions(round_), {"ceremony": 0, "name": entry["name"], "hash": entry["hash"]}
+            )
     vkey = key.verification_key()
     shape = artifacts.shape
     return {
@@ -141,12 +148,19 @@ def commit(consortium, round_: Round, slug: str, root: int, num_steps: int = 2, 
     )
 
 
+def own_contributions(round_: Round) -> Path:
+    """Where the hospitals of these tests keep the record of their trusted-setup contributions (as a node's
+    home does), for node.proving to find one of them in the round's key."""
+    return Path(django_settings.DATA_DIR).parent / f"contributions-round-{round_.pk}.json"
+
+
 def prove(consortium, round_: Round, slug: str, trace: list[HeadStep]) -> dict:
     """What node.proving does: commit through the API, then prove the challenged steps."""
     commitment = commit_trace(trace)
     response = commit(consortium, round_, slug, commitment.tree.root, commitment.step_count)
     assert response.status_code == 200, response.content
-    key = proving_key(node_material(consortium, round_, slug), NodeFiles(consortium, slug))
+    material = node_material(consortium, round_, slug)
+    key = proving_key(material, NodeFiles(consortium, slug), own_contributions(round_))
     return prove_steps(
         commitment,
         trace,
