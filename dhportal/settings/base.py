@@ -80,8 +80,10 @@ DATABASES = {
     )
 }
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
-    # The demo's HTTP server and its tasks share the file; wait for a lock rather than fail.
-    DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 60
+    # The demo's HTTP server, its tasks and its nodes' requests share the file; wait for a lock rather than fail.
+    # IMMEDIATE: a transaction takes the write lock when it begins, so one that read first and writes later
+    # waits for the lock (up to the timeout) instead of failing at once with "database is locked".
+    DATABASES["default"].setdefault("OPTIONS", {}).update(timeout=60, transaction_mode="IMMEDIATE")
 
 AUTH_USER_MODEL = "hospitals.User"
 SESSION_ENGINE = "web.sessions"  # database sessions that ignore malformed cookies
