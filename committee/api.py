@@ -301,6 +301,15 @@ class JobSerializer(serializers.Serializer):
     vector_length = serializers.IntegerField()
     sum_digest = serializers.CharField(help_text="SHA-256 of the portal's sum blob: recompute and compare")
     blobs = serializers.ListField(child=serializers.CharField(), help_text="SHA-256 of each ciphertext blob")
+    round = serializers.IntegerField(help_text="the round whose uploads these are (each signature names it)")
+    min_hospitals = serializers.IntegerField(
+        help_text="the round's quorum: the sum needs this many hospitals"
+    )
+    submissions = serializers.ListField(
+        child=serializers.DictField(),
+        help_text="per blob, in order: {hospital, signer, num_samples, signature}, the hospital's signature over "
+        "(round, the blob's SHA-256, num_samples) with its enrolled signing key: check each before decrypting",
+    )
     peers = serializers.ListField(
         child=serializers.DictField(),
         help_text="every party in index order: {index, name, address, certificate}",

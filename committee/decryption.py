@@ -26,7 +26,7 @@ from django.utils import timezone
 from committee.errors import CommitteeError, DecryptionInProgress, DecryptionJobConflict
 from committee.models import CommitteeMember, DecryptionJob, KeyCommittee, KeyParty
 from committee.selectors import public_context
-from crypto import ckks
+from crypto import ckks, decryption_job
 from registry import blobstore
 from web.errors import Conflict, InvalidUpload, NotFound
 
@@ -44,7 +44,19 @@ def _stored_digest(blob: bytes) -> str:
     return digest
 
 
-def _create_job(committee: KeyCommittee, job_name: str, blobs: list[bytes], digests: list[str], length: int):
+def _create_job(
+    committee: KeyCommittee,
+    job_name: str,
+    blobs: list[bytes],
+    digests: list[str],
+    length: int,
+    terms: decryption_job.JobTerms,
+):
+    # What every key party will check: refused here first, with the same reason, rather than by each of them.
+    try:
+        decryption_job.check_signatures(terms, digests)
+    except decryption_job.KeyPartyRefusal as exc:
+        raise DecryptionJobConflict(f"the key parties would refuse this job: {exc}") from None
     summed = ckks.sum_blobs(public_context(committee), blobs, expected_length=length)
     now = timezone.now()
     try:
@@ -53,6 +65,7 @@ def _create_job(committee: KeyCommittee, job_name: str, blobs: list[bytes], dige
                 committee=committee,
                 name=job_name,
                 blob_digests=digests,
+                terms=terms.as_json(),
                 vector_length=length,
                 sum_digest=ckks.blob_digest(summed),
                 attempt_started_at=now,
@@ -68,23 +81,34 @@ def opened_vector(job: DecryptionJob) -> np.ndarray:
     return np.frombuffer(blobstore.read_bytes(job.opened_digest), dtype="<f8").astype(np.float64)
 
 
-def decrypt_sum(committee: KeyCommittee, job_name: str, blobs: list[bytes], vector_length: int) -> np.ndarray:
+def decrypt_sum(
+    committee: KeyCommittee,
+    job_name: str,
+    blobs: list[bytes],
+    vector_length: int,
+    terms: decryption_job.JobTerms,
+) -> np.ndarray:
     """The opened sum of `blobs` once the committee's parties have decrypted it. The first call creates the job
-    (the portal's sum digest, which every party recomputes and compares); a later call with the same name and
-    ciphertexts returns the opened sum when the job is done, and otherwise raises DecryptionInProgress (nothing
+    (the portal's sum digest, which every party recomputes and compares, and `terms`: the round and each blob's
+    signed upload, which every party checks); a later call with the same name and ciphertexts returns the opened sum when the job is done, and otherwise raises DecryptionInProgress (nothing
     has failed yet) or CommitteeError (the latest failure, the job being tried again or given up).
 
-    Raises DecryptionJobConflict for a job of that name with other ciphertexts, committee or length, and
-    ckks.CiphertextError for ciphertexts that do not add up."""
+    Raises DecryptionJobConflict for a job of that name with other ciphertexts, committee, length or terms, or
+    one the key parties would refuse, and ckks.CiphertextError for ciphertexts that do not add up."""
     if committee is None or committee.state != KeyCommittee.State.ACTIVE:
         raise DecryptionJobConflict("the round's key committee is not active: it holds no joint key")
     digests = [_stored_digest(blob) for blob in blobs]
     job = DecryptionJob.objects.filter(name=job_name).first()
     if job is None:
-        job = _create_job(committee, job_name, blobs, digests, vector_length)
-    if (job.committee_id, job.blob_digests, job.vector_length) != (committee.pk, digests, vector_length):
+        job = _create_job(committee, job_name, blobs, digests, vector_length, terms)
+    if (job.committee_id, job.blob_digests, job.vector_length, job.terms) != (
+        committee.pk,
+        digests,
+        vector_length,
+        terms.as_json(),
+    ):
         raise DecryptionJobConflict(
-            f"decryption job {job_name} exists for other ciphertexts, another committee or another length"
+            f"decryption job {job_name} exists for other ciphertexts, another committee, length or terms"
         )
     job = refresh_job(job.pk)
     if job.state == S.DONE:
@@ -218,6 +242,7 @@ def describe_job(party: KeyParty, job_id: int) -> dict[str, Any]:
         "seconds_left": max(0.0, (job.attempt_deadline - now).total_seconds()),
         "vector_length": job.vector_length,
         "sum_digest": job.sum_digest,
+        **job.terms,
         "blobs": list(job.blob_digests),
         "peers": [
             {

@@ -81,8 +81,8 @@ class CommitteeMember(models.Model):
 class DecryptionJob(models.Model):
     """The committee opens the sum of these ciphertexts, and nothing else.
 
-    Every member fetches the job and its blobs, recomputes the sum, compares its digest with `sum_digest` and
-    takes part in the MPC of the current attempt; the job is DONE when every member has posted the same opened
+    Every member fetches the job and its blobs, checks each blob's hospital signature and their number against
+    `terms` (crypto.decryption_job), recomputes the sum, compares its digest with `sum_digest` and takes part in the MPC of the current attempt; the job is DONE when every member has posted the same opened
     vector for that attempt. A member reporting failure, results that differ, or an attempt past its deadline
     start the next attempt; past `expires_at` the job is FAILED."""
 
@@ -94,6 +94,8 @@ class DecryptionJob(models.Model):
     committee = models.ForeignKey(KeyCommittee, on_delete=models.PROTECT, related_name="jobs")
     name = models.CharField(max_length=100, unique=True)
     blob_digests = models.JSONField(help_text="blob store digests of the ciphertexts, in order")
+    # crypto.decryption_job.JobTerms as JSON: {"round", "min_hospitals", "submissions": [signed upload, ...]}
+    terms = models.JSONField(default=dict)
     vector_length = models.PositiveIntegerField()
     sum_digest = models.CharField(max_length=64)
     state = models.CharField(max_length=16, choices=State.choices, default=State.PENDING)

@@ -17,6 +17,7 @@ from committee.errors import DecryptionInProgress as DecryptionInProgressError
 from committee.models import KeyCommittee
 from committee.selectors import public_context
 from crypto import ckks, plain
+from crypto.decryption_job import JobTerms
 from protocol.node_task import ProtectionMaterial
 from web.errors import InvalidInput, InvalidUpload
 
@@ -53,8 +54,14 @@ class ProtectionScheme(Protocol):
         update whose L2 norm exceeds norm_bound (the round plan's bound on n_h * delta_h)."""
 
     def sum_and_open(
-        self, committee: KeyCommittee | None, job_name: str, blobs: list[bytes], expected_length: int
-    ) -> np.ndarray: ...
+        self,
+        committee: KeyCommittee | None,
+        job_name: str,
+        blobs: list[bytes],
+        expected_length: int,
+        terms: JobTerms,
+    ) -> np.ndarray:
+        """The plain sum of `blobs`, the round's uploads as `terms` describes them (each one's signed upload)."""
 
 
 class PlaintextScheme:
@@ -78,7 +85,12 @@ class PlaintextScheme:
             raise InvalidUpload(f"Update refused: {exc}") from None
 
     def sum_and_open(
-        self, committee: KeyCommittee | None, job_name: str, blobs: list[bytes], expected_length: int
+        self,
+        committee: KeyCommittee | None,
+        job_name: str,
+        blobs: list[bytes],
+        expected_length: int,
+        terms: JobTerms,
     ) -> np.ndarray:
         return np.sum([plain.decode(blob, expected_length) for blob in blobs], axis=0)
 
@@ -115,11 +127,16 @@ class CkksScheme:
             raise InvalidUpload(f"Encrypted update refused: {exc}") from None
 
     def sum_and_open(
-        self, committee: KeyCommittee | None, job_name: str, blobs: list[bytes], expected_length: int
+        self,
+        committee: KeyCommittee | None,
+        job_name: str,
+        blobs: list[bytes],
+        expected_length: int,
+        terms: JobTerms,
     ) -> np.ndarray:
         # Never waits on the key parties: the job is theirs to pull; this raises until its sum is opened.
         try:
-            return decryption.decrypt_sum(committee, job_name, blobs, expected_length)
+            return decryption.decrypt_sum(committee, job_name, blobs, expected_length, terms)
         except DecryptionInProgressError as exc:
             raise DecryptionInProgress(str(exc), exc.retry_in) from None
         except CommitteeError as exc:

@@ -1,7 +1,9 @@
 """CKKS encryption of model updates under the key committee's joint public key, and the ciphertext blob format.
 
 Parameters (measured on this project's machines, bench/secure_aggregation.py): N = 8192, coefficient moduli
-[60, 60, 60], scale 2^80, so 4096 slots per ciphertext. A hospital encrypts n_h * delta_h; the portal only
+[60, 60, 60], scale 2^88, so 4096 slots per ciphertext. The scale leaves room for the key parties' smudging
+noise (crypto.threshold, std 2^65 in the coefficients, about 2^-17 per decoded value) below the 2^-12 grid the
+updates are on, so the opened sum still snaps back to it exactly. A hospital encrypts n_h * delta_h; the portal only
 adds ciphertexts; the key parties decrypt the sum together (crypto.threshold, crypto.keyparty). Nothing here ever holds a secret key.
 
 Blob format (little-endian): header <4s magic b"DHCB", H format version, H parameter-set id, 32s key id,
@@ -28,11 +30,12 @@ from crypto import seal_io
 
 POLY_MODULUS_DEGREE = 8192
 COEFF_MOD_BIT_SIZES = (60, 60, 60)
-SCALE = 2.0**80
+SCALE = 2.0**88
 SLOTS = POLY_MODULUS_DEGREE // 2
-PARAMS_ID = 1  # the one parameter set above; a new set gets a new id
-# Bound on |value| per hospital: a sum of up to 2^14 such values at scale 2^80 stays below q/2 ~ 2^119.
+PARAMS_ID = 2  # the one parameter set above; a new set gets a new id (1 was scale 2^80)
+# Bound on |value| per hospital: a sum of up to MAX_SUMMANDS such values at scale 2^88 stays below q/2 ~ 2^119.
 MAX_ABS_VALUE = 2.0**24
+MAX_SUMMANDS = 64
 
 BLOB_MAGIC = b"DHCB"
 BLOB_VERSION = 1
@@ -380,6 +383,8 @@ def sum_blobs(
     """
     total, length, sum_key_id = None, expected_length, b""
     for index, blob in enumerate(blobs, start=1):
+        if index > MAX_SUMMANDS:
+            raise CiphertextError(f"more than {MAX_SUMMANDS} blobs: their sum could overflow the modulus")
         try:
             parsed = parse_blob(public_context, blob, length, max_bytes)
         except CiphertextError as exc:

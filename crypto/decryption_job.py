@@ -1,27 +1,103 @@
 """A decryption job on disk: what the portal hands the key parties, and the checks each party makes of it.
 
-A job directory, as the portal writes it (write_job): job.json {"format", "vector_length", "sum_digest",
-"public_context", "blobs"}, the public context and the blobs.
+A job directory, as the portal writes it (write_job): job.json {"format", "round", "min_hospitals",
+"vector_length", "sum_digest", "public_context", "blobs", "submissions"}, the public context and the blobs.
+
+A key party opens only what it has checked itself (load_job): every blob is one hospital's upload for the job's
+round, signed by that hospital's own signing key over (round, the blob's SHA-256, n_h) (protocol.signing); the
+signers are distinct and at least max(min_hospitals, MIN_HOSPITALS) of them; the party recomputes the sum itself.
+So a portal cannot have a ciphertext of its own making opened (it holds no hospital's key), nor one hospital's
+update alone (a sum of one, or one upload beside encryptions of zero under other names, needs other hospitals'
+signatures). A key also opens one sum per round and a bounded amount in all (KeyLedger beside the share): the
+portal cannot open two subsets of a round's uploads and subtract them, nor spend the smudging noise's budget.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 from collections.abc import Sequence
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from crypto import ckks
+from crypto import ckks, threshold
+from protocol import signing
 
 JOB_FILE = "job.json"
-JOB_FORMAT = 1
+JOB_FORMAT = 2
+# No key party opens a sum of fewer hospitals, whatever the job says: a sum of one is that hospital's update.
+MIN_HOSPITALS = 2
+LEDGER_FILE = "decryptions.json"
 
 
 class KeyPartyRefusal(Exception):
-    """A key party refuses a job (bad blob, sum digest mismatch, missing key share)."""
+    """A key party refuses a job (bad blob, unsigned or too few hospitals, sum digest mismatch, no key share)."""
+
+
+@dataclass(frozen=True)
+class SignedUpload:
+    """Who signed one blob of a job: the hospital, its registered signing address, its n_h and signature."""
+
+    hospital: str
+    signer: str
+    num_samples: int
+    signature: str
+
+    @classmethod
+    def from_json(cls, value: object) -> SignedUpload:
+        if not isinstance(value, dict):
+            raise ValueError("a submission must be an object")
+        return cls(
+            hospital=str(value["hospital"]),
+            signer=str(value["signer"]),
+            num_samples=int(value["num_samples"]),
+            signature=str(value["signature"]),
+        )
+
+
+@dataclass(frozen=True)
+class JobTerms:
+    """What a job claims to open: the sum of round `round_id`'s uploads, one per signed upload, in blob order,
+    of at least `min_hospitals` hospitals (the round's quorum)."""
+
+    round_id: int
+    min_hospitals: int
+    submissions: tuple[SignedUpload, ...]
+
+    def as_json(self) -> dict:
+        return {
+            "round": self.round_id,
+            "min_hospitals": self.min_hospitals,
+            "submissions": [asdict(submission) for submission in self.submissions],
+        }
+
+    @classmethod
+    def from_json(cls, value: dict) -> JobTerms:
+        return cls(
+            round_id=int(value["round"]),
+            min_hospitals=int(value["min_hospitals"]),
+            submissions=tuple(SignedUpload.from_json(item) for item in value["submissions"]),
+        )
+
+
+@dataclass(frozen=True)
+class CheckedJob:
+    """A job as a key party accepted it: the round, how many hospitals' uploads, and their sum."""
+
+    round_id: int
+    hospitals: int
+    sum_digest: str
+    total: ckks.ParsedBlob
 
 
 def write_job(
-    job_dir: Path | str, public_context: bytes, blobs: Sequence[bytes], vector_length: int, sum_digest: str
+    job_dir: Path | str,
+    public_context: bytes,
+    blobs: Sequence[bytes],
+    vector_length: int,
+    sum_digest: str,
+    terms: JobTerms,
 ) -> Path:
     """Lay out a decryption job for the key parties (the portal's side). Returns the job directory."""
     job_dir = Path(job_dir)
@@ -33,6 +109,7 @@ def write_job(
         (job_dir / names[-1]).write_bytes(blob)
     job = {
         "format": JOB_FORMAT,
+        **terms.as_json(),
         "vector_length": vector_length,
         "sum_digest": sum_digest,
         "public_context": "public_context.bin",
@@ -42,8 +119,40 @@ def write_job(
     return job_dir
 
 
-def load_job(job_dir: Path) -> ckks.ParsedBlob:
-    """Read a job, check every blob, recompute the sum and compare its digest with the portal's; returns it."""
+def check_signatures(terms: JobTerms, digests: Sequence[str]) -> None:
+    """Refuses (KeyPartyRefusal) uploads that are not each signed for the round by a distinct hospital, or
+    fewer of them than max(min_hospitals, MIN_HOSPITALS). `digests`: the SHA-256 of each blob, in order."""
+    round_id, submissions = terms.round_id, terms.submissions
+    if len(submissions) != len(digests):
+        raise KeyPartyRefusal(
+            f"the job lists {len(digests)} ciphertexts but {len(submissions)} signed uploads"
+        )
+    needed = max(terms.min_hospitals, MIN_HOSPITALS)
+    if len(digests) < needed:
+        raise KeyPartyRefusal(
+            f"the job sums {len(digests)} hospital upload(s); a key party opens only a sum of at least {needed} "
+            "hospitals (a sum of one is that hospital's update)"
+        )
+    signers: set[str] = set()
+    for number, (digest, submission) in enumerate(zip(digests, submissions, strict=True)):
+        statement = signing.upload_statement(round_id, digest, submission.num_samples)
+        signer = signing.signer_of(statement, submission.signature)
+        if signer is None or signer.lower() != submission.signer.lower():
+            raise KeyPartyRefusal(
+                f"ciphertext {number} is not signed by {submission.hospital}'s key {submission.signer} for "
+                f"round {round_id} (a ciphertext no hospital uploaded for this round)"
+            )
+        if signer.lower() in signers:
+            raise KeyPartyRefusal(
+                f"ciphertext {number}: {submission.hospital}'s key {submission.signer} signed two ciphertexts of "
+                "the job; a sum holds one upload per hospital"
+            )
+        signers.add(signer.lower())
+
+
+def load_job(job_dir: Path) -> CheckedJob:
+    """Read a job, check every blob and its signature, recompute the sum and compare its digest with the
+    portal's; returns the checked job."""
     try:
         job = json.loads((job_dir / JOB_FILE).read_text())
         if job.get("format") != JOB_FORMAT:
@@ -51,14 +160,17 @@ def load_job(job_dir: Path) -> ckks.ParsedBlob:
         public_context = (job_dir / job["public_context"]).read_bytes()
         names = [str(name) for name in job["blobs"]]
         length, expected_digest = int(job["vector_length"]), str(job["sum_digest"])
+        terms = JobTerms.from_json(job)
     except (OSError, KeyError, TypeError, ValueError) as exc:
         raise KeyPartyRefusal(f"unreadable job in {job_dir}: {exc}") from exc
     if not names:
         raise KeyPartyRefusal("the job has no ciphertexts")
     if len(set(names)) != len(names):
         raise KeyPartyRefusal("the job lists the same ciphertext blob twice")
+    if len(names) > ckks.MAX_SUMMANDS:
+        raise KeyPartyRefusal(f"the job sums {len(names)} ciphertexts, more than {ckks.MAX_SUMMANDS}")
     max_bytes = ckks.blob_size(length)
-    digests: set[str] = set()
+    digests: list[str] = []
     total = None
     for name in names:  # one blob in memory at a time
         try:
@@ -66,18 +178,69 @@ def load_job(job_dir: Path) -> ckks.ParsedBlob:
             parsed = ckks.parse_blob(public_context, blob, length, max_bytes)
         except (OSError, ValueError) as exc:  # CiphertextError is a ValueError
             raise KeyPartyRefusal(f"blob {name} refused: {exc}") from exc
-        digest = ckks.blob_digest(blob)
+        digest = hashlib.sha256(blob).hexdigest()
         if digest in digests:
             raise KeyPartyRefusal(f"blob {name} refused: the same ciphertext blob twice")
-        digests.add(digest)
+        digests.append(digest)
         if total is None:
             total = parsed.ciphertexts
         else:
             ckks.add_mod(total, parsed.ciphertexts)
+    check_signatures(terms, digests)
     digest = ckks.blob_digest(ckks.blob_bytes(parsed.key_id, length, total))
     if digest != expected_digest:
         raise KeyPartyRefusal(
             f"the portal's sum digest {expected_digest} differs from the sum recomputed here "
             f"({digest}); refusing to decrypt"
         )
-    return ckks.ParsedBlob(parsed.key_id, length, total)
+    return CheckedJob(terms.round_id, len(names), digest, ckks.ParsedBlob(parsed.key_id, length, total))
+
+
+class KeyLedger:
+    """What one key share has opened, kept beside it (party_dir/decryptions.json): one sum per round, and the
+    smudging budget (crypto.threshold.decryption_leakage) every attempt spends, refused past KEY_LEAKAGE_BUDGET.
+
+    An attempt is charged before this party's share enters the MPC, so a crash cannot leave one uncounted."""
+
+    def __init__(self, party_dir: Path) -> None:
+        self.path = Path(party_dir) / LEDGER_FILE
+
+    def entries(self) -> list[dict]:
+        if not self.path.exists():
+            return []
+        return list(json.loads(self.path.read_text())["decryptions"])
+
+    def spent(self) -> float:
+        return sum(float(entry["leakage"]) for entry in self.entries())
+
+    def charge(self, job: CheckedJob, parties: int) -> float:
+        """Records one attempt at opening `job`; raises KeyPartyRefusal for a second sum of its round or a job
+        the budget no longer covers. Returns the leakage charged."""
+        entries = self.entries()
+        for entry in entries:
+            if entry["round"] == job.round_id and entry["sum_digest"] != job.sum_digest:
+                raise KeyPartyRefusal(
+                    f"this key already opened another sum of round {job.round_id} ({entry['sum_digest'][:16]}...,"
+                    f" {entry['hospitals']} hospitals); a key opens one sum per round (two would give their "
+                    "difference)"
+                )
+        leakage = threshold.decryption_leakage(job.total.count, job.hospitals, parties)
+        spent = sum(float(entry["leakage"]) for entry in entries)
+        if spent + leakage > threshold.KEY_LEAKAGE_BUDGET:
+            raise KeyPartyRefusal(
+                f"this key's smudging budget is spent ({len(entries)} decryptions; this one would take it to "
+                f"{(spent + leakage) / threshold.KEY_LEAKAGE_BUDGET:.2f} of the budget): make a new key committee"
+            )
+        entries.append(
+            {
+                "round": job.round_id,
+                "sum_digest": job.sum_digest,
+                "hospitals": job.hospitals,
+                "ciphertexts": job.total.count,
+                "leakage": leakage,
+            }
+        )
+        partial = self.path.with_suffix(".partial")
+        partial.write_text(json.dumps({"decryptions": entries}, indent=2) + "\n")
+        os.replace(partial, self.path)
+        return leakage

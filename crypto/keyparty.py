@@ -9,8 +9,9 @@ The key-party service (`dh-keyparty serve`, keyparty/service.py) runs `decrypt` 
 attempt of a decryption job (MPyC parses sys.argv when it is imported and runs its own event loop), on the
 party's own host, with the job's files it fetched from the portal in JOB_DIR and its key share in DIR; the
 portal never runs this module and never holds a share. m such processes, one per party, talk MPyC over TCP.
-Each party checks the job's blobs, recomputes their homomorphic sum and refuses (exit 3) if its digest is not
-the portal's; then it inputs its decryption share (partial decryption plus smudging noise) to the MPC, where
+Each party checks the job's blobs and their hospitals' signatures (crypto.decryption_job), recomputes their
+homomorphic sum and refuses (exit 3) if its digest is not the portal's, or if its key already opened another
+sum of that round or spent its smudging budget; then it inputs its decryption share (partial decryption plus smudging noise) to the MPC, where
 only the sum of the shares is opened, and writes the opened vector to the job directory
 (result-party{i}.npy, report-party{i}.json with timings and bytes sent).
 
@@ -32,10 +33,8 @@ Threat model: semi-honest key parties with an honest majority (MPyC's Shamir sha
 malicious key parties (a party can input a wrong share and spoil the result, and MPyC unpickles peers'
 messages) and a colluding majority. The committee's certificates reach each party through the portal, so a
 portal that swapped them could sit between the parties: operators compare fingerprints out of band
-(`dh-keyparty status`). The parties trust the job's list of blobs to be the round's genuine submissions: a
-portal that put one hospital's blob in a job with encryptions of zero of its own making would get that
-hospital's update decrypted. Binding the job to the blob digests recorded on chain at submission closes that;
-this module does not read the chain.
+(`dh-keyparty status`). The hospitals' signing addresses also come through the portal (docs/THREAT_MODEL.md:
+a portal that enrolled hospitals of its own could sign for them).
 """
 
 from __future__ import annotations
@@ -54,7 +53,7 @@ from pathlib import Path
 import numpy as np
 
 from crypto import ckks, keygen, partytls, threshold
-from crypto.decryption_job import KeyPartyRefusal, load_job
+from crypto.decryption_job import KeyLedger, KeyPartyRefusal, load_job
 
 EXIT_REFUSED = 3
 EXIT_PEER_REFUSED = 4  # a peer's TLS certificate was not issued by the identity registered for its index
@@ -253,11 +252,13 @@ def run_decryption(
     """One party's whole part of a job; writes result-party{index}.npy and report-party{index}.json."""
     job_dir, party_dir = Path(job_dir).resolve(), Path(party_dir).resolve()  # open_sum may change directory
     started = time.perf_counter()
-    summed = load_job(job_dir)
+    job = load_job(job_dir)
+    summed = job.total
     try:
         secret_share = keygen.load_secret_share(party_dir)
     except keygen.KeyGenError as exc:
         raise KeyPartyRefusal(str(exc)) from exc
+    leakage = KeyLedger(party_dir).charge(job, len(peers))
     checked = time.perf_counter()
     shares = threshold.decryption_share(secret_share, summed.ciphertexts, index, len(peers))
     local = time.perf_counter()
@@ -272,6 +273,8 @@ def run_decryption(
         "party": index,
         "parties": len(peers),
         "ciphertexts": summed.count,
+        "hospitals": job.hospitals,
+        "leakage": leakage,
         "check_and_sum_s": checked - started,
         "share_s": local - checked,
         "mpc_s": mpc_done - local,

@@ -4,12 +4,15 @@ CKKS decryption is linear in the secret key: for each RNS prime q_j, y_j = c0_j 
 pointwise in NTT form. With s = sum s_i, party i's share is y_i = [i == 0] c0 + c1 * s_i + E_i, where E_i is
 its smudging noise; the shares add up to y + sum E_i, which is all that is ever opened.
 
-Smudging is mandatory: y without noise reveals s (y - c0 = c1 * s, and c1 is public). Each party adds ONE
-integer Gaussian polynomial (std 2^52 / sqrt(m), so 2^52 in total, against a scale of 2^80) reduced mod
-every prime, then put in NTT form, so that the noise is small in the coefficient domain. The decryption error
-of a sum of fresh ciphertexts is some 2^12 (a few thousand), so the noise hides it to a statistical
-distance of about 2^-40 per coefficient, while costing the opened sum about 1e-6 of precision.
-With up to t colluding parties, the remaining parties' noise still has std 2^52 * sqrt((m - t) / m).
+Smudging is mandatory: y without noise reveals s (y - c0 = c1 * s, and c1 is public), and y's own error
+e = -u * e_pk + e0 + e1 * s depends on the key. Each party adds ONE integer Gaussian polynomial (std
+SMUDGING_STD_TOTAL / sqrt(m)) reduced mod every prime, then put in NTT form, so that the noise is small in the
+coefficient domain. How much that hides is a budget per key (docs/THREAT_MODEL.md, "Smudging"): the
+statistical distance between what the parties open and the same sums with a key-independent error is at most
+sqrt(sum over decryptions of n * B^2 / (4 sigma^2)), where n is the number of coefficients opened, B the bound
+on the error of the sum of H fresh ciphertexts (error_bound) and sigma the noise of the parties outside a
+colluding minority. Each party refuses a decryption that would take a key past 2^-40 in all
+(decryption_leakage, KEY_LEAKAGE_BUDGET; crypto.decryption_job keeps the count beside the share).
 """
 
 from __future__ import annotations
@@ -22,9 +25,38 @@ import tenseal.sealapi as sealapi
 
 from crypto import ckks, seal_io
 
-SMUDGING_STD_TOTAL = 2.0**52
+SMUDGING_STD_TOTAL = 2.0**65
+# SEAL's error distribution (centred, std 3.2) and a tail of 13 standard deviations: the error of a sum of
+# fresh ciphertexts (a sum of thousands of independent products, near Gaussian) exceeds it with probability
+# below 2^-120 per coefficient.
+SEAL_ERROR_STD = 3.2
+ERROR_TAIL_STDS = 13.0
+# The statistical distance one key may spend over every coefficient of every decryption it serves, squared.
+TARGET_DISTANCE = 2.0**-40
+KEY_LEAKAGE_BUDGET = TARGET_DISTANCE**2
 # SEAL accepts ciphertexts of up to 16 polynomials, so one NTT call transforms 16 noise polynomials.
 POLYNOMIALS_PER_NTT = 16
+FINE_BITS = 24
+
+
+def error_bound(hospitals: int, parties: int) -> float:
+    """B: the bound on a coefficient of the decryption error of a sum of `hospitals` fresh ciphertexts under a
+    key of `parties` shares (s and e_pk sums of `parties` ternary secrets and SEAL errors).
+
+    Per ciphertext, e = -u * e_pk + e0 + e1 * s with u ternary (variance 2/3): each product's coefficient sums N
+    products, so var = sigma_e^2 (1 + N (2/3) m + N (2 m / 3)); a sum of H ciphertexts has H times that."""
+    variance = SEAL_ERROR_STD**2 * (1 + 4 / 3 * ckks.POLY_MODULUS_DEGREE * parties)
+    return ERROR_TAIL_STDS * math.sqrt(hospitals * variance)
+
+
+def decryption_leakage(ciphertexts: int, hospitals: int, parties: int) -> float:
+    """The squared statistical distance one decryption spends: n B^2 / (4 sigma^2) (Pinsker on the Gaussians'
+    KL divergence n B^2 / (2 sigma^2)), sigma the noise of the parties outside a colluding minority of
+    (parties - 1) // 2, who know their own noise."""
+    honest = parties - (parties - 1) // 2
+    sigma = SMUDGING_STD_TOTAL * math.sqrt(honest / parties)
+    coefficients = ciphertexts * ckks.POLY_MODULUS_DEGREE
+    return coefficients * error_bound(hospitals, parties) ** 2 / (4 * sigma**2)
 
 
 def _ciphertext(data: np.ndarray, is_ntt_form: bool = True) -> sealapi.Ciphertext:
@@ -51,8 +83,8 @@ def partial_decryption(
     return shares
 
 
-def gaussian_integers(count: int, std: float) -> np.ndarray:
-    """`count` integers ~ round(N(0, std^2)), from os.urandom (Box-Muller on 53-bit uniforms)."""
+def _rounded_gaussians(count: int, std: float) -> np.ndarray:
+    """`count` integers ~ round(N(0, std^2)), std below 2^59, from os.urandom (Box-Muller on 53-bit uniforms)."""
     pairs = (count + 1) // 2
     words = np.frombuffer(os.urandom(16 * pairs), dtype="<u8").reshape(2, pairs)
     uniform = ((words >> np.uint64(11)).astype(np.float64) + 1.0) * 2.0**-53  # in (0, 1]
@@ -60,6 +92,18 @@ def gaussian_integers(count: int, std: float) -> np.ndarray:
     angle = 2.0 * math.pi * uniform[1]
     samples = np.concatenate([radius * np.cos(angle), radius * np.sin(angle)])[:count]
     return np.rint(samples).astype(np.int64)
+
+
+def gaussian_integers(count: int, std: float) -> np.ndarray:
+    """`count` integers with a Gaussian spread of `std` (which may exceed 2^63), as Python integers (dtype object).
+
+    A float carries 53 bits, so a float Gaussian of std 2^64 rounds to multiples of about 2^12, and its low bits
+    would be constant: it would not hide the low bits of a decryption error. So the sample is a Gaussian on the
+    lattice 2^FINE_BITS Z (std `std`) plus a fine integer Gaussian of std 4 * 2^FINE_BITS, which smooths it to
+    within far below 2^-100 of a discrete Gaussian of variance std^2 + 2^(2 FINE_BITS + 4)."""
+    coarse = _rounded_gaussians(count, std / 2.0**FINE_BITS).astype(object)
+    fine = _rounded_gaussians(count, 4.0 * 2.0**FINE_BITS).astype(object)
+    return coarse * (1 << FINE_BITS) + fine
 
 
 def smudging_noise(count: int, parties: int) -> np.ndarray:
@@ -72,11 +116,11 @@ def smudging_noise(count: int, parties: int) -> np.ndarray:
         # Polynomials per SEAL ciphertext: at least 2 (a ciphertext's minimum), padded with extra noise.
         batch = min(count - start, POLYNOMIALS_PER_NTT)
         size = max(batch, 2)
-        integers = gaussian_integers(size * degree, SMUDGING_STD_TOTAL / math.sqrt(parties)).reshape(
-            size, 1, degree
+        integers = gaussian_integers(size * degree, SMUDGING_STD_TOTAL / math.sqrt(parties))
+        residues = np.stack([(integers % int(prime)).astype(np.uint64) for prime in primes.tolist()])
+        ciphertext = _ciphertext(
+            residues.reshape(len(primes), size, degree).transpose(1, 0, 2), is_ntt_form=False
         )
-        residues = np.where(integers < 0, integers + primes[None, :, None].astype(np.int64), integers)
-        ciphertext = _ciphertext(residues.astype(np.uint64), is_ntt_form=False)
         evaluator.transform_to_ntt_inplace(ciphertext)
         transformed = seal_io.parse_ciphertext(seal_io.save_bytes(ciphertext)).data
         noise[start : start + batch] = transformed[:batch]

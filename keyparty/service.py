@@ -249,6 +249,9 @@ class KeyPartyService:
             names = known.get("blobs", [])
             if (
                 known.get("sum_digest") == description["sum_digest"]
+                and known.get("round") == description["round"]
+                and known.get("min_hospitals") == description["min_hospitals"]
+                and known.get("submissions") == description["submissions"]
                 and known.get("vector_length") == description["vector_length"]
                 and known.get("digests") == description["blobs"]
                 and all((job_dir / name).exists() for name in names)
@@ -263,7 +266,12 @@ class KeyPartyService:
                 raise decryption_job.KeyPartyRefusal(f"blob {number} does not have the digest the job names")
             blobs.append(blob)
         decryption_job.write_job(
-            job_dir, context, blobs, description["vector_length"], description["sum_digest"]
+            job_dir,
+            context,
+            blobs,
+            description["vector_length"],
+            description["sum_digest"],
+            decryption_job.JobTerms.from_json(description),
         )
         known = json.loads(job_file.read_text())
         write_private(job_file, json.dumps({**known, "digests": description["blobs"]}, indent=2) + "\n")

@@ -80,7 +80,7 @@ class RoundListView(APIView):
             values["base_model"],
             dict(values["config"]),
             values["participants"],
-            values["quorum"],
+            values.get("quorum"),
             values["deadline"],
             values.get("protection"),
             proof_scheme=values.get("proof_scheme"),

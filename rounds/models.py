@@ -10,6 +10,9 @@ from registry.models import GlobalModel
 DEFAULT_UPDATE_NORM_BOUND = (
     1e5  # default bound on ||n_h * delta_h||_2 (see docs/THREAT_MODEL.md for its sizing)
 )
+# The key parties open only sums of at least this many hospitals (a sum of one is that hospital's update).
+MIN_QUORUM = 2
+DEFAULT_QUORUM = 3  # capped at the number of participants
 DEFAULT_MAX_SAMPLES = 100_000  # default cap on one hospital's n_h
 MAX_SAMPLES_LIMIT = 10_000_000  # the most n_h any plan may allow, or any upload declare
 

@@ -20,7 +20,7 @@ from protocol.codec import PROTOCOL_VERSION, SUPPORTED_VERSIONS, Message, field_
 from protocol.node_task import NodeTask, ProofChallenge
 from registry.models import GlobalModel
 from registry.selectors import model_produced_by
-from rounds.models import MAX_SAMPLES_LIMIT, Participant, Round, Submission
+from rounds.models import DEFAULT_QUORUM, MAX_SAMPLES_LIMIT, MIN_QUORUM, Participant, Round, Submission
 from rounds.selectors import participant_status
 from web.json_input import JsonInputSerializer
 
@@ -44,7 +44,13 @@ class RoundCreateSerializer(JsonInputSerializer):
     base_model = serializers.PrimaryKeyRelatedField(queryset=GlobalModel.objects.all())
     config = TrainingConfigSerializer(default=dict)
     participants = serializers.SlugRelatedField(slug_field="slug", queryset=Hospital.objects.all(), many=True)
-    quorum = serializers.IntegerField(min_value=1, max_value=1000)
+    quorum = serializers.IntegerField(
+        min_value=1,
+        max_value=1000,
+        required=False,
+        help_text=f"hospitals whose uploads the sum needs, at least {MIN_QUORUM} "
+        f"(default {DEFAULT_QUORUM}, or every participant when fewer)",
+    )
     deadline = serializers.DateTimeField()
     protection = serializers.ChoiceField(choices=sorted(protection.SCHEMES), required=False)
     proof_scheme = serializers.ChoiceField(choices=proofs.SCHEMES, required=False)

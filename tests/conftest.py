@@ -6,6 +6,7 @@ hospital C, not invited), anonymous, and hospital A's node.
 
 from __future__ import annotations
 
+import hashlib
 import os
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -15,6 +16,7 @@ import numpy as np
 import pytest
 from django.core.cache import cache
 from django.utils import timezone
+from eth_account import Account
 from rest_framework.test import APIClient
 
 from conftest import require, shared_file
@@ -25,10 +27,11 @@ from hospitals import services as hospital_services
 from hospitals.models import Hospital, User
 from node import cli as node_cli
 from node.service import NodeService
+from protocol import signing
 from registry import services as registry_services
 from registry.models import GlobalModel
 from rounds.models import Round
-from rounds.services import planning
+from rounds.services import collecting, planning
 
 SAMPLES_PER_HOSPITAL = 48
 TINY_CONFIG = {"local_epochs": 1, "batch_size": 8, "proof_steps": 1}
@@ -154,6 +157,23 @@ def hospital_data(consortium) -> Consortium:
     """The consortium with each hospital's own small slice of PneumoniaMNIST on disk."""
     tiny_hospital_files(consortium.data_dir, list(consortium.node_tokens))
     return consortium
+
+
+def upload_signature(hospital: Hospital, round_id: int, blob: bytes, num_samples: int) -> str:
+    """The signature an enrolled node puts on its upload, with the hospital's signing key (made here on first
+    use from the slug and registered as its signing address)."""
+    key = Account.from_key(hashlib.sha256(f"test signing key|{hospital.slug}".encode()).digest())
+    if hospital.signing_address != key.address:
+        hospital.signing_address = key.address
+        hospital.save(update_fields=["signing_address"])
+    statement = signing.upload_statement(round_id, hashlib.sha256(blob).hexdigest(), num_samples)
+    return signing.sign_text(key, statement)
+
+
+def submit_signed(hospital: Hospital, round_id: int, blob: bytes, num_samples: int) -> None:
+    """An upload as an enrolled node makes it, signed, so that the key parties will open a sum holding it."""
+    signature = upload_signature(hospital, round_id, blob, num_samples)
+    collecting.submit_update(hospital, round_id, [blob], num_samples, {}, None, signature=signature)
 
 
 def plain_update(model: GlobalModel, scale: float = 0.0) -> bytes:

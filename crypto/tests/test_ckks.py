@@ -72,7 +72,9 @@ def test_blob_layout(public_context: bytes, blob: bytes) -> None:
 def test_sum_decrypts_to_the_sum_of_vectors(committee, public_context: bytes, vector: np.ndarray) -> None:
     other = np.linspace(-3.0, 3.0, LENGTH)
     summed = ckks.sum_blobs(public_context, [ckks.encrypt_vector(public_context, v) for v in (vector, other)])
-    assert np.abs(_joint_decrypt(committee, summed) - (vector + other)).max() < 1e-5
+    assert (
+        np.abs(_joint_decrypt(committee, summed) - (vector + other)).max() < 2.0**-13
+    )  # half the update grid
 
 
 def test_sum_is_canonical(public_context: bytes, blob: bytes) -> None:
@@ -119,7 +121,7 @@ def test_ciphertext_under_another_key_is_refused(tmp_path, blob: bytes, public_c
 
 def test_other_parameters_are_refused(public_context: bytes, blob: bytes) -> None:
     with pytest.raises(ckks.CiphertextError, match="other CKKS parameters"):
-        ckks.check_blob(public_context, _with_header(blob, params=2), LENGTH, len(blob))
+        ckks.check_blob(public_context, _with_header(blob, params=1), LENGTH, len(blob))  # scale 2^80
     stream = _foreign_parameters_stream()
     crafted = _with_header(blob, length=10, count=1)[: ckks.BLOB_HEADER.size]
     crafted += ckks.LENGTH_PREFIX.pack(len(stream)) + stream

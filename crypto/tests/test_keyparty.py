@@ -9,7 +9,8 @@ import sys
 import numpy as np
 import pytest
 
-from crypto import ckks, decryption_job, keygen, keyparty, partytls
+from crypto import ckks, keygen, keyparty, partytls
+from crypto.tests.signed_jobs import write_signed_job
 
 pytestmark = [pytest.mark.mpc]
 
@@ -32,19 +33,16 @@ def round_updates(committee):
     return deltas, counts, blobs
 
 
-def test_three_parties_decrypt_the_weighted_average(tmp_path, committee, round_updates) -> None:
+def test_three_parties_decrypt_the_weighted_sum(tmp_path, committee, round_updates) -> None:
     public_context, party_dirs = committee
     deltas, counts, blobs = round_updates
-    portal_sum = ckks.sum_blobs(public_context, blobs)
-    job = decryption_job.write_job(
-        tmp_path / "job", public_context, blobs, LENGTH, ckks.blob_digest(portal_sum)
-    )
+    job = write_signed_job(tmp_path / "job", public_context, blobs, LENGTH)
 
     opened = keyparty.decrypt_sum(job, party_dirs, timeout=120)
 
-    expected = sum(n * delta for n, delta in zip(counts, deltas, strict=True)) / sum(counts)
+    expected = sum(n * delta for n, delta in zip(counts, deltas, strict=True))
     assert opened.shape == (LENGTH,)
-    assert np.abs(opened / sum(counts) - expected).max() < 1e-5
+    assert np.abs(opened - expected).max() < 2.0**-13  # half the 2^-12 grid the updates are on
     for index in range(3):
         report = json.loads((job / f"report-party{index}.json").read_text())
         assert report["ciphertexts"] == 3 and report["mpc_bytes_sent"] > 0
@@ -55,7 +53,7 @@ def test_party_refuses_when_the_portal_sum_differs(tmp_path, committee, round_up
     _, _, blobs = round_updates
     # The portal claims the digest of a sum that leaves one hospital out (or of anything else).
     claimed = ckks.blob_digest(ckks.sum_blobs(public_context, blobs[:3]))
-    job = decryption_job.write_job(tmp_path / "job", public_context, blobs, LENGTH, claimed)
+    job = write_signed_job(tmp_path / "job", public_context, blobs, LENGTH, sum_digest=claimed)
     with pytest.raises(keyparty.ThresholdDecryptionError, match=r"key party \d failed \(exit 3\).*differs"):
         keyparty.decrypt_sum(job, party_dirs, timeout=60)
     assert not list(job.glob("result-party*.npy"))
@@ -66,7 +64,9 @@ def test_party_refuses_a_blob_under_another_key(tmp_path, committee, round_updat
     _, _, blobs = round_updates
     other_context, _ = keygen.create_local_committee(tmp_path / "other", parties=2)
     foreign = ckks.encrypt_vector(other_context, np.ones(LENGTH))
-    job = decryption_job.write_job(tmp_path / "job", public_context, [*blobs[:2], foreign], LENGTH, "0" * 64)
+    job = write_signed_job(
+        tmp_path / "job", public_context, [*blobs[:2], foreign], LENGTH, sum_digest="0" * 64
+    )
     with pytest.raises(
         keyparty.ThresholdDecryptionError, match="blob-0002.bin refused: encrypted under another key"
     ):
@@ -102,10 +102,8 @@ def test_cli_generate_info_and_refusal(tmp_path) -> None:
     empty = tmp_path / "empty"
     empty.mkdir()
     public_context, _ = keygen.create_local_committee(tmp_path / "committee", parties=2)
-    blob = ckks.encrypt_vector(public_context, np.ones(5))
-    job = decryption_job.write_job(
-        tmp_path / "job", public_context, [blob], 5, ckks.blob_digest(ckks.sum_blobs(public_context, [blob]))
-    )
+    blobs = [ckks.encrypt_vector(public_context, np.ones(5)) for _ in range(2)]
+    job = write_signed_job(tmp_path / "job", public_context, blobs, 5)
     assert (
         keyparty.main(
             [
@@ -127,9 +125,7 @@ def test_cli_generate_info_and_refusal(tmp_path) -> None:
 def test_timeout_names_the_parties_still_running(tmp_path, committee, round_updates) -> None:
     public_context, party_dirs = committee
     _, _, blobs = round_updates
-    job = decryption_job.write_job(
-        tmp_path / "job", public_context, blobs[:1], LENGTH, ckks.blob_digest(blobs[0])
-    )
+    job = write_signed_job(tmp_path / "job", public_context, blobs[:2], LENGTH)
     with pytest.raises(keyparty.ThresholdDecryptionError, match=r"key parties \[0, 1, 2\] still running"):
         keyparty.decrypt_sum(job, party_dirs, timeout=0.2)
 
@@ -138,13 +134,7 @@ def test_party_refuses_a_blob_listed_twice(tmp_path, committee, round_updates) -
     public_context, party_dirs = committee
     _, _, blobs = round_updates
     doubled = [blobs[0], blobs[0]]
-    job = decryption_job.write_job(
-        tmp_path / "job",
-        public_context,
-        doubled,
-        LENGTH,
-        ckks.blob_digest(ckks.sum_blobs(public_context, doubled)),
-    )
+    job = write_signed_job(tmp_path / "job", public_context, doubled, LENGTH)
     with pytest.raises(keyparty.ThresholdDecryptionError, match="same ciphertext blob twice"):
         keyparty.decrypt_sum(job, party_dirs, timeout=60)
 
@@ -180,13 +170,7 @@ def test_parties_talk_tls_with_the_committees_certificates_only(tmp_path, commit
     public_context, party_dirs = committee
     _, _, blobs = round_updates
     identities = [partytls.make_identity(f"p{index}") for index in range(3)]
-    job = decryption_job.write_job(
-        tmp_path / "job",
-        public_context,
-        blobs,
-        LENGTH,
-        ckks.blob_digest(ckks.sum_blobs(public_context, blobs)),
-    )
+    job = write_signed_job(tmp_path / "job", public_context, blobs, LENGTH)
     opened = keyparty.decrypt_sum(
         job, party_dirs, timeout=120, tls_dirs=tls_runs(tmp_path / "ok", identities)
     )

@@ -12,6 +12,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from committee import protection
+from crypto.decryption_job import JobTerms, SignedUpload
 from events import realtime
 from events.selectors import events_of_kind
 from events.services import record_event
@@ -25,7 +26,7 @@ from registry.selectors import next_version
 from registry.services import store_model
 from registry.weights import load_weights
 from rounds import dispatch, evaluation, federated, locks, selectors
-from rounds.models import Round
+from rounds.models import Round, Submission
 from rounds.services.lifecycle import add_stage_seconds, fail_round, locked_state, transition
 from web.errors import Conflict
 
@@ -51,6 +52,23 @@ def aggregate_round(round_id: int, wait_for_key_parties: bool = False) -> None:
     with locks.round_step("aggregate", round_id) as held:
         if held:
             _aggregate_round(round_id, wait_for_key_parties)
+
+
+def _job_terms(round_: Round, submissions: list[Submission]) -> JobTerms:
+    """What the key parties check before opening the sum: each upload signed for this round by its hospital."""
+    return JobTerms(
+        round_id=round_.pk,
+        min_hospitals=round_.quorum,
+        submissions=tuple(
+            SignedUpload(
+                hospital=s.hospital.slug,
+                signer=s.hospital.signing_address,
+                num_samples=s.num_samples,
+                signature=s.signature,
+            )
+            for s in submissions
+        ),
+    )
 
 
 def _aggregate_round(round_id: int, wait_for_key_parties: bool) -> None:
@@ -79,6 +97,7 @@ def _aggregate_round(round_id: int, wait_for_key_parties: bool) -> None:
             f"round-{round_.pk}",
             [blobstore.read_bytes(s.blob_digest) for s in submissions],
             architecture.parameter_count,
+            _job_terms(round_, submissions),
         )
     except protection.KeyPartiesUnavailable as exc:
         if wait_for_key_parties and isinstance(exc, protection.DecryptionInProgress):

@@ -130,9 +130,17 @@ def check_sample_count(round_: Round, num_samples: int) -> None:
         )
 
 
-def check_signature(hospital: Hospital, round_id: int, digest: str, num_samples: int, signature: str) -> None:
-    """Refuses an upload not signed with the hospital's enrolled signing key (none before enrollment)."""
+def check_signature(hospital: Hospital, round_: Round, digest: str, num_samples: int, signature: str) -> None:
+    """Refuses an upload not signed with the hospital's enrolled signing key. Before enrollment a hospital has
+    none: its uploads are taken unsigned only in plaintext rounds, since the key parties open only signed ones."""
+    round_id = round_.pk
     if not hospital.signing_address:
+        if round_.protection == "ckks":
+            raise InvalidUpload(
+                f"{hospital.name} has no enrolled node: an encrypted round's update must be signed by the "
+                "hospital's own node (enroll it with `dh-node enroll`), since the key parties open only signed "
+                "uploads"
+            )
         return
     if not signature:
         raise InvalidUpload(
@@ -184,7 +192,7 @@ def submit_update(
             "Proof of training refused: this proof was already submitted (a proof counts once)"
         )
     digest, size = blobstore.put_chunks(chunks, settings.DH_MAX_UPLOAD_BYTES)
-    check_signature(hospital, round_.pk, digest, num_samples, signature)
+    check_signature(hospital, round_, digest, num_samples, signature)
     scheme = protection.get(round_.protection)
     scheme.check(
         round_.committee,

@@ -21,8 +21,10 @@ from protocol.plan import config_hash
 from registry.models import GlobalModel
 from rounds.models import (
     DEFAULT_MAX_SAMPLES,
+    DEFAULT_QUORUM,
     DEFAULT_UPDATE_NORM_BOUND,
     MAX_SAMPLES_LIMIT,
+    MIN_QUORUM,
     Participant,
     Round,
 )
@@ -39,22 +41,30 @@ def create_round(
     base_model: GlobalModel,
     config: dict[str, Any],
     hospitals: list[Hospital],
-    quorum: int,
+    quorum: int | None,
     deadline: datetime,
     protection_scheme: str | None = None,
     proof_scheme: str | None = None,
     max_samples: int | None = None,
     update_norm_bound: float | None = None,
 ) -> Round:
+    """A round in draft. quorum None: DEFAULT_QUORUM, or every participant when fewer."""
     require_coordinator(actor)
     try:
         train_config = TrainConfig.from_dict({k: v for k, v in config.items() if k != "proof_steps"})
     except ValueError as exc:
         raise InvalidInput(f"Invalid training configuration: {exc}") from None
-    if not hospitals:
-        raise InvalidInput("A round needs at least one participating hospital")
-    if not 1 <= quorum <= len(hospitals):
-        raise InvalidInput(f"Quorum must be between 1 and the {len(hospitals)} participants")
+    if len(hospitals) < MIN_QUORUM:
+        raise InvalidInput(
+            f"A round needs at least {MIN_QUORUM} participating hospitals: only sums of {MIN_QUORUM} or more "
+            "hospitals' updates are ever opened (a sum of one is that hospital's update)"
+        )
+    quorum = min(DEFAULT_QUORUM, len(hospitals)) if quorum is None else quorum
+    if not MIN_QUORUM <= quorum <= len(hospitals):
+        raise InvalidInput(
+            f"Quorum must be between {MIN_QUORUM} and the {len(hospitals)} participants: the key parties open "
+            f"only sums of at least {MIN_QUORUM} hospitals (a sum of one is that hospital's update)"
+        )
     if deadline <= timezone.now():
         raise InvalidInput("The deadline must be in the future")
     protection_scheme = protection_scheme or settings.DH_PROTECTION

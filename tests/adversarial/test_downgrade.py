@@ -39,8 +39,8 @@ def plan(consortium, **body):
         "/api/rounds/",
         {
             "base_model": consortium.model.pk,
-            "participants": ["hospital-a"],
-            "quorum": 1,
+            "participants": ["hospital-a", "hospital-b"],
+            "quorum": 2,
             "deadline": "2999-01-01T00:00:00Z",
             **body,
         },

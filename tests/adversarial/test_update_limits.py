@@ -82,7 +82,7 @@ def test_a_sample_count_above_the_plan_is_refused_with_the_figure(consortium):
         f"num_samples {DEFAULT_MAX_SAMPLES + 1} exceeds the round plan's max_samples {DEFAULT_MAX_SAMPLES}",
         round_,
     )
-    capped = collecting(consortium, max_samples=500, hospitals=[consortium.hospital_b])
+    capped = collecting(consortium, max_samples=500, hospitals=[consortium.hospital_b, consortium.hospital_c])
     refused(
         upload(consortium, capped, update, num_samples=501, slug="hospital-b"),
         "num_samples 501 exceeds the round plan's max_samples 500",

@@ -15,6 +15,7 @@ from committee.errors import DecryptionInProgress
 from committee.models import CommitteeMember, DecryptionJob, KeyCommittee, KeyParty
 from committee.selectors import public_context
 from crypto import ckks, keygen, partytls
+from crypto.tests.signed_jobs import fresh_round_id, signed_terms
 from events.models import AuditEvent
 
 pytestmark = [pytest.mark.unit]
@@ -38,9 +39,9 @@ def world(consortium, parties, committee):
     """The active committee of parties 0-2 with a decryption job, and a committee of parties 1-3 in its key
     ceremony where every party has committed except party 1 (whose writes are replayed)."""
     context = public_context(committee)
-    blobs = [ckks.encrypt_vector(context, np.full(LENGTH, 0.5))]
+    blobs = [ckks.encrypt_vector(context, np.full(LENGTH, 0.5)) for _ in range(2)]
     with pytest.raises(DecryptionInProgress):
-        decryption.decrypt_sum(committee, "replayed", blobs, LENGTH)
+        decryption.decrypt_sum(committee, "replayed", blobs, LENGTH, signed_terms(fresh_round_id(), blobs))
     consortium.job = DecryptionJob.objects.get(name="replayed")
     consortium.parties = parties
     consortium.committee = committee

@@ -16,9 +16,11 @@ from committee.errors import CommitteeError, DecryptionInProgress, DecryptionJob
 from committee.models import DecryptionJob
 from committee.selectors import public_context
 from crypto import ckks
+from crypto.tests.signed_jobs import fresh_round_id, signed_terms
 from events.models import AuditEvent
 from rounds.models import Round
-from rounds.services import aggregating, collecting, lifecycle
+from rounds.services import aggregating, lifecycle
+from tests.conftest import submit_signed
 
 pytestmark = [pytest.mark.unit]
 
@@ -33,9 +35,14 @@ def blobs(committee):
 
 
 @pytest.fixture
-def job(committee, blobs) -> DecryptionJob:
+def terms(blobs):
+    return signed_terms(fresh_round_id(), blobs)
+
+
+@pytest.fixture
+def job(committee, blobs, terms) -> DecryptionJob:
     with pytest.raises(DecryptionInProgress, match="attempt 1 with the key parties, waiting for key party 0"):
-        decryption.decrypt_sum(committee, "round-x", blobs, LENGTH)
+        decryption.decrypt_sum(committee, "round-x", blobs, LENGTH, terms)
     return DecryptionJob.objects.get(name="round-x")
 
 
@@ -43,7 +50,7 @@ def opened(value: float = 0.5) -> np.ndarray:
     return np.full(LENGTH, value)
 
 
-def test_the_job_is_done_when_every_party_posts_the_same_vector(committee, parties, blobs, job):
+def test_the_job_is_done_when_every_party_posts_the_same_vector(committee, parties, blobs, job, terms):
     assert job.sum_digest == ckks.blob_digest(ckks.sum_blobs(public_context(committee), blobs))
     for party in parties[:3]:
         work = party.client().get("/api/keyparty/work/").json()
@@ -62,13 +69,15 @@ def test_the_job_is_done_when_every_party_posts_the_same_vector(committee, parti
         assert party.post_result(job.pk, 1, opened()).json()["state"] == "pending"
         assert party.client().get("/api/keyparty/work/").json()["decryptions"] == []  # its part is done
     with pytest.raises(DecryptionInProgress, match=r"waiting for key party 2 \(party-2\)"):
-        decryption.decrypt_sum(committee, "round-x", blobs, LENGTH)
+        decryption.decrypt_sum(committee, "round-x", blobs, LENGTH, terms)
     assert parties[2].post_result(job.pk, 1, opened()).json()["state"] == "done"
-    np.testing.assert_array_equal(decryption.decrypt_sum(committee, "round-x", blobs, LENGTH), opened())
+    np.testing.assert_array_equal(
+        decryption.decrypt_sum(committee, "round-x", blobs, LENGTH, terms), opened()
+    )
     assert parties[2].post_result(job.pk, 1, opened()).status_code == 200  # sent twice: no change
 
 
-def test_results_that_differ_are_refused_and_the_attempt_fails(committee, parties, blobs, job):
+def test_results_that_differ_are_refused_and_the_attempt_fails(committee, parties, blobs, job, terms):
     assert parties[0].post_result(job.pk, 1, opened()).status_code == 200
     different = opened()
     different[7] = np.nextafter(different[7], 1.0)  # one ulp: compared exactly
@@ -79,7 +88,7 @@ def test_results_that_differ_are_refused_and_the_attempt_fails(committee, partie
     stale = parties[2].post_result(job.pk, 1, opened())
     assert stale.status_code == 409 and "is over" in stale.json()["detail"]
     with pytest.raises(CommitteeError, match="attempt 1 failed: key parties opened different results"):
-        decryption.decrypt_sum(committee, "round-x", blobs, LENGTH)
+        decryption.decrypt_sum(committee, "round-x", blobs, LENGTH, terms)
 
 
 def test_a_party_outside_the_committee_sees_no_job(committee, parties, job):
@@ -154,29 +163,43 @@ def test_a_failure_starts_the_next_attempt_a_little_later(committee, parties, bl
 
 
 def test_an_attempt_past_its_deadline_names_who_was_silent_and_the_job_expires(
-    committee, parties, blobs, job
+    committee, parties, blobs, job, terms
 ):
     parties[0].client().get(f"/api/keyparty/jobs/{job.pk}/")  # party 0 fetched attempt 1, then went quiet
     DecryptionJob.objects.filter(pk=job.pk).update(attempt_deadline=timezone.now() - timedelta(seconds=1))
     with pytest.raises(CommitteeError) as failed:
-        decryption.decrypt_sum(committee, "round-x", blobs, LENGTH)
+        decryption.decrypt_sum(committee, "round-x", blobs, LENGTH, terms)
     message = str(failed.value)
     assert "attempt 1 failed: no result within" in message and "attempt 2 under way" in message
     assert "key party 0 (party-0) fetched it but posted no result" in message
     assert "key party 2 (party-2) never fetched it" in message
     DecryptionJob.objects.filter(pk=job.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
     with pytest.raises(CommitteeError, match="failed: no opened sum after 2 attempts, given up"):
-        decryption.decrypt_sum(committee, "round-x", blobs, LENGTH)
+        decryption.decrypt_sum(committee, "round-x", blobs, LENGTH, terms)
     assert parties[0].client().get("/api/keyparty/work/").json()["decryptions"] == []
     assert parties[0].post_result(job.pk, 2, opened()).status_code == 409
 
 
-def test_a_job_name_is_bound_to_its_ciphertexts(committee, blobs, job):
+def test_a_job_name_is_bound_to_its_ciphertexts(committee, blobs, job, terms):
     with pytest.raises(DecryptionJobConflict):
-        decryption.decrypt_sum(committee, "round-x", blobs[:1], LENGTH)
+        decryption.decrypt_sum(committee, "round-x", blobs[::-1], LENGTH, terms)
     with pytest.raises(DecryptionJobConflict):
-        decryption.decrypt_sum(committee, "round-x", blobs, LENGTH + 1)
+        decryption.decrypt_sum(committee, "round-x", blobs, LENGTH + 1, terms)
+    with pytest.raises(DecryptionJobConflict, match="other ciphertexts, another committee, length or terms"):
+        decryption.decrypt_sum(committee, "round-x", blobs, LENGTH, signed_terms(fresh_round_id(), blobs))
     assert DecryptionJob.objects.count() == 1
+
+
+def test_the_portal_makes_no_job_the_key_parties_would_refuse(committee, blobs):
+    """One hospital's upload alone, or one the job's signer did not sign: refused before any job exists."""
+    with pytest.raises(DecryptionJobConflict, match="would refuse this job.*at least 2 hospitals"):
+        decryption.decrypt_sum(
+            committee, "alone", blobs[:1], LENGTH, signed_terms(fresh_round_id(), blobs[:1])
+        )
+    swapped = signed_terms(fresh_round_id(), blobs[::-1])
+    with pytest.raises(DecryptionJobConflict, match="would refuse this job.*ciphertext 0 is not signed"):
+        decryption.decrypt_sum(committee, "swapped", blobs, LENGTH, swapped)
+    assert not DecryptionJob.objects.exists()
 
 
 # --- the aggregation: waiting on a job neither blocks nor eats DH_DECRYPTION_TIMEOUT --------------------------
@@ -193,7 +216,7 @@ def collected_round(consortium, committee):
     context = public_context(committee)
     for hospital in (consortium.hospital_a, consortium.hospital_b):
         blob = ckks.encrypt_vector(context, np.full(length, 0.25))
-        collecting.submit_update(hospital, round_.pk, [blob], 10, {}, None)
+        submit_signed(hospital, round_.pk, blob, 10)
     return round_
 
 

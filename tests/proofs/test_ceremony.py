@@ -291,7 +291,7 @@ def rpc(url: str, method: str, params: list):
 @pytest.mark.django_db(transaction=True)
 def test_the_beacon_is_the_hash_of_a_block_mined_after_the_last_contribution(consortium, local_chain):
     hospital = consortium.hospital_a
-    round_ = consortium.plan_round(hospitals=[hospital])
+    round_ = consortium.plan_round(hospitals=[hospital, consortium.hospital_b])
     shape = circuit_shape(round_)
     with pytest.raises(CeremonyWaiting, match="hospital-a's contribution"):
         ceremonies.round_proving_key(round_.pk, shape, [hospital])

@@ -18,6 +18,7 @@ from committee import selectors as committee_selectors
 from committee.errors import CommitteeError, DecryptionInProgress
 from committee.models import DecryptionJob, KeyCommittee
 from crypto import ckks
+from crypto.tests.signed_jobs import fresh_round_id, signed_terms
 from demo.committee import local_committee_parties
 from demo.embedded import free_port, portal_server
 from hospitals.services import issue_api_token
@@ -25,8 +26,9 @@ from registry.models import GlobalModel
 from registry.weights import load_weights
 from rounds import federated
 from rounds.models import Round
-from rounds.services import aggregating, collecting, lifecycle
+from rounds.services import aggregating, lifecycle
 from tests.committee.live import require_postgres
+from tests.conftest import submit_signed
 from tests.reliability.processes import real_portal, wait_until
 
 S = Round.State
@@ -34,9 +36,11 @@ SAMPLES = 10
 ATTEMPT_SECONDS = 10  # each attempt of a decryption job: short, so that a missing party shows soon
 
 
-def opened_or_none(committee: KeyCommittee, blobs: list[bytes], length: int) -> tuple[np.ndarray] | None:
+def opened_or_none(
+    committee: KeyCommittee, blobs: list[bytes], length: int, terms
+) -> tuple[np.ndarray] | None:
     try:
-        return (decryption.decrypt_sum(committee, "outage", blobs, length),)
+        return (decryption.decrypt_sum(committee, "outage", blobs, length, terms),)
     except CommitteeError:
         return None
 
@@ -61,19 +65,22 @@ def test_a_key_party_killed_before_a_job_makes_it_wait_and_its_restart_completes
             committee = KeyCommittee.objects.get(pk=local.id)
             context = committee_selectors.public_context(committee)
             blobs = [ckks.encrypt_vector(context, np.full(length, value)) for value in (0.25, 0.5)]
+            terms = signed_terms(fresh_round_id(), blobs)
             down = local.parties[2]
             down.process.process.kill()  # SIGKILL, as a crash: nothing reported
             down.process.process.wait(timeout=30)
             with pytest.raises(DecryptionInProgress):
-                decryption.decrypt_sum(committee, "outage", blobs, length)
+                decryption.decrypt_sum(committee, "outage", blobs, length, terms)
             # The other two start the attempt; their MPC waits for party 2 until the attempt's deadline.
             reason = wait_until(latest_failure, 3 * ATTEMPT_SECONDS, "the first attempt to fail")
             assert f"key party 2 ({down.name}) never fetched it" in reason, reason
             with pytest.raises(CommitteeError, match=f"key party 2 \\({down.name}\\) never fetched it"):
-                decryption.decrypt_sum(committee, "outage", blobs, length)
+                decryption.decrypt_sum(committee, "outage", blobs, length, terms)
             down.start()  # the operator restarts it: same home, same share
             (opened,) = wait_until(
-                lambda: opened_or_none(committee, blobs, length), 6 * ATTEMPT_SECONDS, "the job to complete"
+                lambda: opened_or_none(committee, blobs, length, terms),
+                6 * ATTEMPT_SECONDS,
+                "the job to complete",
             )
     np.testing.assert_allclose(opened, np.full(length, 0.75), atol=1e-4)
     job = DecryptionJob.objects.get(name="outage")
@@ -114,9 +121,7 @@ def test_the_round_waits_for_a_stopped_key_party_says_so_and_completes_when_it_i
                 length = consortium.model.architecture.parameter_count
                 for hospital in (consortium.hospital_a, consortium.hospital_b):
                     blob = ckks.encrypt_vector(context, np.full(length, 0.25))
-                    collecting.submit_update(
-                        hospital, round_.pk, [blob], SAMPLES, {}, None
-                    )  # the last: to the worker
+                    submit_signed(hospital, round_.pk, blob, SAMPLES)  # the last: to the worker
                 shown = wait_until(
                     lambda: (body := coordinator.get(f"/api/rounds/{round_.pk}/").json())["reason"] and body,
                     6 * ATTEMPT_SECONDS,

@@ -37,7 +37,7 @@ def counts() -> dict[str, int]:
 @pytest.fixture
 def world(consortium):
     """A draft round, two rounds collecting from A and B where nobody has submitted yet, the second taking
-    proofs of training (only its commitments are used here), and one whose quorum of 1 is met."""
+    proofs of training (only its commitments are used here), and one whose quorum of 2 is met."""
     consortium.draft = consortium.plan_round(config={"local_epochs": 2})
     consortium.collecting = consortium.plan_round()
     consortium.proving = consortium.plan_round(config={"local_epochs": 3})
@@ -45,12 +45,17 @@ def world(consortium):
         for target in (S.APPROVED, S.OPEN, S.COLLECTING):
             lifecycle.transition(round_, target, "test")
     Round.objects.filter(pk=consortium.proving.pk).update(proof_scheme="groth16")
-    consortium.quorate = consortium.plan_round(config={"local_epochs": 4}, quorum=1)
+    consortium.quorate = consortium.plan_round(
+        [consortium.hospital_a, consortium.hospital_b, consortium.hospital_c],
+        config={"local_epochs": 4},
+        quorum=2,
+    )
     for target in (S.APPROVED, S.OPEN, S.COLLECTING):
         lifecycle.transition(consortium.quorate, target, "test")
-    collecting.submit_update(
-        consortium.hospital_a, consortium.quorate.pk, [plain_update(consortium.model)], 10, {}, None
-    )
+    for hospital in (consortium.hospital_a, consortium.hospital_b):
+        collecting.submit_update(
+            hospital, consortium.quorate.pk, [plain_update(consortium.model)], 10, {}, None
+        )
     return consortium
 
 

@@ -73,7 +73,7 @@ def sessions(consortium) -> dict[str, str]:
 @pytest.fixture
 def rounds(consortium) -> tuple[Round, Round]:
     """Round A+B (admin_a invited, outsider not) and round C (only the outsider's hospital)."""
-    return consortium.plan_round(), consortium.plan_round([consortium.hospital_c])
+    return consortium.plan_round(), consortium.plan_round([consortium.hospital_b, consortium.hospital_c])
 
 
 async def test_anonymous_connection_is_closed_as_unauthenticated(consortium, rounds):

@@ -25,9 +25,9 @@ from registry.models import GlobalModel
 from registry.weights import load_weights
 from rounds import federated
 from rounds.models import Round, Submission
-from rounds.services import collecting, lifecycle
+from rounds.services import lifecycle
 from tests.committee.live import files_holding, in_memory_worker, require_postgres, share_fragments
-from tests.conftest import make_consortium
+from tests.conftest import make_consortium, submit_signed, upload_signature
 from tests.reliability.processes import wait_until
 
 pytestmark = [pytest.mark.mpc]
@@ -105,7 +105,7 @@ def decrypted_round(consortium, tmp_path: Path) -> DecryptedRound:
             hospitals = (consortium.hospital_a, consortium.hospital_b)
             for hospital, update, n in zip(hospitals, updates, samples, strict=True):
                 blob = ckks.encrypt_vector(context, update)
-                collecting.submit_update(hospital, round_.pk, [blob], n, {}, None)
+                submit_signed(hospital, round_.pk, blob, n)
             wait_until(lambda: state_of(round_) in TERMINAL, 90, "the round to end")
             logs = [party.log() for party in local.parties]
     round_.refresh_from_db()
@@ -170,9 +170,10 @@ def collecting_ckks(consortium, key_committee):
 
 
 def upload(consortium, round_id, blob):
+    signature = upload_signature(consortium.hospital_a, round_id, blob, 40)
     return consortium.client("node_hospital-a").post(
         f"/api/node/rounds/{round_id}/submission/",
-        {"update": io.BytesIO(blob), "num_samples": 40, "metrics": "{}"},
+        {"update": io.BytesIO(blob), "num_samples": 40, "metrics": "{}", "signature": signature},
         format="multipart",
     )
 

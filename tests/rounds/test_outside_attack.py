@@ -216,18 +216,21 @@ def test_registering_a_hospital_and_rotating_its_token_are_in_the_audit_trail(co
 def test_the_coordinator_can_aggregate_early_once_the_quorum_is_met(
     consortium, django_capture_on_commit_callbacks
 ):
-    round_ = collecting_round(consortium, quorum=1)
+    round_ = collecting_round(
+        consortium, hospitals=[consortium.hospital_a, consortium.hospital_b, consortium.hospital_c], quorum=2
+    )
     coordinator = consortium.client("coordinator")
+    collecting.submit_update(consortium.hospital_a, round_.pk, [plain_update(consortium.model)], 48, {}, None)
     refused = coordinator.post(f"/api/rounds/{round_.pk}/aggregate/")
     assert refused.status_code == 409
-    assert "0 of the 1 submissions" in refused.json()["detail"]
-    collecting.submit_update(consortium.hospital_a, round_.pk, [plain_update(consortium.model)], 48, {}, None)
+    assert "1 of the 2 submissions" in refused.json()["detail"]
+    collecting.submit_update(consortium.hospital_b, round_.pk, [plain_update(consortium.model)], 48, {}, None)
     with django_capture_on_commit_callbacks(execute=True):
         answer = coordinator.post(f"/api/rounds/{round_.pk}/aggregate/")
     assert answer.status_code == 200, answer.content
     round_.refresh_from_db()
     assert round_.state == S.COMPLETED, round_.reason  # eager tasks: aggregated at once
-    assert AuditEvent.objects.filter(round=round_, kind="partial").get().detail == {"missing": ["hospital-b"]}
+    assert AuditEvent.objects.filter(round=round_, kind="partial").get().detail == {"missing": ["hospital-c"]}
 
 
 def test_the_model_downloads_as_torchscript_that_loads_alone(consortium, tmp_path):

@@ -123,8 +123,8 @@ MATRIX = [
         "/api/rounds/",
         {
             "base_model": "{model}",
-            "participants": ["hospital-a"],
-            "quorum": 1,
+            "participants": ["hospital-a", "hospital-b"],
+            "quorum": 2,
             "deadline": "2099-01-01T00:00Z",
         },
         "201 403 403 403 401 403",

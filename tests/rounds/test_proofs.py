@@ -280,8 +280,8 @@ def test_a_plan_the_circuit_cannot_prove_is_refused(consortium):
     client = consortium.client("coordinator")
     body = {
         "base_model": consortium.model.pk,
-        "participants": ["hospital-a"],
-        "quorum": 1,
+        "participants": ["hospital-a", "hospital-b"],
+        "quorum": 2,
         "deadline": "2999-01-01T00:00:00Z",
         "protection": "plaintext",
     }
@@ -382,7 +382,12 @@ def test_a_proof_replayed_from_another_hospital_is_refused(consortium):
 
 
 def test_an_update_that_does_not_match_its_proven_head_fails_the_round(consortium):
-    round_ = collecting_round(consortium, hospitals=[consortium.hospital_a])
+    round_ = collecting_round(consortium)
+    honest = honest_run(round_, seed=8)
+    response = upload(
+        consortium, round_, "hospital-b", prove(consortium, round_, "hospital-b", honest), final_head(honest)
+    )
+    assert response.status_code == 201
     trace = honest_run(round_, seed=7)
     bundle = prove(consortium, round_, "hospital-a", trace)
     head = final_head(trace)

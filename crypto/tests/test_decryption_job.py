@@ -1,0 +1,153 @@
+"""What a key party checks of a job before its share goes anywhere (crypto.decryption_job): each blob signed
+for the round by a distinct hospital, enough hospitals, one sum per round per key, and the smudging budget."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from crypto import ckks, decryption_job, keygen, threshold
+from crypto.decryption_job import JobTerms, KeyLedger, KeyPartyRefusal, SignedUpload, load_job
+from crypto.tests.signed_jobs import fresh_round_id, hospital_keys, signed_terms, write_signed_job
+
+pytestmark = [pytest.mark.unit]
+
+LENGTH = 50
+
+
+@pytest.fixture(scope="module")
+def public_context(tmp_path_factory) -> bytes:
+    context, _ = keygen.create_local_committee(tmp_path_factory.mktemp("committee"), parties=3)
+    return context
+
+
+@pytest.fixture(scope="module")
+def blobs(public_context) -> list[bytes]:
+    return [ckks.encrypt_vector(public_context, np.full(LENGTH, float(h))) for h in range(3)]
+
+
+def test_a_signed_job_of_three_hospitals_is_accepted(tmp_path, public_context, blobs) -> None:
+    job = load_job(write_signed_job(tmp_path / "job", public_context, blobs, LENGTH))
+    assert job.hospitals == 3 and job.total.count == 1
+    assert job.sum_digest == ckks.blob_digest(ckks.sum_blobs(public_context, blobs))
+
+
+def test_one_hospital_alone_is_refused_whatever_the_job_says(tmp_path, public_context, blobs) -> None:
+    round_id = fresh_round_id()
+    terms = signed_terms(round_id, blobs[:1], min_hospitals=1)
+    job_dir = write_signed_job(tmp_path / "job", public_context, blobs[:1], LENGTH, terms=terms)
+    with pytest.raises(KeyPartyRefusal, match="sums 1 hospital upload.*at least 2 hospitals"):
+        load_job(job_dir)
+
+
+def test_the_rounds_quorum_binds_too(tmp_path, public_context, blobs) -> None:
+    terms = signed_terms(fresh_round_id(), blobs[:2], min_hospitals=3)
+    job_dir = write_signed_job(tmp_path / "job", public_context, blobs[:2], LENGTH, terms=terms)
+    with pytest.raises(KeyPartyRefusal, match="at least 3 hospitals"):
+        load_job(job_dir)
+
+
+def test_an_encryption_of_zero_beside_one_upload_needs_another_hospitals_signature(
+    tmp_path, public_context, blobs
+) -> None:
+    """The review's attack 2: one hospital's blob plus an encryption of zero of the portal's making. Signed by
+    the same hospital's key it is a second upload of one hospital; signed by no hospital it is refused."""
+    round_id = fresh_round_id()
+    zero = ckks.encrypt_vector(public_context, np.zeros(LENGTH))
+    victim_key, portal_key = hospital_keys(2)
+    honest = signed_terms(round_id, [blobs[0]], keys=[victim_key]).submissions[0]
+    # The portal signs the zero with its own key but names the victim's key as the signer.
+    forged = signed_terms(round_id, [zero], keys=[portal_key]).submissions[0]
+    forged = SignedUpload("hospital-9", victim_key.address, forged.num_samples, forged.signature)
+    terms = JobTerms(round_id, 2, (honest, forged))
+    job_dir = write_signed_job(tmp_path / "forged", public_context, [blobs[0], zero], LENGTH, terms=terms)
+    with pytest.raises(KeyPartyRefusal, match="ciphertext 1 is not signed by hospital-9's key"):
+        load_job(job_dir)
+    # The victim's key really signing both (a node tricked into it) is still one hospital twice.
+    twice = signed_terms(round_id, [blobs[0], zero], keys=[victim_key, victim_key])
+    job_dir = write_signed_job(tmp_path / "twice", public_context, [blobs[0], zero], LENGTH, terms=twice)
+    with pytest.raises(KeyPartyRefusal, match="signed two ciphertexts"):
+        load_job(job_dir)
+
+
+def test_an_upload_signed_for_another_round_is_refused(tmp_path, public_context, blobs) -> None:
+    keys = hospital_keys(3)
+    old = signed_terms(fresh_round_id(), blobs, keys=keys)
+    replayed = JobTerms(fresh_round_id(), 2, old.submissions)
+    job_dir = write_signed_job(tmp_path / "job", public_context, blobs, LENGTH, terms=replayed)
+    with pytest.raises(KeyPartyRefusal, match="ciphertext 0 is not signed .* for round"):
+        load_job(job_dir)
+
+
+def test_a_blob_changed_after_signing_is_refused(tmp_path, public_context, blobs) -> None:
+    round_id = fresh_round_id()
+    terms = signed_terms(round_id, blobs)
+    other = ckks.encrypt_vector(public_context, np.full(LENGTH, 7.0))
+    job_dir = write_signed_job(
+        tmp_path / "job", public_context, [blobs[0], blobs[1], other], LENGTH, terms=terms
+    )
+    with pytest.raises(KeyPartyRefusal, match="ciphertext 2 is not signed"):
+        load_job(job_dir)
+
+
+def test_a_job_of_the_old_format_without_signatures_is_refused(tmp_path, public_context, blobs) -> None:
+    job_dir = write_signed_job(tmp_path / "job", public_context, blobs, LENGTH)
+    description = json.loads((job_dir / decryption_job.JOB_FILE).read_text())
+    del description["submissions"]
+    (job_dir / decryption_job.JOB_FILE).write_text(json.dumps(description))
+    with pytest.raises(KeyPartyRefusal, match="unreadable job"):
+        load_job(job_dir)
+
+
+def test_a_key_opens_one_sum_per_round(tmp_path, public_context, blobs) -> None:
+    """The difference attack: open the sum of 3 hospitals, then of 2 of them, and subtract. The ledger beside the
+    share refuses the second sum of the round; the same sum again (a new attempt) is allowed."""
+    keys = hospital_keys(3)
+    round_id = fresh_round_id()
+    ledger = KeyLedger(tmp_path / "share")
+    ledger.path.parent.mkdir()
+    three = load_job(
+        write_signed_job(
+            tmp_path / "three", public_context, blobs, LENGTH, terms=signed_terms(round_id, blobs, keys)
+        )
+    )
+    two = load_job(
+        write_signed_job(
+            tmp_path / "two",
+            public_context,
+            blobs[:2],
+            LENGTH,
+            terms=signed_terms(round_id, blobs[:2], keys[:2]),
+        )
+    )
+    ledger.charge(three, parties=3)
+    ledger.charge(three, parties=3)  # the next attempt of the same job
+    with pytest.raises(KeyPartyRefusal, match=f"already opened another sum of round {round_id}"):
+        ledger.charge(two, parties=3)
+    assert [entry["round"] for entry in ledger.entries()] == [round_id, round_id]
+
+
+def test_the_smudging_budget_is_enforced(tmp_path, public_context, blobs) -> None:
+    ledger = KeyLedger(tmp_path)
+    job = load_job(write_signed_job(tmp_path / "job", public_context, blobs, LENGTH))
+    per_job = threshold.decryption_leakage(job.total.count, job.hospitals, 3)
+    allowed = int(threshold.KEY_LEAKAGE_BUDGET // per_job)
+    assert allowed > 100  # a one-ciphertext job is cheap; a 100k-parameter one is not (see below)
+    ledger.path.write_text(
+        json.dumps(
+            {"decryptions": [{"round": -1, "sum_digest": "", "hospitals": 3, "leakage": per_job * allowed}]}
+        )
+    )
+    with pytest.raises(KeyPartyRefusal, match="smudging budget is spent.*make a new key committee"):
+        ledger.charge(job, parties=3)
+
+
+def test_the_budget_in_figures() -> None:
+    """docs/THREAT_MODEL.md's table: how many decryptions of 100k parameters (25 ciphertexts) a key serves."""
+    per_job = threshold.decryption_leakage(25, 3, 3)
+    assert 86 <= threshold.KEY_LEAKAGE_BUDGET / per_job < 87  # 3 hospitals
+    assert 51 <= threshold.KEY_LEAKAGE_BUDGET / threshold.decryption_leakage(25, 5, 3) < 52  # 5 hospitals
+    assert 12 <= threshold.KEY_LEAKAGE_BUDGET / threshold.decryption_leakage(25, 20, 3) < 13  # 20 hospitals
+    assert 2**13.6 < threshold.error_bound(3, 3) < 2**13.7  # 13 standard deviations of about 1000

@@ -1,0 +1,126 @@
+"""Attacks 1 and 2 of the security review, performed by a portal that writes its own decryption job.
+
+The key oracle: a ciphertext (c0, c1) = (0, Delta) decrypts to Delta * s, so whoever has it opened learns the
+joint secret key s (smudging noise of 2^65 against Delta = 2^88 does not hide it) and then decrypts any
+hospital's upload. The first test shows the attack works on the real threshold arithmetic when nothing checks
+the job; the others give the same job to three real key-party processes (crypto.keyparty, MPyC), which refuse
+it before their shares enter the MPC: nothing is opened and no key's ledger is charged.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import tenseal.sealapi as sealapi
+
+from crypto import ckks, keygen, keyparty, seal_io, threshold
+from crypto.decryption_job import JobTerms, KeyLedger, SignedUpload
+from crypto.tests.signed_jobs import fresh_round_id, hospital_keys, signed_terms, write_signed_job
+
+pytestmark = [pytest.mark.mpc]
+
+LENGTH = 100
+
+
+@pytest.fixture(scope="module")
+def committee(tmp_path_factory):
+    return keygen.create_local_committee(tmp_path_factory.mktemp("committee"), parties=3)
+
+
+@pytest.fixture(scope="module")
+def uploads(committee):
+    public_context, _ = committee
+    rng = np.random.default_rng(11)
+    updates = [np.round(rng.normal(size=LENGTH) * 4096) / 4096 for _ in range(2)]
+    return updates, [ckks.encrypt_vector(public_context, update) for update in updates]
+
+
+def key_oracle_blob(public_context: bytes) -> bytes:
+    """(c0, c1) = (0, Delta): Delta is a constant polynomial, the same value in every NTT slot."""
+    primes = ckks.data_primes()
+    ciphertext = np.zeros((1, 2, len(primes), ckks.POLY_MODULUS_DEGREE), dtype=np.uint64)
+    for j, prime in enumerate(primes.tolist()):
+        ciphertext[0, 1, j, :] = int(ckks.SCALE) % prime
+    return ckks.blob_bytes(ckks.load_public_context(public_context).key_id, LENGTH, ciphertext)
+
+
+def recovered_key(opened: np.ndarray) -> np.ndarray:
+    """s from an opened Delta * s + noise (NTT form): back to coefficients, centred, divided by Delta, rounded;
+    returned in NTT form mod each prime, as SEAL holds secret keys."""
+    primes = ckks.data_primes()
+    evaluator = sealapi.Evaluator(ckks.seal_context())
+    padded = np.stack([opened[0], opened[0]])  # a ciphertext needs two polynomials
+    ciphertext = threshold._ciphertext(padded)
+    evaluator.transform_from_ntt_inplace(ciphertext)
+    coefficients = seal_io.parse_ciphertext(seal_io.save_bytes(ciphertext)).data[0]
+    modulus = int(primes[0]) * int(primes[1])
+    secret = []
+    for low, high in zip(coefficients[0].tolist(), coefficients[1].tolist(), strict=True):
+        # CRT of the two residues, centred, then divided by Delta.
+        value = low + int(primes[0]) * (
+            (high - low) * pow(int(primes[0]), -1, int(primes[1])) % int(primes[1])
+        )
+        value = value - modulus if value > modulus // 2 else value
+        secret.append(round(value / ckks.SCALE))
+    secret = np.array(secret, dtype=np.int64)
+    residues = np.stack([np.where(secret < 0, secret + int(q), secret) for q in primes.tolist()]).astype(
+        np.uint64
+    )
+    key = threshold._ciphertext(np.stack([residues, residues]), is_ntt_form=False)
+    evaluator.transform_to_ntt_inplace(key)
+    return seal_io.parse_ciphertext(seal_io.save_bytes(key)).data[0]
+
+
+def test_without_the_checks_the_crafted_ciphertext_gives_away_the_key(committee, uploads) -> None:
+    """The attack itself, on the real shares and smudging, with the job's checks left out."""
+    public_context, party_dirs = committee
+    updates, blobs = uploads
+    crafted = ckks.parse_blob(public_context, key_oracle_blob(public_context))
+    opened = None
+    for index, party_dir in enumerate(party_dirs):
+        share = threshold.decryption_share(keygen.load_secret_share(party_dir), crafted.ciphertexts, index, 3)
+        if opened is None:
+            opened = share
+        else:
+            ckks.add_mod(opened, share)
+    key = recovered_key(opened)
+    primes = ckks.data_primes()
+    victim = ckks.parse_blob(public_context, blobs[0])
+    c0, c1 = victim.ciphertexts[0]
+    stolen = threshold.decode(((c0 + keygen.mulmod(c1, key, primes)) % primes[:, None])[None], LENGTH)
+    assert np.abs(stolen - updates[0]).max() < 2.0**-13  # one hospital's update, in the clear
+
+
+def test_key_parties_refuse_the_crafted_ciphertext_alone(tmp_path, committee) -> None:
+    public_context, party_dirs = committee
+    crafted = key_oracle_blob(public_context)
+    # The portal signs it with a key of its own and says the round needs one hospital.
+    terms = signed_terms(fresh_round_id(), [crafted], min_hospitals=1)
+    job = write_signed_job(tmp_path / "job", public_context, [crafted], LENGTH, terms=terms)
+    with pytest.raises(keyparty.ThresholdDecryptionError, match=r"exit 3\).*at least 2 hospitals"):
+        keyparty.decrypt_sum(job, party_dirs, timeout=60)
+    assert not list(job.glob("result-party*.npy"))
+
+
+def test_key_parties_refuse_it_among_real_uploads(tmp_path, committee, uploads) -> None:
+    """Beside two hospitals' signed uploads, the crafted ciphertext under a third hospital's name: the portal
+    cannot sign for that hospital, so every party refuses, and no key's ledger is charged."""
+    public_context, party_dirs = committee
+    _, blobs = uploads
+    crafted = key_oracle_blob(public_context)
+    round_id = fresh_round_id()
+    hospital_a, hospital_b, hospital_c, portal = hospital_keys(4)
+    honest = signed_terms(round_id, blobs, keys=[hospital_a, hospital_b]).submissions
+    portal_signed = signed_terms(round_id, [crafted], keys=[portal]).submissions[0]
+    in_cs_name = SignedUpload(
+        "hospital-c", hospital_c.address, portal_signed.num_samples, portal_signed.signature
+    )
+    terms = JobTerms(round_id, 3, (*honest, in_cs_name))
+    before = [KeyLedger(party_dir).entries() for party_dir in party_dirs]
+    job = write_signed_job(tmp_path / "job", public_context, [*blobs, crafted], LENGTH, terms=terms)
+    with pytest.raises(
+        keyparty.ThresholdDecryptionError, match=r"exit 3\).*ciphertext 2 is not signed by hospital-c"
+    ):
+        keyparty.decrypt_sum(job, party_dirs, timeout=60)
+    assert not list(job.glob("result-party*.npy"))
+    assert [KeyLedger(party_dir).entries() for party_dir in party_dirs] == before
