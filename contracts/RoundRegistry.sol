@@ -7,8 +7,11 @@ pragma solidity ^0.8.24;
 /// @dev The verifier is the `Groth16Verifier` that `snarkjs zkey export solidityverifier` generates for one circuit;
 /// its `verifyProof` takes `uint256[N]` public signals with N fixed per circuit, so it is called with a selector built
 /// from N (checked against the verifier at deployment) instead of through a Solidity interface.
-/// What a proof shows is the circuit's statement only; binding its public signals to this round's model (the head
-/// hashes, the Merkle spot-check) is checked off chain by the portal before it submits.
+/// Every proof's public `context` signal must be this contract's own computation from the round, the sender, the
+/// round's model hash and the submission's run hash (the SHA-256 of the rest of the context: hospital, head, step
+/// count, sample count and the portal's challenge), and a submission carries exactly the round's number of proofs;
+/// so a proof made for another round, hospital or run is refused here, re-randomised or not. The head hashes and
+/// the Merkle spot-check are checked off chain by the portal.
 contract RoundRegistry {
     enum RoundState {
         None,
@@ -24,6 +27,8 @@ contract RoundRegistry {
         RoundState state;
         uint64 openedBlock;
         uint64 closedBlock;
+        /// Proofs each submission carries (the round plan's spot-checks; 0 for a registry without a verifier).
+        uint32 proofsPerSubmission;
         address[] submitters;
         address[] participants;
     }
@@ -32,6 +37,8 @@ contract RoundRegistry {
         bytes32 updateHash;
         /// keccak256 of the concatenated per-proof hashes, in submission order.
         bytes32 proofHash;
+        /// SHA-256 of the rest of the proofs' context (the run the hospital committed to and the challenge).
+        bytes32 runHash;
         uint32 proofCount;
         uint64 blockNumber;
         /// Whether the round's closing aggregate included this submission.
@@ -46,12 +53,19 @@ contract RoundRegistry {
         uint256[] publicSignals;
     }
 
+    /// BN254's scalar field: public signals, and so the context, are its elements.
+    uint256 public constant SNARK_SCALAR_FIELD =
+        21888242871839275222246405745257275088548364400416034343698204186575808495617;
+    bytes32 public constant CONTEXT_TAG = keccak256("decentrahealth/zk/round-context/v2");
+
     address public immutable coordinator;
     address public immutable verifier;
     uint256 public immutable numPublicSignals;
     /// Gas handed to each verifyProof call. The snarkjs verifier answers false, not a revert, when a precompile
     /// runs out of gas, so a fixed budget (and a revert when it cannot be given) keeps "invalid" meaning invalid.
     uint256 public immutable verifyGas;
+    /// Which public signal is the context: the circuit's last.
+    uint256 public immutable contextIndex;
     bytes4 private immutable verifySelector;
 
     mapping(address => bool) public isHospital;
@@ -82,6 +96,7 @@ contract RoundRegistry {
         verifier = verifier_;
         numPublicSignals = numPublicSignals_;
         verifyGas = verifyGas_;
+        contextIndex = numPublicSignals_ == 0 ? 0 : numPublicSignals_ - 1;
         if (verifier_ == address(0)) {
             require(numPublicSignals_ == 0, "public signals without a verifier");
         } else {
@@ -117,9 +132,18 @@ contract RoundRegistry {
         emit HospitalRevoked(hospital);
     }
 
-    function openRound(uint256 roundId, bytes32 modelHash, bytes32 configHash) external onlyCoordinator {
+    function openRound(uint256 roundId, bytes32 modelHash, bytes32 configHash, uint32 proofsPerSubmission)
+        external
+        onlyCoordinator
+    {
         Round storage round = rounds[roundId];
         require(round.state == RoundState.None, "round id already used");
+        if (verifier == address(0)) {
+            require(proofsPerSubmission == 0, "this registry takes no proofs");
+        } else {
+            require(proofsPerSubmission > 0, "a round of this registry needs proofs");
+        }
+        round.proofsPerSubmission = proofsPerSubmission;
         round.modelHash = modelHash;
         round.configHash = configHash;
         round.state = RoundState.Open;
@@ -127,28 +151,30 @@ contract RoundRegistry {
         emit RoundOpened(roundId, modelHash, configHash);
     }
 
-    /// @notice Record the sender's update for an open round; every proof must verify, else the call reverts
-    /// (a registry without a verifier takes none).
-    function submit(uint256 roundId, bytes32 updateHash, Proof[] calldata proofs) external {
+    /// @notice Record the sender's update for an open round: exactly the round's number of proofs, each bound to
+    /// this round, sender, model and run (`runHash`) and verifying, else the call reverts.
+    function submit(uint256 roundId, bytes32 updateHash, bytes32 runHash, Proof[] calldata proofs) external {
         require(isHospital[msg.sender], "sender is not a registered hospital");
         Round storage round = rounds[roundId];
         require(round.state == RoundState.Open, "round is not open");
         Submission storage submission = submissions[roundId][msg.sender];
         require(submission.blockNumber == 0, "hospital already submitted in this round");
-        if (verifier == address(0)) {
-            require(proofs.length == 0, "this registry takes no proofs");
-        } else {
-            require(proofs.length > 0, "no proofs");
+        if (proofs.length != round.proofsPerSubmission) {
+            revert(string.concat(
+                "wrong number of proofs: ", _decimal(proofs.length), ", the round takes ", _decimal(round.proofsPerSubmission)
+            ));
         }
 
+        uint256 context = contextOf(roundId, msg.sender, round.modelHash, runHash);
         bytes32[] memory proofHashes = new bytes32[](proofs.length);
         for (uint256 i = 0; i < proofs.length; i++) {
-            proofHashes[i] = _acceptProof(roundId, proofs[i], i);
+            proofHashes[i] = _acceptProof(roundId, proofs[i], i, context);
         }
         bytes32 proofHash = keccak256(abi.encodePacked(proofHashes));
 
         submission.updateHash = updateHash;
         submission.proofHash = proofHash;
+        submission.runHash = runHash;
         submission.proofCount = uint32(proofs.length);
         submission.blockNumber = uint64(block.number);
         round.submitters.push(msg.sender);
@@ -215,14 +241,29 @@ contract RoundRegistry {
         return submissions[roundId][hospital];
     }
 
+    /// The context signal a proof for (round, hospital, run) must carry: keccak256 of the tagged tuple, mod p.
+    function contextOf(uint256 roundId, address hospital, bytes32 modelHash, bytes32 runHash)
+        public
+        pure
+        returns (uint256)
+    {
+        return uint256(keccak256(abi.encode(CONTEXT_TAG, roundId, hospital, modelHash, runHash))) % SNARK_SCALAR_FIELD;
+    }
+
     function proofHashOf(Proof calldata proof) public pure returns (bytes32) {
         return keccak256(abi.encode(proof.a, proof.b, proof.c, proof.publicSignals));
     }
 
-    function _acceptProof(uint256 roundId, Proof calldata proof, uint256 index) private returns (bytes32 proofHash) {
+    function _acceptProof(uint256 roundId, Proof calldata proof, uint256 index, uint256 context)
+        private
+        returns (bytes32 proofHash)
+    {
         // Reasons are built only on failure: require's message argument would be evaluated on every call.
         if (proof.publicSignals.length != numPublicSignals) {
             revert(_indexed("wrong number of public signals in proof ", index));
+        }
+        if (proof.publicSignals[contextIndex] != context) {
+            revert(_indexed("proof bound to another round, hospital, model or run: proof ", index));
         }
         proofHash = proofHashOf(proof);
         if (proofUsed[proofHash]) {

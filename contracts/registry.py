@@ -46,6 +46,7 @@ class SubmissionRecord:
     hospital: str
     update_hash: str
     proof_hash: str
+    run_hash: str
     proof_count: int
     block_number: int
     included: bool
@@ -71,18 +72,28 @@ class RoundRegistry:
         function = self.contract.functions.revokeHospital(to_checksum_address(hospital))
         return self._as_coordinator(function, GAS_REGISTER_HOSPITAL)
 
-    def open_round(self, round_id: int, model_hash: str | bytes, config_hash: str | bytes) -> TxResult:
+    def open_round(
+        self, round_id: int, model_hash: str | bytes, config_hash: str | bytes, proofs_per_submission: int = 0
+    ) -> TxResult:
+        """Open a round whose submissions each carry `proofs_per_submission` proofs (0: a registry without a
+        verifier)."""
         function = self.contract.functions.openRound(
-            round_id, to_bytes32(model_hash), to_bytes32(config_hash)
+            round_id, to_bytes32(model_hash), to_bytes32(config_hash), proofs_per_submission
         )
         return self._as_coordinator(function, GAS_OPEN_ROUND)
 
     def submit(
-        self, hospital: LocalAccount, round_id: int, update_hash: str | bytes, proofs: Sequence[SnarkjsProof]
+        self,
+        hospital: LocalAccount,
+        round_id: int,
+        update_hash: str | bytes,
+        proofs: Sequence[SnarkjsProof],
+        run_hash: str | bytes = b"\0" * 32,
     ) -> TxResult:
-        """Record `hospital`'s update for the round; the registry verifies every proof (the spot-checked steps)."""
+        """Record `hospital`'s update for the round; the registry verifies every proof (the spot-checked steps)
+        and that each is bound to this round, hospital, model and `run_hash` (crypto.zk ProofContext)."""
         function = self.contract.functions.submit(
-            round_id, to_bytes32(update_hash), [p.calldata() for p in proofs]
+            round_id, to_bytes32(update_hash), to_bytes32(run_hash), [p.calldata() for p in proofs]
         )
         gas = GAS_SUBMIT_BASE + len(proofs) * (self.verify_gas + GAS_SUBMIT_PER_PROOF_EXTRA)
         return self.connection.transact(hospital, function, gas)
@@ -118,13 +129,13 @@ class RoundRegistry:
     def read_submission(self, round_id: int, hospital: str) -> SubmissionRecord | None:
         """The hospital's submission in the round, or None when it has none."""
         hospital = to_checksum_address(hospital)
-        update, proof_hash, count, block, included = self.contract.functions.getSubmission(
+        update, proof_hash, run_hash, count, block, included = self.contract.functions.getSubmission(
             round_id, hospital
         ).call()
         if block == 0:
             return None
         return SubmissionRecord(
-            round_id, hospital, to_hex(update), to_hex(proof_hash), count, block, included
+            round_id, hospital, to_hex(update), to_hex(proof_hash), to_hex(run_hash), count, block, included
         )
 
     def is_hospital(self, address: str) -> bool:

@@ -39,7 +39,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from eth_utils import to_checksum_address
 
-from contracts.client import ChainError, SnarkjsProof, TxResult, deploy
+from contracts.client import ChainError, SnarkjsProof, TxResult, deploy, submission_proof_hash
 from contracts.registry import RoundRegistry
 from crypto.paths import cache_dir
 from crypto.zk import ProvingKey, build_circuit, export_solidity_verifier
@@ -248,7 +248,10 @@ def record_open(round_: Round) -> ChainTransaction | None:
             _ensure_registered(registry, deployment, participant.hospital, round_)
         result = _send_once(
             lambda: registry.open_round(
-                round_.pk, _bytes32(round_.base_model.weights_digest), _bytes32(round_.config_hash)
+                round_.pk,
+                _bytes32(round_.base_model.weights_digest),
+                _bytes32(round_.config_hash),
+                int(round_.config["proof_steps"]) if round_.proof_scheme != "none" else 0,
             ),
             lambda: _mined(registry, round_.pk, "RoundOpened"),
         )
@@ -276,12 +279,18 @@ def record_submission(submission: Submission) -> ChainTransaction | None:
         result = _mined(registry, round_.pk, "SubmissionRecorded", address)
         if result is None:
             raise ChainUnavailable(f"{hospital.name}'s node has not recorded its submission on chain yet")
-        # The chain must record this upload (a node could record one update and upload another).
+        # The chain must record this upload and its proofs (a node could record one and upload another).
         recorded = registry.read_submission(round_.pk, address)
         if recorded is None or recorded.update_hash != _bytes32(submission.blob_digest):
             raise ChainRefused(
                 f"{hospital.name}'s submission on chain records update {recorded and recorded.update_hash}, "
                 f"not its upload's 0x{submission.blob_digest}"
+            )
+        proof_hash = submission_proof_hash(submission_proofs(submission))
+        if recorded.proof_hash != proof_hash:
+            raise ChainRefused(
+                f"{hospital.name}'s submission on chain records proofs {recorded.proof_hash}, not its upload's "
+                f"{proof_hash}"
             )
     return _store(deployment, round_, Kind.SUBMIT, hospital, result)
 

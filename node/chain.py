@@ -47,7 +47,8 @@ def submit_on_chain(
         return None
     proofs = [SnarkjsProof.from_json(entry) for entry in (proof or {}).get("proofs", [])]
     update_hash = "0x" + hashlib.sha256(blob).hexdigest()
-    result = registry.submit(account, round_id, update_hash, proofs)
+    run_hash = (proof or {}).get("run_hash") or "0x" + "00" * 32
+    result = registry.submit(account, round_id, update_hash, proofs, run_hash)
     log.info(
         "round %s: submission recorded on chain in %s (gas %d)", round_id, result.tx_hash, result.gas_used
     )

@@ -20,11 +20,12 @@ from typing import Any
 
 from crypto.paths import cache_dir
 from crypto.zk import CircuitArtifacts, CircuitShape, ProvingKey, commit_trace, phase2
+from crypto.zk.merkle import ProofContext
 from crypto.zk.training_proof import check_trace, prove_steps
 from fl.training import LocalResult, head_of
 from node import ceremony
 from node.client import PortalClient
-from protocol.node_task import FileSpec, ProofMaterial
+from protocol.node_task import FileSpec, ProofChallenge, ProofMaterial
 from protocol.upload import Head
 
 
@@ -81,6 +82,11 @@ def proving_key(material: ProofMaterial, client: PortalClient, contributions_fil
     )
 
 
+def challenged_context(challenge: ProofChallenge) -> ProofContext:
+    """The context the portal's challenge binds every proof to, chain parts included."""
+    return ProofContext(challenge.context, challenge.round, challenge.sender, challenge.model_hash)
+
+
 def prove(
     material: ProofMaterial, result: LocalResult, client: PortalClient, contributions_file: Path
 ) -> tuple[dict[str, Any], Head] | None:
@@ -102,6 +108,6 @@ def prove(
     challenge = client.commit_run(
         material.commit_url, commitment.tree.root, commitment.step_count, result.num_samples
     )
-    bundle = prove_steps(commitment, trace, challenge.context, material.steps, key)
+    bundle = prove_steps(commitment, trace, challenged_context(challenge), material.steps, key)
     weight, bias = head_of(result.state)
     return bundle, Head(weight=weight.tolist(), bias=bias.tolist())

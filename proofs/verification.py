@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from crypto.zk import ProofError, verify_training
+from crypto.zk.merkle import ZERO_ADDRESS, ProofContext
 from crypto.zk.node import snarkjs
 from crypto.zk.poseidon import FIELD_PRIME
 from fl import fixed_head
@@ -87,12 +88,19 @@ def round_context(round_: Round, hospital: Hospital) -> str:
     )
 
 
-def challenged_context(round_: Round, participant: Participant) -> str:
+def challenged_context(round_: Round, participant: Participant) -> ProofContext:
     """The context every proof of this hospital in this round is bound to: fixed only after its commitment,
-    and naming what the commitment fixed besides the root (step count S, sample count n_h)."""
-    return (
-        f"{round_context(round_, participant.hospital)}|steps {participant.proof_steps}"
-        f"|samples {participant.proof_samples}|challenge {participant.proof_challenge}"
+    and naming what the commitment fixed besides the root (step count S, sample count n_h). Its chain parts are
+    the round, the hospital's chain address (the zero address before its node enrolled) and the base model's
+    SHA-256, which the RoundRegistry contract checks each proof against."""
+    return ProofContext(
+        text=(
+            f"{round_context(round_, participant.hospital)}|steps {participant.proof_steps}"
+            f"|samples {participant.proof_samples}|challenge {participant.proof_challenge}"
+        ),
+        round_id=round_.pk,
+        sender=participant.hospital.chain_address or ZERO_ADDRESS,
+        model_hash=round_.base_model.weights_digest,
     )
 
 
@@ -107,6 +115,12 @@ def check_committed_steps(round_: Round, num_steps: Any, num_samples: int) -> No
     if isinstance(num_steps, bool) or not isinstance(num_steps, int) or num_steps < 1:
         raise InvalidUpload("num_steps must be the positive number of head steps of the committed run")
     expected = implied_steps(round_, num_samples)
+    checks = int(round_.config["proof_steps"])
+    if expected < checks:  # every submission carries exactly proof_steps proofs (the registry counts them)
+        raise InvalidUpload(
+            f"num_samples {num_samples} gives a run of {expected} head steps, fewer than the {checks} steps the "
+            "round proves (local_epochs x full batches must be at least proof_steps)"
+        )
     if num_steps != expected:
         raise InvalidUpload(
             f"num_steps {num_steps} is not what the round plan implies for num_samples {num_samples} "

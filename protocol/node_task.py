@@ -165,7 +165,12 @@ class ProofCommitment(Message):
 
 @dataclass(frozen=True)
 class ProofChallenge(Message):
-    """The portal's answer to a commitment: its random challenge and the context every proof is bound to."""
+    """The portal's answer to a commitment: its random challenge and the context every proof is bound to
+    (crypto.zk ProofContext: the text, and the round, the hospital's chain address and the model's SHA-256 that
+    the chain's registry checks each proof's context signal against)."""
 
     challenge: str
     context: str
+    round: int
+    sender: str
+    model_hash: str

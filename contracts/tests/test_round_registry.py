@@ -29,12 +29,14 @@ from contracts.client import (
 from contracts.compile import compile_registry, compile_with_verifier
 from contracts.localchain import LocalChain
 from contracts.registry import RoundRegistry
+from crypto.zk.merkle import ProofContext
 
 pytestmark = [pytest.mark.chain, pytest.mark.zk]
 
 MODEL = "0x" + "11" * 32
 CONFIG = "0x" + "22" * 32
 NEW_MODEL = "0x" + "33" * 32
+RUN = "hospital's run|steps 40|samples 320|challenge ab"
 
 
 @pytest.fixture(scope="module")
@@ -42,10 +44,33 @@ def circuit() -> ToyCircuit:
     return build_toy_circuit(shared_file("zk/pot15_dev_final.ptau"))
 
 
+def context_of(round_id: int, hospital: LocalAccount, run: str = RUN, model: str = MODEL) -> ProofContext:
+    return ProofContext(run, round_id, hospital.address, model.removeprefix("0x"))
+
+
+class Prover:
+    """Valid proofs with distinct statements, each bound to the context it is made for."""
+
+    def __init__(self, circuit: ToyCircuit) -> None:
+        self.circuit, self.tags = circuit, itertools.count(1)
+
+    def __call__(self, context: ProofContext, count: int = 1) -> list[SnarkjsProof]:
+        inputs = []
+        for _ in range(count):
+            tag = next(self.tags)
+            inputs.append({"w": 100 + tag, "x": 3, "batchTag": tag, "lr": 2, "context": context.field()})
+        return prove_toy(self.circuit, inputs)
+
+
 @pytest.fixture(scope="module")
-def proofs(circuit: ToyCircuit) -> Iterator[SnarkjsProof]:
-    """A supply of valid proofs with distinct statements (one snarkjs process for all of them)."""
-    return iter(prove_toy(circuit, [{"w": 100 + i, "x": 3, "batchTag": i, "lr": 2} for i in range(24)]))
+def prove(circuit: ToyCircuit) -> Prover:
+    return Prover(circuit)
+
+
+def submit(
+    registry: RoundRegistry, hospital: LocalAccount, round_id: int, update: str, proofs, run: str = RUN
+):
+    return registry.submit(hospital, round_id, update, proofs, context_of(round_id, hospital, run).run_hash)
 
 
 @pytest.fixture(scope="module")
@@ -89,28 +114,33 @@ def hospital(registry: RoundRegistry, unused_accounts: Iterator[LocalAccount]) -
 @pytest.fixture
 def open_round(registry: RoundRegistry, round_ids: Iterator[int]) -> int:
     round_id = next(round_ids)
-    registry.open_round(round_id, MODEL, CONFIG)
+    registry.open_round(round_id, MODEL, CONFIG, 1)
     return round_id
-
-
-def take(proofs: Iterator[SnarkjsProof], count: int) -> list[SnarkjsProof]:
-    return [next(proofs) for _ in range(count)]
 
 
 def test_deployment_takes_public_signal_count_from_verifier(
     deployment: Deployment, registry: RoundRegistry
 ) -> None:
-    assert deployment.num_public_signals == 4
-    assert registry.contract.functions.numPublicSignals().call() == 4
+    assert deployment.num_public_signals == 5
+    assert registry.contract.functions.numPublicSignals().call() == 5
+    assert registry.contract.functions.contextIndex().call() == 4
     assert registry.contract.functions.verifier().call() == deployment.verifier
 
 
-def test_round_with_one_and_four_proofs(
+def test_the_contract_computes_the_context_as_crypto_zk_does(registry: RoundRegistry, hospital) -> None:
+    context = context_of(7, hospital)
+    on_chain = registry.contract.functions.contextOf(
+        7, hospital.address, bytes.fromhex(MODEL[2:]), context.run_hash
+    ).call()
+    assert on_chain == context.field()
+
+
+def test_round_with_four_proofs_per_submission(
     registry: RoundRegistry,
     connection: ChainConnection,
     unused_accounts: Iterator[LocalAccount],
     round_ids: Iterator[int],
-    proofs: Iterator[SnarkjsProof],
+    prove: Prover,
 ) -> None:
     first, second = next(unused_accounts), next(unused_accounts)
     for account in (first, second):
@@ -118,10 +148,10 @@ def test_round_with_one_and_four_proofs(
         assert registry.is_hospital(account.address)
     round_id = next(round_ids)
 
-    opened = registry.open_round(round_id, MODEL, CONFIG)
-    one, four = take(proofs, 1), take(proofs, 4)
-    submitted_one = registry.submit(first, round_id, "0x" + "aa" * 32, one)
-    submitted_four = registry.submit(second, round_id, "0x" + "bb" * 32, four)
+    opened = registry.open_round(round_id, MODEL, CONFIG, 4)
+    one, four = prove(context_of(round_id, first), 4), prove(context_of(round_id, second), 4)
+    submitted_one = submit(registry, first, round_id, "0x" + "aa" * 32, one)
+    submitted_four = submit(registry, second, round_id, "0x" + "bb" * 32, four)
     assert registry.read_round(round_id).state == "open"
     closed = registry.close_round(round_id, NEW_MODEL, [first.address, second.address])
 
@@ -138,6 +168,7 @@ def test_round_with_one_and_four_proofs(
         True,
     )
     assert submission.proof_hash == submission_proof_hash(four)
+    assert submission.run_hash == "0x" + context_of(round_id, second).run_hash.hex()
     assert submission.block_number == submitted_four.block_number
     assert all(registry.proof_used(p) for p in one + four)
     assert registry.read_submission(round_id, connection.coordinator.address) is None
@@ -154,25 +185,26 @@ def test_round_with_one_and_four_proofs(
     assert events[1]["tx_hash"] == submitted_one.tx_hash
     assert events[3]["args"]["participants"] == [first.address, second.address]
 
-    # Gas actually used stays within the limits the client sends (measured: open 91k, submit 406k / 1.18M,
-    # close 132k for two participants).
+    # Gas actually used stays within the limits the client sends.
     verify_gas = registry.verify_gas
     assert opened.gas_used < GAS_OPEN_ROUND
-    assert submitted_one.gas_used < GAS_SUBMIT_BASE + verify_gas + GAS_SUBMIT_PER_PROOF_EXTRA
-    assert submitted_four.gas_used < GAS_SUBMIT_BASE + 4 * (verify_gas + GAS_SUBMIT_PER_PROOF_EXTRA)
+    assert submitted_one.gas_used < GAS_SUBMIT_BASE + 4 * (verify_gas + GAS_SUBMIT_PER_PROOF_EXTRA)
     assert closed.gas_used < GAS_CLOSE_BASE + 2 * GAS_CLOSE_PER_PARTICIPANT
 
 
 def test_bad_proof_is_refused(
-    registry: RoundRegistry, hospital: LocalAccount, open_round: int, proofs: Iterator[SnarkjsProof]
+    registry: RoundRegistry, hospital: LocalAccount, round_ids: Iterator[int], prove: Prover
 ) -> None:
-    good, other = take(proofs, 2)
-    wrong_statement = SnarkjsProof(good.proof, [*good.public_signals[:2], "12345", good.public_signals[3]])
+    open_round = next(round_ids)
+    registry.open_round(open_round, MODEL, CONFIG, 2)
+    good, other = prove(context_of(open_round, hospital), 2)
+    signals = good.public_signals
+    wrong_statement = SnarkjsProof(good.proof, [*signals[:2], "12345", *signals[3:]])
     with pytest.raises(ChainError, match="invalid proof 0"):
-        registry.submit(hospital, open_round, "0x" + "cc" * 32, [wrong_statement])
+        submit(registry, hospital, open_round, "0x" + "cc" * 32, [wrong_statement, other])
     not_on_curve = SnarkjsProof({**good.proof, "pi_a": ["1", "3", "1"]}, good.public_signals)
     with pytest.raises(ChainError, match="invalid proof 1"):
-        registry.submit(hospital, open_round, "0x" + "cc" * 32, [other, not_on_curve])
+        submit(registry, hospital, open_round, "0x" + "cc" * 32, [other, not_on_curve])
     assert registry.read_submission(open_round, hospital.address) is None
     assert not registry.proof_used(good)
 
@@ -181,35 +213,35 @@ def test_contract_itself_reverts_with_reason(
     registry: RoundRegistry,
     hospital: LocalAccount,
     open_round: int,
-    proofs: Iterator[SnarkjsProof],
+    prove: Prover,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Without the client's simulation, the transaction reaches the EVM and its revert reason comes back."""
     monkeypatch.setattr(ChainConnection, "_simulate", lambda self, transaction, block="latest": None)
-    good = next(proofs)
-    wrong_statement = SnarkjsProof(good.proof, [*good.public_signals[:3], "7"])
+    (good,) = prove(context_of(open_round, hospital))
+    wrong_statement = SnarkjsProof(good.proof, [*good.public_signals[:3], "7", good.public_signals[4]])
     with pytest.raises(ChainError, match="invalid proof 0"):
-        registry.submit(hospital, open_round, "0x" + "cc" * 32, [wrong_statement])
+        submit(registry, hospital, open_round, "0x" + "cc" * 32, [wrong_statement])
 
 
 def test_unregistered_sender_is_refused(
     registry: RoundRegistry,
     unused_accounts: Iterator[LocalAccount],
     open_round: int,
-    proofs: Iterator[SnarkjsProof],
+    prove: Prover,
 ) -> None:
     outsider = next(unused_accounts)
     with pytest.raises(ChainError, match="sender is not a registered hospital"):
-        registry.submit(outsider, open_round, "0x" + "dd" * 32, take(proofs, 1))
+        submit(registry, outsider, open_round, "0x" + "dd" * 32, prove(context_of(open_round, outsider)))
 
 
 def test_revoked_hospital_is_refused(
-    registry: RoundRegistry, hospital: LocalAccount, open_round: int, proofs: Iterator[SnarkjsProof]
+    registry: RoundRegistry, hospital: LocalAccount, open_round: int, prove: Prover
 ) -> None:
     registry.revoke_hospital(hospital.address)
     assert not registry.is_hospital(hospital.address)
     with pytest.raises(ChainError, match="sender is not a registered hospital"):
-        registry.submit(hospital, open_round, "0x" + "dd" * 32, take(proofs, 1))
+        submit(registry, hospital, open_round, "0x" + "dd" * 32, prove(context_of(open_round, hospital)))
 
 
 def test_only_coordinator_opens_closes_and_registers(
@@ -218,14 +250,14 @@ def test_only_coordinator_opens_closes_and_registers(
     hospital: LocalAccount,
     open_round: int,
     round_ids: Iterator[int],
-    proofs: Iterator[SnarkjsProof],
+    prove: Prover,
 ) -> None:
-    registry.submit(hospital, open_round, "0x" + "ee" * 32, take(proofs, 1))
+    submit(registry, hospital, open_round, "0x" + "ee" * 32, prove(context_of(open_round, hospital)))
     as_hospital = RoundRegistry(ChainConnection(connection.w3, hospital), registry.address)
     with pytest.raises(ChainError, match="only the coordinator"):
         as_hospital.close_round(open_round, NEW_MODEL, [hospital.address])
     with pytest.raises(ChainError, match="only the coordinator"):
-        as_hospital.open_round(next(round_ids), MODEL, CONFIG)
+        as_hospital.open_round(next(round_ids), MODEL, CONFIG, 1)
     with pytest.raises(ChainError, match="only the coordinator"):
         as_hospital.register_hospital(hospital.address)
     with pytest.raises(ChainError, match="only the coordinator"):
@@ -234,33 +266,70 @@ def test_only_coordinator_opens_closes_and_registers(
 
 
 def test_replayed_proof_is_refused(
-    registry: RoundRegistry,
-    unused_accounts: Iterator[LocalAccount],
-    round_ids: Iterator[int],
-    circuit: ToyCircuit,
-    proofs: Iterator[SnarkjsProof],
+    registry: RoundRegistry, unused_accounts: Iterator[LocalAccount], round_ids: Iterator[int], prove: Prover
 ) -> None:
     first, second = next(unused_accounts), next(unused_accounts)
     for account in (first, second):
         registry.register_hospital(account.address)
-    round_a, round_b = next(round_ids), next(round_ids)
-    registry.open_round(round_a, MODEL, CONFIG)
-    registry.open_round(round_b, MODEL, CONFIG)
-    proof = next(proofs)
-    registry.submit(first, round_a, "0x" + "01" * 32, [proof])
-
-    with pytest.raises(ChainError, match="replayed proof 0"):  # another hospital, another round
-        registry.submit(second, round_b, "0x" + "02" * 32, [proof])
+    round_id = next(round_ids)
+    registry.open_round(round_id, MODEL, CONFIG, 2)
+    proofs = prove(context_of(round_id, first), 2)
+    submit(registry, first, round_id, "0x" + "01" * 32, proofs)
     with pytest.raises(ChainError, match="replayed proof 1"):  # the same proof twice in one submission
-        fresh = next(proofs)
-        registry.submit(second, round_b, "0x" + "02" * 32, [fresh, fresh])
-    # A new proof of the same statement (snarkjs proofs are randomised) differs in hash, not in statement.
-    (same_statement,) = prove_toy(circuit, [{"w": 5000, "x": 3, "batchTag": 99, "lr": 2}])
-    (again,) = prove_toy(circuit, [{"w": 5000, "x": 3, "batchTag": 99, "lr": 2}])
-    assert again.proof_hash() != same_statement.proof_hash()
-    registry.submit(first, round_b, "0x" + "03" * 32, [same_statement])
-    with pytest.raises(ChainError, match="statement already proven in this round, proof 0"):
-        registry.submit(second, round_b, "0x" + "04" * 32, [again])
+        (fresh,) = prove(context_of(round_id, second))
+        submit(registry, second, round_id, "0x" + "02" * 32, [fresh, fresh])
+
+
+def test_a_proof_made_for_another_round_hospital_or_run_is_refused_rerandomised_or_not(
+    registry: RoundRegistry,
+    unused_accounts: Iterator[LocalAccount],
+    round_ids: Iterator[int],
+    circuit: ToyCircuit,
+) -> None:
+    """Attack 5 of the security review: a proof accepted in one round, re-randomised (a fresh snarkjs proof of
+    the same statement has a new proof hash), passed off in another round, by another hospital or for another
+    run. The context signal binds (round, sender, model, run): each is refused with the reason."""
+    first, second = next(unused_accounts), next(unused_accounts)
+    for account in (first, second):
+        registry.register_hospital(account.address)
+    round_a, round_b = next(round_ids), next(round_ids)
+    registry.open_round(round_a, MODEL, CONFIG, 1)
+    registry.open_round(round_b, MODEL, CONFIG, 1)
+    statement = {"w": 7000, "x": 3, "batchTag": 7000, "lr": 2, "context": context_of(round_a, first).field()}
+    original, rerandomised = prove_toy(circuit, [statement, statement])
+    assert rerandomised.proof_hash() != original.proof_hash()
+    assert rerandomised.public_signals == original.public_signals
+    submit(registry, first, round_a, "0x" + "0a" * 32, [original])
+    bound_elsewhere = "proof bound to another round, hospital, model or run: proof 0"
+    with pytest.raises(ChainError, match=bound_elsewhere):  # the same hospital, another round
+        submit(registry, first, round_b, "0x" + "0b" * 32, [rerandomised])
+    with pytest.raises(ChainError, match=bound_elsewhere):  # another hospital
+        submit(registry, second, round_b, "0x" + "0c" * 32, [rerandomised])
+    with pytest.raises(ChainError, match=bound_elsewhere):  # the right round and hospital, another run
+        submit(registry, first, round_b, "0x" + "0d" * 32, [rerandomised], run="another run")
+    other_model = "0x" + "44" * 32
+    round_c = next(round_ids)
+    registry.open_round(round_c, other_model, CONFIG, 1)
+    moved = prove_toy(circuit, [{**statement, "context": context_of(round_c, first).field()}])
+    with pytest.raises(ChainError, match=bound_elsewhere):  # a context computed with another model's hash
+        submit(registry, first, round_c, "0x" + "0e" * 32, moved)
+    for round_id in (round_b, round_c):
+        assert registry.read_submission(round_id, first.address) is None
+        assert registry.read_submission(round_id, second.address) is None
+
+
+def test_a_submission_carries_exactly_the_rounds_number_of_proofs(
+    registry: RoundRegistry, hospital: LocalAccount, round_ids: Iterator[int], prove: Prover
+) -> None:
+    round_id = next(round_ids)
+    registry.open_round(round_id, MODEL, CONFIG, 3)
+    proofs = prove(context_of(round_id, hospital), 3)
+    for wrong in (proofs[:1], proofs[:2], []):
+        with pytest.raises(ChainError, match=f"wrong number of proofs: {len(wrong)}, the round takes 3"):
+            submit(registry, hospital, round_id, "0x" + "0f" * 32, wrong)
+    submit(registry, hospital, round_id, "0x" + "0f" * 32, proofs)
+    with pytest.raises(ChainError, match="a round of this registry needs proofs"):
+        registry.open_round(next(round_ids), MODEL, CONFIG, 0)
 
 
 def test_round_rules(
@@ -268,20 +337,25 @@ def test_round_rules(
     unused_accounts: Iterator[LocalAccount],
     hospital: LocalAccount,
     open_round: int,
-    proofs: Iterator[SnarkjsProof],
+    prove: Prover,
 ) -> None:
+    context = context_of(open_round, hospital)
     with pytest.raises(ChainError, match="round id already used"):
-        registry.open_round(open_round, MODEL, CONFIG)
+        registry.open_round(open_round, MODEL, CONFIG, 1)
     with pytest.raises(ChainError, match="round is not open"):
-        registry.submit(hospital, 10_000, "0x" + "05" * 32, take(proofs, 1))
+        submit(registry, hospital, 10_000, "0x" + "05" * 32, prove(context_of(10_000, hospital)))
     with pytest.raises(ChainError, match="wrong number of public signals in proof 0"):
-        good = next(proofs)
-        registry.submit(
-            hospital, open_round, "0x" + "05" * 32, [SnarkjsProof(good.proof, good.public_signals[:3])]
+        (good,) = prove(context)
+        submit(
+            registry,
+            hospital,
+            open_round,
+            "0x" + "05" * 32,
+            [SnarkjsProof(good.proof, good.public_signals[:3])],
         )
-    registry.submit(hospital, open_round, "0x" + "05" * 32, take(proofs, 1))
+    submit(registry, hospital, open_round, "0x" + "05" * 32, prove(context))
     with pytest.raises(ChainError, match="hospital already submitted in this round"):
-        registry.submit(hospital, open_round, "0x" + "06" * 32, take(proofs, 1))
+        submit(registry, hospital, open_round, "0x" + "06" * 32, prove(context))
     with pytest.raises(ChainError, match="participant did not submit in this round"):
         registry.close_round(open_round, NEW_MODEL, [next(unused_accounts).address])
     with pytest.raises(ChainError, match="participant listed twice"):
@@ -293,9 +367,13 @@ def test_round_rules(
 
 
 def test_too_little_gas_is_a_clear_refusal_not_an_invalid_proof(
-    registry: RoundRegistry, hospital: LocalAccount, open_round: int, proofs: Iterator[SnarkjsProof]
+    registry: RoundRegistry, hospital: LocalAccount, open_round: int, prove: Prover
 ) -> None:
-    function = registry.contract.functions.submit(open_round, "0x" + "07" * 32, [next(proofs).calldata()])
+    context = context_of(open_round, hospital)
+    (proof,) = prove(context)
+    function = registry.contract.functions.submit(
+        open_round, "0x" + "07" * 32, context.run_hash, [proof.calldata()]
+    )
     with pytest.raises(ChainError, match="gas too low to verify the proofs"):
         registry.connection.transact(hospital, function, 250_000)
 
@@ -323,7 +401,7 @@ def test_chain_from_env_checks_the_chain_id(chain: LocalChain, connection: Chain
 
 
 def test_registry_without_verifier_records_rounds_without_proofs(
-    connection: ChainConnection, unused_accounts: Iterator[LocalAccount], proofs: Iterator[SnarkjsProof]
+    connection: ChainConnection, unused_accounts: Iterator[LocalAccount], prove: Prover
 ) -> None:
     """Rounds that carry no proofs of training get a registry without a verifier: update hashes only."""
     proofless = deploy(connection, None)
@@ -331,9 +409,11 @@ def test_registry_without_verifier_records_rounds_without_proofs(
     registry = RoundRegistry(connection, proofless.registry)
     hospital = next(unused_accounts)
     registry.register_hospital(hospital.address)
-    registry.open_round(1, MODEL, CONFIG)
     with pytest.raises(ChainError, match="this registry takes no proofs"):
-        registry.submit(hospital, 1, "0x" + "08" * 32, take(proofs, 1))
+        registry.open_round(1, MODEL, CONFIG, 1)
+    registry.open_round(1, MODEL, CONFIG)
+    with pytest.raises(ChainError, match="wrong number of proofs: 1, the round takes 0"):
+        registry.submit(hospital, 1, "0x" + "08" * 32, prove(context_of(1, hospital)))
     submitted = registry.submit(hospital, 1, "0x" + "08" * 32, [])
     registry.close_round(1, NEW_MODEL, [hospital.address])
     submission = registry.read_submission(1, hospital.address)

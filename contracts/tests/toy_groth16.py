@@ -87,7 +87,8 @@ def build_toy_circuit(ptau: Path) -> ToyCircuit:
 
 
 def prove_toy(circuit: ToyCircuit, inputs: Sequence[Mapping[str, int]]) -> list[SnarkjsProof]:
-    """One proof per input {w, x, batchTag, lr}; public signals [w^2, (w - lr*x)^2, batchTag, lr]."""
+    """One proof per input {w, x, batchTag, lr, context}; public signals [w^2, (w - lr*x)^2, batchTag, lr,
+    context]."""
     output = _run(
         [node_binary(), str(DRIVER), "prove", str(circuit.wasm), str(circuit.zkey)],
         TESTS_DIR,

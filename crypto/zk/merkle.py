@@ -11,10 +11,13 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from eth_abi import encode as abi_encode
+from eth_utils import keccak
+
 from crypto.zk.poseidon import FIELD_PRIME, poseidon
 
 INDEX_DOMAIN = b"decentrahealth/zk/spot-check-indices/v1"
-CONTEXT_DOMAIN = b"decentrahealth/zk/round-context/v1"
+CONTEXT_TAG = keccak(b"decentrahealth/zk/round-context/v2")  # as the contract: keccak256("...")
 
 
 def leaf_hash(index: int, weight_hash: int, batch_hash: int) -> int:
@@ -63,14 +66,50 @@ def root_from_path(leaf: int, index: int, path: Sequence[int]) -> int:
     return node
 
 
-def context_field(round_context: str) -> int:
-    """The round context (round id, hospital id, global head hash, ...) as the field element each proof binds."""
-    return (
-        int.from_bytes(hashlib.sha256(CONTEXT_DOMAIN + round_context.encode()).digest(), "big") % FIELD_PRIME
-    )
+ZERO_ADDRESS = "0x" + "00" * 20
 
 
-def derive_indices(merkle_root: int, step_count: int, round_context: str, count: int) -> list[int]:
+@dataclass(frozen=True)
+class ProofContext:
+    """What every proof of one hospital's run in one round is bound to.
+
+    round_id, sender (the hospital's chain address: the account that submits on chain) and model_hash (hex
+    SHA-256 of the global model's weights, as the chain records the round's model) are what the RoundRegistry
+    contract can check itself; text names the rest (hospital, head, S, n_h, the portal's challenge), which the
+    chain sees only as its SHA-256 (run_hash). A bare string is a context with zero chain parts (tests, tools).
+    """
+
+    text: str
+    round_id: int = 0
+    sender: str = ZERO_ADDRESS
+    model_hash: str = "00" * 32
+
+    @property
+    def run_hash(self) -> bytes:
+        return hashlib.sha256(self.text.encode()).digest()
+
+    def field(self) -> int:
+        """The circuit's public `context` signal; the contract computes the same value (RoundRegistry
+        _contextOf): keccak256(abi.encode(CONTEXT_TAG, roundId, sender, modelHash, runHash)) mod p."""
+        encoded = abi_encode(
+            ["bytes32", "uint256", "address", "bytes32", "bytes32"],
+            [CONTEXT_TAG, self.round_id, self.sender, bytes.fromhex(self.model_hash), self.run_hash],
+        )
+        return int.from_bytes(keccak(encoded), "big") % FIELD_PRIME
+
+
+def as_context(context: ProofContext | str) -> ProofContext:
+    return context if isinstance(context, ProofContext) else ProofContext(text=context)
+
+
+def context_field(context: ProofContext | str) -> int:
+    """The context as the field element each proof binds (its last public signal)."""
+    return as_context(context).field()
+
+
+def derive_indices(
+    merkle_root: int, step_count: int, round_context: ProofContext | str, count: int
+) -> list[int]:
     """min(count, step_count) distinct step indices in [0, step_count), sorted, from SHA-256 of the root, the step
     count and the context (rejection sampling, so uniform)."""
     if step_count < 1 or count < 1:
@@ -80,7 +119,7 @@ def derive_indices(merkle_root: int, step_count: int, round_context: str, count:
         INDEX_DOMAIN
         + merkle_root.to_bytes(32, "big")
         + step_count.to_bytes(8, "big")
-        + hashlib.sha256(round_context.encode()).digest()
+        + context_field(round_context).to_bytes(32, "big")
     ).digest()
     limit = (1 << 64) - (1 << 64) % step_count
     chosen: set[int] = set()

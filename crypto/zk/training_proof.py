@@ -27,7 +27,16 @@ from typing import Any
 import numpy as np
 
 from crypto.zk.build import PUBLIC_SIGNALS, CircuitShape, ProvingKey
-from crypto.zk.merkle import MerkleTree, context_field, derive_indices, leaf_hash, root_from_path, tree_depth
+from crypto.zk.merkle import (
+    MerkleTree,
+    ProofContext,
+    as_context,
+    context_field,
+    derive_indices,
+    leaf_hash,
+    root_from_path,
+    tree_depth,
+)
 from crypto.zk.node import SnarkjsError, SnarkjsProcess, snarkjs
 from crypto.zk.poseidon import FIELD_PRIME, batch_hash, head_hash
 from fl.fixed_head import HeadStep, sgd_step
@@ -99,7 +108,7 @@ def _field(values: np.ndarray) -> list:
     return np.vectorize(lambda v: str(int(v) % FIELD_PRIME), otypes=[object])(np.asarray(values)).tolist()
 
 
-def step_input(step: HeadStep, round_context: str) -> dict[str, Any]:
+def step_input(step: HeadStep, round_context: ProofContext | str) -> dict[str, Any]:
     """The circuit input (public and private signals) for one step. Holds private data: never log it."""
     new_weight, new_bias, _ = sgd_step(step)
     return {
@@ -118,7 +127,7 @@ def step_input(step: HeadStep, round_context: str) -> dict[str, Any]:
 def prove_steps(
     commitment: TraceCommitment,
     trace: Sequence[HeadStep],
-    round_context: str,
+    round_context: ProofContext | str,
     n_proofs: int,
     proving_key: ProvingKey,
     process: SnarkjsProcess | None = None,
@@ -143,6 +152,7 @@ def prove_steps(
         "shape": {"features": shape.features, "classes": shape.classes, "batch": shape.batch},
         "step_count": step_count,
         "merkle_root": str(commitment.tree.root),
+        "run_hash": "0x" + as_context(round_context).run_hash.hex(),  # what the chain's registry binds
         "lr_q": trace[0].lr_q,
         "indices": indices,
         "leaves": [commitment.leaf(i) for i in opened],
@@ -152,7 +162,7 @@ def prove_steps(
 
 def prove_training(
     trace: Sequence[HeadStep],
-    round_context: str,
+    round_context: ProofContext | str,
     n_proofs: int,
     zkey: ProvingKey,
     process: SnarkjsProcess | None = None,
@@ -208,7 +218,7 @@ def _load_vkey(vkey: dict | str | Path) -> dict:
 
 def verify_training(
     bundle: dict[str, Any],
-    round_context: str,
+    round_context: ProofContext | str,
     vkey: dict | str | Path,
     expected_initial_head_hash: int | str,
     final_head: tuple[np.ndarray, np.ndarray],

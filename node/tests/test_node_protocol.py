@@ -109,7 +109,15 @@ def test_an_upload_sends_the_protocol_form_fields():
 
 
 def test_a_commitment_returns_the_typed_challenge():
-    client = client_answering({"challenge": "ab", "context": "ctx|challenge ab"})
+    client = client_answering(
+        {
+            "challenge": "ab",
+            "context": "ctx|challenge ab",
+            "round": 7,
+            "sender": "0x" + "12" * 20,
+            "model_hash": "cd" * 32,
+        }
+    )
     challenge = client.commit_run("/api/node/rounds/4/proof/commitment/", 12345, num_steps=2, num_samples=16)
     assert challenge.context == "ctx|challenge ab"
     assert client.session.sent[0][2]["json"] == {"merkle_root": "12345", "num_steps": 2, "num_samples": 16}

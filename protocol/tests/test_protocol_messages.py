@@ -189,7 +189,13 @@ def test_proof_commitment_and_challenge_round_trip():
     assert ProofCommitment.from_json(commitment.to_json()) == commitment
     with pytest.raises(ProtocolError, match="'num_steps' is missing"):
         ProofCommitment.from_json({"merkle_root": "42", "num_samples": 16})
-    challenge = ProofChallenge(challenge="ff" * 32, context="ctx|challenge ff")
+    challenge = ProofChallenge(
+        challenge="ff" * 32,
+        context="ctx|challenge ff",
+        round=7,
+        sender="0x" + "12" * 20,
+        model_hash="ab" * 32,
+    )
     assert ProofChallenge.from_json(challenge.to_json()) == challenge
     with pytest.raises(ProtocolError, match="'context' is missing"):
         ProofChallenge.from_json({"challenge": "ff"})

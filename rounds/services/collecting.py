@@ -114,9 +114,13 @@ def commit_training_run(
                 "proof_commitment",
                 {"hospital": hospital.slug, "steps": num_steps, "samples": num_samples},
             )
+    context = proofs.challenged_context(round_, participant)
     return ProofChallenge(
         challenge=participant.proof_challenge,
-        context=proofs.challenged_context(round_, participant),
+        context=context.text,
+        round=context.round_id,
+        sender=context.sender,
+        model_hash=context.model_hash,
     )
 
 

@@ -18,12 +18,13 @@ from contracts.registry import RoundRegistry
 from crypto.zk import prove_training
 from crypto.zk.build import DEFAULT_SHAPE
 from crypto.zk.dev import dev_proving_key, synthetic_trace
+from crypto.zk.merkle import ProofContext
 from demo.embedded import free_port, portal_server
 from events.models import AuditEvent
 from hospitals import services as hospital_services
 from ledger import selectors as audit
 from ledger import services as chain
-from ledger.connection import ChainUnavailable
+from ledger.connection import ChainRefused, ChainUnavailable
 from ledger.models import ChainTransaction
 from node import chain as node_chain
 from node import keys as node_keys
@@ -236,7 +237,10 @@ def dev_key():
 
 def proof_round(consortium, dev_key) -> Round:
     """A collecting round whose proving key is the dev key (as proofs.ceremony records it on the round)."""
-    round_ = consortium.plan_round(config={"batch_size": DEFAULT_SHAPE.batch})
+    round_ = consortium.plan_round(
+        [consortium.hospital_a, consortium.hospital_b, consortium.hospital_c],
+        config={"batch_size": DEFAULT_SHAPE.batch, "proof_steps": 1},
+    )
     vkey = dev_key.verification_key()
     with open(dev_key.zkey, "rb") as handle:
         zkey_digest, _ = blobstore.put_chunks(iter(lambda: handle.read(1 << 20), b""), 1 << 30)
@@ -258,7 +262,7 @@ def proven_submission(consortium, round_: Round, slug: str, bundle: dict) -> Sub
     digest = blobstore.put_bytes(plain_update(consortium.model, 0.1))
     return Submission.objects.create(
         round=round_,
-        hospital=consortium.hospital_a if slug == "hospital-a" else consortium.hospital_b,
+        hospital=consortium.hospital(slug),
         blob_digest=digest,
         blob_size=1,
         num_samples=40,
@@ -277,7 +281,11 @@ def test_proofs_are_verified_on_chain_and_refusals_come_back_with_the_reason(
     assert deployment.num_public_signals == 5
     registry = registry_of(round_)
 
-    bundle = prove_training(synthetic_trace(3), f"round {round_.pk}|hospital-a", 1, dev_key)
+    def context(hospital) -> ProofContext:  # what the registry binds each proof to
+        text = f"round {round_.pk}|{hospital.slug}"
+        return ProofContext(text, round_.pk, hospital.chain_address, round_.base_model.weights_digest)
+
+    bundle = prove_training(synthetic_trace(3), context(consortium.hospital_a), 1, dev_key)
     good = proven_submission(consortium, round_, "hospital-a", bundle)
     submit_as_hospital(
         hospital_keys["hospital-a"],
@@ -291,7 +299,27 @@ def test_proofs_are_verified_on_chain_and_refusals_come_back_with_the_reason(
     assert on_chain.proof_count == 1
     assert on_chain.proof_hash == submission_proof_hash(chain.submission_proofs(good))
 
+    # Hospital C records one proof on chain and uploads another of the same run (re-randomised: another proof
+    # hash): the portal compares the chain's proof hash with the upload's and refuses to count it.
+    trace = synthetic_trace(3)
+    recorded = prove_training(trace, context(consortium.hospital_c), 1, dev_key)
+    uploaded = prove_training(trace, context(consortium.hospital_c), 1, dev_key)
+    other = proven_submission(consortium, round_, "hospital-c", uploaded)
+    submit_as_hospital(
+        hospital_keys["hospital-c"],
+        round_,
+        consortium.hospital_c,
+        blobstore.read_bytes(other.blob_digest),
+        recorded,
+    )
+    with pytest.raises(ChainRefused, match="Hospital C's submission on chain records proofs 0x"):
+        chain.record_submission(other)
+
+    # Hospital A's proof sent by hospital B: bound to A, refused.
+    with pytest.raises(ChainError, match="proof bound to another round, hospital, model or run: proof 0"):
+        submit_as_hospital(hospital_keys["hospital-b"], round_, consortium.hospital_b, b"update", bundle)
     # A bad proof: the statement changed (another batch hash) -> the verifier refuses; the round fails with it.
+    bundle = prove_training(synthetic_trace(3), context(consortium.hospital_b), 1, dev_key)
     entry = bundle["proofs"][0]
     forged = {
         **entry,
@@ -318,7 +346,7 @@ def test_proofs_are_verified_on_chain_and_refusals_come_back_with_the_reason(
     outsider = connection.dev_accounts[-1]
     proof = SnarkjsProof.from_json(bundle["proofs"][0])
     open_id = round_.pk + 1000
-    registry.open_round(open_id, "0x" + "11" * 32, "0x" + "22" * 32)
+    registry.open_round(open_id, "0x" + "11" * 32, "0x" + "22" * 32, 1)
     with pytest.raises(ChainError, match="sender is not a registered hospital"):
         registry.submit(outsider, open_id, "0x" + "33" * 32, [proof])
     hospital_key = node_keys.load_key(hospital_keys["hospital-a"])

@@ -29,7 +29,7 @@ from fl.models import FEATURE_DIM, HEAD_BIAS, HEAD_WEIGHT
 from fl.params import parameter_slice
 from fl.training import head_of
 from node.ceremony import record_contribution
-from node.proving import proving_key
+from node.proving import challenged_context, proving_key
 from proofs import ceremony
 from protocol.node_task import CircuitShapeSpec, NodeTask, ProofChallenge, ProofMaterial
 from protocol.plan import canonical_json
@@ -164,7 +164,7 @@ def prove(consortium, round_: Round, slug: str, trace: list[HeadStep]) -> dict:
     return prove_steps(
         commitment,
         trace,
-        ProofChallenge.from_json(response.json()).context,
+        challenged_context(ProofChallenge.from_json(response.json())),
         round_.config["proof_steps"],
         key,
     )
