@@ -119,9 +119,20 @@ def write_job(
     return job_dir
 
 
-def check_signatures(terms: JobTerms, digests: Sequence[str]) -> None:
+def read_trusted_hospitals(path: Path) -> dict[str, str]:
+    """A key party's own list of the hospitals' signing addresses it trusts ({"hospitals": {address: name}}),
+    keyed by lower-case address."""
+    try:
+        listed = json.loads(Path(path).read_text())["hospitals"]
+        return {str(address).lower(): str(name) for address, name in listed.items()}
+    except (OSError, KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise KeyPartyRefusal(f"unreadable list of trusted hospitals {path}: {exc}") from exc
+
+
+def check_signatures(terms: JobTerms, digests: Sequence[str], trusted: dict[str, str] | None = None) -> None:
     """Refuses (KeyPartyRefusal) uploads that are not each signed for the round by a distinct hospital, or
-    fewer of them than max(min_hospitals, MIN_HOSPITALS). `digests`: the SHA-256 of each blob, in order."""
+    fewer of them than max(min_hospitals, MIN_HOSPITALS). `digests`: the SHA-256 of each blob, in order.
+    `trusted` (lower-case address -> name): the only signers accepted, when the key party keeps such a list."""
     round_id, submissions = terms.round_id, terms.submissions
     if len(submissions) != len(digests):
         raise KeyPartyRefusal(
@@ -142,6 +153,11 @@ def check_signatures(terms: JobTerms, digests: Sequence[str]) -> None:
                 f"ciphertext {number} is not signed by {submission.hospital}'s key {submission.signer} for "
                 f"round {round_id} (a ciphertext no hospital uploaded for this round)"
             )
+        if trusted is not None and signer.lower() not in trusted:
+            raise KeyPartyRefusal(
+                f"ciphertext {number}: {submission.hospital}'s key {submission.signer} is not among the hospitals "
+                "this key party trusts (dh-keyparty trust)"
+            )
         if signer.lower() in signers:
             raise KeyPartyRefusal(
                 f"ciphertext {number}: {submission.hospital}'s key {submission.signer} signed two ciphertexts of "
@@ -150,9 +166,9 @@ def check_signatures(terms: JobTerms, digests: Sequence[str]) -> None:
         signers.add(signer.lower())
 
 
-def load_job(job_dir: Path) -> CheckedJob:
-    """Read a job, check every blob and its signature, recompute the sum and compare its digest with the
-    portal's; returns the checked job."""
+def load_job(job_dir: Path, trusted: dict[str, str] | None = None) -> CheckedJob:
+    """Read a job, check every blob and its signature (by a `trusted` hospital, when given), recompute the sum
+    and compare its digest with the portal's; returns the checked job."""
     try:
         job = json.loads((job_dir / JOB_FILE).read_text())
         if job.get("format") != JOB_FORMAT:
@@ -186,7 +202,7 @@ def load_job(job_dir: Path) -> CheckedJob:
             total = parsed.ciphertexts
         else:
             ckks.add_mod(total, parsed.ciphertexts)
-    check_signatures(terms, digests)
+    check_signatures(terms, digests, trusted)
     digest = ckks.blob_digest(ckks.blob_bytes(parsed.key_id, length, total))
     if digest != expected_digest:
         raise KeyPartyRefusal(

@@ -53,7 +53,7 @@ from pathlib import Path
 import numpy as np
 
 from crypto import ckks, keygen, partytls, threshold
-from crypto.decryption_job import KeyLedger, KeyPartyRefusal, load_job
+from crypto.decryption_job import KeyLedger, KeyPartyRefusal, load_job, read_trusted_hospitals
 
 EXIT_REFUSED = 3
 EXIT_PEER_REFUSED = 4  # a peer's TLS certificate was not issued by the identity registered for its index
@@ -248,11 +248,14 @@ def run_decryption(
     peers: Sequence[str],
     tls_dir: Path | None = None,
     listen: str = "",
+    trusted_hospitals: Path | None = None,
 ) -> dict:
-    """One party's whole part of a job; writes result-party{index}.npy and report-party{index}.json."""
+    """One party's whole part of a job; writes result-party{index}.npy and report-party{index}.json. With
+    `trusted_hospitals` (crypto.decryption_job.read_trusted_hospitals), only those hospitals' uploads open."""
     job_dir, party_dir = Path(job_dir).resolve(), Path(party_dir).resolve()  # open_sum may change directory
     started = time.perf_counter()
-    job = load_job(job_dir)
+    trusted = read_trusted_hospitals(trusted_hospitals) if trusted_hospitals is not None else None
+    job = load_job(job_dir, trusted)
     summed = job.total
     try:
         secret_share = keygen.load_secret_share(party_dir)
@@ -317,6 +320,7 @@ def decrypt_sum(
     ports: Sequence[int] | None = None,
     timeout: float = 600.0,
     tls_dirs: Sequence[Path | str] | None = None,
+    trusted_hospitals: Path | None = None,
 ) -> np.ndarray:
     """Run the m key parties of a job as separate processes on localhost; returns the opened sum. With
     `tls_dirs`, party i runs over TLS with its files in tls_dirs[i] (crypto.partytls.write_mpyc_config).
@@ -355,6 +359,8 @@ def decrypt_sum(
             ]
             if tls_dirs is not None:
                 command += ["--tls", str(Path(tls_dirs[index]).resolve())]
+            if trusted_hospitals is not None:
+                command += ["--trusted-hospitals", str(Path(trusted_hospitals).resolve())]
             with open(log_path, "wb") as log:
                 processes.append(
                     subprocess.Popen(
@@ -420,6 +426,12 @@ def _parser() -> argparse.ArgumentParser:
     decrypt.add_argument(
         "--listen", default="", help="host:port to listen on (default: this party's entry of --peers)"
     )
+    decrypt.add_argument(
+        "--trusted-hospitals",
+        type=Path,
+        default=None,
+        help='JSON {"hospitals": {address: name}}: open only uploads signed by these hospitals\' keys',
+    )
     info = commands.add_parser("info", help="show this party's public files (never the share)")
     info.add_argument("--dir", required=True, type=Path)
     return parser
@@ -464,6 +476,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             peers,
             tls_dir=args.tls.resolve() if args.tls else None,
             listen=args.listen,
+            trusted_hospitals=args.trusted_hospitals.resolve() if args.trusted_hospitals else None,
         )
         print(json.dumps(report))
         return 0

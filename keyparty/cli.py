@@ -39,6 +39,8 @@ from keyparty.config import (
     default_home,
     make_home,
     read_config,
+    trust_hospital,
+    trusted_hospitals,
     write_config,
     write_private,
 )
@@ -111,6 +113,14 @@ def status_text(home: Path) -> tuple[str, bool]:
         lines.append(f"holds a key share of committee {committee} (commitment {commitment[:16]}...)")
     if not held:
         lines.append("holds no key share yet")
+    trusted = trusted_hospitals(home)
+    if trusted:
+        names = ", ".join(
+            f"{name} ({address})" for address, name in sorted(trusted.items(), key=lambda i: i[1])
+        )
+        lines.append(f"opens only uploads signed by the {len(trusted)} hospitals it trusts: {names}")
+    else:
+        lines.append("trusts the portal's list of hospitals (pin the hospitals' keys: dh-keyparty trust)")
     path = home / STATUS_FILE
     if not path.exists():
         lines.append("not run yet (dh-keyparty serve)")
@@ -174,7 +184,16 @@ def parser() -> argparse.ArgumentParser:
     status_parser = commands.add_parser(
         "status", help="what this key party is doing, and the shares it holds"
     )
-    for sub in (enroll_parser, run_parser, status_parser):
+    trust_parser = commands.add_parser(
+        "trust",
+        help="open only uploads signed by the hospitals listed here (each signing address learnt from the "
+        "hospital itself, not from the portal)",
+    )
+    trust_parser.add_argument(
+        "address", help="the hospital's signing address (its node prints it at enrollment)"
+    )
+    trust_parser.add_argument("--name", required=True, help="the hospital's name, for messages")
+    for sub in (enroll_parser, run_parser, status_parser, trust_parser):
         sub.add_argument("--home", type=Path, default=argparse.SUPPRESS, help=home_help)
     return result
 
@@ -201,6 +220,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
             print(f"enrolled as key party {config.name} with {config.portal_url}; configuration in {home}")
             print("next: dh-keyparty serve" + (f" --home {home}" if arguments.home else ""))
+            return 0
+        if arguments.command == "trust":
+            listed = trust_hospital(home, arguments.address, arguments.name)
+            print(
+                f"trusted {arguments.name} ({arguments.address}); this key party trusts {len(listed)} hospitals"
+            )
             return 0
         if arguments.command == "status":
             text, running = status_text(home)

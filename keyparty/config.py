@@ -6,6 +6,8 @@
     <home>/committees/<id>/           its key share of committee <id> (secret_share.seal), contribution, commitment
     <home>/jobs/<id>/                 a decryption job: the description, ciphertexts, each attempt's MPC log
     <home>/status.json                what `dh-keyparty serve` is doing, for `dh-keyparty status`
+    <home>/trusted_hospitals.json     if present, the only hospitals' signing keys whose uploads it opens
+                                      (dh-keyparty trust), each learnt from the hospital out of band
 
 The home is DH_KEYPARTY_HOME, else ~/.decentrahealth/keyparty, unless --home names another.
 """
@@ -20,6 +22,7 @@ from pathlib import Path
 
 CONFIG_FILE = "config.json"
 STATUS_FILE = "status.json"
+TRUSTED_HOSPITALS_FILE = "trusted_hospitals.json"
 IDENTITY_KEY_FILE = "tls/identity.key"
 IDENTITY_CERT_FILE = "tls/identity.crt"
 COMMITTEES_DIR = "committees"
@@ -104,3 +107,18 @@ def read_config(home: Path) -> KeyPartyConfig:
     if not config.portal_url or not config.token:
         raise KeyPartyConfigError(f"{path} has no portal URL or token: enroll again")
     return config
+
+
+def trusted_hospitals(home: Path) -> dict[str, str]:
+    """The hospitals' signing addresses this party trusts (address -> name); empty when it keeps no list."""
+    path = Path(home) / TRUSTED_HOSPITALS_FILE
+    return dict(json.loads(path.read_text())["hospitals"]) if path.exists() else {}
+
+
+def trust_hospital(home: Path, address: str, name: str) -> dict[str, str]:
+    """Adds a hospital's signing address (0x and 40 hex digits) to the party's list; returns the list."""
+    if not re.fullmatch(r"0x[0-9a-fA-F]{40}", address):
+        raise KeyPartyConfigError(f"{address!r} is not a signing address (0x and 40 hex digits)")
+    listed = {**trusted_hospitals(home), address.lower(): name}
+    write_private(Path(home) / TRUSTED_HOSPITALS_FILE, json.dumps({"hospitals": listed}, indent=2) + "\n")
+    return listed

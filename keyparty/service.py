@@ -45,6 +45,7 @@ from keyparty.config import (
     IDENTITY_KEY_FILE,
     JOBS_DIR,
     STATUS_FILE,
+    TRUSTED_HOSPITALS_FILE,
     KeyPartyConfig,
     read_config,
     write_private,
@@ -306,6 +307,8 @@ class KeyPartyService:
             "--job", str(job_dir), "--dir", str(shares), "--index", str(index), "--peers", peers,
             "--tls", str(run_dir), "--listen", self.config.listen,
         ]  # fmt: skip
+        if (self.home / TRUSTED_HOSPITALS_FILE).exists():
+            command += ["--trusted-hospitals", str(self.home / TRUSTED_HOSPITALS_FILE)]
         environment = dict(os.environ)
         environment["PYTHONPATH"] = os.pathsep.join(
             filter(None, [str(CRYPTO_ROOT), os.environ.get("PYTHONPATH")])

@@ -121,6 +121,7 @@ def audit_round(round_: Round) -> dict[str, Any]:
         return names.get(address_or_slug.lower(), address_or_slug)
 
     differences: list[dict[str, Any]] = []
+    excluded: list[dict[str, str]] = []
 
     def differ(field: str, database: Any, on_chain: Any, hospital: str | None = None) -> None:
         if database != on_chain:
@@ -148,6 +149,9 @@ def audit_round(round_: Round) -> dict[str, Any]:
                     on_chain.update_hash if on_chain else None,
                     who(key),
                 )
+                continue
+            if database.excluded_reason:  # left out of the sum because the chain records something else
+                excluded.append({"hospital": who(key), "reason": database.excluded_reason})
                 continue
             differ("update_hash", _hash(database.blob_digest), on_chain.update_hash, who(key))
             differ(
@@ -181,7 +185,10 @@ def audit_round(round_: Round) -> dict[str, Any]:
         ]
         for e in events
     }
+    left_out = {entry["hospital"] for entry in excluded}  # their submit transaction was never stored: refused
     for kind, hospital in sorted(set(recorded) | set(mined), key=lambda k: (k[0], k[1] or "")):
+        if kind == Kind.SUBMIT and hospital in left_out:
+            continue
         differ(f"{kind}_transaction", recorded.get((kind, hospital)), mined.get((kind, hospital)), hospital)
 
     return {
@@ -191,6 +198,7 @@ def audit_round(round_: Round) -> dict[str, Any]:
         "contract": registry.address if registry is not None else None,
         "state": {"database": round_.state, "chain": chain_state},
         "differences": differences,
+        "excluded": excluded,
     }
 
 

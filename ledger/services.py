@@ -295,11 +295,6 @@ def record_submission(submission: Submission) -> ChainTransaction | None:
     return _store(deployment, round_, Kind.SUBMIT, hospital, result)
 
 
-def record_submissions(submissions: Sequence[Submission]) -> None:
-    for submission in submissions:
-        record_submission(submission)
-
-
 def record_close(
     round_: Round, new_model_digest: str, submissions: Sequence[Submission]
 ) -> ChainTransaction | None:

@@ -174,6 +174,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                 arguments.allow_plaintext,
             )
             print(f"enrolled as hospital {config.hospital} with {config.portal_url}; configuration in {home}")
+            signing_address = keys.load_key(Path(config.signing_key_file)).address
+            print(
+                f"signing address {signing_address}: give it to the key parties' operators yourself (not through "
+                f"the portal), who pin it with: dh-keyparty trust {signing_address} --name {config.hospital}"
+            )
             print("next: dh-node run" + (f" --home {home}" if arguments.home else ""))
             return 0
         if arguments.command == "status":

@@ -98,6 +98,9 @@ class Submission(models.Model):
     # The node's signature of protocol.signing.upload_statement(round, blob_digest, num_samples), made with the
     # signing key whose address the hospital's node registered at enrollment.
     signature = models.CharField(max_length=132, blank=True)
+    # Why the submission was left out of the round's sum after it was accepted (its record on chain is not this
+    # upload, for instance); empty while it counts.
+    excluded_reason = models.CharField(max_length=500, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -153,6 +153,7 @@ class SubmissionSerializer(serializers.ModelSerializer):
             "num_samples",
             "metrics",
             "proof_status",
+            "excluded_reason",
             "chain",
             "created_at",
         ]
@@ -260,3 +261,7 @@ class AuditReportSerializer(serializers.Serializer):
     contract = serializers.CharField(allow_null=True)
     state = serializers.DictField(child=serializers.CharField())
     differences = AuditDifferenceSerializer(many=True)
+    excluded = serializers.ListField(
+        child=serializers.DictField(child=serializers.CharField()),
+        help_text="hospitals left out of the sum after their upload was accepted, and why",
+    )

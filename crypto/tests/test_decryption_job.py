@@ -151,3 +151,21 @@ def test_the_budget_in_figures() -> None:
     assert 51 <= threshold.KEY_LEAKAGE_BUDGET / threshold.decryption_leakage(25, 5, 3) < 52  # 5 hospitals
     assert 12 <= threshold.KEY_LEAKAGE_BUDGET / threshold.decryption_leakage(25, 20, 3) < 13  # 20 hospitals
     assert 2**13.6 < threshold.error_bound(3, 3) < 2**13.7  # 13 standard deviations of about 1000
+
+
+def test_a_key_party_that_pins_its_hospitals_opens_only_their_uploads(
+    tmp_path, public_context, blobs
+) -> None:
+    """The Sybil portal: it enrolls a hospital of its own and signs for it. A key party that keeps its own list
+    of the hospitals' signing keys (learnt from them, not from the portal) refuses that signer."""
+    keys = hospital_keys(3)
+    trusted = {key.address.lower(): f"hospital-{index}" for index, key in enumerate(keys[:2])}
+    made_up = signed_terms(fresh_round_id(), blobs, keys)
+    job_dir = write_signed_job(tmp_path / "made-up", public_context, blobs, LENGTH, terms=made_up)
+    with pytest.raises(KeyPartyRefusal, match="ciphertext 2: hospital-2's key .* is not among the hospitals"):
+        load_job(job_dir, trusted)
+    honest = signed_terms(fresh_round_id(), blobs[:2], keys[:2])
+    job_dir = write_signed_job(tmp_path / "honest", public_context, blobs[:2], LENGTH, terms=honest)
+    assert load_job(job_dir, trusted).hospitals == 2
+    (tmp_path / "trusted.json").write_text(json.dumps({"hospitals": {k: v for k, v in trusted.items()}}))
+    assert decryption_job.read_trusted_hospitals(tmp_path / "trusted.json") == trusted

@@ -16,7 +16,13 @@ import pytest
 
 from crypto import keygen, partytls
 from keyparty import cli
-from keyparty.config import CONFIG_FILE, IDENTITY_CERT_FILE, IDENTITY_KEY_FILE, STATUS_FILE
+from keyparty.config import (
+    CONFIG_FILE,
+    IDENTITY_CERT_FILE,
+    IDENTITY_KEY_FILE,
+    STATUS_FILE,
+    TRUSTED_HOSPITALS_FILE,
+)
 from protocol import transport
 
 pytestmark = [pytest.mark.unit]
@@ -161,3 +167,23 @@ def test_status_names_the_shares_held_and_whether_serve_runs(tmp_path, capsys):
     text = capsys.readouterr().out
     assert f"running (pid {os.getpid()}): idle" in text and "jobs done by the last run: 4" in text
     assert ENROLLED["token"] not in text
+
+
+def test_trust_pins_the_hospitals_whose_uploads_this_party_opens(tmp_path, capsys):
+    home = tmp_path / "home"
+    with stand_in_portal(201, ENROLLED) as (url, _received):
+        cli.main(enroll_arguments(url, home))
+    cli.main(["status", "--home", str(home)])
+    assert "trusts the portal's list of hospitals" in capsys.readouterr().out
+    address = "0x" + "Ab" * 20
+    assert cli.main(["trust", address, "--name", "hospital-a", "--home", str(home)]) == 0
+    assert "trusts 1 hospitals" in capsys.readouterr().out
+    listed = json.loads((home / TRUSTED_HOSPITALS_FILE).read_text())
+    assert listed == {"hospitals": {address.lower(): "hospital-a"}}
+    assert stat.S_IMODE((home / TRUSTED_HOSPITALS_FILE).stat().st_mode) == 0o600
+    cli.main(["status", "--home", str(home)])
+    assert f"opens only uploads signed by the 1 hospitals it trusts: hospital-a ({address.lower()})" in (
+        capsys.readouterr().out
+    )
+    assert cli.main(["trust", "0x1234", "--name", "bad", "--home", str(home)]) == 2
+    assert "is not a signing address" in capsys.readouterr().err

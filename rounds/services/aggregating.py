@@ -27,7 +27,13 @@ from registry.services import store_model
 from registry.weights import load_weights
 from rounds import dispatch, evaluation, federated, locks, selectors
 from rounds.models import Round, Submission
-from rounds.services.lifecycle import add_stage_seconds, fail_round, locked_state, transition
+from rounds.services.lifecycle import (
+    add_stage_seconds,
+    exclude_submission,
+    fail_round,
+    locked_state,
+    transition,
+)
 from web.errors import Conflict
 
 log = logging.getLogger(__name__)
@@ -81,13 +87,19 @@ def _aggregate_round(round_id: int, wait_for_key_parties: bool) -> None:
     elif round_.state != S.AGGREGATING:
         return
     submissions = list(round_.submissions.select_related("hospital").order_by("hospital__slug"))
+    for submission in submissions:  # any the submission tasks have not recorded yet
+        if not submission.excluded_reason:
+            try:
+                ledger.record_submission(submission)
+            except ChainRefused as exc:
+                exclude_submission(submission, f"chain: {exc}")
+    excluded = [s for s in submissions if s.excluded_reason]
+    submissions = [s for s in submissions if not s.excluded_reason]
     if len(submissions) < round_.quorum:
-        fail_round(round_, f"quorum not met: {len(submissions)} of {round_.quorum} required submissions")
-        return
-    try:
-        ledger.record_submissions(submissions)  # any the submission tasks have not recorded yet
-    except ChainRefused as exc:
-        fail_round(round_, f"chain: recording a submission was refused: {exc}")
+        left_out = "".join(f"; {s.hospital.slug} excluded ({s.excluded_reason})" for s in excluded)
+        fail_round(
+            round_, f"quorum not met: {len(submissions)} of {round_.quorum} required submissions{left_out}"
+        )
         return
     architecture = round_.base_model.architecture
     started = time.perf_counter()
@@ -191,7 +203,7 @@ def sweep_deadlines(now: datetime | None = None) -> list[int]:
     acted = []
     for round_ in Round.objects.filter(state=S.COLLECTING).order_by("id"):
         if round_.deadline <= now:
-            count = round_.submissions.count()
+            count = round_.submissions.filter(excluded_reason="").count()
             if count < round_.quorum:
                 try:
                     fail_round(

@@ -7,23 +7,22 @@ import logging
 from ledger import services as ledger
 from ledger.connection import ChainRefused
 from rounds.models import Round, Submission
-from rounds.services.lifecycle import fail_round_if_running
+from rounds.services.lifecycle import exclude_submission
 
 log = logging.getLogger(__name__)
 S = Round.State
 
 
 def record_submission_on_chain(submission_id: int) -> None:
-    """Records an accepted submission on chain (a rerun sends nothing twice); a refusal fails the round."""
+    """Finds an accepted submission on chain (a rerun sends nothing twice); a refusal (the chain records another
+    update or other proofs) excludes the submission, and the round goes on with the others."""
     submission = Submission.objects.select_related("round__base_model", "hospital").get(pk=submission_id)
     if submission.round.state not in (S.COLLECTING, S.AGGREGATING):
         return
     try:
         ledger.record_submission(submission)
     except ChainRefused as exc:
-        fail_round_if_running(
-            submission.round_id, f"chain: {submission.hospital.name}'s submission was refused: {exc}"
-        )
+        exclude_submission(submission, f"chain: {exc}")
 
 
 def cancel_round_on_chain(round_id: int) -> None:

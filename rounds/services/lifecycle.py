@@ -90,6 +90,16 @@ def fail_round(round_: Round, reason: str) -> None:
     _cancel_on_chain(round_)
 
 
+def exclude_submission(submission: Submission, reason: str) -> None:
+    """Leaves an accepted submission out of the round's sum, naming the hospital and the reason in the audit
+    trail; the round goes on with the others (aggregation checks the quorum without it). Idempotent."""
+    if submission.excluded_reason:
+        return
+    submission.excluded_reason = reason[:500]
+    submission.save(update_fields=["excluded_reason"])
+    record(submission.round, "portal", "excluded", {"hospital": submission.hospital.slug, "reason": reason})
+
+
 def fail_round_if_running(round_id: int, reason: str) -> None:
     round_ = Round.objects.get(pk=round_id)
     if round_.state in RUNNING:
@@ -125,7 +135,7 @@ def aggregate_now(actor: User, round_: Round) -> Round:
             raise Conflict(
                 f"Round {round_.pk} is {state}, not COLLECTING: there is nothing to aggregate early"
             )
-        submitted = Submission.objects.filter(round=round_).count()
+        submitted = Submission.objects.filter(round=round_, excluded_reason="").count()
         if submitted < round_.quorum:
             raise Conflict(
                 f"Round {round_.pk} has {submitted} of the {round_.quorum} submissions its quorum needs: "

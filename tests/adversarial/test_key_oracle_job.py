@@ -9,6 +9,8 @@ it before their shares enter the MPC: nothing is opened and no key's ledger is c
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import tenseal.sealapi as sealapi
@@ -124,3 +126,24 @@ def test_key_parties_refuse_it_among_real_uploads(tmp_path, committee, uploads) 
         keyparty.decrypt_sum(job, party_dirs, timeout=60)
     assert not list(job.glob("result-party*.npy"))
     assert [KeyLedger(party_dir).entries() for party_dir in party_dirs] == before
+
+
+def test_key_parties_that_pin_their_hospitals_refuse_a_hospital_the_portal_made_up(
+    tmp_path, committee, uploads
+):
+    """The portal enrolls a hospital of its own (the Sybil of docs/THREAT_MODEL.md) and signs the key oracle as
+    its upload, beside two real ones: the signature is good, but parties that keep their own list of the
+    hospitals' keys (dh-keyparty trust) refuse it."""
+    public_context, party_dirs = committee
+    _, blobs = uploads
+    crafted = key_oracle_blob(public_context)
+    hospital_a, hospital_b, made_up = hospital_keys(3)
+    terms = signed_terms(fresh_round_id(), [*blobs, crafted], keys=[hospital_a, hospital_b, made_up])
+    trusted = tmp_path / "trusted_hospitals.json"
+    trusted.write_text(
+        json.dumps({"hospitals": {hospital_a.address: "hospital-0", hospital_b.address: "hospital-1"}})
+    )
+    job = write_signed_job(tmp_path / "job", public_context, [*blobs, crafted], LENGTH, terms=terms)
+    with pytest.raises(keyparty.ThresholdDecryptionError, match=r"exit 3\).*is not among the hospitals"):
+        keyparty.decrypt_sum(job, party_dirs, timeout=60, trusted_hospitals=trusted)
+    assert not list(job.glob("result-party*.npy"))

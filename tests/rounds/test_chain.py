@@ -85,10 +85,14 @@ def submit_as_hospital(
     node_chain.submit_on_chain(material, blob, bundle, settings.DH_CHAIN_RPC_URL, str(key_file))
 
 
-def upload(consortium, round_: Round, slug: str, scale: float, key_file: Path) -> None:
-    """The node's submission on chain, then its upload signed with its signing key (as node/pipeline.py)."""
+def upload(
+    consortium, round_: Round, slug: str, scale: float, key_file: Path, recorded_scale: float | None = None
+) -> None:
+    """The node's submission on chain, then its upload signed with its signing key (as node/pipeline.py). With
+    recorded_scale, the node records another update on chain than the one it uploads."""
     blob = plain_update(consortium.model, scale)
-    submit_as_hospital(key_file, round_, consortium.hospital(slug), blob)
+    recorded = blob if recorded_scale is None else plain_update(consortium.model, recorded_scale)
+    submit_as_hospital(key_file, round_, consortium.hospital(slug), recorded)
     signing_key = node_keys.load_key(key_file.with_name(f"{slug}-signing.key"))
     statement = signing.upload_statement(round_.pk, hashlib.sha256(blob).hexdigest(), 40)
     response = consortium.client(f"node_{slug}").post(
@@ -155,10 +159,12 @@ def test_round_through_the_portal_is_recorded_on_chain(hospital_data, settings, 
     # Reruns send nothing: every hook finds its transaction first.
     block = registry.connection.w3.eth.block_number
     chain.record_open(round_)
-    chain.record_submissions(submissions)
+    for submission in submissions:
+        chain.record_submission(submission)
     chain.record_close(round_, model.weights_digest, submissions)
     ChainTransaction.objects.filter(round=round_, kind=Kind.SUBMIT).first().delete()  # as if the worker
-    chain.record_submissions(submissions)  # crashed after sending: found on chain, stored, not resent
+    for submission in submissions:  # crashed after sending: found on chain, stored, not resent
+        chain.record_submission(submission)
     assert registry.connection.w3.eth.block_number == block
     assert ChainTransaction.objects.filter(round=round_).count() == len(transactions)
 
@@ -190,6 +196,47 @@ def test_on_a_public_chain_each_hospital_node_signs_its_own_submission(
     assert record.state == "closed"
     assert sorted(record.participants) == sorted(addresses)
     assert audit.audit_round(round_)["consistent"] is True
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_hospital_whose_record_on_chain_is_not_its_upload_is_excluded_and_the_round_completes(
+    consortium, chain_on, hospital_keys
+):
+    """Attack 8 of the security review, for what the portal can attribute: one hospital's submission fails a
+    check after it was accepted (the chain records another update). It is left out and named in the audit
+    trail; the round completes with the others, since the quorum (2 of 3) still holds."""
+    hospitals = [consortium.hospital_a, consortium.hospital_b, consortium.hospital_c]
+    round_ = consortium.plan_round(hospitals, quorum=2)
+    lifecycle.approve_round(consortium.coordinator, round_)
+    upload(consortium, round_, "hospital-c", 0.03, hospital_keys["hospital-c"], recorded_scale=0.5)
+    for scale, slug in enumerate(["hospital-a", "hospital-b"], start=1):
+        upload(consortium, round_, slug, 0.01 * scale, hospital_keys[slug])
+    round_.refresh_from_db()
+    assert round_.state == S.COMPLETED, round_.reason
+    [event] = AuditEvent.objects.filter(round=round_, kind="excluded")
+    assert event.detail["hospital"] == "hospital-c"
+    assert "Hospital C's submission on chain records update" in event.detail["reason"]
+    assert Submission.objects.get(round=round_, hospital__slug="hospital-c").excluded_reason
+    model = GlobalModel.objects.get(produced_by=round_)
+    assert model.metrics["participants"] == ["hospital-a", "hospital-b"]
+    record = registry_of(round_).read_round(round_.pk)
+    assert sorted(record.participants) == sorted(h.chain_address for h in hospitals[:2])
+    report = audit.audit_round(round_)
+    assert report["consistent"] is True, report["differences"]
+    assert [entry["hospital"] for entry in report["excluded"]] == ["hospital-c"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_below_the_quorum_once_excluded_the_round_fails_naming_the_exclusion(
+    consortium, chain_on, hospital_keys
+):
+    round_ = consortium.plan_round()  # hospitals A and B, quorum 2
+    lifecycle.approve_round(consortium.coordinator, round_)
+    upload(consortium, round_, "hospital-a", 0.01, hospital_keys["hospital-a"], recorded_scale=0.5)
+    upload(consortium, round_, "hospital-b", 0.02, hospital_keys["hospital-b"])
+    round_.refresh_from_db()
+    assert round_.state == S.FAILED
+    assert "quorum not met: 1 of 2 required submissions; hospital-a excluded (chain:" in round_.reason
 
 
 @pytest.mark.django_db(transaction=True)
