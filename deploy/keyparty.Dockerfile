@@ -24,8 +24,8 @@ RUN groupadd --system --gid 10001 dh \
  && chown -R dh:dh /var/lib/decentrahealth
 
 WORKDIR /app
-COPY requirements/keyparty.txt ./requirements/keyparty.txt
-RUN pip install -r requirements/keyparty.txt
+COPY requirements/locks/keyparty.txt ./requirements/locks/keyparty.txt
+RUN pip install --require-hashes -r requirements/locks/keyparty.txt
 
 COPY . .
 # Editable: the package stays in /app (the same layout as the other images); --no-deps: the requirements above

@@ -36,12 +36,13 @@ RUN groupadd --system --gid 10001 dh \
 
 WORKDIR /app
 COPY requirements/node.txt ./requirements/node.txt
+COPY requirements/locks/node.txt ./requirements/locks/node.txt
 # torch from PyTorch's CPU index (the default PyPI wheel for Linux brings CUDA: several GB). The version is
 # the one requirements/node.txt pins; "2.x.y+cpu" satisfies its "torch==2.x.y", so the second install keeps
 # it. A hospital with an NVIDIA GPU may build with the CUDA index instead (--build-arg TORCH_INDEX=...).
 ARG TORCH_INDEX=https://download.pytorch.org/whl/cpu
 RUN pip install "$(grep -E '^torch==' requirements/node.txt)" --index-url "${TORCH_INDEX}" \
- && pip install -r requirements/node.txt
+ && pip install --require-hashes -r requirements/locks/node.txt
 
 COPY --from=nodetools /app/node_modules ./node_modules
 COPY . .

@@ -57,7 +57,7 @@ COPY requirements/ ./requirements/
 # never uses); the version requirements/node.txt pins, whose "torch==2.x.y" the "2.x.y+cpu" build satisfies.
 RUN pip install "$(grep -E '^torch==' requirements/node.txt)" \
       --index-url https://download.pytorch.org/whl/cpu \
- && pip install -r requirements.txt
+ && pip install --require-hashes -r requirements/locks/portal.txt
 
 COPY --from=nodetools /app/node_modules ./node_modules
 # The source (.dockerignore keeps out .git, .venv, node_modules, var/, .env, data files and keys), read-only

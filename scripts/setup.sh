@@ -21,11 +21,12 @@ fi
 
 stamp() { cat "$@" | sha256sum | cut -c1-16; }
 
-python_key=$(stamp requirements.txt requirements-dev.txt requirements/node.txt requirements/keyparty.txt)
+# From the lock (every package pinned, with hashes; scripts/lock.py makes it from requirements-dev.txt).
+python_key=$(stamp requirements/locks/dev.txt)
 if [ ! -x .venv/bin/python ] || [ "$(cat .venv/.dh-stamp 2>/dev/null)" != "$python_key" ]; then
   echo "[setup] Python environment (.venv)"
   [ -x .venv/bin/python ] || "$python_bin" -m venv .venv
-  .venv/bin/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+  .venv/bin/pip install --quiet --disable-pip-version-check --require-hashes -r requirements/locks/dev.txt
   echo "$python_key" > .venv/.dh-stamp
 fi
 # The project itself, editable, for its commands (dh-node, dh-keyparty; pyproject.toml [project.scripts]).

@@ -20,7 +20,7 @@ if [ "${1:-}" = "--fast" ]; then
 fi
 
 if [ "$fast" = true ]; then
-  python_key=$(cat requirements.txt requirements-dev.txt requirements/node.txt requirements/keyparty.txt | sha256sum | cut -c1-16)  # as scripts/setup.sh
+  python_key=$(cat requirements/locks/dev.txt | sha256sum | cut -c1-16)  # as scripts/setup.sh
   if [ ! -x .venv/bin/python ] || [ "$(cat .venv/.dh-stamp 2>/dev/null)" != "$python_key" ] \
     || [ ! -d node_modules ] || [ ! -f frontend/dist/index.html ]; then
     bash scripts/setup.sh
@@ -37,6 +37,8 @@ else
   fi
 fi
 
+echo "[test] locked dependencies match the top-level requirement files (scripts/lock.py --check)"
+.venv/bin/python scripts/lock.py --check
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
 echo "[test] import rules (lint-imports; contracts in pyproject.toml)"

@@ -714,25 +714,31 @@ def test_each_image_is_python_slim_non_root_and_copies_what_exists(role: str) ->
 def test_a_dockerfile_running_as_root_or_copying_a_missing_file_is_caught(tmp_path: Path) -> None:
     broken = tmp_path / "broken.Dockerfile"
     text = DOCKERFILES["keyparty"].read_text().replace("USER dh", "USER root")
-    broken.write_text(text.replace("COPY requirements/keyparty.txt", "COPY requirements/keyparties.txt"))
+    broken.write_text(
+        text.replace("COPY requirements/locks/keyparty.txt", "COPY requirements/locks/keyparties.txt")
+    )
     assert dockerfile_problems(broken) == [
         "broken.Dockerfile: runs as root",
-        "broken.Dockerfile: COPY requirements/keyparties.txt: no such file in the repository",
+        "broken.Dockerfile: COPY requirements/locks/keyparties.txt: no such file in the repository",
     ]
 
 
-def test_node_and_key_party_images_install_their_own_requirements_only() -> None:
-    assert installed_requirement_files(DOCKERFILES["portal"]) == {"requirements.txt"}
-    assert installed_requirement_files(DOCKERFILES["node"]) == {"requirements/node.txt"}
-    assert installed_requirement_files(DOCKERFILES["keyparty"]) == {"requirements/keyparty.txt"}
+def test_node_and_key_party_images_install_their_own_locked_requirements_only() -> None:
+    """Each image installs its own lock (every package pinned, with hashes): the node's and the key party's
+    locks, which hold every package they pull in, bring no portal package."""
+    for role in ("portal", "node", "keyparty"):
+        assert installed_requirement_files(DOCKERFILES[role]) == {f"requirements/locks/{role}.txt"}
+        assert "--require-hashes" in DOCKERFILES[role].read_text()
     for role in ("node", "keyparty"):
-        names = requirement_names(REPO_ROOT / "requirements" / f"{role}.txt")
-        assert not names & set(PORTAL_ONLY_PACKAGES), f"requirements/{role}.txt brings portal packages"
+        names = requirement_names(REPO_ROOT / "requirements" / "locks" / f"{role}.txt")
+        assert not names & set(PORTAL_ONLY_PACKAGES), f"requirements/locks/{role}.txt brings portal packages"
         text = DOCKERFILES[role].read_text()
         assert "pip install --no-deps -e ." in text, f"{role}: the project without its dependencies"
-    assert "torch" not in requirement_names(REPO_ROOT / "requirements" / "keyparty.txt")
+    assert "torch" not in requirement_names(REPO_ROOT / "requirements" / "locks" / "keyparty.txt")
     assert "FROM ${NODE_IMAGE}" not in DOCKERFILES["keyparty"].read_text(), "a key party needs no Node.js"
-    assert "django" in requirement_names(REPO_ROOT / "requirements.txt")  # the rule can see a portal package
+    assert "django" in requirement_names(
+        REPO_ROOT / "requirements" / "locks" / "portal.txt"
+    )  # the rule sees one
 
 
 def test_the_portal_image_builds_the_web_interface() -> None:

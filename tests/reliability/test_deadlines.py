@@ -31,19 +31,25 @@ def test_at_the_deadline_the_round_aggregates_without_the_silent_hospital_which_
     hospital_data, settings, tmp_path
 ):
     with real_portal(settings, tmp_path, nodes=hospital_data, DH_DEADLINE_SWEEP_SECONDS="1") as portal:
-        # The portal's worker with celery beat, and hospital A's node; hospital B's node is down.
+        # The portal's worker with celery beat, and the nodes of hospitals A and C; hospital B's node is down.
         portal.start_worker("portal", ["portal"], beat=True)
         portal.start_node("hospital-a")
-        first = hospital_data.plan_round(quorum=1)
+        portal.start_node("hospital-c")
+        everyone = [hospital_data.hospital_a, hospital_data.hospital_b, hospital_data.hospital_c]
+        first = hospital_data.plan_round(everyone, quorum=2)
         lifecycle.approve_round(hospital_data.coordinator, first)
-        wait_until(lambda: Submission.objects.filter(round=first).exists(), 120, "hospital A's submission")
+        wait_until(
+            lambda: Submission.objects.filter(round=first).count() == 2,
+            180,
+            "hospitals A and C's submissions",
+        )
         assert Round.objects.get(pk=first.pk).state == S.COLLECTING  # still waiting for hospital B
         Round.objects.filter(pk=first.pk).update(deadline=timezone.now())  # the deadline passes
         wait_until(lambda: ended(first), 60, "the sweep to close the round")
         first.refresh_from_db()
         assert first.state == S.COMPLETED, first.reason
         model = GlobalModel.objects.get(produced_by=first)
-        assert model.metrics["participants"] == ["hospital-a"]
+        assert model.metrics["participants"] == ["hospital-a", "hospital-c"]
         assert AuditEvent.objects.get(round=first, kind="partial").detail == {"missing": ["hospital-b"]}
 
         # Hospital B's node is back: the closed round is not in its work any more; it takes the next one.
