@@ -226,9 +226,6 @@ class KeyLedger:
             return []
         return list(json.loads(self.path.read_text())["decryptions"])
 
-    def spent(self) -> float:
-        return sum(float(entry["leakage"]) for entry in self.entries())
-
     def charge(self, job: CheckedJob, parties: int) -> float:
         """Records one attempt at opening `job`; raises KeyPartyRefusal for a second sum of its round or a job
         the budget no longer covers. Returns the leakage charged."""

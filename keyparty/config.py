@@ -20,6 +20,8 @@ import re
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
+from crypto.decryption_job import read_trusted_hospitals
+
 CONFIG_FILE = "config.json"
 STATUS_FILE = "status.json"
 TRUSTED_HOSPITALS_FILE = "trusted_hospitals.json"
@@ -112,7 +114,7 @@ def read_config(home: Path) -> KeyPartyConfig:
 def trusted_hospitals(home: Path) -> dict[str, str]:
     """The hospitals' signing addresses this party trusts (address -> name); empty when it keeps no list."""
     path = Path(home) / TRUSTED_HOSPITALS_FILE
-    return dict(json.loads(path.read_text())["hospitals"]) if path.exists() else {}
+    return read_trusted_hospitals(path) if path.exists() else {}
 
 
 def trust_hospital(home: Path, address: str, name: str) -> dict[str, str]:
