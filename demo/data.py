@@ -6,8 +6,21 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from demo.options import DemoError, DemoOptions
-from fl.data import Dataset, load_breast_cancer, load_medmnist_npz, partition_dirichlet, partition_iid
+from fl.data import (
+    Dataset,
+    image_folder_channels,
+    load_breast_cancer,
+    load_image_folder,
+    load_medmnist_npz,
+    partition_dirichlet,
+    partition_iid,
+    split_validation,
+)
 from fl.local_data import save_npz
+from fl.models import architecture_for_input
+
+# An image folder has no validation split of its own: this share of each class is the coordinator's.
+FOLDER_VALIDATION_FRACTION = 0.2
 
 
 @dataclass
@@ -20,13 +33,22 @@ class DemoData:
 
 
 def locate_data(explicit: str | None, shared_dir: Path, work_dir: Path) -> DemoData:
-    """--data, else ../shared/datasets, else medmnist's download, else scikit-learn's breast cancer set."""
+    """--data (a MedMNIST-format .npz or an image folder), else ../shared/datasets, else medmnist's download,
+    else scikit-learn's breast cancer set."""
     candidates = [Path(explicit)] if explicit else [shared_dir / "datasets" / "pneumoniamnist.npz"]
     for path in candidates:
-        if path.is_file():
-            return _medmnist_data(path, f"{path.name} (MedMNIST format)")
+        try:
+            if path.is_file():
+                return _medmnist_data(path, f"{path.name} (MedMNIST format)")
+            if explicit and path.is_dir():
+                return _folder_data(path, work_dir)
+        except ValueError as exc:
+            raise DemoError(f"--data {path}: {exc}") from None
         if explicit:
-            raise DemoError(f"--data {explicit}: no such file; give the path of a MedMNIST-format .npz file")
+            raise DemoError(
+                f"--data {explicit}: no such file or folder; give a MedMNIST-format .npz file or a folder with "
+                "one subfolder of images per class"
+            )
     downloaded = _try_medmnist_download(work_dir)
     if downloaded is not None:
         return _medmnist_data(downloaded, "PneumoniaMNIST (downloaded by medmnist)")
@@ -44,7 +66,18 @@ def locate_data(explicit: str | None, shared_dir: Path, work_dir: Path) -> DemoD
 def _medmnist_data(path: Path, description: str) -> DemoData:
     train = load_medmnist_npz(path, "train")
     validation = load_medmnist_npz(path, "val", num_classes=train.num_classes)
-    return DemoData(description, "cnn28-d16", train, validation, path)
+    return DemoData(description, architecture_for_input(train.sample_shape), train, validation, path)
+
+
+def _folder_data(path: Path, work_dir: Path) -> DemoData:
+    """An image folder at 28 px, in colour when any image is; a fifth of each class is the validation split."""
+    images = load_image_folder(path, sample_shape=(image_folder_channels(path), 28, 28))
+    train, validation = split_validation(images, FOLDER_VALIDATION_FRACTION, seed=0)
+    validation_file = save_npz(work_dir / "validation.npz", {"val": validation})
+    description = f"{path.name} (image folder, classes {', '.join(images.class_names)})"
+    return DemoData(
+        description, architecture_for_input(train.sample_shape), train, validation, validation_file
+    )
 
 
 def _try_medmnist_download(work_dir: Path) -> Path | None:

@@ -32,7 +32,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--hospitals", type=int, default=3)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument(
-        "--data", help="a MedMNIST-format .npz (default: ../shared/datasets/pneumoniamnist.npz)"
+        "--data",
+        help="a MedMNIST-format .npz of any size and colour, or a folder of images with one subfolder per class "
+        "(default: ../shared/datasets/pneumoniamnist.npz)",
     )
     parser.add_argument("--partition", choices=["iid", "dirichlet"], default="iid")
     parser.add_argument("--alpha", type=float, default=0.5, help="Dirichlet concentration (label skew)")

@@ -100,6 +100,8 @@ def report(data: DemoData, options: DemoOptions, rows: list[dict], model: dict, 
     print_table(rows, write)
     summary = {
         "data": data.description,
+        "architecture": data.architecture,
+        "classes": data.train.num_classes,
         "hospitals": options.hospitals,
         "partition": options.partition,
         "protection": options.protection or settings.DH_PROTECTION,

@@ -27,6 +27,7 @@ from demo.data import split
 from demo.embedded import portal_server
 from demo.options import DemoError, DemoOptions
 from demo.report import report, round_row
+from fl.models import describe_input
 from hospitals.models import User
 from hospitals.services import create_coordinator, issue_api_token
 
@@ -70,7 +71,8 @@ def run_demo(options: DemoOptions, launch: Launch, write=print) -> dict[str, Any
         )
     data, work_dir = launch.data, launch.work_dir
     write(
-        f"Data: {data.description}: {len(data.train)} training and {len(data.validation)} validation samples"
+        f"Data: {data.description}: {len(data.train)} training and {len(data.validation)} validation samples of "
+        f"{describe_input(data.train.sample_shape)}, {data.train.num_classes} classes; model {data.architecture}"
     )
     shares = split(data, options)
 

@@ -8,16 +8,25 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-IMAGE_SIZE = 28
+from fl.dicom import is_dicom, read_dicom_image
+
+if TYPE_CHECKING:
+    from PIL.Image import Image as PILImage
+
+# MedMNIST's image sizes (28 px, and MedMNIST+'s 64, 128 and 224 px); 1 channel (grayscale) or 3 (RGB).
+IMAGE_SIZES = (28, 64, 128, 224)
+IMAGE_CHANNELS = (1, 3)
 MEDMNIST_SPLITS = ("train", "val", "test")
 
 
 @dataclass(frozen=True)
 class Dataset:
-    """inputs: float32, N x 1 x 28 x 28 in [0, 1] for images or N x F for tabular data; labels: int64, N."""
+    """inputs: float32, N x C x S x S in [0, 1] for images (C 1 or 3, S one of IMAGE_SIZES) or N x F for tabular
+    data; labels: int64, N."""
 
     inputs: np.ndarray
     labels: np.ndarray
@@ -36,6 +45,31 @@ class Dataset:
     def subset(self, indices: np.ndarray) -> Dataset:
         return Dataset(self.inputs[indices], self.labels[indices], self.num_classes, self.class_names)
 
+    @property
+    def sample_shape(self) -> tuple[int, ...]:
+        return tuple(self.inputs.shape[1:])
+
+
+def _image_array(images: np.ndarray, key: str) -> np.ndarray:
+    """MedMNIST's image layouts, N x S x S (grayscale) or N x S x S x 3 (RGB), as N x C x S x S."""
+    if images.ndim == 4 and images.shape[-1] in IMAGE_CHANNELS:
+        images = np.moveaxis(images, -1, 1)
+    elif images.ndim == 3:
+        images = images[:, None]
+    else:
+        raise ValueError(
+            f"{key} has shape {images.shape}; MedMNIST images are N x S x S (grayscale) or N x S x S x 3 (RGB)"
+        )
+    size = images.shape[-1]
+    if images.shape[-2] != size or size not in IMAGE_SIZES:
+        raise ValueError(
+            f"{key} holds {images.shape[-2]}x{images.shape[-1]} images; the models take square images of "
+            f"{', '.join(map(str, IMAGE_SIZES))} px (MedMNIST's sizes): resize them to one of those"
+        )
+    if images.dtype != np.uint8:
+        raise ValueError(f"{key} has dtype {images.dtype}; MedMNIST images are uint8 (0..255)")
+    return images
+
 
 def _labels_vector(labels: np.ndarray, key: str) -> np.ndarray:
     if labels.ndim == 2 and labels.shape[1] == 1:
@@ -51,7 +85,8 @@ def _labels_vector(labels: np.ndarray, key: str) -> np.ndarray:
 
 
 def load_medmnist_npz(path: str | Path, split: str = "train", num_classes: int | None = None) -> Dataset:
-    """One split of a MedMNIST-format .npz (keys <split>_images, <split>_labels; 28 x 28 grayscale uint8).
+    """One split of a MedMNIST-format .npz (keys <split>_images, <split>_labels; uint8 images, grayscale or RGB,
+    of one of MedMNIST's sizes).
 
     num_classes defaults to 1 + the largest label in any split of the file, so that every split of the same
     file agrees.
@@ -74,33 +109,39 @@ def load_medmnist_npz(path: str | Path, split: str = "train", num_classes: int |
                 f"a MedMNIST .npz holds <split>_images and <split>_labels for split in {MEDMNIST_SPLITS}"
             )
         images = archive[images_key]
-        labels = _labels_vector(archive[labels_key], labels_key)
+        labels = _labels_vector(archive[labels_key], f"{path}: {labels_key}")
         if num_classes is None:
             label_keys = [f"{s}_labels" for s in MEDMNIST_SPLITS if f"{s}_labels" in archive.files]
-            num_classes = 1 + max(int(_labels_vector(archive[key], key).max(initial=0)) for key in label_keys)
-    if images.ndim == 4 and images.shape[-1] == 1:
-        images = images[..., 0]
-    if images.ndim != 3 or images.shape[1:] != (IMAGE_SIZE, IMAGE_SIZE):
-        raise ValueError(
-            f"{images_key} has shape {images.shape}; expected N x 28 x 28 grayscale (the 28 px MedMNIST "
-            "files; colour or larger MedMNIST+ sets need converting first)"
-        )
-    if images.dtype != np.uint8:
-        raise ValueError(f"{images_key} has dtype {images.dtype}; MedMNIST images are uint8 (0..255)")
+            num_classes = 1 + max(
+                int(_labels_vector(archive[key], f"{path}: {key}").max(initial=0)) for key in label_keys
+            )
+    images = _image_array(images, f"{path}: {images_key}")
     if len(images) != len(labels):
-        raise ValueError(f"{images_key} has {len(images)} images but {labels_key} has {len(labels)} labels")
-    inputs = (images.astype(np.float32) / 255.0)[:, None, :, :]
+        raise ValueError(
+            f"{path}: {images_key} has {len(images)} images but {labels_key} has {len(labels)} labels"
+        )
+    if len(labels) and labels.max() >= num_classes:
+        raise ValueError(
+            f"{path}: {labels_key} has labels up to {labels.max()}, but the model predicts {num_classes} classes "
+            f"(labels 0..{num_classes - 1}): use data of this task's classes"
+        )
+    inputs = images.astype(np.float32) / 255.0
     return Dataset(inputs, labels, max(num_classes, 2))
 
 
-def load_image_folder(path: str | Path, class_names: Sequence[str] | None = None) -> Dataset:
-    """Images in one subfolder per class (any format Pillow reads), as grayscale 28 x 28 in [0, 1].
+def load_image_folder(
+    path: str | Path, class_names: Sequence[str] | None = None, sample_shape: tuple[int, ...] = (1, 28, 28)
+) -> Dataset:
+    """Images in one subfolder per class (any format Pillow reads, and DICOM files, windowed: fl.dicom), converted
+    to `sample_shape` (channels: 1 grayscale or 3 RGB, then the square size) with values in [0, 1].
 
     Classes are the subfolder names in sorted order, or `class_names` (in that order) when the hospital does
     not hold every class of the consortium's task; then each subfolder must be one of them.
     """
-    from PIL import Image, UnidentifiedImageError
+    from PIL import Image
 
+    channels, size = _image_sample_shape(sample_shape)
+    mode = "L" if channels == 1 else "RGB"
     root = Path(path)
     if not root.is_dir():
         raise ValueError(f"{root} is not a folder: give a folder with one subfolder of images per class")
@@ -120,17 +161,67 @@ def load_image_folder(path: str | Path, class_names: Sequence[str] | None = None
         if not files:
             raise ValueError(f"class folder {folder} is empty: add its images or remove the folder")
         for file in files:
-            try:
-                with Image.open(file) as image:
-                    gray = image.convert("L").resize((IMAGE_SIZE, IMAGE_SIZE), Image.Resampling.BILINEAR)
-                    images.append(np.asarray(gray, dtype=np.uint8))
-            except (UnidentifiedImageError, OSError) as exc:
-                raise ValueError(
-                    f"{file} is not an image Pillow can read ({type(exc).__name__}): remove it"
-                ) from None
+            with _open_image(file) as image:
+                resized = image.convert(mode).resize((size, size), Image.Resampling.BILINEAR)
+                images.append(np.asarray(resized, dtype=np.uint8).reshape(size, size, channels))
             labels.append(names.index(folder.name))
-    inputs = (np.stack(images).astype(np.float32) / 255.0)[:, None, :, :]
+    inputs = np.moveaxis(np.stack(images), -1, 1).astype(np.float32) / 255.0
     return Dataset(inputs, np.asarray(labels, dtype=np.int64), max(len(names), 2), names)
+
+
+def _open_image(file: Path) -> PILImage:
+    """A Pillow image of a file in any format Pillow reads, or of a DICOM file; ValueError names the file."""
+    from PIL import Image, UnidentifiedImageError
+
+    if is_dicom(file):
+        return read_dicom_image(file)
+    try:
+        return Image.open(file)
+    except (UnidentifiedImageError, OSError) as exc:
+        raise ValueError(
+            f"{file} is not an image Pillow can read, nor a DICOM file ({type(exc).__name__}): remove it"
+        ) from None
+
+
+def image_folder_channels(path: str | Path) -> int:
+    """3 when any image of the folder (one subfolder per class) is in colour, else 1."""
+    for file in sorted(Path(path).glob("*/*")):
+        if file.is_file() and not file.name.startswith("."):
+            try:
+                with _open_image(file) as image:
+                    if image.mode not in ("1", "L", "LA", "I", "I;16", "F"):
+                        return 3
+            except ValueError:
+                continue  # load_image_folder names unreadable files
+    return 1
+
+
+def split_validation(dataset: Dataset, fraction: float, seed: int) -> tuple[Dataset, Dataset]:
+    """(train, validation): a random `fraction` of each class held out (at least one sample of each class
+    that has two)."""
+    rng = np.random.default_rng(seed)
+    held: list[int] = []
+    for label in np.unique(dataset.labels):
+        members = rng.permutation(np.flatnonzero(dataset.labels == label))
+        count = min(len(members) - 1, max(1, round(fraction * len(members))))
+        held.extend(members[:count].tolist())
+    mask = np.zeros(len(dataset), dtype=bool)
+    mask[held] = True
+    return dataset.subset(np.flatnonzero(~mask)), dataset.subset(np.flatnonzero(mask))
+
+
+def _image_sample_shape(sample_shape: tuple[int, ...]) -> tuple[int, int]:
+    if (
+        len(sample_shape) != 3
+        or sample_shape[0] not in IMAGE_CHANNELS
+        or sample_shape[1] != sample_shape[2]
+        or sample_shape[1] not in IMAGE_SIZES
+    ):
+        raise ValueError(
+            f"images cannot be made of shape {sample_shape}: give (channels, size, size) with channels 1 or 3 and "
+            f"size one of {IMAGE_SIZES}"
+        )
+    return sample_shape[0], sample_shape[1]
 
 
 def load_breast_cancer(val_fraction: float = 0.2, seed: int = 0) -> tuple[Dataset, Dataset]:

@@ -15,8 +15,8 @@ METADATA_FILE = "decentrahealth.json"
 
 
 def export_torchscript(state: StateDict, arch_id: str, out_path: str | Path) -> Path:
-    """Write a TorchScript module mapping float inputs of the architecture's shape (N x 1 x 28 x 28 in [0, 1]
-    for images) to logits. The archive also holds METADATA_FILE (architecture, hash, classes, input shape),
+    """Write a TorchScript module mapping float inputs of the architecture's shape (N x C x S x S in
+    [0, 1] for images) to logits. The archive also holds METADATA_FILE (architecture, hash, classes, input shape),
     readable with torch.jit.load(path, _extra_files={METADATA_FILE: ""})."""
     arch = get_architecture(arch_id)
     model = model_from_state(state, arch_id).eval()

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from fl.data import IMAGE_CHANNELS, IMAGE_SIZES
+
 FEATURE_DIM = 16
 HEAD_WEIGHT = "head.weight"
 HEAD_BIAS = "head.bias"
@@ -30,26 +32,44 @@ class Architecture:
     layers: tuple[tuple, ...]
 
 
+POOLED_SIZE = 7  # the CNN's feature map before its dense layer, whatever the image size
+
+
+def cnn_id(channels: int, size: int) -> str:
+    """The small CNN's id for an image shape: cnn28-d16 (1x28x28, the first one), cnn64c3-d16 (3x64x64), ..."""
+    return f"cnn{size}{'c3' if channels == 3 else ''}-d16"
+
+
+def _cnn(channels: int, size: int) -> Architecture:
+    colour = "RGB" if channels == 3 else "grayscale"
+    # At 28 px two pooling steps leave 7x7; larger images are averaged down to 7x7 after the same two blocks.
+    pooling = () if size == 28 else (("adaptiveavgpool2d", POOLED_SIZE),)
+    return Architecture(
+        arch_id=cnn_id(channels, size),
+        description=f"Small CNN for {channels}x{size}x{size} {colour} images (MedMNIST): two 3x3 conv + "
+        + "max-pool blocks, "
+        + ("" if size == 28 else f"average-pooled to {POOLED_SIZE}x{POOLED_SIZE}, ")
+        + "a dense layer to 16 features in [-1, 1] (Hardtanh), linear head.",
+        input_shape=(channels, size, size),
+        layers=(
+            ("conv2d", channels, 16, 3, 1),
+            ("relu",),
+            ("maxpool2d", 2),
+            ("conv2d", 16, 32, 3, 1),
+            ("relu",),
+            ("maxpool2d", 2),
+            *pooling,
+            ("flatten",),
+            ("linear", 32 * POOLED_SIZE * POOLED_SIZE, FEATURE_DIM),
+            ("hardtanh",),
+        ),
+    )
+
+
 ARCHITECTURES: dict[str, Architecture] = {
     arch.arch_id: arch
     for arch in (
-        Architecture(
-            arch_id="cnn28-d16",
-            description="Small CNN for 1x28x28 grayscale images (MedMNIST): two 3x3 conv + max-pool blocks, "
-            "a dense layer to 16 features in [-1, 1] (Hardtanh), linear head.",
-            input_shape=(1, 28, 28),
-            layers=(
-                ("conv2d", 1, 16, 3, 1),
-                ("relu",),
-                ("maxpool2d", 2),
-                ("conv2d", 16, 32, 3, 1),
-                ("relu",),
-                ("maxpool2d", 2),
-                ("flatten",),
-                ("linear", 32 * 7 * 7, FEATURE_DIM),
-                ("hardtanh",),
-            ),
-        ),
+        *(_cnn(channels, size) for size in IMAGE_SIZES for channels in IMAGE_CHANNELS),
         Architecture(
             arch_id="mlp30-d16",
             description="MLP for 30 standardised tabular features (sklearn breast cancer): one hidden layer "
@@ -64,6 +84,25 @@ ARCHITECTURES: dict[str, Architecture] = {
         ),
     )
 }
+
+
+def architecture_for_input(input_shape: tuple[int, ...]) -> str:
+    """The architecture that takes samples of `input_shape` (images: the small CNN of that shape)."""
+    for arch in ARCHITECTURES.values():
+        if arch.input_shape == tuple(input_shape):
+            return arch.arch_id
+    raise ValueError(
+        f"no architecture takes inputs of shape {describe_input(input_shape)}; images must be square, "
+        f"{', '.join(map(str, IMAGE_SIZES))} px, grayscale or RGB"
+    )
+
+
+def describe_input(input_shape: tuple[int, ...]) -> str:
+    """Words for a sample shape: '3x28x28 (RGB)', '1x64x64 (grayscale)', '30 features'."""
+    if len(input_shape) == 1:
+        return f"{input_shape[0]} features"
+    colour = {1: " (grayscale)", 3: " (RGB)"}.get(input_shape[0], "")
+    return "x".join(map(str, input_shape)) + colour
 
 
 class HeadedModel(nn.Module):
@@ -96,6 +135,8 @@ def _build_layer(spec: tuple) -> nn.Module:
         return nn.Linear(*args)
     if kind == "maxpool2d":
         return nn.MaxPool2d(*args)
+    if kind == "adaptiveavgpool2d":
+        return nn.AdaptiveAvgPool2d(*args)
     if kind == "relu":
         return nn.ReLU()
     if kind == "flatten":

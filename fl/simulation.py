@@ -18,7 +18,7 @@ import numpy as np
 
 from fl.data import Dataset, load_medmnist_npz, partition_dirichlet, partition_iid
 from fl.fedavg import round_head_to_fixed_point
-from fl.models import build_model
+from fl.models import architecture_for_input, build_model
 from fl.params import StateDict, flatten
 from fl.strategy import (
     DEFAULT_SERVER_STRATEGY,
@@ -90,14 +90,21 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     args = parser.parse_args(argv)
     config = replace(DEFAULT_TRAIN_CONFIG, **json.loads(args.config))
-    train, validation = load_medmnist_npz(args.npz, "train"), load_medmnist_npz(args.npz, "val")
+    train = load_medmnist_npz(args.npz, "train")
+    validation = load_medmnist_npz(args.npz, "val", num_classes=train.num_classes)
     if args.alpha is None:
         parts = partition_iid(train.labels, args.hospitals, args.seed)
     else:
         parts = partition_dirichlet(train.labels, args.hospitals, args.alpha, args.seed)
     hospitals = [train.subset(p) for p in parts]
     _, reports = run_simulation(
-        "cnn28-d16", config, hospitals, validation, args.rounds, args.seed, strategy=args.strategy
+        architecture_for_input(train.sample_shape),
+        config,
+        hospitals,
+        validation,
+        args.rounds,
+        args.seed,
+        strategy=args.strategy,
     )
     for report in reports:
         print(json.dumps(report))

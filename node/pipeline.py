@@ -13,7 +13,7 @@ import numpy as np
 from fl import params as fl_params
 from fl.data import Dataset
 from fl.local_data import load_local_dataset
-from fl.models import build_model
+from fl.models import build_model, get_architecture
 from fl.serialization import weights_from_bytes
 from fl.strategy import client_update
 from fl.training import TrainConfig, evaluate
@@ -84,7 +84,8 @@ def run_round(client: PortalClient, round_id: int, config: NodeConfig, home: Pat
     if len(global_vector) != fl_params.parameter_count(template):
         raise ValueError("the downloaded model does not match its declared architecture")
     seed = training_seed(config.seed, task.model.version)
-    dataset = load_local_dataset(config.data_path, architecture.num_classes)
+    sample_shape = get_architecture(architecture.key).input_shape
+    dataset = load_local_dataset(config.data_path, architecture.num_classes, sample_shape)
     train_set, val_set = split_local_validation(dataset, seed)
     training = train_config(task.config)
     seconds["download"] = time.perf_counter() - started

@@ -113,6 +113,14 @@ def round_proving_key(round_id: int, shape: CircuitShape, hospitals: Iterable[Ho
         artifacts = build_circuit(shape)
     except (RuntimeError, OSError) as exc:
         raise CeremonyError(f"the circuit could not be built: {exc}") from None
+    if artifacts.constraints > 2**ptau_info.power:
+        needed = (artifacts.constraints - 1).bit_length()
+        raise CeremonyError(
+            f"the proving circuit of {shape.classes} classes and batches of {shape.batch} has "
+            f"{artifacts.constraints:,} constraints, more than the 2^{ptau_info.power} of the powers-of-tau file "
+            f"{ptau.name}: set DH_PTAU_PATH to a file of 2^{needed} or more ({hermez_hint(needed)}), or plan a "
+            "smaller batch"
+        )
     ceremony = _live_ceremony(artifacts, ptau, ptau_info, contributors, round_id)
     if ceremony.state == State.FINALIZING:
         ceremony = finalize(ceremony.pk)

@@ -3,12 +3,16 @@ import pytest
 from PIL import Image
 
 from fl.data import (
+    image_folder_channels,
     load_breast_cancer,
     load_image_folder,
     load_medmnist_npz,
     partition_dirichlet,
     partition_iid,
 )
+from fl.dicom import read_dicom_image
+from fl.local_data import load_local_dataset, save_npz
+from fl.tests.dicom_files import write_dicom
 
 pytestmark = [pytest.mark.unit]
 
@@ -57,12 +61,16 @@ def test_real_pneumonia_file_loads(pneumonia_npz):
             "multi-label",
         ),
         (
-            {"train_images": np.zeros((2, 28, 28, 3), np.uint8), "train_labels": np.zeros((2, 1), np.uint8)},
-            "N x 28 x 28",
+            {"train_images": np.zeros((2, 28, 28, 4), np.uint8), "train_labels": np.zeros((2, 1), np.uint8)},
+            "N x S x S x 3",
         ),
         (
-            {"train_images": np.zeros((2, 64, 64), np.uint8), "train_labels": np.zeros((2, 1), np.uint8)},
-            "N x 28 x 28",
+            {"train_images": np.zeros((2, 32, 32), np.uint8), "train_labels": np.zeros((2, 1), np.uint8)},
+            "32x32 images; the models take square images of 28, 64, 128, 224 px",
+        ),
+        (
+            {"train_images": np.zeros((2, 64, 28), np.uint8), "train_labels": np.zeros((2, 1), np.uint8)},
+            "64x28 images",
         ),
         (
             {"train_images": np.zeros((2, 28, 28), np.float32), "train_labels": np.zeros((2, 1), np.uint8)},
@@ -82,6 +90,49 @@ def test_bad_npz_files_raise_value_errors_that_say_what_to_fix(tmp_path, arrays,
     path = write_npz(tmp_path / "bad.npz", **arrays)
     with pytest.raises(ValueError, match=message):
         load_medmnist_npz(path, "train")
+
+
+@pytest.mark.parametrize(("size", "channels"), [(28, 3), (64, 1), (128, 3), (224, 1)])
+def test_medmnist_files_of_every_size_in_grayscale_or_rgb(tmp_path, size, channels):
+    rng = np.random.default_rng(size)
+    layout = (4, size, size) if channels == 1 else (4, size, size, 3)
+    images = rng.integers(0, 256, layout, dtype=np.uint8)
+    path = write_npz(tmp_path / "set.npz", train_images=images, train_labels=np.arange(4)[:, None])
+    dataset = load_medmnist_npz(path, "train")
+    assert dataset.inputs.shape == (4, channels, size, size) and dataset.num_classes == 4
+    # Channel-first, and exactly the stored pixels.
+    back = np.moveaxis(np.rint(dataset.inputs * 255).astype(np.uint8), 1, -1)
+    assert np.array_equal(back.reshape(images.shape), images)
+    saved = save_npz(tmp_path / "again.npz", {"train": dataset})
+    assert np.array_equal(np.load(saved)["train_images"], images)  # MedMNIST's own layout again
+
+
+def test_labels_beyond_the_models_classes_name_the_file(tmp_path):
+    path = write_npz(
+        tmp_path / "eleven.npz",
+        train_images=np.zeros((3, 28, 28, 3), np.uint8),
+        train_labels=np.array([[0], [10], [4]], np.uint8),
+    )
+    assert load_medmnist_npz(path).num_classes == 11
+    with pytest.raises(
+        ValueError, match=r"eleven.npz: train_labels has labels up to 10, but the model predicts 5"
+    ):
+        load_medmnist_npz(path, num_classes=5)
+
+
+def test_local_data_that_does_not_fit_the_rounds_model_says_what_and_where(tmp_path):
+    path = write_npz(
+        tmp_path / "colour.npz",
+        train_images=np.zeros((3, 28, 28, 3), np.uint8),
+        train_labels=np.array([[0], [1], [1]], np.uint8),
+    )
+    assert load_local_dataset(path, 2, (3, 28, 28)).sample_shape == (3, 28, 28)
+    message = (
+        r"colour.npz holds samples of 3x28x28 \(RGB\), but the round's model takes 1x28x28 \(grayscale\): point "
+        "the node at data of that shape"
+    )
+    with pytest.raises(ValueError, match=message):
+        load_local_dataset(path, 2, (1, 28, 28))
 
 
 def test_missing_or_unreadable_npz_and_bad_split(tmp_path):
@@ -105,6 +156,16 @@ def make_image_folder(root):
     return root
 
 
+def test_image_folder_loads_in_the_models_shape(tmp_path):
+    root = make_image_folder(tmp_path / "images")
+    colour = load_image_folder(root, sample_shape=(3, 64, 64))
+    assert colour.inputs.shape == (3, 3, 64, 64)
+    original = np.asarray(Image.open(root / "pneumonia" / "c.bmp").convert("RGB"))
+    assert np.array_equal(np.rint(np.moveaxis(colour.inputs[2], 0, -1) * 255).astype(np.uint8), original)
+    with pytest.raises(ValueError, match="channels 1 or 3"):
+        load_image_folder(root, sample_shape=(2, 28, 28))
+
+
 def test_image_folder_loads_any_pillow_format_as_gray_28px(tmp_path):
     root = make_image_folder(tmp_path / "images")
     dataset = load_image_folder(root)
@@ -113,6 +174,37 @@ def test_image_folder_loads_any_pillow_format_as_gray_28px(tmp_path):
     assert dataset.class_names == ("normal", "pneumonia") and dataset.num_classes == 2
     original = np.asarray(Image.open(root / "normal" / "a.png"))
     assert np.array_equal(np.rint(dataset.inputs[0, 0] * 255).astype(np.uint8), original)
+
+
+def test_dicom_files_are_windowed_and_read_like_other_images(tmp_path):
+    root = tmp_path / "ct"
+    hounsfield = np.array(
+        [[-1000, -160, 40], [240, 1000, 0]]
+    )  # air, window's low end, centre, high end, bone
+    write_dicom(root / "lesion" / "slice1.dcm", (hounsfield + 1024).astype(np.uint16))
+    write_dicom(
+        root / "normal" / "film.dcm",
+        np.array([[0, 100], [200, 300]], np.uint16),
+        intercept=0.0,
+        window=None,
+        photometric="MONOCHROME1",
+    )
+    image = np.asarray(read_dicom_image(root / "lesion" / "slice1.dcm"))
+    # The soft-tissue window 40 / 400: -160 HU and below black, 240 HU and above white, 40 HU mid-grey.
+    assert image.tolist() == [[0, 0, 128], [255, 255, 102]]
+    film = np.asarray(read_dicom_image(root / "normal" / "film.dcm"))  # no window: min..max; white is low
+    assert film.tolist() == [[255, 170], [85, 0]]
+    dataset = load_image_folder(root, sample_shape=(1, 28, 28))
+    assert dataset.inputs.shape == (2, 1, 28, 28) and dataset.class_names == ("lesion", "normal")
+    assert image_folder_channels(root) == 1
+
+
+def test_dicom_files_that_cannot_be_read_name_the_file_and_the_fix(tmp_path):
+    path = write_dicom(tmp_path / "a" / "x.dcm", np.zeros((4, 4), np.uint16))
+    raw = bytearray(path.read_bytes())
+    (tmp_path / "a" / "cut.dcm").write_bytes(bytes(raw[:200]))  # the header survives, the pixels do not
+    with pytest.raises(ValueError, match="cut.dcm"):
+        load_image_folder(tmp_path)
 
 
 def test_image_folder_with_consortium_class_names(tmp_path):

@@ -73,7 +73,7 @@ def test_round_through_a_real_celery_worker_on_redis_and_postgresql(hospital_dat
 
     save_npz(
         hospital_data.data_dir / "validation.npz",
-        {"val": load_local_dataset(hospital_data.data_dir / "hospital-c.npz", 2)},
+        {"val": load_local_dataset(hospital_data.data_dir / "hospital-c.npz", 2, (1, 28, 28))},
     )
     env = {
         **os.environ,
