@@ -50,7 +50,7 @@ class Dataset:
         return tuple(self.inputs.shape[1:])
 
 
-def _image_array(images: np.ndarray, key: str) -> np.ndarray:
+def image_array(images: np.ndarray, key: str) -> np.ndarray:
     """MedMNIST's image layouts, N x S x S (grayscale) or N x S x S x 3 (RGB), as N x C x S x S."""
     if images.ndim == 4 and images.shape[-1] in IMAGE_CHANNELS:
         images = np.moveaxis(images, -1, 1)
@@ -71,7 +71,7 @@ def _image_array(images: np.ndarray, key: str) -> np.ndarray:
     return images
 
 
-def _labels_vector(labels: np.ndarray, key: str) -> np.ndarray:
+def labels_vector(labels: np.ndarray, key: str) -> np.ndarray:
     if labels.ndim == 2 and labels.shape[1] == 1:
         labels = labels[:, 0]
     if labels.ndim != 1:
@@ -109,13 +109,13 @@ def load_medmnist_npz(path: str | Path, split: str = "train", num_classes: int |
                 f"a MedMNIST .npz holds <split>_images and <split>_labels for split in {MEDMNIST_SPLITS}"
             )
         images = archive[images_key]
-        labels = _labels_vector(archive[labels_key], f"{path}: {labels_key}")
+        labels = labels_vector(archive[labels_key], f"{path}: {labels_key}")
         if num_classes is None:
             label_keys = [f"{s}_labels" for s in MEDMNIST_SPLITS if f"{s}_labels" in archive.files]
             num_classes = 1 + max(
-                int(_labels_vector(archive[key], f"{path}: {key}").max(initial=0)) for key in label_keys
+                int(labels_vector(archive[key], f"{path}: {key}").max(initial=0)) for key in label_keys
             )
-    images = _image_array(images, f"{path}: {images_key}")
+    images = image_array(images, f"{path}: {images_key}")
     if len(images) != len(labels):
         raise ValueError(
             f"{path}: {images_key} has {len(images)} images but {labels_key} has {len(labels)} labels"

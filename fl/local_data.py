@@ -10,7 +10,14 @@ from pathlib import Path
 
 import numpy as np
 
-from fl.data import Dataset, load_image_folder, load_medmnist_npz
+from fl.data import (
+    MEDMNIST_SPLITS,
+    Dataset,
+    image_array,
+    labels_vector,
+    load_image_folder,
+    load_medmnist_npz,
+)
 from fl.models import describe_input
 
 
@@ -61,3 +68,36 @@ def load_local_dataset(
             "of this task's classes only"
         )
     return dataset
+
+
+def describe_local_data(path: str | Path) -> str:
+    """What the data at `path` holds, in a line for the hospital's admin (counts and shapes, never a value);
+    ValueError when it is not data a node reads, saying why."""
+    path = Path(path)
+    if path.is_dir():
+        folders = sorted(p for p in path.iterdir() if p.is_dir() and not p.name.startswith("."))
+        if not folders:
+            raise ValueError(
+                f"{path} has no subfolders: put each class's images in a subfolder named after it"
+            )
+        files = sum(
+            1 for folder in folders for p in folder.iterdir() if p.is_file() and not p.name.startswith(".")
+        )
+        return f"image folder: {files} files in {len(folders)} class folders ({', '.join(p.name for p in folders)})"
+    if not path.is_file():
+        raise ValueError(f"{path} does not exist: point the node at a .npz file or an image folder")
+    try:
+        archive = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"{path} is not a readable .npz file ({exc})") from None
+    with archive:
+        split = next((s for s in MEDMNIST_SPLITS if f"{s}_labels" in archive.files), None)
+        if split is None:
+            raise ValueError(f"{path} has no <split>_labels array for split in {MEDMNIST_SPLITS}")
+        labels = labels_vector(archive[f"{split}_labels"], f"{path}: {split}_labels")
+        classes = len(np.unique(labels))
+        if f"{split}_features" in archive.files:
+            rows, features = archive[f"{split}_features"].reshape(len(labels), -1).shape
+            return f"{rows} rows of {features} features ({split}), {classes} classes"
+        images = image_array(archive[f"{split}_images"], f"{path}: {split}_images")
+    return f"{len(images)} images of {describe_input(images.shape[1:])} ({split}), {classes} classes"

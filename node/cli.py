@@ -23,6 +23,7 @@ from pathlib import Path
 
 import requests
 
+from fl.local_data import describe_local_data
 from node import keys
 from node.config import (
     CHAIN_KEY_FILE,
@@ -54,6 +55,10 @@ def enroll(
         raise NodeConfigError(
             f"no data at {data}: --data names this hospital's training data (a file or folder)"
         )
+    try:
+        describe_local_data(data)  # refused before the one-time code is spent
+    except ValueError as exc:
+        raise NodeConfigError(f"--data: {exc}") from None
     if ca_file and not Path(ca_file).is_file():
         raise NodeConfigError(f"no CA file at {ca_file}")
     home.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -174,6 +179,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 arguments.allow_plaintext,
             )
             print(f"enrolled as hospital {config.hospital} with {config.portal_url}; configuration in {home}")
+            print(
+                f"data: {describe_local_data(config.data_path)}; each round checks it fits the round's model"
+            )
             signing_address = keys.load_key(Path(config.signing_key_file)).address
             print(
                 f"signing address {signing_address}: give it to the key parties' operators yourself (not through "

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
+from fl.local_data import describe_local_data
 from node import cli
 from protocol import transport
 
@@ -26,10 +28,44 @@ def test_enroll_refuses_missing_data_before_making_anything(tmp_path, capsys):
     assert not home.exists()
 
 
+@pytest.mark.parametrize(
+    ("arrays", "message"),
+    [
+        ({"train_images": np.zeros((2, 32, 32), np.uint8)}, "has no <split>_labels array"),
+        (
+            {"train_images": np.zeros((2, 32, 32), np.uint8), "train_labels": np.array([[0], [1]])},
+            "32x32 images; the models take square images of 28, 64, 128, 224 px",
+        ),
+    ],
+)
+def test_enroll_refuses_data_no_model_takes_before_spending_the_code(tmp_path, capsys, arrays, message):
+    data = tmp_path / "odd.npz"
+    np.savez(data, **arrays)
+    home = tmp_path / "home"
+    arguments = ["--home", str(home), "enroll", "--portal", "http://127.0.0.1:9", "--code", "c"]
+    assert cli.main([*arguments, "--data", str(data)]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith(f"dh-node: --data: {data}") and message in error and "Traceback" not in error
+    assert not home.exists()
+
+
+def test_local_data_is_described_in_counts_and_shapes(tmp_path):
+    data = tmp_path / "blood.npz"
+    images = np.zeros((6, 64, 64, 3), np.uint8)
+    np.savez(data, train_images=images, train_labels=np.array([[0], [1], [2], [7], [7], [1]]))
+    assert describe_local_data(data) == "6 images of 3x64x64 (RGB) (train), 4 classes"
+    folder = tmp_path / "folder"
+    for name, count in (("normal", 2), ("lesion", 3)):
+        (folder / name).mkdir(parents=True)
+        for index in range(count):
+            (folder / name / f"{index}.png").write_bytes(b"")
+    assert describe_local_data(folder) == "image folder: 5 files in 2 class folders (lesion, normal)"
+
+
 def test_enroll_with_an_unreachable_portal_says_so(tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(transport, "RETRY_DELAYS_SECONDS", ())
     data = tmp_path / "data.npz"
-    data.write_bytes(b"")
+    np.savez(data, train_images=np.zeros((2, 28, 28, 3), np.uint8), train_labels=np.array([[0], [1]]))
     arguments = ["--home", str(tmp_path / "home"), "enroll", "--portal", "http://127.0.0.1:9", "--code", "c"]
     assert cli.main([*arguments, "--data", str(data)]) == 1
     assert capsys.readouterr().err.startswith("dh-node: cannot reach the portal")
