@@ -98,8 +98,8 @@ def load_medmnist_npz(path: str | Path, split: str = "train", num_classes: int |
         raise ValueError(f"{path} does not exist: give the path of a MedMNIST .npz file")
     try:
         archive = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as exc:
-        raise ValueError(f"{path} is not a readable .npz file ({exc})") from None
+    except (OSError, ValueError, EOFError) as exc:  # EOFError: an empty file
+        raise ValueError(f"{path} is not a readable .npz file ({exc or type(exc).__name__})") from None
     with archive:
         images_key, labels_key = f"{split}_images", f"{split}_labels"
         missing = [key for key in (images_key, labels_key) if key not in archive.files]

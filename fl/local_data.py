@@ -88,8 +88,8 @@ def describe_local_data(path: str | Path) -> str:
         raise ValueError(f"{path} does not exist: point the node at a .npz file or an image folder")
     try:
         archive = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as exc:
-        raise ValueError(f"{path} is not a readable .npz file ({exc})") from None
+    except (OSError, ValueError, EOFError) as exc:  # EOFError: an empty file
+        raise ValueError(f"{path} is not a readable .npz file ({exc or type(exc).__name__})") from None
     with archive:
         split = next((s for s in MEDMNIST_SPLITS if f"{s}_labels" in archive.files), None)
         if split is None:

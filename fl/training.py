@@ -24,6 +24,9 @@ from fl.params import StateDict
 
 LOSSES = ("mse_onehot", "cross_entropy")
 OPTIMISERS = ("sgd", "adam")
+AUGMENTATIONS = ("none", "shift")
+SAMPLINGS = ("proportional", "balanced")
+SHIFT_PIXELS = 2  # "shift": each image moved by up to this many pixels each way, edges repeated
 EVAL_BATCH = 1024
 
 
@@ -36,6 +39,8 @@ class TrainConfig:
     local_epochs: int = 1
     batch_size: int = 8
     fedprox_mu: float = 0.0  # FedProx: mu/2 * ||body - global body||^2 added to the loss; 0 is plain FedAvg
+    augment: str = "none"  # "shift": random translations of each image, drawn anew every epoch
+    sampling: str = "proportional"  # "balanced": every class drawn equally often (with replacement)
 
     def __post_init__(self) -> None:
         if self.loss not in LOSSES:
@@ -50,6 +55,10 @@ class TrainConfig:
             raise ValueError("local_epochs and batch_size must be at least 1")
         if self.fedprox_mu < 0:
             raise ValueError(f"fedprox_mu must be >= 0, got {self.fedprox_mu}")
+        if self.augment not in AUGMENTATIONS:
+            raise ValueError(f"augment must be one of {AUGMENTATIONS}, got {self.augment!r}")
+        if self.sampling not in SAMPLINGS:
+            raise ValueError(f"sampling must be one of {SAMPLINGS}, got {self.sampling!r}")
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -121,11 +130,17 @@ def train_local(
     trace: list[HeadStep] = []
     loss_sum, correct = 0.0, 0
     model.train()
+    sample_weights = _balancing_weights(dataset.labels) if config.sampling == "balanced" else None
     for _ in range(config.local_epochs):
-        order = torch.randperm(len(dataset), generator=generator)
+        if sample_weights is None:
+            order = torch.randperm(len(dataset), generator=generator)
+        else:
+            order = torch.multinomial(sample_weights, len(dataset), replacement=True, generator=generator)
         for step in range(steps_per_epoch):
             index = order[step * batch : (step + 1) * batch]
             x, y = inputs[index], labels[index]
+            if config.augment == "shift" and x.ndim == 4:
+                x = _shifted(x, generator)
             optimiser.zero_grad()
             if use_fixed_head:
                 features = model.body(x)
@@ -159,6 +174,25 @@ def train_local(
     metrics = {"loss": loss_sum / steps, "accuracy": correct / (steps * batch), "steps": steps}
     state = {name: tensor.detach().clone() for name, tensor in model.state_dict().items()}
     return LocalResult(state, len(dataset), metrics, trace)
+
+
+def _balancing_weights(labels: np.ndarray) -> torch.Tensor:
+    """Per-sample weights under which every class present is drawn equally often."""
+    counts = np.bincount(labels)
+    return torch.from_numpy(1.0 / counts[labels])
+
+
+def _shifted(images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """Each image translated by up to SHIFT_PIXELS in each direction (edge pixels repeated)."""
+    size = images.shape[-1]
+    padded = F.pad(images, (SHIFT_PIXELS,) * 4, mode="replicate")
+    offsets = torch.randint(0, 2 * SHIFT_PIXELS + 1, (len(images), 2), generator=generator).tolist()
+    return torch.stack(
+        [
+            image[:, top : top + size, left : left + size]
+            for image, (top, left) in zip(padded, offsets, strict=True)
+        ]
+    )
 
 
 def head_of(state: StateDict) -> tuple[np.ndarray, np.ndarray]:

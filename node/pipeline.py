@@ -50,6 +50,8 @@ def train_config(config: RoundConfig) -> TrainConfig:
         local_epochs=config.local_epochs,
         batch_size=config.batch_size,
         fedprox_mu=config.fedprox_mu,
+        augment=config.augment,
+        sampling=config.sampling,
     )
 
 

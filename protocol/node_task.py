@@ -49,6 +49,8 @@ class RoundConfig(Message):
     batch_size: int
     fedprox_mu: float
     proof_steps: int  # how many head steps each hospital proves
+    augment: str = "none"  # plans made before these two were choices trained this way
+    sampling: str = "proportional"
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from committee import protection
-from fl.training import DEFAULT_TRAIN_CONFIG, LOSSES, OPTIMISERS
+from fl.training import AUGMENTATIONS, DEFAULT_TRAIN_CONFIG, LOSSES, OPTIMISERS, SAMPLINGS
 from hospitals.models import Hospital
 from ledger import selectors as ledger_selectors
 from proofs import verification as proofs
@@ -38,6 +38,16 @@ class TrainingConfigSerializer(JsonInputSerializer):
         min_value=0.0, max_value=10.0, default=DEFAULT_TRAIN_CONFIG.fedprox_mu
     )
     proof_steps = serializers.IntegerField(min_value=1, max_value=32, default=proofs.DEFAULT_STEPS)
+    augment = serializers.ChoiceField(
+        choices=AUGMENTATIONS,
+        default=DEFAULT_TRAIN_CONFIG.augment,
+        help_text="shift: each image moved by up to 2 pixels each way, anew every epoch",
+    )
+    sampling = serializers.ChoiceField(
+        choices=SAMPLINGS,
+        default=DEFAULT_TRAIN_CONFIG.sampling,
+        help_text="balanced: each hospital's batches drawn with every class equally likely",
+    )
 
 
 class RoundCreateSerializer(JsonInputSerializer):

@@ -9,7 +9,7 @@ from fl.data import Dataset, load_breast_cancer
 from fl.fedavg import round_head_to_fixed_point
 from fl.models import build_model
 from fl.params import flatten
-from fl.training import DEFAULT_TRAIN_CONFIG, TrainConfig, evaluate, head_of, train_local
+from fl.training import DEFAULT_TRAIN_CONFIG, TrainConfig, _shifted, evaluate, head_of, train_local
 
 pytestmark = [pytest.mark.unit]
 
@@ -115,6 +115,37 @@ def test_evaluate_reports_accuracy_auc_and_loss():
     assert evaluate(global_state(), "cnn28-d16", one_class)["auc"] is None
 
 
+def test_balanced_sampling_draws_every_class_about_equally():
+    data = tiny_images(n=360)
+    rare = np.flatnonzero(data.labels == 1)[:20]  # 180 of class 0, 20 of class 1
+    skewed = data.subset(np.sort(np.concatenate([np.flatnonzero(data.labels == 0), rare])))
+    config = replace(CONFIG, local_epochs=1)
+
+    def share_of_rare(sampling: str) -> float:
+        result = train_local(global_state(), "cnn28-d16", replace(config, sampling=sampling), skewed, seed=3)
+        labels = np.concatenate([step.labels for step in result.head_trace])
+        return float(labels.mean())
+
+    assert share_of_rare("proportional") == 0.1  # 20 of 200, in 25 whole batches
+    assert 0.4 <= share_of_rare("balanced") <= 0.6
+
+
+def test_shift_augmentation_moves_images_by_at_most_two_pixels_and_is_reproducible():
+    images = torch.zeros(50, 1, 28, 28)
+    images[:, 0, 14, 14] = 1.0
+    moved = _shifted(images, torch.Generator().manual_seed(0))
+    assert moved.shape == images.shape
+    rows, columns = np.nonzero(moved[:, 0].numpy().sum(axis=0))
+    assert set(rows.tolist()) == set(range(12, 17)) == set(columns.tolist())  # every shift of -2..2 was drawn
+    assert torch.equal(moved, _shifted(images, torch.Generator().manual_seed(0)))
+    config = replace(CONFIG, augment="shift")
+    a = train_local(global_state(), "cnn28-d16", config, tiny_images(), seed=1)
+    b = train_local(global_state(), "cnn28-d16", config, tiny_images(), seed=1)
+    plain = train_local(global_state(), "cnn28-d16", CONFIG, tiny_images(), seed=1)
+    assert np.array_equal(flatten(a.state), flatten(b.state))
+    assert not np.array_equal(flatten(a.state), flatten(plain.state))
+
+
 def test_bad_configs_and_inputs_are_value_errors():
     with pytest.raises(ValueError, match="loss"):
         TrainConfig(loss="hinge")
@@ -122,6 +153,10 @@ def test_bad_configs_and_inputs_are_value_errors():
         TrainConfig(optimiser="rmsprop")
     with pytest.raises(ValueError, match="learning rate"):
         TrainConfig(head_lr=2.0)
+    with pytest.raises(ValueError, match="augment must be one of"):
+        TrainConfig(augment="rotate")
+    with pytest.raises(ValueError, match="sampling must be one of"):
+        TrainConfig(sampling="oversample")
     with pytest.raises(ValueError, match="unknown training options"):
         TrainConfig.from_dict({"lr": 0.1, "momentum": 0.9})
     assert TrainConfig.from_dict(DEFAULT_TRAIN_CONFIG.as_dict()) == DEFAULT_TRAIN_CONFIG

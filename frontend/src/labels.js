@@ -48,6 +48,16 @@ export const CONFIG_FIELDS = {
     label: "FedProx strength (μ)",
     hint: "Keeps local training close to the global model; 0 is plain federated averaging.",
   },
+  augment: {
+    label: "Augmentation",
+    hint: "Shifted copies of each image, drawn anew every epoch, so the model does not learn where things sit.",
+    choices: { none: "None", shift: "Shift by up to 2 pixels" },
+  },
+  sampling: {
+    label: "Class sampling",
+    hint: "Balanced draws every class equally often at each hospital, so a rare class is not drowned out.",
+    choices: { proportional: "As the data holds them", balanced: "Balanced" },
+  },
   proof_steps: {
     label: "Proven steps per hospital",
     hint: "Training steps checked by a proof, picked at random; more catch more cheating but take longer to prove.",

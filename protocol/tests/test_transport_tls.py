@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import numpy as np
 import pytest
 import requests
 from cryptography import x509
@@ -96,7 +97,7 @@ def test_the_portals_certificate_is_verified_against_the_named_ca(private_ca_por
 def test_enrolling_without_the_private_ca_says_what_to_do(private_ca_portal, tmp_path, capsys):
     url, _ = private_ca_portal
     data = tmp_path / "data.npz"
-    data.write_bytes(b"")
+    np.savez(data, train_images=np.zeros((2, 28, 28), np.uint8), train_labels=np.array([[0], [1]]))
     home = tmp_path / "home"
     assert cli.main(["--home", str(home), "enroll", "--portal", url, "--code", "c", "--data", str(data)]) == 1
     error = capsys.readouterr().err
