@@ -40,7 +40,7 @@ class TrainConfig:
     batch_size: int = 8
     fedprox_mu: float = 0.0  # FedProx: mu/2 * ||body - global body||^2 added to the loss; 0 is plain FedAvg
     augment: str = "none"  # "shift": random translations of each image, drawn anew every epoch
-    sampling: str = "proportional"  # "balanced": every class drawn equally often (with replacement)
+    sampling: str = "balanced"  # every class drawn equally often (with replacement); or "proportional"
 
     def __post_init__(self) -> None:
         if self.loss not in LOSSES:
@@ -71,7 +71,11 @@ class TrainConfig:
         return cls(**values)
 
 
-# Measured on PneumoniaMNIST, 3 IID hospitals, 5 rounds: see fl/tests/test_fl_simulation.py.
+# Chosen on PneumoniaMNIST's validation split (fl/tests/test_fl_simulation.py has the IID check): 5 hospitals,
+# Dirichlet 0.5 label skew, 10 rounds, seeds 0 and 1. Balanced sampling against proportional: accuracy 0.966 and
+# 0.960 against 0.945 and 0.872, AUC 0.993 and 0.988 against 0.988 and 0.984, balanced accuracy 0.945 and 0.944
+# against 0.900 and 0.759, and no early round stuck near the majority class. Shift augmentation on top was mixed
+# (seed 0: balanced accuracy 0.966, seed 1: worse on every figure), so it stays an option, off by default.
 DEFAULT_TRAIN_CONFIG = TrainConfig()
 
 

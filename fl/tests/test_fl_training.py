@@ -141,7 +141,7 @@ def test_shift_augmentation_moves_images_by_at_most_two_pixels_and_is_reproducib
     config = replace(CONFIG, augment="shift")
     a = train_local(global_state(), "cnn28-d16", config, tiny_images(), seed=1)
     b = train_local(global_state(), "cnn28-d16", config, tiny_images(), seed=1)
-    plain = train_local(global_state(), "cnn28-d16", CONFIG, tiny_images(), seed=1)
+    plain = train_local(global_state(), "cnn28-d16", replace(CONFIG, augment="none"), tiny_images(), seed=1)
     assert np.array_equal(flatten(a.state), flatten(b.state))
     assert not np.array_equal(flatten(a.state), flatten(plain.state))
 

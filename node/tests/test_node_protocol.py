@@ -124,25 +124,20 @@ def test_a_commitment_returns_the_typed_challenge():
 
 
 def test_the_round_config_becomes_the_local_training_options():
-    config = RoundConfig(
-        loss="mse_onehot",
-        optimiser="sgd",
-        lr=0.01,
-        head_lr=0.05,
-        local_epochs=2,
-        batch_size=8,
-        fedprox_mu=0.1,
-        proof_steps=4,
-    )
-    assert pipeline.train_config(config) == TrainConfig(
-        loss="mse_onehot",
-        optimiser="sgd",
-        lr=0.01,
-        head_lr=0.05,
-        local_epochs=2,
-        batch_size=8,
-        fedprox_mu=0.1,
-    )
+    options = {
+        "loss": "mse_onehot",
+        "optimiser": "sgd",
+        "lr": 0.01,
+        "head_lr": 0.05,
+        "local_epochs": 2,
+        "batch_size": 8,
+        "fedprox_mu": 0.1,
+    }
+    config = RoundConfig(**options, proof_steps=4, augment="shift", sampling="balanced")
+    assert pipeline.train_config(config) == TrainConfig(**options, augment="shift", sampling="balanced")
+    # A plan made before augmentation and sampling were choices trains as it did then.
+    older = RoundConfig.from_json({**options, "proof_steps": 4})
+    assert pipeline.train_config(older) == TrainConfig(**options, augment="none", sampling="proportional")
 
 
 def test_who_signs_on_chain():
