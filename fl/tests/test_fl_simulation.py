@@ -3,16 +3,18 @@ simulation goes through the strategy seam (fl.strategy) with any server strategy
 
 import json
 import time
+from dataclasses import replace
 
 import numpy as np
 import pytest
+from sklearn.metrics import balanced_accuracy_score
 
-from fl.data import Dataset, load_medmnist_npz, partition_iid
+from fl.data import Dataset, load_medmnist_npz, partition_dirichlet, partition_iid
 from fl.local_data import save_npz
 from fl.params import flatten
 from fl.simulation import main, run_simulation
 from fl.strategy import FedAvg, ServerState, ServerStep
-from fl.training import DEFAULT_TRAIN_CONFIG
+from fl.training import DEFAULT_TRAIN_CONFIG, predict_logits
 
 
 @pytest.mark.slow
@@ -30,6 +32,28 @@ def test_fedavg_with_fixed_point_head_reaches_90_percent_on_pneumonia_val(pneumo
     assert [r["round"] for r in reports] == [1, 2, 3, 4, 5]
     assert reports[-1]["accuracy"] >= 0.90
     assert reports[-1]["auc"] >= 0.95
+
+
+@pytest.mark.slow
+def test_small_skewed_hospitals_do_not_end_predicting_the_majority_class(pneumonia_npz):
+    """Nine hospitals of 44 to 986 images with strong label skew (Dirichlet 0.3 over 3,000 images). Sampling in
+    proportion, every hospital's batches are mostly pneumonia and the model calls every image pneumonia; the
+    default, balanced sampling, does not."""
+    train, validation = load_medmnist_npz(pneumonia_npz, "train"), load_medmnist_npz(pneumonia_npz, "val")
+    small = train.subset(np.sort(np.random.default_rng(0).permutation(len(train))[:3000]))
+    parts = [part for part in partition_dirichlet(small.labels, 10, 0.3, seed=0) if len(part) >= 16]
+    hospitals = [small.subset(part) for part in parts]
+    assert len(hospitals) == 9 and min(map(len, hospitals)) == 44
+
+    def balanced_accuracy(sampling: str) -> float:
+        config = replace(DEFAULT_TRAIN_CONFIG, sampling=sampling)
+        state, _ = run_simulation("cnn28-d16", config, hospitals, validation, rounds=2, seed=0)
+        predicted = predict_logits(state, "cnn28-d16", validation.inputs).argmax(axis=1)
+        return float(balanced_accuracy_score(validation.labels, predicted))
+
+    assert DEFAULT_TRAIN_CONFIG.sampling == "balanced"
+    assert balanced_accuracy("proportional") == 0.5  # every image called pneumonia
+    assert balanced_accuracy("balanced") >= 0.75
 
 
 def tiny_images(n, seed):
