@@ -3,7 +3,8 @@
 How the configuration flows: the launcher parses the options (demo/options.py), resolves DH_DATA_DIR and
 DH_SHARED_DIR as the settings do, locates the data (demo/data.py, no Django), picks the portal's port and, with
 DH_CHAIN=local, a port for the demo's own hardhat node, and writes DH_DATA_DIR, DH_SHARED_DIR,
-DH_VALIDATION_DATA, DH_CHAIN_RPC_URL and DH_CHAIN_ID into the environment. Only then does it call
+DH_VALIDATION_DATA, DH_CHAIN_RPC_URL and DH_CHAIN_ID into the environment; unless DH_PTAU_PATH is set, also the
+smallest dev powers-of-tau file of DH_SHARED_DIR/zk that the data's class count needs. Only then does it call
 django.setup(): the settings read these once, like any deployment's, and nothing assigns a setting afterwards
 (a settings module that ignores them is refused). The hardhat node itself starts with the portal, once the
 database is known to be empty (demo/run.py); the settings already point at its port.
@@ -89,6 +90,10 @@ def prepare(options: DemoOptions) -> tuple[Launch, dict[str, str]]:
         # The nodes on this machine ask for work every second: a round starts as soon as it opens.
         "DH_NODE_POLL_SECONDS": os.environ.get("DH_NODE_POLL_SECONDS", "1"),
     }
+    if "DH_PTAU_PATH" not in os.environ and os.environ.get("DH_PROOFS", "groth16") == "groth16":
+        ptau = proving_ptau(shared / "zk", data.train.num_classes)
+        if ptau is not None:
+            environment["DH_PTAU_PATH"] = str(ptau)
     chain_port = None
     if os.environ.get("DH_CHAIN", "local") == "local":
         from contracts.localchain import HARDHAT_CHAIN_ID
@@ -99,6 +104,27 @@ def prepare(options: DemoOptions) -> tuple[Launch, dict[str, str]]:
         environment["DH_CHAIN_RPC_URL"] = f"http://127.0.0.1:{chain_port}"
         environment["DH_CHAIN_ID"] = str(HARDHAT_CHAIN_ID)
     return Launch(data, work_dir, port, chain_port), environment
+
+
+def smallest_ptau(zk_dir: Path, constraints: int) -> Path | None:
+    """The smallest dev powers-of-tau file (pot<power>_dev_final.ptau) in zk_dir of at least `constraints` points."""
+    fitting = []
+    for path in zk_dir.glob("pot*_dev_final.ptau"):
+        power = path.name.removeprefix("pot").removesuffix("_dev_final.ptau")
+        if power.isdigit() and 2 ** int(power) >= constraints:
+            fitting.append((int(power), path))
+    return min(fitting)[1].resolve() if fitting else None
+
+
+def proving_ptau(zk_dir: Path, classes: int) -> Path | None:
+    """The ptau the demo's proofs need for a head of `classes` classes: 2^15 holds up to 6 classes with the default
+    batch of 8, 7 to 11 need 2^16. Compiles the circuit (cached) to count its constraints."""
+    from crypto.zk import CircuitShape, build_circuit
+    from fl.models import FEATURE_DIM
+    from fl.training import DEFAULT_TRAIN_CONFIG
+
+    shape = CircuitShape(FEATURE_DIM, max(classes, 2), DEFAULT_TRAIN_CONFIG.batch_size)
+    return smallest_ptau(zk_dir, build_circuit(shape).constraints)
 
 
 def start_django(environment: dict[str, str], arguments: argparse.Namespace) -> None:

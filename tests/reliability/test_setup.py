@@ -12,6 +12,7 @@ import pytest
 from conftest import REPO_ROOT
 from contracts import nodetools
 from crypto.zk import node as zk_node
+from demo.launcher import smallest_ptau
 
 pytestmark = [pytest.mark.unit]
 
@@ -71,3 +72,13 @@ def test_the_demo_migrates_a_fresh_database(tmp_path, pneumonia_npz):
     assert result.returncode == 0, result.stderr[-3000:]
     assert "database empty: True" in result.stdout
     assert (tmp_path / "fresh" / "portal.sqlite3").is_file()
+
+
+def test_the_demo_picks_the_smallest_dev_ptau_that_holds_the_circuit(tmp_path):
+    for power in (15, 16):
+        (tmp_path / f"pot{power}_dev_final.ptau").write_bytes(b"")
+    (tmp_path / "pot99_other.ptau").write_bytes(b"")
+    assert smallest_ptau(tmp_path, 25_923) == (tmp_path / "pot15_dev_final.ptau").resolve()  # 5 classes
+    assert smallest_ptau(tmp_path, 2**15) == (tmp_path / "pot15_dev_final.ptau").resolve()
+    assert smallest_ptau(tmp_path, 47_475) == (tmp_path / "pot16_dev_final.ptau").resolve()  # 11 classes
+    assert smallest_ptau(tmp_path, 89_207) is None  # 32 features and 11 classes: no file here is large enough

@@ -81,15 +81,16 @@ def dicom_folder(root: Path) -> Path:
     return root
 
 
-def start_demo(data: Path, work: Path, ptau: Path) -> subprocess.Popen:
+def start_demo(data: Path, work: Path, shared: Path) -> subprocess.Popen:
+    """The demo on `data`; it picks the powers-of-tau file for the data's classes from shared/zk itself."""
     env = {
         key: value
         for key, value in os.environ.items()
-        if key not in ("DATABASE_URL", "REDIS_URL", "DH_DATA_DIR")  # the demo's own embedded defaults
+        if key not in ("DATABASE_URL", "REDIS_URL", "DH_DATA_DIR", "DH_PTAU_PATH")  # the demo's own defaults
     }
     env.update(
         DH_DATA_DIR=str(work / "portal"),
-        DH_PTAU_PATH=str(ptau),
+        DH_SHARED_DIR=str(shared),
         DH_PROTECTION="ckks",
         DH_PROOFS="groth16",
         DH_CHAIN="local",
@@ -128,7 +129,7 @@ def test_secure_rounds_on_colour_64px_png_and_dicom_images(tmp_path, dev_ptau):
     for name, (data, _, _) in cases.items():
         work = tmp_path / name
         work.mkdir()
-        running[name] = (start_demo(data, work, dev_ptau), work)
+        running[name] = (start_demo(data, work, dev_ptau.parent.parent), work)
     failures = []
     for name, (process, work) in running.items():
         try:
@@ -147,4 +148,7 @@ def test_secure_rounds_on_colour_64px_png_and_dicom_images(tmp_path, dev_ptau):
         assert round_["state"] == "COMPLETED" and round_["chain_consistent"], (name, round_)
         assert round_["gas"] > 0 and round_["seconds"]["proof"] > 0
         assert 0.0 <= round_["val_auc"] <= 1.0
+        assert (
+            "phase 1 from pot15_dev_final.ptau" in (tmp_path / name / "demo.log").read_text()
+        )  # up to 6 classes
         print(f"{name}: {architecture}, {round_['seconds']['total']:.0f} s, AUC {round_['val_auc']:.3f}")
