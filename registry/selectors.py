@@ -48,7 +48,10 @@ def model_produced_by(round_id: int) -> GlobalModel | None:
 
 
 def model_for_export(version: str, architecture_key: str | None) -> GlobalModel:
-    """The model a user names by version ('latest' or a number) and, when ambiguous, architecture key."""
+    """The model a user names by version ('latest', 'best' or a number) and, when ambiguous, architecture key.
+
+    'best' is model selection by the coordinator's validation data: the version with the highest validation AUC
+    (the later one on a tie), the round's accuracy aside (it depends on a threshold, the AUC does not)."""
     models = GlobalModel.objects.select_related("architecture")
     if architecture_key:
         models = models.filter(architecture__key=architecture_key)
@@ -59,8 +62,16 @@ def model_for_export(version: str, architecture_key: str | None) -> GlobalModel:
         raise InvalidInput(f"Several model lines exist ({', '.join(sorted(keys))}): pass --architecture")
     if version == "latest":
         return models.order_by("-version").first()
+    if version == "best":
+        scored = [model for model in models if model.metrics.get("val_auc") is not None]
+        if not scored:
+            raise InvalidInput(
+                "No version has a validation AUC (the portal evaluates on DH_VALIDATION_DATA): give a version "
+                "number or 'latest'"
+            )
+        return max(scored, key=lambda model: (model.metrics["val_auc"], model.version))
     if not version.isdigit():
-        raise InvalidInput(f"--version must be a number or 'latest', not {version!r}")
+        raise InvalidInput(f"--version must be a number, 'latest' or 'best', not {version!r}")
     model = models.filter(version=int(version)).first()
     if model is None:
         raise NotFound(f"No model version {version}")

@@ -7,14 +7,18 @@ from web.errors import DomainError
 
 
 class Command(BaseCommand):
-    help = "Export a global model as TorchScript (float N x 1 x 28 x 28 in [0, 1] -> logits)."
+    help = "Export a global model as TorchScript (float N x C x S x S in [0, 1] -> logits)."
 
     def create_parser(self, prog_name, subcommand, **kwargs):
         # Our --version names the model version; it replaces Django's --version (which prints Django's).
         return super().create_parser(prog_name, subcommand, conflict_handler="resolve", **kwargs)
 
     def add_arguments(self, parser):
-        parser.add_argument("--version", default="latest", help="a version number or 'latest'")
+        parser.add_argument(
+            "--version",
+            default="latest",
+            help="a version number, 'latest', or 'best' (the highest validation AUC: model selection)",
+        )
         parser.add_argument("--architecture", help="architecture key when the portal has several model lines")
         parser.add_argument("--out", required=True, help="output file, e.g. model.pt")
 
