@@ -84,6 +84,14 @@ def labels_vector(labels: np.ndarray, key: str) -> np.ndarray:
     return labels.astype(np.int64)
 
 
+def open_npz(path: Path) -> np.lib.npyio.NpzFile:
+    """An .npz file opened for reading (a context manager); ValueError when it is not a readable one."""
+    try:
+        return np.load(path, allow_pickle=False)
+    except (OSError, ValueError, EOFError) as exc:  # EOFError: an empty file
+        raise ValueError(f"{path} is not a readable .npz file ({exc or type(exc).__name__})") from None
+
+
 def load_medmnist_npz(path: str | Path, split: str = "train", num_classes: int | None = None) -> Dataset:
     """One split of a MedMNIST-format .npz (keys <split>_images, <split>_labels; uint8 images, grayscale or RGB,
     of one of MedMNIST's sizes).
@@ -96,11 +104,7 @@ def load_medmnist_npz(path: str | Path, split: str = "train", num_classes: int |
     path = Path(path)
     if not path.is_file():
         raise ValueError(f"{path} does not exist: give the path of a MedMNIST .npz file")
-    try:
-        archive = np.load(path, allow_pickle=False)
-    except (OSError, ValueError, EOFError) as exc:  # EOFError: an empty file
-        raise ValueError(f"{path} is not a readable .npz file ({exc or type(exc).__name__})") from None
-    with archive:
+    with open_npz(path) as archive:
         images_key, labels_key = f"{split}_images", f"{split}_labels"
         missing = [key for key in (images_key, labels_key) if key not in archive.files]
         if missing:

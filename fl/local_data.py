@@ -17,6 +17,7 @@ from fl.data import (
     labels_vector,
     load_image_folder,
     load_medmnist_npz,
+    open_npz,
 )
 from fl.models import describe_input
 
@@ -47,7 +48,7 @@ def load_local_dataset(
     elif not path.is_file():
         raise ValueError(f"{path} does not exist: point the node at a .npz file or an image folder")
     else:
-        with np.load(path, allow_pickle=False) as archive:
+        with open_npz(path) as archive:
             tabular = f"{split}_features" in archive.files
             if tabular:
                 features = archive[f"{split}_features"].astype(np.float32)
@@ -86,11 +87,7 @@ def describe_local_data(path: str | Path) -> str:
         return f"image folder: {files} files in {len(folders)} class folders ({', '.join(p.name for p in folders)})"
     if not path.is_file():
         raise ValueError(f"{path} does not exist: point the node at a .npz file or an image folder")
-    try:
-        archive = np.load(path, allow_pickle=False)
-    except (OSError, ValueError, EOFError) as exc:  # EOFError: an empty file
-        raise ValueError(f"{path} is not a readable .npz file ({exc or type(exc).__name__})") from None
-    with archive:
+    with open_npz(path) as archive:
         split = next((s for s in MEDMNIST_SPLITS if f"{s}_labels" in archive.files), None)
         if split is None:
             raise ValueError(f"{path} has no <split>_labels array for split in {MEDMNIST_SPLITS}")
