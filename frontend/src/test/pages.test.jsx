@@ -247,6 +247,7 @@ describe("titles", () => {
     mockFetch({ "GET /api/me/": COORDINATOR, "GET /api/rounds/": [] });
     renderAt("/rounds");
     await screen.findByRole("heading", { name: "Rounds" });
-    expect(document.title).toBe("Rounds · DecentraHealth");
+    // The title is set by an effect after the page renders: the previous test's page may still name it.
+    await waitFor(() => expect(document.title).toBe("Rounds · DecentraHealth"));
   });
 });
