@@ -403,6 +403,8 @@ class JobResultView(APIView):
 class JobFailureSerializer(JsonInputSerializer):
     attempt = serializers.IntegerField(min_value=1)
     reason = serializers.CharField(max_length=decryption.MAX_REASON_CHARS)
+    # The upload (index in the job's blobs) this party found not a well-formed encryption, when that is why.
+    refused_upload = serializers.IntegerField(min_value=0, required=False)
 
 
 class JobFailedView(APIView):
@@ -414,6 +416,10 @@ class JobFailedView(APIView):
         data = JobFailureSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         job = decryption.post_failure(
-            request.user.party, job_id, data.validated_data["attempt"], data.validated_data["reason"]
+            request.user.party,
+            job_id,
+            data.validated_data["attempt"],
+            data.validated_data["reason"],
+            data.validated_data.get("refused_upload"),
         )
         return _job_state(job)

@@ -23,12 +23,17 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from committee.errors import CommitteeError, DecryptionInProgress, DecryptionJobConflict
+from committee.errors import (
+    CommitteeError,
+    DecryptionInProgress,
+    DecryptionJobConflict,
+    UploadRefusedByKeyParties,
+)
 from committee.models import CommitteeMember, DecryptionJob, KeyCommittee, KeyParty
 from committee.selectors import public_context
 from crypto import ckks, decryption_job
 from registry import blobstore
-from web.errors import Conflict, InvalidUpload, NotFound
+from web.errors import Conflict, InvalidInput, InvalidUpload, NotFound
 
 MAX_FAILURES_KEPT = 50
 MAX_REASON_CHARS = 500
@@ -114,7 +119,10 @@ def decrypt_sum(
     if job.state == S.DONE:
         return opened_vector(job)
     if job.state == S.FAILED:
-        raise CommitteeError(f"decryption job {job_name} failed: {job.failures[-1]['reason']}")
+        latest = job.failures[-1]
+        if latest.get("refused_upload") is not None:
+            raise UploadRefusedByKeyParties(latest["reason"], int(latest["refused_upload"]))
+        raise CommitteeError(f"decryption job {job_name} failed: {latest['reason']}")
     if job.failures:
         latest = job.failures[-1]
         raise CommitteeError(
@@ -351,8 +359,12 @@ def post_result(
     return job
 
 
-def post_failure(party: KeyParty, job_id: int, attempt: int, reason: str) -> DecryptionJob:
-    """A party could not finish the attempt (the reason says why): the next attempt starts shortly."""
+def post_failure(
+    party: KeyParty, job_id: int, attempt: int, reason: str, refused_upload: int | None = None
+) -> DecryptionJob:
+    """A party could not finish the attempt (the reason says why): the next attempt starts shortly. With
+    `refused_upload`, the party found that upload not a well-formed encryption: every attempt would refuse it
+    again, so the job fails now, naming it (the aggregation leaves it out of a new job)."""
     now = timezone.now()
     with transaction.atomic():
         job, member = _party_job(party, job_id)
@@ -360,6 +372,24 @@ def post_failure(party: KeyParty, job_id: int, attempt: int, reason: str) -> Dec
             job.save()
         _check_attempt(job, attempt)
         reason = " ".join(str(reason).split())[:MAX_REASON_CHARS] or "no reason given"
+        if refused_upload is not None:
+            if refused_upload >= len(job.blob_digests):
+                raise InvalidInput(
+                    f"refused_upload {refused_upload}: the job has {len(job.blob_digests)} uploads"
+                )
+            job.failures = [
+                *job.failures,
+                {
+                    "attempt": job.attempt,
+                    "party": member.index,
+                    "reason": f"key party {member.index} ({party.name}) refused: {reason}"[:MAX_REASON_CHARS],
+                    "refused_upload": refused_upload,
+                    "at": now.isoformat(),
+                },
+            ][-MAX_FAILURES_KEPT:]
+            job.state, job.finished_at = S.FAILED, now
+            job.save()
+            return job
         silent = _silent(job, reporter=member.index)
         _next_attempt(
             job,

@@ -14,5 +14,14 @@ class DecryptionInProgress(CommitteeError):
         self.retry_in = retry_in
 
 
+class UploadRefusedByKeyParties(CommitteeError):
+    """A key party found upload `upload` of the job not a well-formed encryption: the job failed for good; the
+    others may be opened in a new job without it."""
+
+    def __init__(self, message: str, upload: int):
+        super().__init__(message)
+        self.upload = upload
+
+
 class DecryptionJobConflict(Exception):
     """A job of that name exists for other ciphertexts, another committee or another length: not retried."""

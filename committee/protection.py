@@ -12,10 +12,10 @@ from typing import Protocol
 import numpy as np
 
 from committee import decryption
-from committee.errors import CommitteeError, DecryptionJobConflict
+from committee.errors import CommitteeError, DecryptionJobConflict, UploadRefusedByKeyParties
 from committee.errors import DecryptionInProgress as DecryptionInProgressError
 from committee.models import KeyCommittee
-from committee.selectors import public_context
+from committee.selectors import public_context, witness_keys
 from crypto import ckks, plain
 from crypto.decryption_job import JobTerms
 from protocol.node_task import ProtectionMaterial
@@ -28,6 +28,15 @@ class AggregationError(Exception):
 
 class KeyPartiesUnavailable(AggregationError):
     """A key party failed or did not answer: worth trying again later (the aggregation service retries)."""
+
+
+class UploadRefused(AggregationError):
+    """The key parties refused upload `upload` of the sum as not a well-formed encryption (the reason names the
+    hospital): the round may go on without it."""
+
+    def __init__(self, message: str, upload: int):
+        super().__init__(message)
+        self.upload = upload
 
 
 class DecryptionInProgress(KeyPartiesUnavailable):
@@ -105,6 +114,7 @@ class CkksScheme:
             scheme=self.name,
             key_id=committee.key_id,
             public_context_url=f"/api/committees/{committee.pk}/public-context/",
+            witness_keys=witness_keys(committee),
         )
 
     def check(
@@ -117,14 +127,21 @@ class CkksScheme:
         # norm_bound is not checked: the portal cannot see an encrypted update's norm. Checking it needs the
         # key parties (or a proof by the node): open work, see docs/THREAT_MODEL.md.
         try:
-            ckks.check_blob(
-                public_context(committee),
-                blob,
-                expected_length,
-                ckks.blob_size(expected_length),
+            parsed = ckks.parse_blob(
+                public_context(committee), blob, expected_length, ckks.blob_size(expected_length)
             )
         except ckks.CiphertextError as exc:
             raise InvalidUpload(f"Encrypted update refused: {exc}") from None
+        parties = committee.members.count()
+        if parsed.witness is None or len(parsed.witness) != parties:
+            # The key parties would refuse it: without a share of the randomness for each of them, nothing
+            # shows the ciphertext is a well-formed encryption (crypto.wellformed).
+            raise InvalidUpload(
+                f"Encrypted update refused: it carries "
+                f"{'no witness' if parsed.witness is None else f'witness shares for {len(parsed.witness)} key parties'}"
+                f"; the committee has {parties} key parties, each needs its share of the encryption randomness "
+                "(update the node software)"
+            )
 
     def sum_and_open(
         self,
@@ -139,6 +156,8 @@ class CkksScheme:
             return decryption.decrypt_sum(committee, job_name, blobs, expected_length, terms)
         except DecryptionInProgressError as exc:
             raise DecryptionInProgress(str(exc), exc.retry_in) from None
+        except UploadRefusedByKeyParties as exc:
+            raise UploadRefused(str(exc), exc.upload) from None
         except CommitteeError as exc:
             raise KeyPartiesUnavailable(str(exc)) from None
         except (ckks.CiphertextError, DecryptionJobConflict) as exc:

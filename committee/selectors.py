@@ -7,6 +7,7 @@ from typing import Any
 from django.db.models import QuerySet
 
 from committee.models import CommitteeMember, KeyCommittee, KeyParty
+from crypto import keygen
 from registry import blobstore
 from web.errors import Conflict, NotFound
 
@@ -29,6 +30,16 @@ def public_context(committee: KeyCommittee) -> bytes:
             f"Key committee {committee.pk} has no joint key yet (its key ceremony is {committee.state})"
         )
     return blobstore.read_bytes(committee.public_context_digest)
+
+
+def witness_keys(committee: KeyCommittee) -> list[str]:
+    """The parties' witness keys (hex, in index order), from their revealed contributions: what hospitals seal
+    the shares of their encryption randomness to (crypto.wellformed)."""
+    members = sorted(committee.members.all(), key=lambda m: m.index)
+    return [
+        keygen.Contribution.from_bytes(blobstore.read_bytes(member.contribution_digest)).witness_key.hex()
+        for member in members
+    ]
 
 
 def key_parties() -> QuerySet[KeyParty]:

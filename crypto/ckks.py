@@ -18,6 +18,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import math
+import os
 import struct
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -36,9 +37,17 @@ PARAMS_ID = 2  # the one parameter set above; a new set gets a new id (1 was sca
 # Bound on |value| per hospital: a sum of up to MAX_SUMMANDS such values at scale 2^88 stays below q/2 ~ 2^119.
 MAX_ABS_VALUE = 2.0**24
 MAX_SUMMANDS = 64
+# SEAL's error distribution: centred, std 3.2, clipped at 6 standard deviations.
+ERROR_STD = 3.2
+ERROR_BOUND = 19
+POLYNOMIALS_PER_CIPHERTEXT = 16  # SEAL ciphertexts hold 2 to 16 polynomials
 
 BLOB_MAGIC = b"DHCB"
-BLOB_VERSION = 1
+BLOB_VERSION = 1  # ciphertexts only: a sum, made by whoever adds
+WITNESS_VERSION = 2  # a hospital's upload: ciphertexts, then a sealed share of their randomness per key party
+WITNESS_COUNT = struct.Struct("<H")
+MAX_KEY_PARTIES = 16
+SEALED_OVERHEAD = 32 + 12 + 16  # a sealed share: ephemeral X25519 key, AES-GCM nonce and tag
 BLOB_HEADER = struct.Struct("<4sHH32sQI")
 LENGTH_PREFIX = struct.Struct("<I")
 KEY_ID_DOMAIN = b"decentrahealth/ckks-public-key/v1"
@@ -85,11 +94,22 @@ def ciphertext_count(length: int) -> int:
 
 
 def blob_size(length: int) -> int:
-    """Exact byte size of a blob holding a vector of `length` values (for upload limits)."""
+    """The largest blob a hospital uploads for a vector of `length` values, witness section included (for upload
+    limits; exact for the ciphertexts)."""
     # A ciphertext stream: outer header, metadata, the DynArray's header and count, then the coefficients.
     stream = 2 * seal_io.HEADER.size + seal_io.CIPHERTEXT_META.size + seal_io.COUNT.size
     stream += 2 * len(data_primes()) * POLY_MODULUS_DEGREE * 8
-    return BLOB_HEADER.size + ciphertext_count(length) * (LENGTH_PREFIX.size + stream)
+    ciphertexts = ciphertext_count(length) * (LENGTH_PREFIX.size + stream)
+    # The witness section: a seed for every party but one, and one party's residues of u (half a ciphertext).
+    sealed_seed = LENGTH_PREFIX.size + SEALED_OVERHEAD + 1 + 32
+    residues = (
+        LENGTH_PREFIX.size
+        + SEALED_OVERHEAD
+        + 1
+        + ciphertext_count(length) * len(data_primes()) * POLY_MODULUS_DEGREE * 8
+    )
+    witness = WITNESS_COUNT.size + (MAX_KEY_PARTIES - 1) * sealed_seed + residues
+    return BLOB_HEADER.size + ciphertexts + witness
 
 
 # --- public context ---------------------------------------------------------------------------------------
@@ -100,9 +120,9 @@ class PublicContext:
     """A loaded public context: the SEAL objects to encrypt with, and the key id."""
 
     tenseal: ts.Context
-    encryptor: sealapi.Encryptor
     encoder: sealapi.CKKSEncoder
     key_id: bytes
+    public_key: np.ndarray  # (pk0, pk1) mod each key prime, NTT form, shape (2, primes, N)
 
 
 @functools.lru_cache(maxsize=8)
@@ -120,13 +140,12 @@ def load_public_context(public_context: bytes) -> PublicContext:
     primes = [m.value() for m in parms.coeff_modulus()]
     if parms.poly_modulus_degree() != POLY_MODULUS_DEGREE or primes != key_primes().tolist():
         raise ValueError("the context's CKKS parameters are not DecentraHealth's")
-    public_key = context.public_key().data
-    key_id = _key_id(seal_io.parse_ciphertext(seal_io.save_bytes(public_key)).data)
+    public_key = seal_io.parse_ciphertext(seal_io.save_bytes(context.public_key().data)).data
     return PublicContext(
         tenseal=context,
-        encryptor=sealapi.Encryptor(seal_context(), public_key),
         encoder=sealapi.CKKSEncoder(seal_context()),
-        key_id=key_id,
+        key_id=_key_id(public_key),
+        public_key=public_key,
     )
 
 
@@ -237,15 +256,14 @@ class ParsedBlob:
     key_id: bytes
     length: int
     ciphertexts: np.ndarray
+    witness: tuple[bytes, ...] | None = None  # one sealed share per key party (crypto.wellformed)
 
     @property
     def count(self) -> int:
         return self.ciphertexts.shape[0]
 
 
-def encrypt_vector(public_context: bytes, vector: np.ndarray) -> bytes:
-    """Encrypt a flat float vector (already multiplied by the sample count) into one blob."""
-    context = load_public_context(public_context)
+def _check_values(vector: np.ndarray) -> np.ndarray:
     values = np.asarray(vector, dtype=np.float64).reshape(-1)
     if values.size == 0:
         raise ValueError("cannot encrypt an empty vector")
@@ -256,23 +274,115 @@ def encrypt_vector(public_context: bytes, vector: np.ndarray) -> bytes:
         raise ValueError(
             f"a value of magnitude {largest:.3g} exceeds the encodable bound {MAX_ABS_VALUE:.3g}"
         )
-    ciphertexts = []
-    for start in range(0, values.size, SLOTS):
+    return values
+
+
+def encrypt_vector(public_context: bytes, vector: np.ndarray) -> bytes:
+    """Encrypt a flat float vector into a blob without a witness section: what the key parties refuse to open
+    (crypto.wellformed.encrypt_vector makes the blobs hospitals upload); tests and benchmarks of the sum."""
+    context = load_public_context(public_context)
+    values = _check_values(vector)
+    return blob_bytes(context.key_id, values.size, encrypt_with_randomness(context, values)[0])
+
+
+def _small_integers(count: int, kind: str) -> np.ndarray:
+    """`count` secret integers from os.urandom: "ternary" uniform in {-1, 0, 1}, or "error": SEAL's error
+    distribution (rounded Gaussian of std 3.2, clipped at 19)."""
+    if kind == "ternary":
+        raw = np.frombuffer(os.urandom(2 * count + 64), dtype=np.uint8)
+        raw = raw[raw < 255][:count]  # 255 = 3 * 85: uniform mod 3
+        if raw.size < count:
+            return _small_integers(count, kind)
+        return (raw % 3).astype(np.int8) - 1
+    pairs = (count + 1) // 2
+    words = np.frombuffer(os.urandom(16 * pairs), dtype="<u8").reshape(2, pairs)
+    uniform = ((words >> np.uint64(11)).astype(np.float64) + 1.0) * 2.0**-53
+    radius = np.sqrt(-2.0 * np.log(uniform[0])) * ERROR_STD
+    samples = np.concatenate(
+        [radius * np.cos(2 * np.pi * uniform[1]), radius * np.sin(2 * np.pi * uniform[1])]
+    )
+    return np.clip(np.rint(samples[:count]), -ERROR_BOUND, ERROR_BOUND).astype(np.int8)
+
+
+def signed_residues(values: np.ndarray) -> np.ndarray:
+    """Small signed integers of shape (count, N) as residues mod each data prime, shape (count, primes, N)."""
+    primes = data_primes()[None, :, None]
+    signed = values.astype(np.int64)[:, None, :]
+    return np.where(signed < 0, primes - (-signed).astype(np.uint64), signed.astype(np.uint64))
+
+
+def encrypt_with_randomness(
+    context: PublicContext, vector: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Public-key CKKS encryption with the randomness kept: c0 = pk0 u + e0 + m, c1 = pk1 u + e1 mod each data
+    prime (NTT form), u ternary and e0, e1 SEAL's error. Returns the ciphertexts (count, 2, primes, N) and u and
+    e1 (count, N) int8: what crypto.wellformed proves short to the key parties."""
+    values = _check_values(vector)
+    count = ciphertext_count(values.size)
+    primes = data_primes()
+    pk0, pk1 = context.public_key[:, : len(primes)]
+    u = _small_integers(count * POLY_MODULUS_DEGREE, "ternary").reshape(count, POLY_MODULUS_DEGREE)
+    errors = _small_integers(2 * count * POLY_MODULUS_DEGREE, "error").reshape(2, count, POLY_MODULUS_DEGREE)
+    u_ntt = transform(signed_residues(u), to_ntt=True)
+    e0_ntt, e1_ntt = (transform(signed_residues(error), to_ntt=True) for error in errors)
+    column = primes[:, None]
+    ciphertexts = np.empty((count, 2, len(primes), POLY_MODULUS_DEGREE), dtype=np.uint64)
+    for index, start in enumerate(range(0, values.size, SLOTS)):
         plaintext = sealapi.Plaintext()
         context.encoder.encode(values[start : start + SLOTS].tolist(), SCALE, plaintext)
-        ciphertext = sealapi.Ciphertext()
-        context.encryptor.encrypt(plaintext, ciphertext)
-        ciphertexts.append(seal_io.parse_ciphertext(seal_io.save_bytes(ciphertext)).data)
-    return blob_bytes(context.key_id, values.size, np.stack(ciphertexts))
+        message = seal_io.parse_plaintext(seal_io.save_bytes(plaintext)).data.reshape(len(primes), -1)
+        ciphertexts[index, 0] = (
+            mulmod(pk0, u_ntt[index], primes) + e0_ntt[index] + message % column
+        ) % column
+        ciphertexts[index, 1] = (mulmod(pk1, u_ntt[index], primes) + e1_ntt[index]) % column
+    return ciphertexts, u, errors[1]
 
 
-def blob_bytes(key_id: bytes, length: int, ciphertexts: np.ndarray) -> bytes:
-    """Serialise coefficients of shape (count, 2, primes, N) into the canonical blob format."""
+def mulmod(a: np.ndarray, b: np.ndarray, primes: np.ndarray) -> np.ndarray:
+    """a * b mod q_j for uint64 arrays of shape (primes, N); 60-bit products need Python integers."""
+    product = (a.astype(object) * b.astype(object)) % primes.astype(object)[:, None]
+    return product.astype(np.uint64)
+
+
+def as_ciphertext(data: np.ndarray, is_ntt_form: bool = True) -> sealapi.Ciphertext:
+    """A SEAL ciphertext of the data level holding polynomials `data` (size, primes, N), 2 <= size <= 16."""
     parms_id = tuple(seal_context().first_parms_id())
-    parts = [BLOB_HEADER.pack(BLOB_MAGIC, BLOB_VERSION, PARAMS_ID, key_id, length, ciphertexts.shape[0])]
+    stream = seal_io.ciphertext_bytes(seal_io.CiphertextData(parms_id, is_ntt_form, SCALE, data))
+    return seal_io.load_into(sealapi.Ciphertext(), seal_context(), stream)
+
+
+def transform(polys: np.ndarray, to_ntt: bool) -> np.ndarray:
+    """The NTT (or its inverse) of polynomials (count, primes, N) mod the data primes, by SEAL, 16 at a time."""
+    evaluator = sealapi.Evaluator(seal_context())
+    out = np.empty_like(polys)
+    for start in range(0, polys.shape[0], POLYNOMIALS_PER_CIPHERTEXT):
+        batch = polys[start : start + POLYNOMIALS_PER_CIPHERTEXT]
+        padded = batch if batch.shape[0] >= 2 else np.concatenate([batch, batch])
+        ciphertext = as_ciphertext(padded, is_ntt_form=not to_ntt)
+        if to_ntt:
+            evaluator.transform_to_ntt_inplace(ciphertext)
+        else:
+            evaluator.transform_from_ntt_inplace(ciphertext)
+        transformed = seal_io.parse_ciphertext(seal_io.save_bytes(ciphertext)).data
+        out[start : start + batch.shape[0]] = transformed[: batch.shape[0]]
+    return out
+
+
+def blob_bytes(
+    key_id: bytes, length: int, ciphertexts: np.ndarray, witness: Sequence[bytes] | None = None
+) -> bytes:
+    """Serialise coefficients of shape (count, 2, primes, N) into the canonical blob format; with `witness`
+    (one sealed share per key party, crypto.wellformed), a hospital's upload of format WITNESS_VERSION."""
+    parms_id = tuple(seal_context().first_parms_id())
+    version = BLOB_VERSION if witness is None else WITNESS_VERSION
+    parts = [BLOB_HEADER.pack(BLOB_MAGIC, version, PARAMS_ID, key_id, length, ciphertexts.shape[0])]
     for data in ciphertexts:
         stream = seal_io.ciphertext_bytes(seal_io.CiphertextData(parms_id, True, SCALE, data))
         parts += [LENGTH_PREFIX.pack(len(stream)), stream]
+    if witness is not None:
+        parts.append(WITNESS_COUNT.pack(len(witness)))
+        for sealed in witness:
+            parts += [LENGTH_PREFIX.pack(len(sealed)), sealed]
     return b"".join(parts)
 
 
@@ -292,8 +402,10 @@ def parse_blob(
     magic, version, params_id, blob_key_id, length, count = BLOB_HEADER.unpack_from(view)
     if magic != BLOB_MAGIC:
         raise CiphertextError("not a DecentraHealth ciphertext blob (bad magic bytes)")
-    if version != BLOB_VERSION:
-        raise CiphertextError(f"unsupported blob format version {version} (this portal reads {BLOB_VERSION})")
+    if version not in (BLOB_VERSION, WITNESS_VERSION):
+        raise CiphertextError(
+            f"unsupported blob format version {version} (this portal reads {BLOB_VERSION} and {WITNESS_VERSION})"
+        )
     if params_id != PARAMS_ID:
         raise CiphertextError(
             f"made with other CKKS parameters (parameter set {params_id}, expected {PARAMS_ID})"
@@ -323,9 +435,33 @@ def parse_blob(
             raise CiphertextError(f"truncated: ciphertext {index + 1} of {count} is cut short")
         ciphertexts[index] = _check_ciphertext(view[offset : offset + size], index)
         offset += size
-    if offset != len(view):
+    witness = _witness_section(view, offset) if version == WITNESS_VERSION else None
+    if witness is None and offset != len(view):
         raise CiphertextError(f"{len(view) - offset} unexpected bytes after the last ciphertext")
-    return ParsedBlob(blob_key_id, length, ciphertexts)
+    return ParsedBlob(blob_key_id, length, ciphertexts, witness)
+
+
+def _witness_section(view: memoryview, offset: int) -> tuple[bytes, ...]:
+    """The sealed shares after the ciphertexts (their contents only the key parties can open and check)."""
+    if offset + WITNESS_COUNT.size > len(view):
+        raise CiphertextError("truncated: the witness section (sealed shares for the key parties) is missing")
+    (parties,) = WITNESS_COUNT.unpack_from(view, offset)
+    if not 2 <= parties <= MAX_KEY_PARTIES:
+        raise CiphertextError(f"the witness section names {parties} key parties (2 to {MAX_KEY_PARTIES})")
+    offset += WITNESS_COUNT.size
+    sealed = []
+    for party in range(parties):
+        if offset + LENGTH_PREFIX.size > len(view):
+            raise CiphertextError(f"truncated: the share for key party {party} is missing")
+        (size,) = LENGTH_PREFIX.unpack_from(view, offset)
+        offset += LENGTH_PREFIX.size
+        if offset + size > len(view):
+            raise CiphertextError(f"truncated: the share for key party {party} is cut short")
+        sealed.append(bytes(view[offset : offset + size]))
+        offset += size
+    if offset != len(view):
+        raise CiphertextError(f"{len(view) - offset} unexpected bytes after the witness section")
+    return tuple(sealed)
 
 
 def _check_ciphertext(stream: memoryview, index: int) -> np.ndarray:

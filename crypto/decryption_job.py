@@ -8,7 +8,10 @@ round, signed by that hospital's own signing key over (round, the blob's SHA-256
 signers are distinct and at least max(min_hospitals, MIN_HOSPITALS) of them; the party recomputes the sum itself.
 So a portal cannot have a ciphertext of its own making opened (it holds no hospital's key), nor one hospital's
 update alone (a sum of one, or one upload beside encryptions of zero under other names, needs other hospitals'
-signatures). A key also opens one sum per round and a bounded amount in all (KeyLedger beside the share): the
+signatures). Every blob also carries a witness: shares of its encryption randomness sealed to each party, from
+which the parties check together, before any share of the key is used, that each ciphertext is a well-formed
+encryption (crypto.wellformed; check_projections), so a hospital's crafted ciphertext is refused and named. A
+key also opens one sum per round and a bounded amount in all (KeyLedger beside the share): the
 portal cannot open two subsets of a round's uploads and subtract them, nor spend the smudging noise's budget.
 """
 
@@ -17,11 +20,15 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from crypto import ckks, threshold
+import numpy as np
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+
+from crypto import ckks, threshold, wellformed
 from protocol import signing
 
 JOB_FILE = "job.json"
@@ -33,6 +40,14 @@ LEDGER_FILE = "decryptions.json"
 
 class KeyPartyRefusal(Exception):
     """A key party refuses a job (bad blob, unsigned or too few hospitals, sum digest mismatch, no key share)."""
+
+
+class UploadRefused(KeyPartyRefusal):
+    """One signed upload of the job is not a well-formed encryption: the job without it may be opened."""
+
+    def __init__(self, message: str, upload: int):
+        super().__init__(message)
+        self.upload = upload
 
 
 @dataclass(frozen=True)
@@ -82,13 +97,32 @@ class JobTerms:
 
 
 @dataclass(frozen=True)
+class PartyWitness:
+    """What a key party needs to check the hospitals' witnesses: its index among `parties`, its witness key
+    (crypto.wellformed) and the committee's pk1 (data primes, NTT form)."""
+
+    index: int
+    parties: int
+    key: X25519PrivateKey
+    pk1: np.ndarray
+
+
+@dataclass(frozen=True)
 class CheckedJob:
-    """A job as a key party accepted it: the round, how many hospitals' uploads, and their sum."""
+    """A job as a key party accepted it: the round, its signed uploads, their sum, and this party's shares of
+    each upload's projections (hospitals, count, 2, primes, ROWS), which the parties open together and check
+    (crypto.wellformed) before any share of the key is used."""
 
     round_id: int
-    hospitals: int
+    submissions: tuple[SignedUpload, ...]
     sum_digest: str
     total: ckks.ParsedBlob
+    projection_shares: np.ndarray
+    projection_seconds: float  # the time this party spent computing its projection shares
+
+    @property
+    def hospitals(self) -> int:
+        return len(self.submissions)
 
 
 def write_job(
@@ -166,9 +200,31 @@ def check_signatures(terms: JobTerms, digests: Sequence[str], trusted: dict[str,
         signers.add(signer.lower())
 
 
-def load_job(job_dir: Path, trusted: dict[str, str] | None = None) -> CheckedJob:
+def _projection_share(name: str, blob: bytes, parsed: ckks.ParsedBlob, party: PartyWitness) -> np.ndarray:
+    """This party's share of the blob's projections, from the share of u sealed to it in the blob."""
+    if parsed.witness is None:
+        raise KeyPartyRefusal(
+            f"blob {name} refused: it carries no witness (shares of its encryption randomness for the key "
+            "parties), so nothing shows it is a well-formed encryption"
+        )
+    if len(parsed.witness) != party.parties:
+        raise KeyPartyRefusal(
+            f"blob {name} refused: its witness holds shares for {len(parsed.witness)} key parties, the "
+            f"committee has {party.parties}"
+        )
+    try:
+        opened = wellformed.open_share(parsed.witness[party.index], party.key, parsed.key_id, party.index)
+        share = wellformed.read_share(opened, parsed.count)
+    except wellformed.WitnessError as exc:
+        raise KeyPartyRefusal(f"blob {name} refused: {exc}") from exc
+    matrix = wellformed.projection(hashlib.sha256(blob).hexdigest())
+    return wellformed.projection_share(share, parsed.ciphertexts, party.pk1, party.index == 0, matrix)
+
+
+def load_job(job_dir: Path, party: PartyWitness, trusted: dict[str, str] | None = None) -> CheckedJob:
     """Read a job, check every blob and its signature (by a `trusted` hospital, when given), recompute the sum
-    and compare its digest with the portal's; returns the checked job."""
+    and compare its digest with the portal's, and compute this party's shares of every blob's projections;
+    returns the checked job."""
     try:
         job = json.loads((job_dir / JOB_FILE).read_text())
         if job.get("format") != JOB_FORMAT:
@@ -187,6 +243,7 @@ def load_job(job_dir: Path, trusted: dict[str, str] | None = None) -> CheckedJob
         raise KeyPartyRefusal(f"the job sums {len(names)} ciphertexts, more than {ckks.MAX_SUMMANDS}")
     max_bytes = ckks.blob_size(length)
     digests: list[str] = []
+    projections: list[np.ndarray] = []
     total = None
     for name in names:  # one blob in memory at a time
         try:
@@ -203,13 +260,43 @@ def load_job(job_dir: Path, trusted: dict[str, str] | None = None) -> CheckedJob
         else:
             ckks.add_mod(total, parsed.ciphertexts)
     check_signatures(terms, digests, trusted)
+    started = time.perf_counter()
+    for name in names:  # signed uploads only: now their witnesses
+        blob = (job_dir / name).read_bytes()
+        projections.append(_projection_share(name, blob, ckks.parse_blob(public_context, blob), party))
+    projection_seconds = time.perf_counter() - started
     digest = ckks.blob_digest(ckks.blob_bytes(parsed.key_id, length, total))
     if digest != expected_digest:
         raise KeyPartyRefusal(
             f"the portal's sum digest {expected_digest} differs from the sum recomputed here "
             f"({digest}); refusing to decrypt"
         )
-    return CheckedJob(terms.round_id, len(names), digest, ckks.ParsedBlob(parsed.key_id, length, total))
+    return CheckedJob(
+        terms.round_id,
+        terms.submissions,
+        digest,
+        ckks.ParsedBlob(parsed.key_id, length, total),
+        np.stack(projections),
+        projection_seconds,
+    )
+
+
+def check_projections(job: CheckedJob, opened: np.ndarray) -> list[list[tuple[float, float]]]:
+    """Refuses (KeyPartyRefusal, naming the hospital) a job with an upload whose opened projections
+    (the sum of every party's projection_shares) are not an honest encryption's; returns, per hospital and
+    ciphertext, the bounds on ||u||^2 and ||e1||^2 they prove (for the smudging budget)."""
+    proven = []
+    for number, (submission, projections) in enumerate(zip(job.submissions, opened, strict=True)):
+        norms = wellformed.ProjectionNorms.of(wellformed.lift(projections))
+        reason = norms.refusal()
+        if reason:
+            raise UploadRefused(
+                f"{submission.hospital}'s upload (signed by {submission.signer}) refused: {reason}; no share of "
+                "the key was used",
+                number,
+            )
+        proven.append(norms.proven_squares())
+    return proven
 
 
 class KeyLedger:
@@ -226,18 +313,21 @@ class KeyLedger:
             return []
         return list(json.loads(self.path.read_text())["decryptions"])
 
-    def charge(self, job: CheckedJob, parties: int) -> float:
-        """Records one attempt at opening `job`; raises KeyPartyRefusal for a second sum of its round or a job
-        the budget no longer covers. Returns the leakage charged."""
-        entries = self.entries()
-        for entry in entries:
+    def check_round(self, job: CheckedJob) -> None:
+        """Raises KeyPartyRefusal when this key opened another sum of the job's round."""
+        for entry in self.entries():
             if entry["round"] == job.round_id and entry["sum_digest"] != job.sum_digest:
                 raise KeyPartyRefusal(
                     f"this key already opened another sum of round {job.round_id} ({entry['sum_digest'][:16]}...,"
                     f" {entry['hospitals']} hospitals); a key opens one sum per round (two would give their "
                     "difference)"
                 )
-        leakage = threshold.decryption_leakage(job.total.count, job.hospitals, parties)
+
+    def charge(self, job: CheckedJob, leakage: float) -> float:
+        """Records one attempt at opening `job`, spending `leakage` (crypto.threshold.decryption_leakage);
+        raises KeyPartyRefusal for a second sum of its round or a job the budget no longer covers."""
+        self.check_round(job)
+        entries = self.entries()
         spent = sum(float(entry["leakage"]) for entry in entries)
         if spent + leakage > threshold.KEY_LEAKAGE_BUDGET:
             raise KeyPartyRefusal(

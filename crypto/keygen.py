@@ -28,25 +28,20 @@ from pathlib import Path
 import numpy as np
 import tenseal.sealapi as sealapi
 
-from crypto import ckks, seal_io
+from crypto import ckks, seal_io, wellformed
 
 SECRET_SHARE_FILE = "secret_share.seal"
 CONTRIBUTION_FILE = "contribution.bin"
 COMMITMENT_FILE = "commitment.json"
 COMMON_POLYNOMIAL_DOMAIN = b"decentrahealth/ckks-common-a/v1"
 CONTRIBUTION_MAGIC = b"DHKC"
-CONTRIBUTION_VERSION = 1
-CONTRIBUTION_HEADER = struct.Struct("<4sHH32s32s")  # magic, version, parameter set, sha256(seed), nonce
+CONTRIBUTION_VERSION = 2  # 1 had no witness key
+# magic, version, parameter set, sha256(seed), nonce, the party's witness key (crypto.wellformed)
+CONTRIBUTION_HEADER = struct.Struct("<4sHH32s32s32s")
 
 
 class KeyGenError(ValueError):
     """A key-generation input is refused (bad commitment, other seed, other parameters, ...)."""
-
-
-def mulmod(a: np.ndarray, b: np.ndarray, primes: np.ndarray) -> np.ndarray:
-    """a * b mod q_j for uint64 arrays of shape (primes, N); 60-bit products need Python integers."""
-    product = (a.astype(object) * b.astype(object)) % primes.astype(object)[:, None]
-    return product.astype(np.uint64)
 
 
 def common_polynomial(seed: bytes) -> np.ndarray:
@@ -68,15 +63,22 @@ def common_polynomial(seed: bytes) -> np.ndarray:
 
 @dataclass(frozen=True)
 class Contribution:
-    """A party's public contribution b_i (NTT form, shape (3, N)) bound to the seed and a fresh nonce."""
+    """A party's public contribution b_i (NTT form, shape (3, N)) bound to the seed and a fresh nonce, and the
+    public key hospitals seal this party's share of their encryption randomness to (crypto.wellformed)."""
 
     seed_digest: bytes
     nonce: bytes
     b: np.ndarray
+    witness_key: bytes
 
     def to_bytes(self) -> bytes:
         header = CONTRIBUTION_HEADER.pack(
-            CONTRIBUTION_MAGIC, CONTRIBUTION_VERSION, ckks.PARAMS_ID, self.seed_digest, self.nonce
+            CONTRIBUTION_MAGIC,
+            CONTRIBUTION_VERSION,
+            ckks.PARAMS_ID,
+            self.seed_digest,
+            self.nonce,
+            self.witness_key,
         )
         return header + np.ascontiguousarray(self.b, dtype="<u8").tobytes()
 
@@ -85,7 +87,7 @@ class Contribution:
         shape = (len(ckks.key_primes()), ckks.POLY_MODULUS_DEGREE)
         if len(raw) != CONTRIBUTION_HEADER.size + 8 * shape[0] * shape[1]:
             raise KeyGenError(f"a contribution has {len(raw)} bytes, not the expected size")
-        magic, version, params_id, seed_digest, nonce = CONTRIBUTION_HEADER.unpack_from(raw)
+        magic, version, params_id, seed_digest, nonce, witness_key = CONTRIBUTION_HEADER.unpack_from(raw)
         if magic != CONTRIBUTION_MAGIC or version != CONTRIBUTION_VERSION:
             raise KeyGenError("not a key contribution of this format")
         if params_id != ckks.PARAMS_ID:
@@ -93,7 +95,7 @@ class Contribution:
         b = np.frombuffer(raw, dtype="<u8", offset=CONTRIBUTION_HEADER.size).reshape(shape)
         if not (b < ckks.key_primes()[:, None]).all():
             raise KeyGenError("a contribution's coefficients are out of range")
-        return cls(seed_digest, nonce, b)
+        return cls(seed_digest, nonce, b, witness_key)
 
 
 def commitment(contribution: bytes) -> str:
@@ -111,7 +113,7 @@ def _write_private(path: Path, data: bytes) -> None:
 def generate_share(party_dir: Path | str, seed: bytes) -> str:
     """Make this party's secret share and public contribution in `party_dir`; returns the commitment.
 
-    Writes secret_share.seal (mode 0600, never leaves the directory), contribution.bin (revealed after
+    Writes secret_share.seal and witness.key (mode 0600, never leave the directory), contribution.bin (revealed after
     every party has committed) and commitment.json (published first).
     """
     party_dir = Path(party_dir)
@@ -129,8 +131,11 @@ def generate_share(party_dir: Path | str, seed: bytes) -> str:
     s_ntt = secret.data.reshape(len(primes), ckks.POLY_MODULUS_DEGREE)
     a = common_polynomial(seed)
     difference = (pk1 + (primes[:, None] - a)) % primes[:, None]  # pk1 - a mod q, no uint64 underflow
-    b = (pk0 + mulmod(difference, s_ntt, primes)) % primes[:, None]
-    contribution = Contribution(hashlib.sha256(seed).digest(), secrets.token_bytes(32), b).to_bytes()
+    b = (pk0 + ckks.mulmod(difference, s_ntt, primes)) % primes[:, None]
+    witness_key = wellformed.create_witness_key(party_dir)
+    contribution = Contribution(
+        hashlib.sha256(seed).digest(), secrets.token_bytes(32), b, witness_key
+    ).to_bytes()
     _write_private(party_dir / SECRET_SHARE_FILE, seal_io.plaintext_bytes(secret))
     (party_dir / CONTRIBUTION_FILE).write_bytes(contribution)
     digest = commitment(contribution)

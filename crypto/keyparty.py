@@ -47,13 +47,21 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
 
-from crypto import ckks, keygen, partytls, threshold
-from crypto.decryption_job import KeyLedger, KeyPartyRefusal, load_job, read_trusted_hospitals
+from crypto import ckks, keygen, partytls, threshold, wellformed
+from crypto.decryption_job import (
+    KeyLedger,
+    KeyPartyRefusal,
+    PartyWitness,
+    UploadRefused,
+    check_projections,
+    load_job,
+    read_trusted_hospitals,
+)
 
 EXIT_REFUSED = 3
 EXIT_PEER_REFUSED = 4  # a peer's TLS certificate was not issued by the identity registered for its index
@@ -185,14 +193,17 @@ def _listen_on(mpc, host: str) -> None:
     loop.create_server = create_server_on_host
 
 
-def open_sum(
-    shares: np.ndarray,
+def open_sums(
+    first: np.ndarray,
+    then: Callable[[np.ndarray], np.ndarray],
     index: int,
     peers: Sequence[str],
     tls_dir: Path | None = None,
     listen: str = "",
-) -> tuple[np.ndarray, int]:
-    """Input this party's shares (count, primes, N) to the MPC; returns the opened sum and bytes sent.
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """Two openings in one MPC session: the sum over the parties of `first`, then the sum of `then(opened first)`;
+    arrays of residues of shape (rows, primes, columns). `then` may raise KeyPartyRefusal (every party computes
+    the same from the same opened values, so all stop there together). Returns both opened sums and bytes sent.
 
     peers: every party's host:port in index order (the others connect to peers[index]). tls_dir: MPyC's TLS
     files in tls_dir/.config (crypto.partytls); this process then works in tls_dir. listen: host:port this
@@ -216,14 +227,12 @@ def open_sum(
     _listen_on(mpc, listen_host)
     _install_batched_share_randomness()
     primes = ckks.data_primes()
-    count = shares.shape[0]
 
-    async def protocol() -> tuple[np.ndarray, int]:
-        await mpc.start()
+    async def open_sum(shares: np.ndarray) -> np.ndarray:
         opened = np.empty_like(shares)
         for j, prime in enumerate(primes.tolist()):
             field = mpc.SecFld(prime)
-            for start in range(0, count, CIPHERTEXTS_PER_ROUND):
+            for start in range(0, shares.shape[0], CIPHERTEXTS_PER_ROUND):
                 block = shares[start : start + CIPHERTEXTS_PER_ROUND, j]
                 # MPyC arrays of a 60-bit field hold Python integers and must be writable.
                 inputs = mpc.input(field.array(block.reshape(-1).astype(object)))
@@ -234,9 +243,20 @@ def open_sum(
                 opened[start : start + block.shape[0], j] = np.asarray(
                     result.value.astype(np.uint64)
                 ).reshape(block.shape)
+        return opened
+
+    async def protocol() -> tuple[np.ndarray, np.ndarray, int]:
+        await mpc.start()
+        opened_first = await open_sum(first)
+        try:
+            second = then(opened_first)
+        except KeyPartyRefusal:
+            await mpc.shutdown()
+            raise
+        opened_second = await open_sum(second)
         sent = sum(peer.protocol.nbytes_sent for peer in mpc.parties if peer.pid != mpc.pid)
         await mpc.shutdown()
-        return opened, sent
+        return opened_first, opened_second, sent
 
     return mpc.run(protocol())
 
@@ -252,21 +272,41 @@ def run_decryption(
 ) -> dict:
     """One party's whole part of a job; writes result-party{index}.npy and report-party{index}.json. With
     `trusted_hospitals` (crypto.decryption_job.read_trusted_hospitals), only those hospitals' uploads open."""
-    job_dir, party_dir = Path(job_dir).resolve(), Path(party_dir).resolve()  # open_sum may change directory
+    job_dir, party_dir = Path(job_dir).resolve(), Path(party_dir).resolve()  # open_sums may change directory
     started = time.perf_counter()
     trusted = read_trusted_hospitals(trusted_hospitals) if trusted_hospitals is not None else None
-    job = load_job(job_dir, trusted)
-    summed = job.total
     try:
         secret_share = keygen.load_secret_share(party_dir)
-    except keygen.KeyGenError as exc:
+        public_key = ckks.load_public_context((job_dir / "public_context.bin").read_bytes()).public_key
+        witness = PartyWitness(
+            index,
+            len(peers),
+            wellformed.load_witness_key(party_dir),
+            public_key[1, : len(ckks.data_primes())],
+        )
+    except (keygen.KeyGenError, wellformed.WitnessError, OSError, ValueError) as exc:
         raise KeyPartyRefusal(str(exc)) from exc
-    leakage = KeyLedger(party_dir).charge(job, len(peers))
+    job = load_job(job_dir, witness, trusted)
+    summed = job.total
+    ledger = KeyLedger(party_dir)
+    ledger.check_round(job)
     checked = time.perf_counter()
-    shares = threshold.decryption_share(secret_share, summed.ciphertexts, index, len(peers))
-    local = time.perf_counter()
-    opened, sent = open_sum(shares, index, peers, tls_dir=tls_dir, listen=listen)
+    spent: list[float] = []
+    moments: list[float] = []
+
+    def decryption_share(opened_projections: np.ndarray) -> np.ndarray:
+        # Only once every upload is shown well formed does this party's share of the key enter the MPC.
+        moments.append(time.perf_counter())
+        proven = check_projections(job, opened_projections.reshape(job.projection_shares.shape))
+        spent.append(ledger.charge(job, threshold.decryption_leakage(proven, len(peers))))
+        share = threshold.decryption_share(secret_share, summed.ciphertexts, index, len(peers))
+        moments.append(time.perf_counter())
+        return share
+
+    projections = job.projection_shares.reshape(-1, *job.projection_shares.shape[-2:])
+    _, opened, sent = open_sums(projections, decryption_share, index, peers, tls_dir=tls_dir, listen=listen)
     mpc_done = time.perf_counter()
+    leakage = spent[0]
     values = threshold.decode(opened, summed.length)
     result_path = job_dir / f"result-party{index}.npy"
     partial_path = result_path.with_suffix(".partial.npy")
@@ -278,9 +318,11 @@ def run_decryption(
         "ciphertexts": summed.count,
         "hospitals": job.hospitals,
         "leakage": leakage,
-        "check_and_sum_s": checked - started,
-        "share_s": local - checked,
-        "mpc_s": mpc_done - local,
+        "check_and_sum_s": checked - started,  # signatures, the sum and the projection shares
+        "projection_s": job.projection_seconds,
+        "projection_mpc_s": moments[0] - checked,
+        "share_s": moments[1] - moments[0],
+        "mpc_s": mpc_done - moments[1],
         "total_s": time.perf_counter() - started,
         "mpc_bytes_sent": sent,
         "tls": tls_dir is not None,
@@ -288,6 +330,11 @@ def run_decryption(
     }
     (job_dir / f"report-party{index}.json").write_text(json.dumps(report, indent=2) + "\n")
     return report
+
+
+def refused_upload_file(index: int) -> str:
+    """Where party `index` notes, in the job folder, the upload it refused as not well formed."""
+    return f"refused-upload-party{index}.json"
 
 
 def peak_rss_bytes() -> int:
@@ -482,6 +529,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     except (KeyPartyRefusal, keygen.KeyGenError, partytls.CertificateError) as exc:
         print(f"keyparty: refused: {exc}", file=sys.stderr)
+        if isinstance(exc, UploadRefused):  # which upload, for the service to tell the portal
+            (args.job / refused_upload_file(args.index)).write_text(json.dumps({"upload": exc.upload}) + "\n")
         return EXIT_REFUSED
 
 

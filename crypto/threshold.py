@@ -10,7 +10,8 @@ SMUDGING_STD_TOTAL / sqrt(m)) reduced mod every prime, then put in NTT form, so 
 coefficient domain. How much that hides is a budget per key (docs/THREAT_MODEL.md, "Smudging"): the
 statistical distance between what the parties open and the same sums with a key-independent error is at most
 sqrt(sum over decryptions of n * B^2 / (4 sigma^2)), where n is the number of coefficients opened, B the bound
-on the error of the sum of H fresh ciphertexts (error_bound) and sigma the noise of the parties outside a
+on the key-dependent error of the summed ciphertexts, from the norms of their randomness that the hospitals
+proved to the parties (error_variance, crypto.wellformed), and sigma the noise of the parties outside a
 colluding minority. Each party refuses a decryption that would take a key past 2^-40 in all
 (decryption_leakage, KEY_LEAKAGE_BUDGET; crypto.decryption_job keeps the count beside the share).
 """
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Sequence
 
 import numpy as np
 import tenseal.sealapi as sealapi
@@ -26,43 +28,38 @@ import tenseal.sealapi as sealapi
 from crypto import ckks, seal_io
 
 SMUDGING_STD_TOTAL = 2.0**65
-# SEAL's error distribution (centred, std 3.2) and a tail of 13 standard deviations: the error of a sum of
-# fresh ciphertexts (a sum of thousands of independent products, near Gaussian) exceeds it with probability
-# below 2^-120 per coefficient.
-SEAL_ERROR_STD = 3.2
+# SEAL's error distribution (centred, std 3.2) and a tail of 13 standard deviations: a sub-Gaussian coefficient
+# exceeds 13 times its variance proxy's square root with probability below 2^-120.
+SEAL_ERROR_STD = ckks.ERROR_STD
 ERROR_TAIL_STDS = 13.0
 # The statistical distance one key may spend over every coefficient of every decryption it serves, squared.
 TARGET_DISTANCE = 2.0**-40
 KEY_LEAKAGE_BUDGET = TARGET_DISTANCE**2
-# SEAL accepts ciphertexts of up to 16 polynomials, so one NTT call transforms 16 noise polynomials.
-POLYNOMIALS_PER_NTT = 16
 FINE_BITS = 24
 
 
-def error_bound(hospitals: int, parties: int) -> float:
-    """B: the bound on a coefficient of the decryption error of a sum of `hospitals` fresh ciphertexts under a
-    key of `parties` shares (s and e_pk sums of `parties` ternary secrets and SEAL errors).
-
-    Per ciphertext, e = -u * e_pk + e0 + e1 * s with u ternary (variance 2/3): each product's coefficient sums N
-    products, so var = sigma_e^2 (1 + N (2/3) m + N (2 m / 3)); a sum of H ciphertexts has H times that."""
-    variance = SEAL_ERROR_STD**2 * (1 + 4 / 3 * ckks.POLY_MODULUS_DEGREE * parties)
-    return ERROR_TAIL_STDS * math.sqrt(hospitals * variance)
+def error_variance(u_squared: float, e_squared: float, parties: int) -> float:
+    """The variance proxy of one coefficient of the key-dependent error -e_pk * u + e1 * s of a ciphertext whose
+    u and e1 have squared norms at most `u_squared` and `e_squared` (what crypto.wellformed proves), whatever
+    else they are: e_pk is a sum of `parties` SEAL errors (sub-Gaussian, std 3.2) and s a sum of `parties`
+    ternary secrets (each product term in [-|e1_k|, |e1_k|], Hoeffding)."""
+    return parties * (SEAL_ERROR_STD**2 * u_squared + e_squared)
 
 
-def decryption_leakage(ciphertexts: int, hospitals: int, parties: int) -> float:
-    """The squared statistical distance one decryption spends: n B^2 / (4 sigma^2) (Pinsker on the Gaussians'
-    KL divergence n B^2 / (2 sigma^2)), sigma the noise of the parties outside a colluding minority of
-    (parties - 1) // 2, who know their own noise."""
+def decryption_leakage(proven: Sequence[Sequence[tuple[float, float]]], parties: int) -> float:
+    """The squared statistical distance one decryption spends: sum over the opened ciphertexts of
+    N B^2 / (4 sigma^2) (Pinsker on the Gaussians' KL divergence N B^2 / (2 sigma^2)), B = ERROR_TAIL_STDS
+    standard deviations of the summed ciphertexts' error and sigma the noise of the parties outside a
+    colluding minority of (parties - 1) // 2, who know their own noise. `proven[h][j]`: the bounds on
+    (||u||^2, ||e1||^2) of hospital h's ciphertext j (crypto.wellformed.ProjectionNorms.proven_squares)."""
     honest = parties - (parties - 1) // 2
     sigma = SMUDGING_STD_TOTAL * math.sqrt(honest / parties)
-    coefficients = ciphertexts * ckks.POLY_MODULUS_DEGREE
-    return coefficients * error_bound(hospitals, parties) ** 2 / (4 * sigma**2)
-
-
-def _ciphertext(data: np.ndarray, is_ntt_form: bool = True) -> sealapi.Ciphertext:
-    parms_id = tuple(ckks.seal_context().first_parms_id())
-    stream = seal_io.ciphertext_bytes(seal_io.CiphertextData(parms_id, is_ntt_form, ckks.SCALE, data))
-    return seal_io.load_into(sealapi.Ciphertext(), ckks.seal_context(), stream)
+    leakage = 0.0
+    for column in zip(*proven, strict=True):  # one ciphertext position, all hospitals
+        variance = sum(error_variance(u, e, parties) for u, e in column)
+        bound = ERROR_TAIL_STDS * math.sqrt(variance)
+        leakage += ckks.POLY_MODULUS_DEGREE * bound**2 / (4 * sigma**2)
+    return leakage
 
 
 def partial_decryption(
@@ -77,7 +74,7 @@ def partial_decryption(
     shares = np.empty((ciphertexts.shape[0], *ciphertexts.shape[2:]), dtype=np.uint64)
     for index, data in enumerate(ciphertexts):
         plaintext = sealapi.Plaintext()
-        decryptor.decrypt(_ciphertext(data), plaintext)  # c0 + c1 * s_i
+        decryptor.decrypt(ckks.as_ciphertext(data), plaintext)  # c0 + c1 * s_i
         share = seal_io.parse_plaintext(seal_io.save_bytes(plaintext)).data.reshape(shares.shape[1:])
         shares[index] = share if include_c0 else (share + (primes - data[0])) % primes
     return shares
@@ -109,22 +106,11 @@ def gaussian_integers(count: int, std: float) -> np.ndarray:
 def smudging_noise(count: int, parties: int) -> np.ndarray:
     """This party's smudging noise for `count` ciphertexts, NTT form, shape (count, primes, N), uint64."""
     primes = ckks.data_primes()
-    degree = ckks.POLY_MODULUS_DEGREE
-    evaluator = sealapi.Evaluator(ckks.seal_context())
-    noise = np.empty((count, len(primes), degree), dtype=np.uint64)
-    for start in range(0, count, POLYNOMIALS_PER_NTT):
-        # Polynomials per SEAL ciphertext: at least 2 (a ciphertext's minimum), padded with extra noise.
-        batch = min(count - start, POLYNOMIALS_PER_NTT)
-        size = max(batch, 2)
-        integers = gaussian_integers(size * degree, SMUDGING_STD_TOTAL / math.sqrt(parties))
-        residues = np.stack([(integers % int(prime)).astype(np.uint64) for prime in primes.tolist()])
-        ciphertext = _ciphertext(
-            residues.reshape(len(primes), size, degree).transpose(1, 0, 2), is_ntt_form=False
-        )
-        evaluator.transform_to_ntt_inplace(ciphertext)
-        transformed = seal_io.parse_ciphertext(seal_io.save_bytes(ciphertext)).data
-        noise[start : start + batch] = transformed[:batch]
-    return noise
+    integers = gaussian_integers(count * ckks.POLY_MODULUS_DEGREE, SMUDGING_STD_TOTAL / math.sqrt(parties))
+    residues = np.stack([(integers % int(prime)).astype(np.uint64) for prime in primes.tolist()])
+    return ckks.transform(
+        residues.reshape(len(primes), count, ckks.POLY_MODULUS_DEGREE).transpose(1, 0, 2), to_ntt=True
+    )
 
 
 def decryption_share(

@@ -56,7 +56,12 @@ class KeyPartyClient(PortalSession):
         )
         return response.json()
 
-    def post_failure(self, job_id: int, attempt: int, reason: str) -> dict[str, Any]:
-        return self.post_json(
-            f"/api/keyparty/jobs/{job_id}/failed/", {"attempt": attempt, "reason": reason[:500]}
-        )
+    def post_failure(
+        self, job_id: int, attempt: int, reason: str, refused_upload: int | None = None
+    ) -> dict[str, Any]:
+        """Reports a failed attempt; `refused_upload`: the upload this party found not well formed, if that
+        was the reason (the portal then leaves it out of a new job)."""
+        body: dict[str, Any] = {"attempt": attempt, "reason": reason[:500]}
+        if refused_upload is not None:
+            body["refused_upload"] = refused_upload
+        return self.post_json(f"/api/keyparty/jobs/{job_id}/failed/", body)

@@ -210,6 +210,7 @@ class KeyPartyService:
 
     def decrypt(self, item: dict[str, Any]) -> None:
         job_id, attempt = int(item["job"]), int(item["attempt"])
+        description: dict[str, Any] = {}
         try:
             description = self.client.job(job_id)
             if description["state"] != "pending" or description["attempt"] != attempt:
@@ -231,11 +232,23 @@ class KeyPartyService:
         if reason:
             log.error("job %s attempt %s failed here: %s", job_id, attempt, reason)
             self.set_status("idle", error=f"job {job_id}: {reason}")
-            self._report_failure(job_id, attempt, reason)
+            self._report_failure(job_id, attempt, reason, self._refused_upload(job_id, description))
 
-    def _report_failure(self, job_id: int, attempt: int, reason: str) -> None:
+    def _refused_upload(self, job_id: int, description: dict[str, Any]) -> int | None:
+        """The upload the attempt's MPC process refused as not well formed, if it did."""
         try:
-            self.client.post_failure(job_id, attempt, reason)
+            path = (
+                self.home / JOBS_DIR / str(job_id) / keyparty.refused_upload_file(int(description["index"]))
+            )
+            return int(json.loads(path.read_text())["upload"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
+    def _report_failure(
+        self, job_id: int, attempt: int, reason: str, refused_upload: int | None = None
+    ) -> None:
+        try:
+            self.client.post_failure(job_id, attempt, reason, refused_upload)
         except PortalError as exc:  # the attempt moved on meanwhile (another party reported first): fine
             log.info("job %s attempt %s: failure not recorded: %s", job_id, attempt, exc.detail)
         except requests.RequestException as exc:
@@ -316,6 +329,7 @@ class KeyPartyService:
         log_path = job_dir / f"attempt-{attempt}.log"
         result_path = job_dir / f"result-party{index}.npy"
         result_path.unlink(missing_ok=True)
+        (job_dir / keyparty.refused_upload_file(index)).unlink(missing_ok=True)
         seconds = max(1.0, float(description["seconds_left"]) - DEADLINE_MARGIN_SECONDS)
         log.info(
             "job %s attempt %s: MPC as party %s of %s with %s (TLS), at most %.0f s",

@@ -6,7 +6,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from crypto import ckks, plain
+from crypto import ckks, plain, wellformed
 from node.client import PortalClient
 from protocol.node_task import ProtectionMaterial
 
@@ -40,7 +40,8 @@ def protect(
         return plain.encode(weighted_delta)
     if material.scheme == "ckks":
         context = _public_context(client, material.public_context_url, material.key_id)
-        return ckks.encrypt_vector(context, weighted_delta)
+        keys = [bytes.fromhex(key) for key in material.witness_keys]
+        return wellformed.encrypt_vector(context, weighted_delta, keys)
     raise ValueError(
         f"this node does not support the protection scheme {material.scheme!r}: update the node software"
     )

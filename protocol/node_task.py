@@ -60,10 +60,13 @@ class ProtectionMaterial(Message):
     scheme: str
     key_id: str | None = None  # ckks: the joint key's id, checked against the downloaded public context
     public_context_url: str | None = None  # ckks: where to download the public context
+    # ckks: the key parties' witness keys (hex X25519, in party order), to seal each its share of the encryption
+    # randomness to (crypto.wellformed); they come from the parties' contributions, like the joint key.
+    witness_keys: list[str] | None = None
 
     def __post_init__(self) -> None:
         if self.scheme == "ckks":
-            for name in ("key_id", "public_context_url"):
+            for name in ("key_id", "public_context_url", "witness_keys"):
                 if getattr(self, name) is None:
                     raise ProtocolError(name, "is required by the ckks scheme")
 

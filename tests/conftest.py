@@ -176,6 +176,16 @@ def submit_signed(hospital: Hospital, round_id: int, blob: bytes, num_samples: i
     collecting.submit_update(hospital, round_id, [blob], num_samples, {}, None, signature=signature)
 
 
+def encrypt_for(committee, vector: np.ndarray) -> bytes:
+    """An update as a node encrypts it under the committee's key: the ciphertexts and a witness share sealed to
+    each key party (crypto.wellformed)."""
+    from committee import selectors as committee_selectors
+    from crypto import wellformed
+
+    keys = [bytes.fromhex(key) for key in committee_selectors.witness_keys(committee)]
+    return wellformed.encrypt_vector(committee_selectors.public_context(committee), vector, keys)
+
+
 def plain_update(model: GlobalModel, scale: float = 0.0) -> bytes:
     return plain.encode(np.full(model.architecture.parameter_count, scale))
 
@@ -199,16 +209,28 @@ def committee_shares(tmp_path_factory):
 
 @pytest.fixture
 def key_committee(db, committee_shares):
-    """An active committee with the joint public key of committee_shares and no enrolled parties: for tests of
-    what the portal checks and sums. Decryption needs key-party services: demo.committee starts real ones."""
-    from committee.models import KeyCommittee
-    from crypto import ckks
+    """An active committee with the joint public key of committee_shares, its parties' contributions and no
+    enrolled parties: for tests of what the portal checks and sums. Decryption needs key-party services:
+    demo.committee starts real ones."""
+    from committee.models import CommitteeMember, KeyCommittee, KeyParty
+    from crypto import ckks, keygen
     from registry import blobstore
 
-    public_context, _party_dirs = committee_shares
-    return KeyCommittee.objects.create(
+    public_context, party_dirs = committee_shares
+    committee = KeyCommittee.objects.create(
         state=KeyCommittee.State.ACTIVE,
         seed="00",
         key_id=ckks.key_id(public_context),
         public_context_digest=blobstore.put_bytes(public_context),
     )
+    for index, party_dir in enumerate(party_dirs):
+        party, _ = KeyParty.objects.get_or_create(name=f"shares-{index}")
+        contribution = (party_dir / keygen.CONTRIBUTION_FILE).read_bytes()
+        CommitteeMember.objects.create(
+            committee=committee,
+            party=party,
+            index=index,
+            commitment=keygen.commitment(contribution),
+            contribution_digest=blobstore.put_bytes(contribution),
+        )
+    return committee

@@ -8,12 +8,69 @@ import hashlib
 import itertools
 import secrets
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 from eth_account import Account
 
-from crypto import ckks, decryption_job
+from crypto import ckks, decryption_job, keygen, wellformed
 from protocol import signing
+
+
+@dataclass(frozen=True)
+class LocalCommittee:
+    """A key committee made in one process (crypto.keygen.create_local_committee), for tests."""
+
+    public_context: bytes
+    party_dirs: tuple[Path, ...]
+
+    @classmethod
+    def make(cls, base_dir: Path, parties: int = 3) -> LocalCommittee:
+        public_context, party_dirs = keygen.create_local_committee(base_dir, parties)
+        return cls(public_context, tuple(party_dirs))
+
+    @property
+    def witness_keys(self) -> list[bytes]:
+        return [wellformed.witness_public_key(party_dir) for party_dir in self.party_dirs]
+
+    def encrypt(self, vector: np.ndarray) -> bytes:
+        """A hospital's upload: the ciphertexts and a witness share sealed to each party."""
+        return wellformed.encrypt_vector(self.public_context, vector, self.witness_keys)
+
+    def witness(self, index: int) -> decryption_job.PartyWitness:
+        public_key = ckks.load_public_context(self.public_context).public_key
+        return decryption_job.PartyWitness(
+            index,
+            len(self.party_dirs),
+            wellformed.load_witness_key(self.party_dirs[index]),
+            public_key[1, : len(ckks.data_primes())],
+        )
+
+
+def key_oracle_upload(
+    public_context: bytes, witness_keys: Sequence[bytes], length: int, u: np.ndarray | None = None
+) -> bytes:
+    """The review's key oracle as a hospital would upload it: ciphertexts (c0, c1) = (0, Delta) (Delta a
+    constant polynomial: the same value in every NTT slot), decrypting to Delta * s; with `u` (N,), shares of u
+    sealed to the parties as its witness (of its maker's choosing: no u makes it well formed)."""
+    primes = ckks.data_primes()
+    ciphertexts = np.zeros(
+        (ckks.ciphertext_count(length), 2, len(primes), ckks.POLY_MODULUS_DEGREE), np.uint64
+    )
+    for j, prime in enumerate(primes.tolist()):
+        ciphertexts[:, 1, j, :] = int(ckks.SCALE) % prime
+    key_id = ckks.load_public_context(public_context).key_id
+    witness = None
+    if u is not None:
+        randomness = np.tile(u, (ciphertexts.shape[0], 1))
+        shares = wellformed.split_randomness(randomness, len(witness_keys))
+        witness = [
+            wellformed.seal_share(share, key, key_id, party)
+            for party, (share, key) in enumerate(zip(shares, witness_keys, strict=True))
+        ]
+    return ckks.blob_bytes(key_id, length, ciphertexts, witness=witness)
+
 
 # Key shares shared by several tests record the rounds they opened (one sum per round): every job gets its own.
 _round_ids = itertools.count(secrets.randbelow(1 << 40) + 1)

@@ -9,8 +9,8 @@ import sys
 import numpy as np
 import pytest
 
-from crypto import ckks, keygen, keyparty, partytls
-from crypto.tests.signed_jobs import write_signed_job
+from crypto import ckks, keyparty, partytls
+from crypto.tests.signed_jobs import LocalCommittee, write_signed_job
 
 pytestmark = [pytest.mark.mpc]
 
@@ -18,23 +18,22 @@ LENGTH = 10_000  # three ciphertexts
 
 
 @pytest.fixture(scope="module")
-def committee(tmp_path_factory):
-    return keygen.create_local_committee(tmp_path_factory.mktemp("committee"), parties=3)
+def committee(tmp_path_factory) -> LocalCommittee:
+    return LocalCommittee.make(tmp_path_factory.mktemp("committee"), parties=3)
 
 
 @pytest.fixture(scope="module")
 def round_updates(committee):
     """Four hospitals: updates delta_h, sample counts n_h, and blobs of n_h * delta_h."""
-    public_context, _ = committee
     rng = np.random.default_rng(3)
     deltas = [rng.normal(size=LENGTH) * 0.05 for _ in range(4)]
     counts = [137, 512, 60, 1024]
-    blobs = [ckks.encrypt_vector(public_context, n * delta) for n, delta in zip(counts, deltas, strict=True)]
+    blobs = [committee.encrypt(n * delta) for n, delta in zip(counts, deltas, strict=True)]
     return deltas, counts, blobs
 
 
 def test_three_parties_decrypt_the_weighted_sum(tmp_path, committee, round_updates) -> None:
-    public_context, party_dirs = committee
+    public_context, party_dirs = committee.public_context, committee.party_dirs
     deltas, counts, blobs = round_updates
     job = write_signed_job(tmp_path / "job", public_context, blobs, LENGTH)
 
@@ -49,7 +48,7 @@ def test_three_parties_decrypt_the_weighted_sum(tmp_path, committee, round_updat
 
 
 def test_party_refuses_when_the_portal_sum_differs(tmp_path, committee, round_updates) -> None:
-    public_context, party_dirs = committee
+    public_context, party_dirs = committee.public_context, committee.party_dirs
     _, _, blobs = round_updates
     # The portal claims the digest of a sum that leaves one hospital out (or of anything else).
     claimed = ckks.blob_digest(ckks.sum_blobs(public_context, blobs[:3]))
@@ -60,10 +59,9 @@ def test_party_refuses_when_the_portal_sum_differs(tmp_path, committee, round_up
 
 
 def test_party_refuses_a_blob_under_another_key(tmp_path, committee, round_updates) -> None:
-    public_context, party_dirs = committee
+    public_context, party_dirs = committee.public_context, committee.party_dirs
     _, _, blobs = round_updates
-    other_context, _ = keygen.create_local_committee(tmp_path / "other", parties=2)
-    foreign = ckks.encrypt_vector(other_context, np.ones(LENGTH))
+    foreign = LocalCommittee.make(tmp_path / "other", parties=3).encrypt(np.ones(LENGTH))
     job = write_signed_job(
         tmp_path / "job", public_context, [*blobs[:2], foreign], LENGTH, sum_digest="0" * 64
     )
@@ -101,8 +99,9 @@ def test_cli_generate_info_and_refusal(tmp_path) -> None:
 
     empty = tmp_path / "empty"
     empty.mkdir()
-    public_context, _ = keygen.create_local_committee(tmp_path / "committee", parties=2)
-    blobs = [ckks.encrypt_vector(public_context, np.ones(5)) for _ in range(2)]
+    small = LocalCommittee.make(tmp_path / "committee", parties=2)
+    public_context = small.public_context
+    blobs = [small.encrypt(np.ones(5)) for _ in range(2)]
     job = write_signed_job(tmp_path / "job", public_context, blobs, 5)
     assert (
         keyparty.main(
@@ -123,7 +122,7 @@ def test_cli_generate_info_and_refusal(tmp_path) -> None:
 
 
 def test_timeout_names_the_parties_still_running(tmp_path, committee, round_updates) -> None:
-    public_context, party_dirs = committee
+    public_context, party_dirs = committee.public_context, committee.party_dirs
     _, _, blobs = round_updates
     job = write_signed_job(tmp_path / "job", public_context, blobs[:2], LENGTH)
     with pytest.raises(keyparty.ThresholdDecryptionError, match=r"key parties \[0, 1, 2\] still running"):
@@ -131,7 +130,7 @@ def test_timeout_names_the_parties_still_running(tmp_path, committee, round_upda
 
 
 def test_party_refuses_a_blob_listed_twice(tmp_path, committee, round_updates) -> None:
-    public_context, party_dirs = committee
+    public_context, party_dirs = committee.public_context, committee.party_dirs
     _, _, blobs = round_updates
     doubled = [blobs[0], blobs[0]]
     job = write_signed_job(tmp_path / "job", public_context, doubled, LENGTH)
@@ -167,7 +166,7 @@ def tls_runs(base, identities, indices_of_issuers=None):
 
 
 def test_parties_talk_tls_with_the_committees_certificates_only(tmp_path, committee, round_updates) -> None:
-    public_context, party_dirs = committee
+    public_context, party_dirs = committee.public_context, committee.party_dirs
     _, _, blobs = round_updates
     identities = [partytls.make_identity(f"p{index}") for index in range(3)]
     job = write_signed_job(tmp_path / "job", public_context, blobs, LENGTH)

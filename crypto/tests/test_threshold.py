@@ -82,13 +82,13 @@ def _recover_key(parsed: ckks.ParsedBlob, opened: np.ndarray) -> np.ndarray:
     inverse = np.array(
         [[pow(int(v), -1, int(q)) for v in row] for row, q in zip(c1, primes, strict=True)], dtype=np.uint64
     )
-    return keygen.mulmod(difference, inverse, primes)
+    return ckks.mulmod(difference, inverse, primes)
 
 
 def _decrypt_with_recovered(key: np.ndarray, parsed: ckks.ParsedBlob) -> np.ndarray:
     primes = ckks.data_primes()
     opened = np.stack(
-        [(c0 + keygen.mulmod(c1, key, primes)) % primes[:, None] for c0, c1 in parsed.ciphertexts]
+        [(c0 + ckks.mulmod(c1, key, primes)) % primes[:, None] for c0, c1 in parsed.ciphertexts]
     )
     return threshold.decode(opened, parsed.length)
 

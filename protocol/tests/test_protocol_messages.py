@@ -51,7 +51,10 @@ def full_task() -> NodeTask:
             proof_steps=4,
         ),
         protection=ProtectionMaterial(
-            scheme="ckks", key_id="k1", public_context_url="/api/committees/1/ctx/"
+            scheme="ckks",
+            key_id="k1",
+            public_context_url="/api/committees/1/ctx/",
+            witness_keys=["ab" * 32, "cd" * 32, "ef" * 32],
         ),
         proof=ProofMaterial(
             scheme="groth16",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 from datetime import datetime, timedelta
@@ -93,36 +94,12 @@ def _aggregate_round(round_id: int, wait_for_key_parties: bool) -> None:
                 ledger.record_submission(submission)
             except ChainRefused as exc:
                 exclude_submission(submission, f"chain: {exc}")
-    excluded = [s for s in submissions if s.excluded_reason]
-    submissions = [s for s in submissions if not s.excluded_reason]
-    if len(submissions) < round_.quorum:
-        left_out = "".join(f"; {s.hospital.slug} excluded ({s.excluded_reason})" for s in excluded)
-        fail_round(
-            round_, f"quorum not met: {len(submissions)} of {round_.quorum} required submissions{left_out}"
-        )
-        return
     architecture = round_.base_model.architecture
     started = time.perf_counter()
-    try:
-        weighted_sum = protection.get(round_.protection).sum_and_open(
-            round_.committee,
-            f"round-{round_.pk}",
-            [blobstore.read_bytes(s.blob_digest) for s in submissions],
-            architecture.parameter_count,
-            _job_terms(round_, submissions),
-        )
-    except protection.KeyPartiesUnavailable as exc:
-        if wait_for_key_parties and isinstance(exc, protection.DecryptionInProgress):
-            # The key parties are decrypting and none has failed: look again soon. Not a wait for a party
-            # that is down, so it does not count against DH_DECRYPTION_TIMEOUT (the job bounds its attempts).
-            raise KeyPartiesWaiting(exc.retry_in) from None
-        retry_in = _key_parties_down(round_, str(exc), wait_for_key_parties)
-        if retry_in is None:
-            return
-        raise KeyPartiesWaiting(retry_in) from None
-    except protection.AggregationError as exc:
-        fail_round(round_, f"aggregation failed: {exc}")
+    opened = _open_sum(round_, submissions, wait_for_key_parties)
+    if opened is None:
         return
+    weighted_sum, submissions = opened
     add_stage_seconds(round_, "aggregation", time.perf_counter() - started)
     total_samples = sum(s.num_samples for s in submissions)
     base_vector = load_weights(round_.base_model)
@@ -162,6 +139,55 @@ def _aggregate_round(round_id: int, wait_for_key_parties: bool) -> None:
         )
         record_event(round_.pk, "portal", "model", {"version": model.version, "digest": model.weights_digest})
         transition(round_, S.COMPLETED, "portal")
+
+
+def _job_name(round_: Round, excluded: list[Submission]) -> str:
+    """The decryption job of the round's sum; one without uploads that were left out has its own name (a job's
+    name is bound to its ciphertexts)."""
+    if not excluded:
+        return f"round-{round_.pk}"
+    left_out = hashlib.sha256(",".join(sorted(s.hospital.slug for s in excluded)).encode()).hexdigest()
+    return f"round-{round_.pk}-without-{left_out[:16]}"
+
+
+def _open_sum(
+    round_: Round, submissions: list[Submission], wait_for_key_parties: bool
+) -> tuple[np.ndarray, list[Submission]] | None:
+    """The opened sum of the uploads not excluded, and those uploads; an upload the key parties refuse as not a
+    well-formed encryption is excluded (named in the audit trail) and the sum opened without it. None when the
+    round failed (quorum, aggregation); raises KeyPartiesWaiting to be asked again later."""
+    while True:
+        excluded = [s for s in submissions if s.excluded_reason]
+        included = [s for s in submissions if not s.excluded_reason]
+        if len(included) < round_.quorum:
+            left_out = "".join(f"; {s.hospital.slug} excluded ({s.excluded_reason})" for s in excluded)
+            fail_round(
+                round_, f"quorum not met: {len(included)} of {round_.quorum} required submissions{left_out}"
+            )
+            return None
+        try:
+            weighted_sum = protection.get(round_.protection).sum_and_open(
+                round_.committee,
+                _job_name(round_, excluded),
+                [blobstore.read_bytes(s.blob_digest) for s in included],
+                round_.base_model.architecture.parameter_count,
+                _job_terms(round_, included),
+            )
+            return weighted_sum, included
+        except protection.UploadRefused as exc:
+            exclude_submission(included[exc.upload], f"key parties: {exc}")
+        except protection.KeyPartiesUnavailable as exc:
+            if wait_for_key_parties and isinstance(exc, protection.DecryptionInProgress):
+                # The key parties are decrypting and none has failed: look again soon. Not a wait for a party
+                # that is down, so it does not count against DH_DECRYPTION_TIMEOUT (the job bounds its attempts).
+                raise KeyPartiesWaiting(exc.retry_in) from None
+            retry_in = _key_parties_down(round_, str(exc), wait_for_key_parties)
+            if retry_in is None:
+                return None
+            raise KeyPartiesWaiting(retry_in) from None
+        except protection.AggregationError as exc:
+            fail_round(round_, f"aggregation failed: {exc}")
+            return None
 
 
 def _key_parties_down(round_: Round, error: str, wait: bool) -> float | None:

@@ -13,10 +13,10 @@ import pytest
 from committee import decryption
 from committee.errors import DecryptionInProgress
 from committee.models import CommitteeMember, DecryptionJob, KeyCommittee, KeyParty
-from committee.selectors import public_context
-from crypto import ckks, keygen, partytls
+from crypto import keygen, partytls
 from crypto.tests.signed_jobs import fresh_round_id, signed_terms
 from events.models import AuditEvent
+from tests.conftest import encrypt_for
 
 pytestmark = [pytest.mark.unit]
 
@@ -38,8 +38,7 @@ def counts() -> dict[str, int]:
 def world(consortium, parties, committee):
     """The active committee of parties 0-2 with a decryption job, and a committee of parties 1-3 in its key
     ceremony where every party has committed except party 1 (whose writes are replayed)."""
-    context = public_context(committee)
-    blobs = [ckks.encrypt_vector(context, np.full(LENGTH, 0.5)) for _ in range(2)]
+    blobs = [encrypt_for(committee, np.full(LENGTH, 0.5)) for _ in range(2)]
     with pytest.raises(DecryptionInProgress):
         decryption.decrypt_sum(committee, "replayed", blobs, LENGTH, signed_terms(fresh_round_id(), blobs))
     consortium.job = DecryptionJob.objects.get(name="replayed")

@@ -20,7 +20,7 @@ from crypto.tests.signed_jobs import fresh_round_id, signed_terms
 from events.models import AuditEvent
 from rounds.models import Round
 from rounds.services import aggregating, lifecycle
-from tests.conftest import submit_signed
+from tests.conftest import encrypt_for, submit_signed
 
 pytestmark = [pytest.mark.unit]
 
@@ -30,8 +30,7 @@ S = Round.State
 
 @pytest.fixture
 def blobs(committee):
-    context = public_context(committee)
-    return [ckks.encrypt_vector(context, np.full(LENGTH, 0.25)) for _ in range(2)]
+    return [encrypt_for(committee, np.full(LENGTH, 0.25)) for _ in range(2)]
 
 
 @pytest.fixture
@@ -213,9 +212,8 @@ def collected_round(consortium, committee):
     for target in (S.APPROVED, S.OPEN, S.COLLECTING):
         lifecycle.transition(round_, target, "test")
     length = consortium.model.architecture.parameter_count
-    context = public_context(committee)
     for hospital in (consortium.hospital_a, consortium.hospital_b):
-        blob = ckks.encrypt_vector(context, np.full(length, 0.25))
+        blob = encrypt_for(committee, np.full(length, 0.25))
         submit_signed(hospital, round_.pk, blob, 10)
     return round_
 

@@ -9,9 +9,8 @@ import pytest
 
 from committee import decryption
 from committee.errors import DecryptionInProgress
-from committee.selectors import public_context
-from crypto import ckks
 from crypto.tests.signed_jobs import fresh_round_id, signed_terms
+from tests.conftest import encrypt_for
 from tests.reliability.test_api_fuzz import api_schema, database_kept_open, fuzz  # noqa: F401 (fixtures)
 
 
@@ -20,7 +19,7 @@ from tests.reliability.test_api_fuzz import api_schema, database_kept_open, fuzz
 # api_schema last: Django's test client (the parties' enrollment, the ceremony) reconnects the signal that
 # closes the connection after each request, which the fuzzing fixture (database_kept_open) disconnects.
 def test_fuzzing_as_a_key_party_finds_no_5xx_and_no_schema_violation(parties, committee, api_schema):  # noqa: F811
-    blobs = [ckks.encrypt_vector(public_context(committee), np.full(10, 0.5)) for _ in range(2)]
+    blobs = [encrypt_for(committee, np.full(10, 0.5)) for _ in range(2)]
     with pytest.raises(DecryptionInProgress):
         decryption.decrypt_sum(committee, "fuzzed", blobs, 10, signed_terms(fresh_round_id(), blobs))
     problems = fuzz(api_schema, parties[0].token, lambda path: path.startswith("/api/keyparty/"))

@@ -14,10 +14,8 @@ import numpy as np
 import pytest
 
 from committee import decryption
-from committee import selectors as committee_selectors
 from committee.errors import CommitteeError, DecryptionInProgress
 from committee.models import DecryptionJob, KeyCommittee
-from crypto import ckks
 from crypto.tests.signed_jobs import fresh_round_id, signed_terms
 from demo.committee import local_committee_parties
 from demo.embedded import free_port, portal_server
@@ -28,7 +26,7 @@ from rounds import federated
 from rounds.models import Round
 from rounds.services import aggregating, lifecycle
 from tests.committee.live import require_postgres
-from tests.conftest import submit_signed
+from tests.conftest import encrypt_for, submit_signed
 from tests.reliability.processes import real_portal, wait_until
 
 S = Round.State
@@ -63,8 +61,7 @@ def test_a_key_party_killed_before_a_job_makes_it_wait_and_its_restart_completes
         token = issue_api_token(consortium.coordinator, "committee")
         with local_committee_parties(url, token, tmp_path / "keyparties") as local:
             committee = KeyCommittee.objects.get(pk=local.id)
-            context = committee_selectors.public_context(committee)
-            blobs = [ckks.encrypt_vector(context, np.full(length, value)) for value in (0.25, 0.5)]
+            blobs = [encrypt_for(committee, np.full(length, value)) for value in (0.25, 0.5)]
             terms = signed_terms(fresh_round_id(), blobs)
             down = local.parties[2]
             down.process.process.kill()  # SIGKILL, as a crash: nothing reported
@@ -117,10 +114,10 @@ def test_the_round_waits_for_a_stopped_key_party_says_so_and_completes_when_it_i
             stopped = local.parties[2]
             os.kill(stopped.process.process.pid, signal.SIGSTOP)
             try:
-                context = committee_selectors.public_context(KeyCommittee.objects.get(pk=local.id))
+                committee = KeyCommittee.objects.get(pk=local.id)
                 length = consortium.model.architecture.parameter_count
                 for hospital in (consortium.hospital_a, consortium.hospital_b):
-                    blob = ckks.encrypt_vector(context, np.full(length, 0.25))
+                    blob = encrypt_for(committee, np.full(length, 0.25))
                     submit_signed(hospital, round_.pk, blob, SAMPLES)  # the last: to the worker
                 shown = wait_until(
                     lambda: (body := coordinator.get(f"/api/rounds/{round_.pk}/").json())["reason"] and body,

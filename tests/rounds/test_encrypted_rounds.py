@@ -16,8 +16,10 @@ from committee import selectors as committee_selectors
 from committee import services as committee
 from committee.models import DecryptionJob, KeyCommittee
 from crypto import ckks, keygen
+from crypto.tests.signed_jobs import key_oracle_upload
 from demo.committee import local_committee, local_committee_parties
 from demo.embedded import free_port, portal_server
+from events.models import AuditEvent
 from fl.fedavg import weighted_update
 from hospitals.services import issue_api_token
 from registry import blobstore
@@ -27,7 +29,7 @@ from rounds import federated
 from rounds.models import Round, Submission
 from rounds.services import lifecycle
 from tests.committee.live import files_holding, in_memory_worker, require_postgres, share_fragments
-from tests.conftest import make_consortium, submit_signed, upload_signature
+from tests.conftest import encrypt_for, make_consortium, submit_signed, upload_signature
 from tests.reliability.processes import wait_until
 
 pytestmark = [pytest.mark.mpc]
@@ -85,9 +87,11 @@ class DecryptedRound:
     logs: list[str]  # each party's `serve` log
 
 
-def decrypted_round(consortium, tmp_path: Path) -> DecryptedRound:
+def decrypted_round(consortium, tmp_path: Path, key_oracle_from_c: bool = False) -> DecryptedRound:
     """A live portal and worker; three `python -m keyparty serve` processes enrolled and made a committee
-    through the API; a ckks round whose two updates (on the update grid) they decrypt together."""
+    through the API; a ckks round whose two updates (on the update grid) they decrypt together. With
+    `key_oracle_from_c`, hospital c is in the round too (quorum 2) and uploads the key oracle under its own
+    signature, with a witness."""
     require_postgres()
     homes = tmp_path / "keyparties"
     rng = np.random.default_rng(5)
@@ -97,15 +101,23 @@ def decrypted_round(consortium, tmp_path: Path) -> DecryptedRound:
     with portal_server(free_port()) as url, in_memory_worker():
         token = issue_api_token(consortium.coordinator, "committee")
         with local_committee_parties(url, token, homes) as local:
-            round_ = consortium.plan_round(protection_scheme="ckks")
+            participants = [consortium.hospital_a, consortium.hospital_b]
+            if key_oracle_from_c:
+                participants.append(consortium.hospital_c)
+            round_ = consortium.plan_round(participants, quorum=2, protection_scheme="ckks")
             assert round_.committee_id == local.id
             for target in (S.APPROVED, S.OPEN, S.COLLECTING):
                 lifecycle.transition(round_, target, "test")
-            context = committee_selectors.public_context(KeyCommittee.objects.get(pk=local.id))
+            committee = KeyCommittee.objects.get(pk=local.id)
             hospitals = (consortium.hospital_a, consortium.hospital_b)
             for hospital, update, n in zip(hospitals, updates, samples, strict=True):
-                blob = ckks.encrypt_vector(context, update)
+                blob = encrypt_for(committee, update)
                 submit_signed(hospital, round_.pk, blob, n)
+            if key_oracle_from_c:
+                keys = [bytes.fromhex(key) for key in committee_selectors.witness_keys(committee)]
+                context = committee_selectors.public_context(committee)
+                oracle = key_oracle_upload(context, keys, length, np.zeros(ckks.POLY_MODULUS_DEGREE, np.int8))
+                submit_signed(consortium.hospital_c, round_.pk, oracle, 1000)
             wait_until(lambda: state_of(round_) in TERMINAL, 90, "the round to end")
             logs = [party.log() for party in local.parties]
     round_.refresh_from_db()
@@ -128,6 +140,34 @@ def test_a_round_is_decrypted_by_three_key_party_services_over_tls(consortium, t
     reports = [result["report"] for result in job.results.values()]
     assert all(report["tls"] and report["mpc_bytes_sent"] > 0 for report in reports)
     assert all("opened sum posted" in log and "(TLS)" in log for log in done.logs), done.logs
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_a_hospital_uploading_the_key_oracle_is_excluded_and_named_and_the_round_completes(
+    consortium, tmp_path
+):
+    """Hospital c uploads (c0, c1) = (0, Delta) under its own signature with a witness of its choosing: the key
+    parties find it not well formed before using their shares and name it; the portal excludes it (audit
+    trail) and the parties open the sum of a and b alone, which gives exactly the model of a and b."""
+    done = decrypted_round(consortium, tmp_path, key_oracle_from_c=True)
+    assert done.round.state == S.COMPLETED, done.round.reason
+    expected = federated.next_global_vector(
+        consortium.model.architecture, load_weights(consortium.model), sum(done.updates), sum(done.samples)
+    )
+    assert np.array_equal(load_weights(GlobalModel.objects.get(produced_by=done.round)), expected)
+    refused = DecryptionJob.objects.get(name=f"round-{done.round.pk}")
+    assert refused.state == "failed" and refused.results == {}  # nothing was opened
+    assert f"{consortium.hospital_c.slug}'s upload" in refused.failures[-1]["reason"]
+    assert "not a well-formed encryption" in refused.failures[-1]["reason"]
+    excluded = Submission.objects.get(round=done.round, hospital=consortium.hospital_c)
+    assert excluded.excluded_reason.startswith("key parties:") and "well-formed" in excluded.excluded_reason
+    events = AuditEvent.objects.filter(round_id=done.round.pk, kind="excluded")
+    assert [event.detail["hospital"] for event in events] == [consortium.hospital_c.slug]
+    model = GlobalModel.objects.get(produced_by=done.round)
+    assert sorted(model.metrics["participants"]) == sorted(
+        [consortium.hospital_a.slug, consortium.hospital_b.slug]
+    )
 
 
 @pytest.mark.slow
@@ -179,7 +219,7 @@ def upload(consortium, round_id, blob):
 
 
 def encrypted_update(key_committee: KeyCommittee, length: int) -> bytes:
-    return ckks.encrypt_vector(committee_selectors.public_context(key_committee), np.full(length, 0.25))
+    return encrypt_for(key_committee, np.full(length, 0.25))
 
 
 def test_valid_ciphertext_is_accepted(consortium, collecting_ckks, key_committee):
