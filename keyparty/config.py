@@ -3,7 +3,9 @@
 
     <home>/config.json                portal URL, token, listen and advertised addresses (dh-keyparty enroll)
     <home>/tls/identity.key, .crt     its TLS identity: key (never leaves the home) and self-signed CA certificate
-    <home>/committees/<id>/           its key share of committee <id> (secret_share.seal), contribution, commitment
+    <home>/committees/<id>/           its key share of committee <id> (secret_share.seal), its witness key
+                                      (witness.key: opens the hospitals' shares of their encryption randomness,
+                                      crypto.wellformed), contribution, commitment
     <home>/jobs/<id>/                 a decryption job: the description, ciphertexts, each attempt's MPC log
     <home>/status.json                what `dh-keyparty serve` is doing, for `dh-keyparty status`
     <home>/trusted_hospitals.json     if present, the only hospitals' signing keys whose uploads it opens

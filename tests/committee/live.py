@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from crypto import keygen, seal_io
+from crypto import keygen, seal_io, wellformed
 from demo.embedded import celery_worker
 from dhportal.celery import app as celery_app
 
@@ -38,7 +38,8 @@ def in_memory_worker(queues: tuple[str, ...] = ("portal",)) -> Iterator[None]:
 
 def share_fragments(homes: list[Path]) -> dict[str, bytes]:
     """Pieces of every key share held in these party homes, as a leak would carry them: windows of the share
-    file's bytes, and of the secret's coefficients as crypto.keygen's loader reads them (raw, hex, base64)."""
+    file's bytes, and of the secret's coefficients as crypto.keygen's loader reads them (raw, hex, base64); and
+    each party's witness key (which opens the hospitals' shares of their randomness) whole."""
     fragments: dict[str, bytes] = {}
     for home in homes:
         for share_file in sorted(Path(home).rglob(keygen.SECRET_SHARE_FILE)):
@@ -52,6 +53,10 @@ def share_fragments(homes: list[Path]) -> dict[str, bytes]:
                     fragments[name + " raw"] = window
                     fragments[name + " hex"] = window.hex().encode()
                     fragments[name + " base64"] = base64.b64encode(window)
+            witness_key = (share_file.parent / wellformed.WITNESS_KEY_FILE).read_bytes()  # 32 bytes: whole
+            for encoded, data in (("raw", witness_key), ("hex", witness_key.hex().encode())):
+                fragments[f"{share_file.parent} witness key {encoded}"] = data
+            fragments[f"{share_file.parent} witness key base64"] = base64.b64encode(witness_key).rstrip(b"=")
     return fragments
 
 
