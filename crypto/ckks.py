@@ -327,14 +327,13 @@ def encrypt_with_randomness(
     e0_ntt, e1_ntt = (transform(signed_residues(error), to_ntt=True) for error in errors)
     column = primes[:, None]
     ciphertexts = np.empty((count, 2, len(primes), POLY_MODULUS_DEGREE), dtype=np.uint64)
+    ciphertexts[:, 0] = (multiply(u_ntt, pk0) + e0_ntt) % column
+    ciphertexts[:, 1] = (multiply(u_ntt, pk1) + e1_ntt) % column
     for index, start in enumerate(range(0, values.size, SLOTS)):
         plaintext = sealapi.Plaintext()
         context.encoder.encode(values[start : start + SLOTS].tolist(), SCALE, plaintext)
         message = seal_io.parse_plaintext(seal_io.save_bytes(plaintext)).data.reshape(len(primes), -1)
-        ciphertexts[index, 0] = (
-            mulmod(pk0, u_ntt[index], primes) + e0_ntt[index] + message % column
-        ) % column
-        ciphertexts[index, 1] = (mulmod(pk1, u_ntt[index], primes) + e1_ntt[index]) % column
+        ciphertexts[index, 0] = (ciphertexts[index, 0] + message) % column
     return ciphertexts, u, errors[1]
 
 
@@ -344,28 +343,44 @@ def mulmod(a: np.ndarray, b: np.ndarray, primes: np.ndarray) -> np.ndarray:
     return product.astype(np.uint64)
 
 
-def as_ciphertext(data: np.ndarray, is_ntt_form: bool = True) -> sealapi.Ciphertext:
+def as_ciphertext(data: np.ndarray, is_ntt_form: bool = True, scale: float = SCALE) -> sealapi.Ciphertext:
     """A SEAL ciphertext of the data level holding polynomials `data` (size, primes, N), 2 <= size <= 16."""
     parms_id = tuple(seal_context().first_parms_id())
-    stream = seal_io.ciphertext_bytes(seal_io.CiphertextData(parms_id, is_ntt_form, SCALE, data))
+    stream = seal_io.ciphertext_bytes(seal_io.CiphertextData(parms_id, is_ntt_form, scale, data))
     return seal_io.load_into(sealapi.Ciphertext(), seal_context(), stream)
 
 
-def transform(polys: np.ndarray, to_ntt: bool) -> np.ndarray:
-    """The NTT (or its inverse) of polynomials (count, primes, N) mod the data primes, by SEAL, 16 at a time."""
-    evaluator = sealapi.Evaluator(seal_context())
+def _by_ciphertext(polys: np.ndarray, is_ntt_form: bool, operation) -> np.ndarray:
+    """`operation` applied by SEAL to polynomials (count, primes, N) of the data level, 16 to a ciphertext."""
     out = np.empty_like(polys)
     for start in range(0, polys.shape[0], POLYNOMIALS_PER_CIPHERTEXT):
         batch = polys[start : start + POLYNOMIALS_PER_CIPHERTEXT]
         padded = batch if batch.shape[0] >= 2 else np.concatenate([batch, batch])
-        ciphertext = as_ciphertext(padded, is_ntt_form=not to_ntt)
-        if to_ntt:
-            evaluator.transform_to_ntt_inplace(ciphertext)
-        else:
-            evaluator.transform_from_ntt_inplace(ciphertext)
-        transformed = seal_io.parse_ciphertext(seal_io.save_bytes(ciphertext)).data
-        out[start : start + batch.shape[0]] = transformed[: batch.shape[0]]
+        ciphertext = as_ciphertext(padded, is_ntt_form=is_ntt_form, scale=1.0)
+        operation(ciphertext)
+        out[start : start + batch.shape[0]] = seal_io.parse_ciphertext(seal_io.save_bytes(ciphertext)).data[
+            : batch.shape[0]
+        ]
     return out
+
+
+def transform(polys: np.ndarray, to_ntt: bool) -> np.ndarray:
+    """The NTT (or its inverse) of polynomials (count, primes, N) mod the data primes."""
+    evaluator = sealapi.Evaluator(seal_context())
+    operation = evaluator.transform_to_ntt_inplace if to_ntt else evaluator.transform_from_ntt_inplace
+    return _by_ciphertext(polys, not to_ntt, operation)
+
+
+def multiply(polys: np.ndarray, factor: np.ndarray) -> np.ndarray:
+    """Each of polys (count, primes, N) times `factor` (primes, N), pointwise mod each data prime (NTT form:
+    the polynomial product)."""
+    parms_id = tuple(seal_context().first_parms_id())
+    stream = seal_io.plaintext_bytes(
+        seal_io.PlaintextData(parms_id, 1.0, np.ascontiguousarray(factor).reshape(-1))
+    )
+    plain = seal_io.load_into(sealapi.Plaintext(), seal_context(), stream)
+    evaluator = sealapi.Evaluator(seal_context())
+    return _by_ciphertext(polys, True, lambda ciphertext: evaluator.multiply_plain_inplace(ciphertext, plain))
 
 
 def blob_bytes(

@@ -200,8 +200,9 @@ def check_signatures(terms: JobTerms, digests: Sequence[str], trusted: dict[str,
         signers.add(signer.lower())
 
 
-def _projection_share(name: str, blob: bytes, parsed: ckks.ParsedBlob, party: PartyWitness) -> np.ndarray:
-    """This party's share of the blob's projections, from the share of u sealed to it in the blob."""
+def _projection_share(name: str, digest: str, parsed: ckks.ParsedBlob, party: PartyWitness) -> np.ndarray:
+    """This party's share of the projections of the blob (of SHA-256 `digest`), from the share of u sealed to it
+    in the blob."""
     if parsed.witness is None:
         raise KeyPartyRefusal(
             f"blob {name} refused: it carries no witness (shares of its encryption randomness for the key "
@@ -217,7 +218,7 @@ def _projection_share(name: str, blob: bytes, parsed: ckks.ParsedBlob, party: Pa
         share = wellformed.read_share(opened, parsed.count)
     except wellformed.WitnessError as exc:
         raise KeyPartyRefusal(f"blob {name} refused: {exc}") from exc
-    matrix = wellformed.projection(hashlib.sha256(blob).hexdigest())
+    matrix = wellformed.projection(digest)
     return wellformed.projection_share(share, parsed.ciphertexts, party.pk1, party.index == 0, matrix)
 
 
@@ -261,9 +262,9 @@ def load_job(job_dir: Path, party: PartyWitness, trusted: dict[str, str] | None 
             ckks.add_mod(total, parsed.ciphertexts)
     check_signatures(terms, digests, trusted)
     started = time.perf_counter()
-    for name in names:  # signed uploads only: now their witnesses
-        blob = (job_dir / name).read_bytes()
-        projections.append(_projection_share(name, blob, ckks.parse_blob(public_context, blob), party))
+    for name, digest in zip(names, digests, strict=True):  # signed uploads only: now their witnesses
+        parsed = ckks.parse_blob(public_context, (job_dir / name).read_bytes())
+        projections.append(_projection_share(name, digest, parsed, party))
     projection_seconds = time.perf_counter() - started
     digest = ckks.blob_digest(ckks.blob_bytes(parsed.key_id, length, total))
     if digest != expected_digest:

@@ -381,7 +381,11 @@ def decrypt_sum(
         raise ValueError("need at least 2 key parties and one port per party")
     peers = ",".join(f"127.0.0.1:{port}" for port in ports)
     env = dict(
-        os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))
+        os.environ,
+        PYTHONPATH=os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")])),
+        # The parties share this machine: one BLAS thread each, not one per core each.
+        OPENBLAS_NUM_THREADS="1",
+        OMP_NUM_THREADS="1",
     )
     for stale in job_dir.glob("result-party*.npy"):
         stale.unlink()

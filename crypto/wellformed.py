@@ -212,10 +212,7 @@ def projection_share(
     """This party's share of (R u, R e1) per ciphertext, shape (count, 2, primes, ROWS), where
     e1 = c1 - pk1 * u; `share` (count, primes, N) is its share of u, `pk1` (primes, N) NTT form."""
     primes = ckks.data_primes()[:, None]
-    share_ntt = ckks.transform(share, to_ntt=True)
-    e1_ntt = np.stack(
-        [(primes - ckks.mulmod(pk1, polys, ckks.data_primes())) % primes for polys in share_ntt]
-    )
+    e1_ntt = (primes - ckks.multiply(ckks.transform(share, to_ntt=True), pk1)) % primes
     if first_party:
         e1_ntt = (e1_ntt + ciphertexts[:, 1]) % primes
     e1 = ckks.transform(e1_ntt, to_ntt=False)
