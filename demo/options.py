@@ -6,6 +6,8 @@ import argparse
 from dataclasses import dataclass, field
 from typing import Any
 
+from fl.strategy import DEFAULT_SERVER_STRATEGY, SERVER_PARAMETERS, ServerConfig
+
 
 class DemoError(Exception):
     """Something the user can fix; the message says how."""
@@ -26,6 +28,7 @@ class DemoOptions:
     round_timeout: float = 1800.0
     serve: bool = False  # keep the portal (API, web interface, worker, chain) up after the rounds
     config: dict[str, Any] = field(default_factory=dict)
+    server_strategy: dict[str, Any] | None = None  # fl.strategy.ServerConfig as a dict; None: FedAvg
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -42,12 +45,39 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--port", type=int, default=0, help="portal port (default: a free one)")
     parser.add_argument("--protection", choices=["ckks", "plaintext"], help="default: DH_PROTECTION")
     parser.add_argument("--local-epochs", type=int, help="override the round default")
+    parser.add_argument(
+        "--strategy",
+        choices=sorted(SERVER_PARAMETERS),
+        default=DEFAULT_SERVER_STRATEGY,
+        help="the server strategy on the opened sum (default fedavg)",
+    )
+    parser.add_argument(
+        "--server-lr",
+        type=float,
+        help="the server learning rate: eta of fedadam, fedyogi and fedadagrad, server_lr of fedavgm",
+    )
     parser.add_argument("--json", dest="json_out", help="write a machine-readable summary here")
     parser.add_argument("--plot", dest="plot_out", help="write accuracy over rounds as a PNG here")
     parser.add_argument("--reset", action="store_true", help="erase the portal database first")
     parser.add_argument(
         "--serve", action="store_true", help="keep serving the portal and its web interface afterwards"
     )
+
+
+def _server_strategy(name: str, server_lr: float | None) -> dict[str, Any] | None:
+    if name == DEFAULT_SERVER_STRATEGY:
+        if server_lr is not None:
+            raise DemoError(
+                "--server-lr needs a --strategy with a server learning rate (fedavgm, fedadam, ...)"
+            )
+        return None
+    strategy: dict[str, Any] = {"name": name}
+    if server_lr is not None:
+        strategy["server_lr" if name == "fedavgm" else "eta"] = server_lr
+    try:
+        return ServerConfig.from_dict(strategy).as_dict()
+    except ValueError as exc:
+        raise DemoError(f"--strategy {name}: {exc}") from None
 
 
 def demo_options(arguments: argparse.Namespace) -> DemoOptions:
@@ -65,5 +95,6 @@ def demo_options(arguments: argparse.Namespace) -> DemoOptions:
         json_out=arguments.json_out,
         plot_out=arguments.plot_out,
         config={"local_epochs": arguments.local_epochs} if arguments.local_epochs else {},
+        server_strategy=_server_strategy(arguments.strategy, arguments.server_lr),
         serve=arguments.serve,
     )

@@ -151,6 +151,8 @@ def _run_one_round(
     }
     if options.protection:
         body["protection"] = options.protection
+    if options.server_strategy:
+        body["server_strategy"] = options.server_strategy
     round_ = client.start_round(body)
     steps = len(slugs) + 2  # each submission, then aggregation, then completion
     with tqdm(total=steps, desc=f"Round {number}/{options.rounds}", unit="step", leave=True) as bar:

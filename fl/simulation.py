@@ -22,7 +22,7 @@ from fl.models import architecture_for_input, build_model
 from fl.params import StateDict, flatten
 from fl.strategy import (
     DEFAULT_SERVER_STRATEGY,
-    SERVER_STRATEGIES,
+    SERVER_PARAMETERS,
     ServerState,
     ServerStrategy,
     client_update,
@@ -84,7 +84,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--config", default="{}", help="JSON overrides of the default TrainConfig")
     parser.add_argument(
         "--strategy",
-        choices=sorted(SERVER_STRATEGIES),
+        choices=sorted(SERVER_PARAMETERS),
         default=DEFAULT_SERVER_STRATEGY,
         help="server strategy (the client's is FedProx when --config sets fedprox_mu > 0, else FedAvg)",
     )

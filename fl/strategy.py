@@ -13,7 +13,7 @@ S = sum_h n_h * delta_h (and knows sum_h n_h). A ServerStrategy is a function of
   that is linear in the updates, possibly followed by a state update on the average. FedAvg: global + S /
   sum n_h. FedAvgM: momentum on that average. FedAdam, FedYogi and
   FedAdagrad: a server optimiser that takes the average update as its pseudo-gradient and keeps its moments
-  as state (ServerStep.state, handed back the next round). Client strategies that change only local training
+  as state (ServerStep.state, handed back the next round; the portal keeps it beside each global model). Client strategies that change only local training
   (FedProx) need nothing on the server beyond FedAvg's.
 - Strategies that cannot: coordinate-wise median and trimmed mean (order statistics of each coordinate over
   the individual updates) and Krum / Multi-Krum (pairwise distances between individual updates) need every
@@ -94,17 +94,135 @@ class FedAvg:
         return ServerStep(apply_update(global_vector, average), None)
 
 
+@dataclass(frozen=True)
+class FedAvgM:
+    """Server momentum (Hsu, Qi, Brown 2019, as Flower's FedAvgM): with the average update Delta,
+    v = momentum * v + Delta, global + server_lr * v. momentum 0 and server_lr 1 is FedAvg."""
+
+    server_lr: float = 1.0
+    momentum: float = 0.9
+    name = "fedavgm"
+
+    def server_update(
+        self,
+        global_vector: np.ndarray,
+        weighted_sum: np.ndarray,
+        total_samples: int,
+        state: ServerState | None = None,
+    ) -> ServerStep:
+        average = average_from_weighted_sum(weighted_sum, total_samples)
+        velocity = average if not state else self.momentum * state["velocity"] + average
+        return ServerStep(apply_update(global_vector, self.server_lr * velocity), {"velocity": velocity})
+
+
+@dataclass(frozen=True)
+class FedOpt:
+    """The adaptive server optimisers of Reddi et al., "Adaptive Federated Optimization" (ICLR 2021),
+    Algorithm 2, with the average update Delta as the pseudo-gradient and m, v starting at 0:
+    m = beta1 m + (1 - beta1) Delta, then v by the variant, then global + eta * m / (sqrt(v) + tau):
+    adagrad: v = v + Delta^2; adam: v = beta2 v + (1 - beta2) Delta^2;
+    yogi: v = v - (1 - beta2) Delta^2 sign(v - Delta^2)."""
+
+    variant: str  # "adagrad", "adam" or "yogi"
+    eta: float = 0.01
+    beta1: float = 0.9
+    beta2: float = 0.99
+    tau: float = 1e-3
+
+    @property
+    def name(self) -> str:
+        return f"fed{self.variant}"
+
+    def server_update(
+        self,
+        global_vector: np.ndarray,
+        weighted_sum: np.ndarray,
+        total_samples: int,
+        state: ServerState | None = None,
+    ) -> ServerStep:
+        delta = average_from_weighted_sum(weighted_sum, total_samples)
+        zeros = np.zeros_like(delta)
+        m, v = (state["m"], state["v"]) if state else (zeros, zeros)
+        m = self.beta1 * m + (1 - self.beta1) * delta
+        square = delta * delta
+        if self.variant == "adagrad":
+            v = v + square
+        elif self.variant == "adam":
+            v = self.beta2 * v + (1 - self.beta2) * square
+        elif self.variant == "yogi":
+            v = v - (1 - self.beta2) * square * np.sign(v - square)
+        else:
+            raise ValueError(f"unknown adaptive optimiser {self.variant!r}")
+        step = self.eta * m / (np.sqrt(v) + self.tau)
+        return ServerStep(apply_update(global_vector, step), {"m": m, "v": v})
+
+
 DEFAULT_SERVER_STRATEGY = "fedavg"
-SERVER_STRATEGIES: dict[str, ServerStrategy] = {"fedavg": FedAvg()}
+# Each strategy's hyperparameters, with their defaults (those of its paper or of Flower); a round plan names a
+# strategy and may set any of these (ServerConfig).
+SERVER_PARAMETERS: dict[str, dict[str, float]] = {
+    "fedavg": {},
+    "fedavgm": {"server_lr": 1.0, "momentum": 0.9},
+    **{
+        f"fed{variant}": {"eta": 0.01, "beta1": 0.9, "beta2": 0.99, "tau": 1e-3}
+        for variant in ("adagrad", "adam", "yogi")
+    },
+}
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    """A round plan's server strategy: its name and hyperparameters (the defaults filled in)."""
+
+    name: str = DEFAULT_SERVER_STRATEGY
+    parameters: tuple[tuple[str, float], ...] = ()
+
+    @classmethod
+    def from_dict(cls, value: dict | None) -> ServerConfig:
+        """From {"name": ..., <hyperparameter>: value, ...}; raises ValueError naming what is wrong."""
+        value = dict(value or {})
+        name = str(value.pop("name", DEFAULT_SERVER_STRATEGY))
+        if name not in SERVER_PARAMETERS:
+            raise ValueError(
+                f"unknown server strategy {name!r}; choose one of {', '.join(sorted(SERVER_PARAMETERS))}"
+            )
+        known = SERVER_PARAMETERS[name]
+        unknown = sorted(set(value) - set(known))
+        if unknown:
+            raise ValueError(
+                f"{name} takes {', '.join(sorted(known)) or 'no hyperparameters'}, not {', '.join(unknown)}"
+            )
+        parameters = {**known}
+        for key, raw in value.items():
+            number = float(raw)
+            if (
+                not np.isfinite(number)
+                or number < 0
+                or (key in ("beta1", "beta2", "momentum") and number >= 1)
+            ):
+                raise ValueError(
+                    f"{name}'s {key} must be a finite number >= 0 (below 1 for a decay), got {raw!r}"
+                )
+            if key in ("eta", "server_lr", "tau") and number == 0:
+                raise ValueError(f"{name}'s {key} must be above 0")
+            parameters[key] = number
+        return cls(name, tuple(sorted(parameters.items())))
+
+    def as_dict(self) -> dict[str, float | str]:
+        return {"name": self.name, **dict(self.parameters)}
+
+    def strategy(self) -> ServerStrategy:
+        parameters = dict(self.parameters)
+        if self.name == "fedavg":
+            return FedAvg()
+        if self.name == "fedavgm":
+            return FedAvgM(**parameters)
+        return FedOpt(self.name.removeprefix("fed"), **parameters)
 
 
 def get_server_strategy(name: str) -> ServerStrategy:
-    try:
-        return SERVER_STRATEGIES[name]
-    except KeyError:
-        raise ValueError(
-            f"unknown server strategy {name!r}; choose one of {', '.join(sorted(SERVER_STRATEGIES))}"
-        ) from None
+    """A strategy by name, with its default hyperparameters."""
+    return ServerConfig.from_dict({"name": name}).strategy()
 
 
 def published_state(

@@ -30,6 +30,10 @@ class GlobalModel(models.Model):
         "rounds.Round", null=True, blank=True, on_delete=models.PROTECT, related_name="result_model"
     )
     metrics = models.JSONField(default=dict, blank=True)
+    # The server optimiser's state after the step that made this version (FedAdam's moments, say: an .npz in
+    # the blob store) and the strategy that made it, so that the next round goes on from it, after a restart too.
+    server_state_digest = models.CharField(max_length=64, blank=True)
+    server_strategy = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -86,6 +86,7 @@ class RoundListView(APIView):
             proof_scheme=values.get("proof_scheme"),
             max_samples=values.get("max_samples"),
             update_norm_bound=values.get("update_norm_bound"),
+            server_strategy=values.get("server_strategy"),
         )
         return Response(RoundSerializer(round_).data, status=status.HTTP_201_CREATED)
 

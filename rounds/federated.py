@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from fl import fixed_head
 from fl import params as fl_params
-from fl.strategy import DEFAULT_SERVER_STRATEGY, get_server_strategy, published_state
+from fl.models import HEAD_BIAS, HEAD_WEIGHT
+from fl.strategy import ServerConfig, ServerState, ServerStep, published_state
 from registry.models import ModelArchitecture
 from registry.weights import template_state
 
@@ -16,9 +18,21 @@ def next_global_vector(
     weighted_sum: np.ndarray,
     total_samples: int,
     head: tuple[np.ndarray, np.ndarray] | None = None,
-    strategy: str = DEFAULT_SERVER_STRATEGY,
-) -> np.ndarray:
-    """The server strategy's step from the opened sum, with the head on the fixed-point grid the next proofs
-    start from. `head`: fixed-point (weight, bias) computed exactly from the proven heads, used instead."""
-    step = get_server_strategy(strategy).server_update(base_vector, weighted_sum, total_samples)
-    return fl_params.flatten(published_state(step.vector, template_state(architecture), head))
+    server: ServerConfig | None = None,
+    state: ServerState | None = None,
+) -> ServerStep:
+    """The server strategy's step from the opened sum (`state`: its state after the previous round), with the
+    head on the fixed-point grid the next proofs start from. `head`: fixed-point (weight, bias), the sample-
+    weighted mean of the proven heads computed exactly: FedAvg publishes it as the new head; another strategy
+    takes its difference from the base head as the head's part of the average update, then steps."""
+    server = server or ServerConfig()
+    template = template_state(architecture)
+    if head is not None and server.name != "fedavg":
+        weighted_sum = np.array(weighted_sum, dtype=np.float64)
+        for name, values in zip((HEAD_WEIGHT, HEAD_BIAS), head, strict=True):
+            where = fl_params.parameter_slice(template, name)
+            exact = fixed_head.dequantise(values).ravel() - base_vector[where]
+            weighted_sum[where] = exact * total_samples
+    step = server.strategy().server_update(base_vector, weighted_sum, total_samples, state)
+    published = published_state(step.vector, template, head if server.name == "fedavg" else None)
+    return ServerStep(fl_params.flatten(published), step.state)

@@ -46,6 +46,8 @@ class Round(models.Model):
     # portal can see it, with the "plaintext" scheme; under ckks only the key parties could).
     max_samples = models.PositiveIntegerField(default=DEFAULT_MAX_SAMPLES)
     update_norm_bound = models.FloatField(default=DEFAULT_UPDATE_NORM_BOUND)
+    # The server strategy applied to the opened sum (fl.strategy.ServerConfig.as_dict: name, hyperparameters).
+    server_strategy = models.JSONField(default=dict, blank=True)
     quorum = models.PositiveSmallIntegerField()
     deadline = models.DateTimeField()
     state = models.CharField(max_length=20, choices=State.choices, default=State.DRAFT)

@@ -67,6 +67,10 @@ class RoundCreateSerializer(JsonInputSerializer):
     # Limits on each hospital's upload (defaults: rounds.models.DEFAULT_MAX_SAMPLES, DEFAULT_UPDATE_NORM_BOUND).
     max_samples = serializers.IntegerField(min_value=1, max_value=MAX_SAMPLES_LIMIT, required=False)
     update_norm_bound = serializers.FloatField(min_value=1e-9, max_value=1e12, required=False)
+    # {"name": "fedadam", "eta": 0.01, ...}: fl.strategy.SERVER_PARAMETERS names each strategy's hyperparameters.
+    server_strategy = serializers.DictField(
+        required=False, help_text="server strategy: name and hyperparameters"
+    )
 
     def validate_participants(self, hospitals: list[Hospital]) -> list[Hospital]:
         slugs = [hospital.slug for hospital in hospitals]
@@ -114,6 +118,7 @@ class RoundSerializer(serializers.ModelSerializer):
             "proof_key",
             "max_samples",
             "update_norm_bound",
+            "server_strategy",
             "quorum",
             "deadline",
             "participants",

@@ -11,10 +11,13 @@ from fl.models import build_model
 from fl.params import flatten, unflatten
 from fl.strategy import (
     CLIENT_STRATEGIES,
-    SERVER_STRATEGIES,
+    SERVER_PARAMETERS,
     FedAvg,
     FedAvgClient,
+    FedAvgM,
+    FedOpt,
     FedProxClient,
+    ServerConfig,
     client_strategy_for,
     client_update,
     get_server_strategy,
@@ -61,11 +64,72 @@ def test_fedavg_server_update_refuses_bad_input():
 
 
 def test_server_strategies_by_name():
-    assert set(SERVER_STRATEGIES) == {"fedavg"}
+    assert set(SERVER_PARAMETERS) == {"fedavg", "fedavgm", "fedadagrad", "fedadam", "fedyogi"}
     assert isinstance(get_server_strategy("fedavg"), FedAvg)
-    assert all(strategy.name == name for name, strategy in SERVER_STRATEGIES.items())
-    with pytest.raises(ValueError, match="unknown server strategy 'krum'; choose one of fedavg"):
+    assert all(get_server_strategy(name).name == name for name in SERVER_PARAMETERS)
+    with pytest.raises(ValueError, match="unknown server strategy 'krum'; choose one of fedadagrad"):
         get_server_strategy("krum")
+
+
+def test_a_plans_server_config_is_checked_and_filled_in():
+    config = ServerConfig.from_dict({"name": "fedadam", "eta": 0.1})
+    assert config.as_dict() == {"name": "fedadam", "beta1": 0.9, "beta2": 0.99, "eta": 0.1, "tau": 1e-3}
+    assert ServerConfig.from_dict(None) == ServerConfig.from_dict({"name": "fedavg"}) == ServerConfig()
+    with pytest.raises(ValueError, match="fedavg takes no hyperparameters, not eta"):
+        ServerConfig.from_dict({"name": "fedavg", "eta": 0.1})
+    with pytest.raises(ValueError, match=r"fedyogi's beta2 must be .* \(below 1 for a decay\), got 1.0"):
+        ServerConfig.from_dict({"name": "fedyogi", "beta2": 1.0})
+    with pytest.raises(ValueError, match="fedadam's eta must be above 0"):
+        ServerConfig.from_dict({"name": "fedadam", "eta": 0})
+
+
+# Two rounds of each server optimiser on a 2-vector, by hand. Round 1: global x0 = (1, -2), opened sum (6, -3)
+# of 3 samples, so Delta1 = (2, -1). Round 2: x1 as computed, sum (-3, 3) of 3 samples, Delta2 = (-1, 1).
+X0, SUM1, SUM2, N = np.array([1.0, -2.0]), np.array([6.0, -3.0]), np.array([-3.0, 3.0]), 3
+
+
+def two_rounds(strategy):
+    first = strategy.server_update(X0, SUM1, N)
+    second = strategy.server_update(first.vector, SUM2, N, first.state)
+    return first, second
+
+
+def test_fedavgm_by_hand():
+    # v1 = Delta1 = (2, -1); x1 = x0 + 1.0 * v1 = (3, -3); v2 = 0.5 * v1 + Delta2 = (0, 0.5); x2 = (3, -2.5)
+    first, second = two_rounds(FedAvgM(server_lr=1.0, momentum=0.5))
+    assert np.allclose(first.vector, [3.0, -3.0]) and np.allclose(first.state["velocity"], [2.0, -1.0])
+    assert np.allclose(second.vector, [3.0, -2.5]) and np.allclose(second.state["velocity"], [0.0, 0.5])
+
+
+def test_fedadam_by_hand():
+    # beta1 0.9, beta2 0.99, eta 0.1, tau 0.001.
+    # m1 = 0.1 * (2, -1) = (0.2, -0.1); v1 = 0.01 * (4, 1) = (0.04, 0.01); sqrt(v1) = (0.2, 0.1)
+    # x1 = x0 + 0.1 * (0.2 / 0.201, -0.1 / 0.101) = (1.0995025, -2.0990099)
+    # m2 = 0.9 m1 + 0.1 (-1, 1) = (0.08, 0.01); v2 = 0.99 v1 + 0.01 (1, 1) = (0.0496, 0.0199)
+    # x2 = x1 + 0.1 * (0.08 / (0.2227106 + 0.001), 0.01 / (0.1410674 + 0.001)) = (1.1352610, -2.0919711)
+    first, second = two_rounds(FedOpt("adam", eta=0.1, beta1=0.9, beta2=0.99, tau=0.001))
+    assert np.allclose(first.vector, [1.0995025, -2.0990099])
+    assert np.allclose(second.state["m"], [0.08, 0.01]) and np.allclose(second.state["v"], [0.0496, 0.0199])
+    assert np.allclose(second.vector, [1.1352610, -2.0919711])
+
+
+def test_fedadagrad_by_hand():
+    # m1 = (0.2, -0.1); v1 = (4, 1); x1 = x0 + 0.1 * (0.2 / 2.001, -0.1 / 1.001) = (1.0099950, -2.0099900)
+    # m2 = (0.08, 0.01); v2 = (5, 2); x2 = x1 + 0.1 * (0.08 / 2.2370680, 0.01 / 1.4152136) = (1.0135711, -2.0092834)
+    first, second = two_rounds(FedOpt("adagrad", eta=0.1, beta1=0.9, beta2=0.99, tau=0.001))
+    assert np.allclose(first.vector, [1.0099950, -2.0099900])
+    assert np.allclose(second.state["v"], [5.0, 2.0])
+    assert np.allclose(second.vector, [1.0135711, -2.0092834])
+
+
+def test_fedyogi_by_hand():
+    # v1 = 0 - 0.01 * (4, 1) * sign(0 - (4, 1)) = (0.04, 0.01): as Adam's in round 1, so x1 is Adam's.
+    # v2 = v1 - 0.01 * (1, 1) * sign(v1 - (1, 1)) = (0.04 + 0.01, 0.01 + 0.01) = (0.05, 0.02)
+    # x2 = x1 + 0.1 * (0.08 / (0.2236068 + 0.001), 0.01 / (0.1414214 + 0.001)) = (1.1351203, -2.0919885)
+    first, second = two_rounds(FedOpt("yogi", eta=0.1, beta1=0.9, beta2=0.99, tau=0.001))
+    assert np.allclose(first.vector, [1.0995025, -2.0990099])
+    assert np.allclose(second.state["v"], [0.05, 0.02])
+    assert np.allclose(second.vector, [1.1351203, -2.0919885])
 
 
 def test_client_strategy_follows_fedprox_mu():

@@ -18,6 +18,7 @@ from events import realtime
 from events.selectors import events_of_kind
 from events.services import record_event
 from fl.serialization import weights_to_bytes
+from fl.strategy import ServerConfig
 from ledger import services as ledger
 from ledger.connection import ChainRefused
 from proofs import verification as proofs
@@ -25,7 +26,7 @@ from registry import blobstore
 from registry.models import GlobalModel
 from registry.selectors import next_version
 from registry.services import store_model
-from registry.weights import load_weights
+from registry.weights import load_server_state, load_weights, server_state_bytes
 from rounds import dispatch, evaluation, federated, locks, selectors
 from rounds.models import Round, Submission
 from rounds.services.lifecycle import (
@@ -108,9 +109,17 @@ def _aggregate_round(round_id: int, wait_for_key_parties: bool) -> None:
     except proofs.HeadMismatch as exc:
         fail_round(round_, str(exc))
         return
-    new_vector = federated.next_global_vector(
-        architecture, base_vector, weighted_sum, total_samples, proven_head
+    server = ServerConfig.from_dict(round_.server_strategy)
+    step = federated.next_global_vector(
+        architecture,
+        base_vector,
+        weighted_sum,
+        total_samples,
+        proven_head,
+        server,
+        load_server_state(round_.base_model, server),
     )
+    new_vector = step.vector
     if not np.all(np.isfinite(new_vector)):
         fail_round(round_, "aggregation failed: the new model has non-finite values (an update out of range)")
         return
@@ -136,6 +145,8 @@ def _aggregate_round(round_id: int, wait_for_key_parties: bool) -> None:
                 "participants": [s.hospital.slug for s in submissions],
                 "samples": total_samples,
             },
+            server_strategy=server.as_dict(),
+            server_state_digest=blobstore.put_bytes(server_state_bytes(step.state)) if step.state else "",
         )
         record_event(round_.pk, "portal", "model", {"version": model.version, "digest": model.weights_digest})
         transition(round_, S.COMPLETED, "portal")

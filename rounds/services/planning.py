@@ -13,6 +13,7 @@ from committee import protection
 from committee.selectors import active_committee
 from events import realtime
 from events.services import record_event
+from fl.strategy import ServerConfig
 from fl.training import TrainConfig
 from hospitals.models import Hospital, User
 from hospitals.services import require_coordinator
@@ -47,6 +48,7 @@ def create_round(
     proof_scheme: str | None = None,
     max_samples: int | None = None,
     update_norm_bound: float | None = None,
+    server_strategy: dict[str, Any] | None = None,
 ) -> Round:
     """A round in draft. quorum None: DEFAULT_QUORUM, or every participant when fewer."""
     require_coordinator(actor)
@@ -72,6 +74,10 @@ def create_round(
     proof_scheme = proof_scheme or settings.DH_PROOFS
     _refuse_downgrade(protection_scheme, proof_scheme)
     limits = _upload_limits(max_samples, update_norm_bound)
+    try:
+        server = ServerConfig.from_dict(server_strategy)
+    except (ValueError, TypeError) as exc:
+        raise InvalidInput(f"Invalid server strategy: {exc}") from None
     key_committee = active_committee() if protection_scheme == "ckks" else None
     if protection_scheme == "ckks" and key_committee is None:
         raise InvalidInput(
@@ -85,6 +91,8 @@ def create_round(
     proofs.check_round_plan(proof_scheme, full_config)  # InvalidInput for a plan the circuit cannot prove
     # The upload limits join the hashed plan only when not the defaults: a default plan hashes as before.
     hashed = {**full_config, **{k: v for k, v in limits.items() if v != DEFAULT_LIMITS[k]}}
+    if server != ServerConfig():  # so does a server strategy other than FedAvg
+        hashed["server_strategy"] = server.as_dict()
     plan_hash = config_hash(hashed, base_model.architecture.architecture_hash)
     _refuse_replayed_plan(base_model, plan_hash, protection_scheme, proof_scheme, quorum, deadline, hospitals)
     round_ = Round.objects.create(
@@ -97,6 +105,7 @@ def create_round(
         quorum=quorum,
         deadline=deadline,
         created_by=actor,
+        server_strategy=server.as_dict(),
         **limits,
     )
     Participant.objects.bulk_create([Participant(round=round_, hospital=h) for h in hospitals])

@@ -145,5 +145,5 @@ def test_the_round_waits_for_a_stopped_key_party_says_so_and_completes_when_it_i
         load_weights(consortium.model),
         np.full(architecture.parameter_count, 0.5),
         2 * SAMPLES,
-    )
+    ).vector
     np.testing.assert_allclose(load_weights(GlobalModel.objects.get(produced_by=round_)), expected, atol=1e-4)

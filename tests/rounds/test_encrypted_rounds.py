@@ -43,7 +43,12 @@ def state_of(round_: Round) -> str:
 
 
 def run_rounds(
-    consortium, settings, aggregation: str, rounds: int, committee_homes: Path | None = None
+    consortium,
+    settings,
+    aggregation: str,
+    rounds: int,
+    committee_homes: Path | None = None,
+    server_strategy: dict | None = None,
 ) -> np.ndarray:
     with portal_server(free_port()) as url, ExitStack() as services:
         consortium.enroll_nodes(url)
@@ -53,7 +58,7 @@ def run_rounds(
             services.enter_context(local_committee(url, token, committee_homes))
             services.enter_context(in_memory_worker())
         for _ in range(rounds):
-            round_ = consortium.plan_round(protection_scheme=aggregation)
+            round_ = consortium.plan_round(protection_scheme=aggregation, server_strategy=server_strategy)
             lifecycle.approve_round(consortium.coordinator, round_)
             wait_until(lambda r=round_: state_of(r) == S.COLLECTING, 60, "the round to open")
             consortium.run_nodes()
@@ -66,15 +71,35 @@ def run_rounds(
 
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
-def test_encrypted_rounds_match_the_plaintext_baseline(hospital_data, settings, tmp_path):
-    """Same data, same seeds, a fresh portal each: CKKS with threshold decryption vs the plaintext baseline."""
-    encrypted = run_rounds(hospital_data, settings, "ckks", rounds=2, committee_homes=tmp_path / "keyparties")
+@pytest.mark.parametrize(
+    "server_strategy", [None, {"name": "fedadam", "eta": 0.01}], ids=["fedavg", "fedadam"]
+)
+def test_encrypted_rounds_match_the_plaintext_baseline(hospital_data, settings, tmp_path, server_strategy):
+    """Same data, same seeds, a fresh portal each: CKKS with threshold decryption vs the plaintext baseline,
+    with FedAvg and with FedAdam (whose moments the portal keeps beside each model version between rounds)."""
+    encrypted = run_rounds(
+        hospital_data,
+        settings,
+        "ckks",
+        rounds=2,
+        committee_homes=tmp_path / "keyparties",
+        server_strategy=server_strategy,
+    )
+    if server_strategy:
+        last = GlobalModel.objects.order_by("-version").first()
+        assert last.server_strategy["name"] == "fedadam" and last.server_state_digest
     stored = list(Submission.objects.values_list("blob_digest", flat=True))
     assert len(stored) == 4
     for digest in stored:  # what the portal stored is ciphertext under the committee's key
         assert blobstore.read_bytes(digest)[:4] == b"DHCB"
     call_command("flush", interactive=False, verbosity=0)
-    baseline = run_rounds(make_consortium(hospital_data.data_dir), settings, "plaintext", rounds=2)
+    baseline = run_rounds(
+        make_consortium(hospital_data.data_dir),
+        settings,
+        "plaintext",
+        rounds=2,
+        server_strategy=server_strategy,
+    )
     assert np.array_equal(encrypted, baseline)  # the opened sum, snapped to the update grid, is exact
 
 
@@ -133,7 +158,7 @@ def test_a_round_is_decrypted_by_three_key_party_services_over_tls(consortium, t
     assert done.round.state == S.COMPLETED, done.round.reason
     expected = federated.next_global_vector(
         consortium.model.architecture, load_weights(consortium.model), sum(done.updates), sum(done.samples)
-    )
+    ).vector
     assert np.array_equal(load_weights(GlobalModel.objects.get(produced_by=done.round)), expected)
     job = DecryptionJob.objects.get(name=f"round-{done.round.pk}")
     assert job.state == "done" and job.attempt == 1 and len(job.results) == 3
@@ -154,7 +179,7 @@ def test_a_hospital_uploading_the_key_oracle_is_excluded_and_named_and_the_round
     assert done.round.state == S.COMPLETED, done.round.reason
     expected = federated.next_global_vector(
         consortium.model.architecture, load_weights(consortium.model), sum(done.updates), sum(done.samples)
-    )
+    ).vector
     assert np.array_equal(load_weights(GlobalModel.objects.get(produced_by=done.round)), expected)
     refused = DecryptionJob.objects.get(name=f"round-{done.round.pk}")
     assert refused.state == "failed" and refused.results == {}  # nothing was opened
