@@ -12,6 +12,7 @@ from rest_framework.views import APIView
 from committee import protection
 from events.selectors import audit_trail, events_of
 from events.serializers import EventSerializer
+from fl.strategy import DEFAULT_SERVER_STRATEGY, SERVER_PARAMETERS
 from hospitals import selectors as hospital_selectors
 from hospitals.permissions import IsCoordinator, IsPerson
 from ledger.selectors import audit_round
@@ -45,6 +46,8 @@ class RoundPlanOptionsView(APIView):
                 "config": {name: _field_options(field) for name, field in config_fields},
                 "protection": {"default": settings.DH_PROTECTION, "choices": sorted(protection.SCHEMES)},
                 "proof_scheme": {"default": settings.DH_PROOFS, "choices": list(proofs.SCHEMES)},
+                # Each server strategy with its hyperparameters' defaults (fl.strategy).
+                "server_strategy": {"default": DEFAULT_SERVER_STRATEGY, "choices": SERVER_PARAMETERS},
             }
         )
 

@@ -21,6 +21,28 @@ export const PROOF_SCHEME = {
   },
 };
 
+export const SERVER_STRATEGY = {
+  label: "Server strategy",
+  hint: "What the portal does with the decrypted sum of the updates: average it, or take it as the step of a server optimiser whose state carries over to the next round.",
+  choices: {
+    fedavg: "FedAvg (the average)",
+    fedavgm: "FedAvgM (server momentum)",
+    fedadam: "FedAdam",
+    fedyogi: "FedYogi",
+    fedadagrad: "FedAdagrad",
+  },
+};
+
+export const SERVER_LR = {
+  label: "Server learning rate",
+  hint: "The server optimiser's step size (eta; server_lr for FedAvgM). Empty: its default.",
+};
+
+/** The hyperparameter a strategy's server learning rate sets. */
+export function serverLrParameter(strategy) {
+  return strategy === "fedavgm" ? "server_lr" : "eta";
+}
+
 /**
  * The training settings: `proofOnly` ones mean nothing without proofs of training and `fixedHeadOnly` ones
  * nothing without the fixed-point head (loss mse_onehot), so the form hides them then.

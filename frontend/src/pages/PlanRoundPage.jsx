@@ -6,7 +6,16 @@ import { ChoiceSelect, Field, FieldError } from "../components/Form.jsx";
 import { Empty, ErrorState, FormError, Loading } from "../components/States.jsx";
 import { describeNode, formatRelative } from "../format.js";
 import { useApi, useDocumentTitle, useDraft } from "../hooks.js";
-import { CONFIG_FIELDS, configFieldApplies, configLabel, PROOF_SCHEME, PROTECTION } from "../labels.js";
+import {
+  CONFIG_FIELDS,
+  configFieldApplies,
+  configLabel,
+  PROOF_SCHEME,
+  PROTECTION,
+  SERVER_LR,
+  SERVER_STRATEGY,
+  serverLrParameter,
+} from "../labels.js";
 
 // Plan a round: base model (architecture and version), update protection, proofs, training settings,
 // participants, quorum and deadline. Choices, defaults and limits come from /api/rounds/plan-options/, so the
@@ -52,6 +61,8 @@ function freshPlan(models, hospitals, options) {
     baseModel: String(newestModel(models).id),
     protection: options.protection?.default ?? "",
     proofScheme: options.proof_scheme?.default ?? "",
+    serverStrategy: options.server_strategy?.default ?? "",
+    serverLr: "",
     config: Object.fromEntries(Object.entries(options.config || {}).map(([name, field]) => [name, String(field.default ?? "")])),
     participants: hospitals.filter((hospital) => hospital.node_status === "online").map((hospital) => hospital.slug),
     quorum: null, // null: follows the ticked online hospitals until the coordinator sets it
@@ -69,6 +80,8 @@ function fitDraft(saved, fresh, models, hospitals, options) {
     baseModel: oneOf(models.map((model) => String(model.id)), saved.baseModel, fresh.baseModel),
     protection: oneOf(options.protection?.choices || [], saved.protection, fresh.protection),
     proofScheme: oneOf(options.proof_scheme?.choices || [], saved.proofScheme, fresh.proofScheme),
+    serverStrategy: oneOf(Object.keys(options.server_strategy?.choices || {}), saved.serverStrategy, fresh.serverStrategy),
+    serverLr: typeof saved.serverLr === "string" ? saved.serverLr : fresh.serverLr,
     config: Object.fromEntries(
       Object.entries(fresh.config).map(([name, value]) => [name, typeof saved.config?.[name] === "string" ? saved.config[name] : value]),
     ),
@@ -105,6 +118,11 @@ function validatePlan(values, { configFields, quorum }) {
     const problem = configFields[name].type === "choice" ? null : numberProblem(values.config[name], configFields[name]);
     if (problem) errors[`config.${name}`] = problem;
   }
+  if (hasServerLr(values) && String(values.serverLr).trim() !== "") {
+    const problem = numberProblem(values.serverLr, { type: "number" });
+    if (problem) errors.server_strategy = problem;
+    else if (Number(values.serverLr) <= 0) errors.server_strategy = "Above 0.";
+  }
   if (values.participants.length === 0) errors.participants = "Tick at least one hospital to invite.";
   const quorumProblem = numberProblem(quorum, { type: "integer", min_value: 1, max_value: Math.max(1, values.participants.length) });
   if (quorumProblem) errors.quorum = quorumProblem;
@@ -129,7 +147,16 @@ function planBody(values, { configFields, quorum }) {
   };
   if (values.protection) body.protection = values.protection;
   if (values.proofScheme) body.proof_scheme = values.proofScheme;
+  if (hasServerLr(values)) {
+    body.server_strategy = { name: values.serverStrategy };
+    if (String(values.serverLr).trim() !== "") body.server_strategy[serverLrParameter(values.serverStrategy)] = Number(values.serverLr);
+  }
   return body;
+}
+
+/** A strategy other than FedAvg: it has a server learning rate, and the plan names it. */
+function hasServerLr(values) {
+  return Boolean(values.serverStrategy) && values.serverStrategy !== "fedavg";
 }
 
 function PlanForm({ models, hospitals, options }) {
@@ -183,7 +210,7 @@ function PlanForm({ models, hospitals, options }) {
     }
   };
 
-  const shown = ["base_model", "protection", "proof_scheme", "participants", "quorum", "deadline", ...shownConfig.map((name) => `config.${name}`)];
+  const shown = ["base_model", "protection", "proof_scheme", "server_strategy", "participants", "quorum", "deadline", ...shownConfig.map((name) => `config.${name}`)];
   return (
     <form className="form plan-form" onSubmit={submit} aria-label="Plan a round" noValidate ref={form}>
       {restoredAt && (
@@ -228,6 +255,31 @@ function PlanForm({ models, hospitals, options }) {
                 portalDefault={options.proof_scheme.default}
                 value={values.proofScheme}
                 onChange={(event) => edit("proof_scheme", { proofScheme: event.target.value })}
+              />
+            </Field>
+          )}
+          {options.server_strategy && (
+            <Field label={SERVER_STRATEGY.label} hint={SERVER_STRATEGY.hint}>
+              <ChoiceSelect
+                name="server_strategy"
+                choices={Object.keys(options.server_strategy.choices)}
+                labels={SERVER_STRATEGY.choices}
+                portalDefault={options.server_strategy.default}
+                value={values.serverStrategy}
+                onChange={(event) => edit("server_strategy", { serverStrategy: event.target.value })}
+              />
+            </Field>
+          )}
+          {options.server_strategy && hasServerLr(values) && (
+            <Field label={SERVER_LR.label} hint={SERVER_LR.hint} error={errors.server_strategy}>
+              <input
+                name="server_lr"
+                type="number"
+                step="any"
+                min="0"
+                placeholder={String(options.server_strategy.choices[values.serverStrategy]?.[serverLrParameter(values.serverStrategy)] ?? "")}
+                value={values.serverLr}
+                onChange={(event) => edit("server_strategy", { serverLr: event.target.value })}
               />
             </Field>
           )}

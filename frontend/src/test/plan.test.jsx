@@ -19,6 +19,10 @@ const OPTIONS = {
   },
   protection: { default: "ckks", choices: ["ckks", "plaintext"] },
   proof_scheme: { default: "none", choices: ["groth16", "none"] },
+  server_strategy: {
+    default: "fedavg",
+    choices: { fedavg: {}, fedavgm: { server_lr: 1, momentum: 0.9 }, fedadam: { eta: 0.01, beta1: 0.9, beta2: 0.99, tau: 0.001 } },
+  },
 };
 const HOSPITALS = [hospital("a", 10, "online"), hospital("b", 11, "offline"), hospital("c", 12, "never_connected")];
 const MODEL = { id: 1, architecture: "cnn28-d16", num_classes: 2, version: 0, metrics: {}, created_at: "2026-01-01T00:00:00Z" };
@@ -63,7 +67,7 @@ describe("plan form words", () => {
     expect(screen.getByLabelText("Head learning rate")).toHaveAccessibleDescription(/fixed-point classifier head/);
     expect(screen.getByLabelText("FedProx strength (μ)")).toHaveAccessibleDescription(/plain federated averaging/);
     expect(screen.getByLabelText("Update protection")).toHaveAccessibleDescription(/only their sum is ever decrypted/);
-    for (const name of ["Loss function", "Optimiser", "Local epochs", "Batch size", "Proofs of training", "Base model", "Quorum", "Deadline"]) {
+    for (const name of ["Loss function", "Optimiser", "Local epochs", "Batch size", "Proofs of training", "Server strategy", "Base model", "Quorum", "Deadline"]) {
       expect(screen.getByLabelText(name)).toHaveAccessibleDescription(/\w/);
     }
     expect(screen.getByRole("option", { name: "Encrypted (CKKS, threshold decryption) (portal default)" })).toBeInTheDocument();
@@ -90,6 +94,19 @@ describe("plan form fields", () => {
     expect(body.config).not.toHaveProperty("proof_steps");
     expect(body).toMatchObject({ protection: "ckks", proof_scheme: "none", participants: ["hospital-a"], quorum: 1 });
     expect(body).not.toHaveProperty("aggregation");
+  });
+
+  it("names a server strategy and its learning rate only when it is not FedAvg", async () => {
+    const calls = planRoutes();
+    await openForm();
+    expect(screen.queryByLabelText("Server learning rate")).not.toBeInTheDocument();
+    await userEvent.selectOptions(screen.getByLabelText("Server strategy"), "fedadam");
+    const lr = screen.getByLabelText("Server learning rate");
+    expect(lr).toHaveAttribute("placeholder", "0.01");
+    await userEvent.type(lr, "0.05");
+    await userEvent.click(screen.getByRole("button", { name: "Create the draft round" }));
+    await waitFor(() => expect(posted(calls)).toHaveLength(1));
+    expect(posted(calls)[0].body.server_strategy).toEqual({ name: "fedadam", eta: 0.05 });
   });
 
   it("shows every problem at once beside its field, and sends nothing", async () => {
