@@ -442,18 +442,23 @@ def parse_blob(
     offset = BLOB_HEADER.size
     ciphertexts = np.empty((count, 2, len(data_primes()), POLY_MODULUS_DEGREE), dtype=np.uint64)
     for index in range(count):
-        if offset + LENGTH_PREFIX.size > len(view):
-            raise CiphertextError(f"truncated: ciphertext {index + 1} of {count} is missing")
-        (size,) = LENGTH_PREFIX.unpack_from(view, offset)
-        offset += LENGTH_PREFIX.size
-        if offset + size > len(view):
-            raise CiphertextError(f"truncated: ciphertext {index + 1} of {count} is cut short")
-        ciphertexts[index] = _check_ciphertext(view[offset : offset + size], index)
-        offset += size
+        stream, offset = _length_prefixed(view, offset, f"ciphertext {index + 1} of {count}")
+        ciphertexts[index] = _check_ciphertext(stream, index)
     witness = _witness_section(view, offset) if version == WITNESS_VERSION else None
     if witness is None and offset != len(view):
         raise CiphertextError(f"{len(view) - offset} unexpected bytes after the last ciphertext")
     return ParsedBlob(blob_key_id, length, ciphertexts, witness)
+
+
+def _length_prefixed(view: memoryview, offset: int, what: str) -> tuple[memoryview, int]:
+    """The length-prefixed part of the blob at `offset`, and the offset after it; `what` names it in errors."""
+    if offset + LENGTH_PREFIX.size > len(view):
+        raise CiphertextError(f"truncated: {what} is missing")
+    (size,) = LENGTH_PREFIX.unpack_from(view, offset)
+    offset += LENGTH_PREFIX.size
+    if offset + size > len(view):
+        raise CiphertextError(f"truncated: {what} is cut short")
+    return view[offset : offset + size], offset + size
 
 
 def _witness_section(view: memoryview, offset: int) -> tuple[bytes, ...]:
@@ -466,14 +471,8 @@ def _witness_section(view: memoryview, offset: int) -> tuple[bytes, ...]:
     offset += WITNESS_COUNT.size
     sealed = []
     for party in range(parties):
-        if offset + LENGTH_PREFIX.size > len(view):
-            raise CiphertextError(f"truncated: the share for key party {party} is missing")
-        (size,) = LENGTH_PREFIX.unpack_from(view, offset)
-        offset += LENGTH_PREFIX.size
-        if offset + size > len(view):
-            raise CiphertextError(f"truncated: the share for key party {party} is cut short")
-        sealed.append(bytes(view[offset : offset + size]))
-        offset += size
+        share, offset = _length_prefixed(view, offset, f"the share for key party {party}")
+        sealed.append(bytes(share))
     if offset != len(view):
         raise CiphertextError(f"{len(view) - offset} unexpected bytes after the witness section")
     return tuple(sealed)

@@ -149,17 +149,22 @@ def decrypted_round(consortium, tmp_path: Path, key_oracle_from_c: bool = False)
     return DecryptedRound(round_, updates, samples, homes, logs)
 
 
+def assert_model_of_the_honest_updates(consortium, done: DecryptedRound) -> None:
+    """The round completed with exactly the model the plaintext FedAvg of its honest updates gives."""
+    assert done.round.state == S.COMPLETED, done.round.reason
+    expected = federated.next_global_vector(
+        consortium.model.architecture, load_weights(consortium.model), sum(done.updates), sum(done.samples)
+    ).vector
+    assert np.array_equal(load_weights(GlobalModel.objects.get(produced_by=done.round)), expected)
+
+
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_a_round_is_decrypted_by_three_key_party_services_over_tls(consortium, tmp_path):
     """The new model is exactly the one the plaintext sum gives; every party posted the same opened vector,
     having talked MPyC over TLS."""
     done = decrypted_round(consortium, tmp_path)
-    assert done.round.state == S.COMPLETED, done.round.reason
-    expected = federated.next_global_vector(
-        consortium.model.architecture, load_weights(consortium.model), sum(done.updates), sum(done.samples)
-    ).vector
-    assert np.array_equal(load_weights(GlobalModel.objects.get(produced_by=done.round)), expected)
+    assert_model_of_the_honest_updates(consortium, done)
     job = DecryptionJob.objects.get(name=f"round-{done.round.pk}")
     assert job.state == "done" and job.attempt == 1 and len(job.results) == 3
     reports = [result["report"] for result in job.results.values()]
@@ -176,11 +181,7 @@ def test_a_hospital_uploading_the_key_oracle_is_excluded_and_named_and_the_round
     parties find it not well formed before using their shares and name it; the portal excludes it (audit
     trail) and the parties open the sum of a and b alone, which gives exactly the model of a and b."""
     done = decrypted_round(consortium, tmp_path, key_oracle_from_c=True)
-    assert done.round.state == S.COMPLETED, done.round.reason
-    expected = federated.next_global_vector(
-        consortium.model.architecture, load_weights(consortium.model), sum(done.updates), sum(done.samples)
-    ).vector
-    assert np.array_equal(load_weights(GlobalModel.objects.get(produced_by=done.round)), expected)
+    assert_model_of_the_honest_updates(consortium, done)
     refused = DecryptionJob.objects.get(name=f"round-{done.round.pk}")
     assert refused.state == "failed" and refused.results == {}  # nothing was opened
     assert f"{consortium.hospital_c.slug}'s upload" in refused.failures[-1]["reason"]
