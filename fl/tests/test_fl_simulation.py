@@ -95,7 +95,10 @@ def test_the_server_strategy_is_pluggable_and_keeps_its_state_across_rounds():
 
 @pytest.mark.unit
 def test_unknown_strategy_is_refused(tmp_path, capsys):
-    with pytest.raises(ValueError, match="unknown server strategy .median.; choose one of fedadagrad, fedadam, fedavg, fedavgm, fedyogi"):
+    with pytest.raises(
+        ValueError,
+        match="unknown server strategy .median.; choose one of fedadagrad, fedadam, fedavg, fedavgm, fedyogi",
+    ):
         run_simulation(
             "cnn28-d16", DEFAULT_TRAIN_CONFIG, [tiny_images(16, 0)], tiny_images(8, 1), 1, 0, "median"
         )
