@@ -285,23 +285,43 @@ def encrypt_vector(public_context: bytes, vector: np.ndarray) -> bytes:
     return blob_bytes(context.key_id, values.size, encrypt_with_randomness(context, values)[0])
 
 
-def _small_integers(count: int, kind: str) -> np.ndarray:
-    """`count` secret integers from os.urandom: "ternary" uniform in {-1, 0, 1}, or "error": SEAL's error
-    distribution (rounded Gaussian of std 3.2, clipped at 19)."""
-    if kind == "ternary":
-        raw = np.frombuffer(os.urandom(2 * count + 64), dtype=np.uint8)
-        raw = raw[raw < 255][:count]  # 255 = 3 * 85: uniform mod 3
-        if raw.size < count:
-            return _small_integers(count, kind)
-        return (raw % 3).astype(np.int8) - 1
+def rounded_gaussians(count: int, std: float) -> np.ndarray:
+    """`count` integers ~ round(N(0, std^2)), std below 2^59, from os.urandom (Box-Muller on 53-bit uniforms)."""
     pairs = (count + 1) // 2
     words = np.frombuffer(os.urandom(16 * pairs), dtype="<u8").reshape(2, pairs)
-    uniform = ((words >> np.uint64(11)).astype(np.float64) + 1.0) * 2.0**-53
-    radius = np.sqrt(-2.0 * np.log(uniform[0])) * ERROR_STD
-    samples = np.concatenate(
-        [radius * np.cos(2 * np.pi * uniform[1]), radius * np.sin(2 * np.pi * uniform[1])]
-    )
-    return np.clip(np.rint(samples[:count]), -ERROR_BOUND, ERROR_BOUND).astype(np.int8)
+    uniform = ((words >> np.uint64(11)).astype(np.float64) + 1.0) * 2.0**-53  # in (0, 1]
+    radius = np.sqrt(-2.0 * np.log(uniform[0])) * std
+    angle = 2.0 * math.pi * uniform[1]
+    samples = np.concatenate([radius * np.cos(angle), radius * np.sin(angle)])[:count]
+    return np.rint(samples).astype(np.int64)
+
+
+def _ternary(count: int) -> np.ndarray:
+    """`count` secret integers uniform in {-1, 0, 1}, from os.urandom."""
+    raw = np.frombuffer(os.urandom(2 * count + 64), dtype=np.uint8)
+    raw = raw[raw < 255][:count]  # 255 = 3 * 85: uniform mod 3
+    if raw.size < count:
+        return _ternary(count)
+    return (raw % 3).astype(np.int8) - 1
+
+
+def _errors(count: int) -> np.ndarray:
+    """`count` integers of SEAL's error distribution: rounded Gaussian of std 3.2, clipped at 19."""
+    return np.clip(rounded_gaussians(count, ERROR_STD), -ERROR_BOUND, ERROR_BOUND).astype(np.int8)
+
+
+def uniform_residues(seed: bytes, prime: int, size: int) -> np.ndarray:
+    """`size` residues uniform mod `prime`, drawn from SHAKE-256(seed) by rejection (a 60-bit draw is rejected
+    with probability about 2^-40); the same seed gives the same residues on every machine."""
+    xof = hashlib.shake_256(seed)
+    mask = np.uint64((1 << prime.bit_length()) - 1)
+    draws = size + 256
+    while True:
+        words = np.frombuffer(xof.digest(8 * draws), dtype="<u8") & mask
+        row = words[words < np.uint64(prime)][:size]
+        if row.size == size:
+            return row
+        draws *= 2
 
 
 def signed_residues(values: np.ndarray) -> np.ndarray:
@@ -321,8 +341,8 @@ def encrypt_with_randomness(
     count = ciphertext_count(values.size)
     primes = data_primes()
     pk0, pk1 = context.public_key[:, : len(primes)]
-    u = _small_integers(count * POLY_MODULUS_DEGREE, "ternary").reshape(count, POLY_MODULUS_DEGREE)
-    errors = _small_integers(2 * count * POLY_MODULUS_DEGREE, "error").reshape(2, count, POLY_MODULUS_DEGREE)
+    u = _ternary(count * POLY_MODULUS_DEGREE).reshape(count, POLY_MODULUS_DEGREE)
+    errors = _errors(2 * count * POLY_MODULUS_DEGREE).reshape(2, count, POLY_MODULUS_DEGREE)
     u_ntt = transform(signed_residues(u), to_ntt=True)
     e0_ntt, e1_ntt = (transform(signed_residues(error), to_ntt=True) for error in errors)
     column = primes[:, None]

@@ -46,19 +46,14 @@ class KeyGenError(ValueError):
 
 def common_polynomial(seed: bytes) -> np.ndarray:
     """The public polynomial a, uniform mod each key prime, in NTT form (uniform there too), shape (3, N)."""
-    rows = []
-    for index, prime in enumerate(ckks.key_primes().tolist()):
-        xof = hashlib.shake_256(COMMON_POLYNOMIAL_DOMAIN + struct.pack("<I", index) + seed)
-        mask = np.uint64((1 << prime.bit_length()) - 1)
-        draws = ckks.POLY_MODULUS_DEGREE + 64
-        while True:  # rejection sampling; one draw is rejected with probability about 2^-40
-            words = np.frombuffer(xof.digest(8 * draws), dtype="<u8") & mask
-            row = words[words < np.uint64(prime)][: ckks.POLY_MODULUS_DEGREE]
-            if row.size == ckks.POLY_MODULUS_DEGREE:
-                break
-            draws *= 2
-        rows.append(row)
-    return np.stack(rows)
+    return np.stack(
+        [
+            ckks.uniform_residues(
+                COMMON_POLYNOMIAL_DOMAIN + struct.pack("<I", index) + seed, prime, ckks.POLY_MODULUS_DEGREE
+            )
+            for index, prime in enumerate(ckks.key_primes().tolist())
+        ]
+    )
 
 
 @dataclass(frozen=True)

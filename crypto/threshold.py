@@ -19,7 +19,6 @@ colluding minority. Each party refuses a decryption that would take a key past 2
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Sequence
 
 import numpy as np
@@ -80,17 +79,6 @@ def partial_decryption(
     return shares
 
 
-def _rounded_gaussians(count: int, std: float) -> np.ndarray:
-    """`count` integers ~ round(N(0, std^2)), std below 2^59, from os.urandom (Box-Muller on 53-bit uniforms)."""
-    pairs = (count + 1) // 2
-    words = np.frombuffer(os.urandom(16 * pairs), dtype="<u8").reshape(2, pairs)
-    uniform = ((words >> np.uint64(11)).astype(np.float64) + 1.0) * 2.0**-53  # in (0, 1]
-    radius = np.sqrt(-2.0 * np.log(uniform[0])) * std
-    angle = 2.0 * math.pi * uniform[1]
-    samples = np.concatenate([radius * np.cos(angle), radius * np.sin(angle)])[:count]
-    return np.rint(samples).astype(np.int64)
-
-
 def gaussian_integers(count: int, std: float) -> np.ndarray:
     """`count` integers with a Gaussian spread of `std` (which may exceed 2^63), as Python integers (dtype object).
 
@@ -98,8 +86,8 @@ def gaussian_integers(count: int, std: float) -> np.ndarray:
     would be constant: it would not hide the low bits of a decryption error. So the sample is a Gaussian on the
     lattice 2^FINE_BITS Z (std `std`) plus a fine integer Gaussian of std 4 * 2^FINE_BITS, which smooths it to
     within far below 2^-100 of a discrete Gaussian of variance std^2 + 2^(2 FINE_BITS + 4)."""
-    coarse = _rounded_gaussians(count, std / 2.0**FINE_BITS).astype(object)
-    fine = _rounded_gaussians(count, 4.0 * 2.0**FINE_BITS).astype(object)
+    coarse = ckks.rounded_gaussians(count, std / 2.0**FINE_BITS).astype(object)
+    fine = ckks.rounded_gaussians(count, 4.0 * 2.0**FINE_BITS).astype(object)
     return coarse * (1 << FINE_BITS) + fine
 
 

@@ -136,21 +136,12 @@ def open_share(sealed: bytes, key: X25519PrivateKey, key_id: bytes, party: int) 
 
 def _uniform_residues(seed: bytes, count: int) -> np.ndarray:
     """Uniform residues mod each data prime, shape (count, primes, N), from a seed (SHAKE-256, rejection)."""
-    primes = ckks.data_primes()
     size = count * ckks.POLY_MODULUS_DEGREE
-    rows = []
-    for index, prime in enumerate(primes.tolist()):
-        xof = hashlib.shake_256(SEAL_DOMAIN + struct.pack("<I", index) + seed)
-        mask = np.uint64((1 << prime.bit_length()) - 1)
-        draws = size + 256
-        while True:  # a draw is rejected with probability about 2^-40
-            words = np.frombuffer(xof.digest(8 * draws), dtype="<u8") & mask
-            row = words[words < np.uint64(prime)][:size]
-            if row.size == size:
-                break
-            draws *= 2
-        rows.append(row.reshape(count, ckks.POLY_MODULUS_DEGREE))
-    return np.stack(rows, axis=1)
+    rows = [
+        ckks.uniform_residues(SEAL_DOMAIN + struct.pack("<I", index) + seed, prime, size)
+        for index, prime in enumerate(ckks.data_primes().tolist())
+    ]
+    return np.stack(rows).reshape(len(rows), count, ckks.POLY_MODULUS_DEGREE).transpose(1, 0, 2)
 
 
 def split_randomness(u: np.ndarray, parties: int) -> list[bytes]:
