@@ -277,6 +277,32 @@ def test_bad_ciphertexts_are_refused_and_nothing_changes(
     assert not Submission.objects.exists()
 
 
+def test_an_upload_without_a_witness_share_for_every_key_party_is_refused(
+    consortium, collecting_ckks, key_committee
+):
+    """The key parties would refuse it (nothing shows it is a well-formed encryption): the portal refuses it first,
+    with the reason, and stores nothing."""
+    from crypto import wellformed
+
+    length = consortium.model.architecture.parameter_count
+    context = committee_selectors.public_context(key_committee)
+    keys = [bytes.fromhex(key) for key in committee_selectors.witness_keys(key_committee)]
+    for blob, reason in (
+        (ckks.encrypt_vector(context, np.full(length, 0.25)), "it carries no witness"),
+        (
+            wellformed.encrypt_vector(context, np.full(length, 0.25), keys[:2]),
+            "witness shares for 2 key parties",
+        ),
+    ):
+        response = upload(consortium, collecting_ckks.pk, blob)
+        assert response.status_code == 400
+        assert (
+            reason in response.json()["detail"]
+            and "the committee has 3 key parties" in response.json()["detail"]
+        )
+        assert not Submission.objects.exists()
+
+
 def test_wrong_number_of_ciphertexts_is_refused(consortium, collecting_ckks, key_committee):
     length = consortium.model.architecture.parameter_count
     response = upload(consortium, collecting_ckks.pk, encrypted_update(key_committee, length + 5000))
