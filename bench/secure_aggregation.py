@@ -9,8 +9,9 @@ then adding), threshold decryption (3 key parties as separate processes over TCP
 time per party, MPyC bytes sent per party, peak memory per party), the portal's peak traced memory while
 aggregating, and the largest error of the decrypted average against the plaintext average. Each party's time
 is split into its checks of the job (every blob parsed, every hospital's signature verified, the sum recomputed,
-and the well-formedness check of crypto.wellformed: its share of every ciphertext's projections, computed from the
-share of the randomness sealed to it, then opened in the MPC and checked, the key's ledger charged) and the
+and the well-formedness and norm check of crypto.wellformed: its share of every ciphertext's projections, computed
+from the share of the randomness sealed to it, then opened in the MPC and checked, each update's squared norm
+compared with the plan's bound over secure integers, the key's ledger charged) and the
 decryption itself (partial decryption, smudging, MPC), with their ratio: the checked decryption against decryption
 alone, measured in the same run.
 Targets (100k parameters, 5 hospitals): encryption < 0.5 s per hospital, aggregation < 1 s, threshold

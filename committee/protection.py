@@ -50,7 +50,7 @@ class DecryptionInProgress(KeyPartiesUnavailable):
 class ProtectionScheme(Protocol):
     name: str
 
-    def node_material(self, committee: KeyCommittee | None) -> ProtectionMaterial: ...
+    def node_material(self, committee: KeyCommittee | None, norm_bound: float) -> ProtectionMaterial: ...
 
     def check(
         self,
@@ -76,8 +76,8 @@ class ProtectionScheme(Protocol):
 class PlaintextScheme:
     name = "plaintext"
 
-    def node_material(self, committee: KeyCommittee | None) -> ProtectionMaterial:
-        return ProtectionMaterial(scheme=self.name)
+    def node_material(self, committee: KeyCommittee | None, norm_bound: float) -> ProtectionMaterial:
+        return ProtectionMaterial(scheme=self.name, norm_bound=norm_bound)
 
     def check(
         self,
@@ -109,12 +109,13 @@ class CkksScheme:
 
     name = "ckks"
 
-    def node_material(self, committee: KeyCommittee | None) -> ProtectionMaterial:
+    def node_material(self, committee: KeyCommittee | None, norm_bound: float) -> ProtectionMaterial:
         return ProtectionMaterial(
             scheme=self.name,
             key_id=committee.key_id,
             public_context_url=f"/api/committees/{committee.pk}/public-context/",
             witness_keys=witness_keys(committee),
+            norm_bound=norm_bound,
         )
 
     def check(
@@ -124,8 +125,8 @@ class CkksScheme:
         expected_length: int,
         norm_bound: float | None = None,
     ) -> None:
-        # norm_bound is not checked: the portal cannot see an encrypted update's norm. Checking it needs the
-        # key parties (or a proof by the node): open work, see docs/THREAT_MODEL.md.
+        # norm_bound is not checked here: the portal cannot see an encrypted update's norm. The key parties
+        # check it in MPC before opening the sum (crypto.wellformed), naming a hospital above it.
         try:
             parsed = ckks.parse_blob(
                 public_context(committee), blob, expected_length, ckks.blob_size(expected_length)

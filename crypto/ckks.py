@@ -44,10 +44,14 @@ POLYNOMIALS_PER_CIPHERTEXT = 16  # SEAL ciphertexts hold 2 to 16 polynomials
 
 BLOB_MAGIC = b"DHCB"
 BLOB_VERSION = 1  # ciphertexts only: a sum, made by whoever adds
-WITNESS_VERSION = 2  # a hospital's upload: ciphertexts, then a sealed share of their randomness per key party
+# A hospital's upload: ciphertexts, a sealed share of their randomness per key party, then the last party's sealed
+# share of the message's projections (crypto.wellformed; 2 had no such share).
+WITNESS_VERSION = 3
 WITNESS_COUNT = struct.Struct("<H")
 MAX_KEY_PARTIES = 16
 SEALED_OVERHEAD = 32 + 12 + 16  # a sealed share: ephemeral X25519 key, AES-GCM nonce and tag
+# The last party's share of the message's projections: 256 signed 24-byte integers per ciphertext.
+NORM_SHARE_BYTES_PER_CIPHERTEXT = 256 * 24
 BLOB_HEADER = struct.Struct("<4sHH32sQI")
 LENGTH_PREFIX = struct.Struct("<I")
 KEY_ID_DOMAIN = b"decentrahealth/ckks-public-key/v1"
@@ -109,7 +113,10 @@ def blob_size(length: int) -> int:
         + ciphertext_count(length) * len(data_primes()) * POLY_MODULUS_DEGREE * 8
     )
     witness = WITNESS_COUNT.size + (MAX_KEY_PARTIES - 1) * sealed_seed + residues
-    return BLOB_HEADER.size + ciphertexts + witness
+    norm_share = (
+        LENGTH_PREFIX.size + SEALED_OVERHEAD + 1 + ciphertext_count(length) * NORM_SHARE_BYTES_PER_CIPHERTEXT
+    )
+    return BLOB_HEADER.size + ciphertexts + witness + norm_share
 
 
 # --- public context ---------------------------------------------------------------------------------------
@@ -257,6 +264,8 @@ class ParsedBlob:
     length: int
     ciphertexts: np.ndarray
     witness: tuple[bytes, ...] | None = None  # one sealed share per key party (crypto.wellformed)
+    norm_share: bytes | None = None  # the last party's sealed share of the message's projections
+    commitment: str | None = None  # SHA-256 of the upload up to its norm share: what fixes the projection
 
     @property
     def count(self) -> int:
@@ -331,12 +340,10 @@ def signed_residues(values: np.ndarray) -> np.ndarray:
     return np.where(signed < 0, primes - (-signed).astype(np.uint64), signed.astype(np.uint64))
 
 
-def encrypt_with_randomness(
-    context: PublicContext, vector: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def encrypt_with_randomness(context: PublicContext, vector: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Public-key CKKS encryption with the randomness kept: c0 = pk0 u + e0 + m, c1 = pk1 u + e1 mod each data
-    prime (NTT form), u ternary and e0, e1 SEAL's error. Returns the ciphertexts (count, 2, primes, N) and u and
-    e1 (count, N) int8: what crypto.wellformed proves short to the key parties."""
+    prime (NTT form), u ternary and e0, e1 SEAL's error. Returns the ciphertexts (count, 2, primes, N) and u
+    (count, N) int8, whose shares crypto.wellformed gives the key parties."""
     values = _check_values(vector)
     count = ciphertext_count(values.size)
     primes = data_primes()
@@ -354,7 +361,7 @@ def encrypt_with_randomness(
         context.encoder.encode(values[start : start + SLOTS].tolist(), SCALE, plaintext)
         message = seal_io.parse_plaintext(seal_io.save_bytes(plaintext)).data.reshape(len(primes), -1)
         ciphertexts[index, 0] = (ciphertexts[index, 0] + message) % column
-    return ciphertexts, u, errors[1]
+    return ciphertexts, u
 
 
 def mulmod(a: np.ndarray, b: np.ndarray, primes: np.ndarray) -> np.ndarray:
@@ -407,7 +414,8 @@ def blob_bytes(
     key_id: bytes, length: int, ciphertexts: np.ndarray, witness: Sequence[bytes] | None = None
 ) -> bytes:
     """Serialise coefficients of shape (count, 2, primes, N) into the canonical blob format; with `witness`
-    (one sealed share per key party, crypto.wellformed), a hospital's upload of format WITNESS_VERSION."""
+    (one sealed share per key party, crypto.wellformed), the part of a hospital's upload (format
+    WITNESS_VERSION) that its commitment covers: upload_bytes completes it."""
     parms_id = tuple(seal_context().first_parms_id())
     version = BLOB_VERSION if witness is None else WITNESS_VERSION
     parts = [BLOB_HEADER.pack(BLOB_MAGIC, version, PARAMS_ID, key_id, length, ciphertexts.shape[0])]
@@ -419,6 +427,12 @@ def blob_bytes(
         for sealed in witness:
             parts += [LENGTH_PREFIX.pack(len(sealed)), sealed]
     return b"".join(parts)
+
+
+def upload_bytes(committed: bytes, norm_share: bytes) -> bytes:
+    """A hospital's whole upload: its committed part (blob_bytes with a witness) and the last party's sealed
+    share of the message's projections, made once the commitment fixed them."""
+    return committed + LENGTH_PREFIX.pack(len(norm_share)) + norm_share
 
 
 def parse_blob(
@@ -464,10 +478,16 @@ def parse_blob(
     for index in range(count):
         stream, offset = _length_prefixed(view, offset, f"ciphertext {index + 1} of {count}")
         ciphertexts[index] = _check_ciphertext(stream, index)
-    witness = _witness_section(view, offset) if version == WITNESS_VERSION else None
-    if witness is None and offset != len(view):
-        raise CiphertextError(f"{len(view) - offset} unexpected bytes after the last ciphertext")
-    return ParsedBlob(blob_key_id, length, ciphertexts, witness)
+    if version == BLOB_VERSION:
+        if offset != len(view):
+            raise CiphertextError(f"{len(view) - offset} unexpected bytes after the last ciphertext")
+        return ParsedBlob(blob_key_id, length, ciphertexts)
+    witness, offset = _witness_section(view, offset)
+    commitment = hashlib.sha256(view[:offset]).hexdigest()
+    norm_share, offset = _length_prefixed(view, offset, "the norm share for the last key party")
+    if offset != len(view):
+        raise CiphertextError(f"{len(view) - offset} unexpected bytes after the norm share")
+    return ParsedBlob(blob_key_id, length, ciphertexts, witness, bytes(norm_share), commitment)
 
 
 def _length_prefixed(view: memoryview, offset: int, what: str) -> tuple[memoryview, int]:
@@ -481,8 +501,9 @@ def _length_prefixed(view: memoryview, offset: int, what: str) -> tuple[memoryvi
     return view[offset : offset + size], offset + size
 
 
-def _witness_section(view: memoryview, offset: int) -> tuple[bytes, ...]:
-    """The sealed shares after the ciphertexts (their contents only the key parties can open and check)."""
+def _witness_section(view: memoryview, offset: int) -> tuple[tuple[bytes, ...], int]:
+    """The sealed shares after the ciphertexts (their contents only the key parties can open and check), and
+    the offset after them."""
     if offset + WITNESS_COUNT.size > len(view):
         raise CiphertextError("truncated: the witness section (sealed shares for the key parties) is missing")
     (parties,) = WITNESS_COUNT.unpack_from(view, offset)
@@ -493,9 +514,7 @@ def _witness_section(view: memoryview, offset: int) -> tuple[bytes, ...]:
     for party in range(parties):
         share, offset = _length_prefixed(view, offset, f"the share for key party {party}")
         sealed.append(bytes(share))
-    if offset != len(view):
-        raise CiphertextError(f"{len(view) - offset} unexpected bytes after the witness section")
-    return tuple(sealed)
+    return tuple(sealed), offset
 
 
 def _check_ciphertext(stream: memoryview, index: int) -> np.ndarray:

@@ -1,7 +1,8 @@
 """A decryption job on disk: what the portal hands the key parties, and the checks each party makes of it.
 
 A job directory, as the portal writes it (write_job): job.json {"format", "round", "min_hospitals",
-"vector_length", "sum_digest", "public_context", "blobs", "submissions"}, the public context and the blobs.
+"update_norm_bound", "vector_length", "sum_digest", "public_context", "blobs", "submissions"}, the public
+context and the blobs.
 
 A key party opens only what it has checked itself (load_job): every blob is one hospital's upload for the job's
 round, signed by that hospital's own signing key over (round, the blob's SHA-256, n_h) (protocol.signing); the
@@ -10,7 +11,9 @@ So a portal cannot have a ciphertext of its own making opened (it holds no hospi
 update alone (a sum of one, or one upload beside encryptions of zero under other names, needs other hospitals'
 signatures). Every blob also carries a witness: shares of its encryption randomness sealed to each party, from
 which the parties check together, before any share of the key is used, that each ciphertext is a well-formed
-encryption (crypto.wellformed; check_projections), so a hospital's crafted ciphertext is refused and named. A
+encryption (crypto.wellformed; check_projections) and that each update's L2 norm is within the round plan's
+bound (check_norms: a hospital scaling its update to replace the model), so a hospital's crafted ciphertext or
+oversized update is refused and named. A
 key also opens one sum per round and a bounded amount in all (KeyLedger beside the share): the
 portal cannot open two subsets of a round's uploads and subtract them, nor spend the smudging noise's budget.
 """
@@ -32,7 +35,7 @@ from crypto import ckks, threshold, wellformed
 from protocol import signing
 
 JOB_FILE = "job.json"
-JOB_FORMAT = 2
+JOB_FORMAT = 3
 # No key party opens a sum of fewer hospitals, whatever the job says: a sum of one is that hospital's update.
 MIN_HOSPITALS = 2
 LEDGER_FILE = "decryptions.json"
@@ -74,55 +77,69 @@ class SignedUpload:
 @dataclass(frozen=True)
 class JobTerms:
     """What a job claims to open: the sum of round `round_id`'s uploads, one per signed upload, in blob order,
-    of at least `min_hospitals` hospitals (the round's quorum)."""
+    of at least `min_hospitals` hospitals (the round's quorum), each of L2 norm at most `norm_bound` (the
+    plan's update_norm_bound on n_h * delta_h)."""
 
     round_id: int
     min_hospitals: int
     submissions: tuple[SignedUpload, ...]
+    norm_bound: float
 
     def as_json(self) -> dict:
         return {
             "round": self.round_id,
             "min_hospitals": self.min_hospitals,
+            "update_norm_bound": self.norm_bound,
             "submissions": [asdict(submission) for submission in self.submissions],
         }
 
     @classmethod
     def from_json(cls, value: dict) -> JobTerms:
+        norm_bound = float(value["update_norm_bound"])
+        if not 0 < norm_bound < float("inf"):
+            raise ValueError(f"update_norm_bound {norm_bound} is not a positive finite number")
         return cls(
             round_id=int(value["round"]),
             min_hospitals=int(value["min_hospitals"]),
             submissions=tuple(SignedUpload.from_json(item) for item in value["submissions"]),
+            norm_bound=norm_bound,
         )
 
 
 @dataclass(frozen=True)
 class PartyWitness:
     """What a key party needs to check the hospitals' witnesses: its index among `parties`, its witness key
-    (crypto.wellformed) and the committee's pk1 (data primes, NTT form)."""
+    (crypto.wellformed) and the committee's public key (pk0, pk1) mod the data primes, NTT form."""
 
     index: int
     parties: int
     key: X25519PrivateKey
-    pk1: np.ndarray
+    public_key: np.ndarray
 
 
 @dataclass(frozen=True)
 class CheckedJob:
-    """A job as a key party accepted it: the round, its signed uploads, their sum, and this party's shares of
-    each upload's projections (hospitals, count, 2, primes, ROWS), which the parties open together and check
-    (crypto.wellformed) before any share of the key is used."""
+    """A job as a key party accepted it: the round, its signed uploads, their sum, this party's shares of
+    each upload's projections (hospitals, count, 3, primes, ROWS), which the parties open together and check
+    (crypto.wellformed) before any share of the key is used, and its integer shares of each upload's message
+    projections (hospitals, count, ROWS), whose squared norms the parties compare with `norm_threshold` in MPC."""
 
     round_id: int
     submissions: tuple[SignedUpload, ...]
     sum_digest: str
     total: ckks.ParsedBlob
     projection_shares: np.ndarray
+    norm_shares: np.ndarray
+    norm_bound: float
     projection_seconds: float  # the time this party spent computing its projection shares
 
     @property
     def hospitals(self) -> int:
         return len(self.submissions)
+
+    @property
+    def norm_threshold(self) -> int:
+        return wellformed.message_norm_threshold(self.norm_bound, self.total.count)
 
 
 def write_job(
@@ -200,9 +217,9 @@ def check_signatures(terms: JobTerms, digests: Sequence[str], trusted: dict[str,
         signers.add(signer.lower())
 
 
-def _projection_share(name: str, digest: str, parsed: ckks.ParsedBlob, party: PartyWitness) -> np.ndarray:
-    """This party's share of the projections of the blob (of SHA-256 `digest`), from the share of u sealed to it
-    in the blob."""
+def witness_shares(name: str, parsed: ckks.ParsedBlob, party: PartyWitness) -> tuple[np.ndarray, np.ndarray]:
+    """This party's shares of the blob's projections and of its message projections, from the shares sealed to
+    it in the blob."""
     if parsed.witness is None:
         raise KeyPartyRefusal(
             f"blob {name} refused: it carries no witness (shares of its encryption randomness for the key "
@@ -213,13 +230,21 @@ def _projection_share(name: str, digest: str, parsed: ckks.ParsedBlob, party: Pa
             f"blob {name} refused: its witness holds shares for {len(parsed.witness)} key parties, the "
             f"committee has {party.parties}"
         )
+    last = party.index == party.parties - 1
     try:
         opened = wellformed.open_share(parsed.witness[party.index], party.key, parsed.key_id, party.index)
+        opened_norm = (
+            wellformed.open_share(parsed.norm_share, party.key, parsed.key_id, party.index) if last else None
+        )
         share = wellformed.read_share(opened, parsed.count)
+        norm_share = wellformed.read_norm_share(opened, opened_norm, parsed.count)
     except wellformed.WitnessError as exc:
         raise KeyPartyRefusal(f"blob {name} refused: {exc}") from exc
-    matrix = wellformed.projection(digest)
-    return wellformed.projection_share(share, parsed.ciphertexts, party.pk1, party.index == 0, matrix)
+    matrix = wellformed.projection(parsed.commitment)
+    projections = wellformed.projection_share(
+        share, parsed.ciphertexts, party.public_key, party.index == 0, matrix, norm_share
+    )
+    return projections, norm_share
 
 
 def load_job(job_dir: Path, party: PartyWitness, trusted: dict[str, str] | None = None) -> CheckedJob:
@@ -245,6 +270,7 @@ def load_job(job_dir: Path, party: PartyWitness, trusted: dict[str, str] | None 
     max_bytes = ckks.blob_size(length)
     digests: list[str] = []
     projections: list[np.ndarray] = []
+    norm_shares: list[np.ndarray] = []
     total = None
     for name in names:  # one blob in memory at a time
         try:
@@ -262,9 +288,11 @@ def load_job(job_dir: Path, party: PartyWitness, trusted: dict[str, str] | None 
             ckks.add_mod(total, parsed.ciphertexts)
     check_signatures(terms, digests, trusted)
     started = time.perf_counter()
-    for name, digest in zip(names, digests, strict=True):  # signed uploads only: now their witnesses
+    for name in names:  # signed uploads only: now their witnesses
         parsed = ckks.parse_blob(public_context, (job_dir / name).read_bytes())
-        projections.append(_projection_share(name, digest, parsed, party))
+        projection, norm_share = witness_shares(name, parsed, party)
+        projections.append(projection)
+        norm_shares.append(norm_share)
     projection_seconds = time.perf_counter() - started
     digest = ckks.blob_digest(ckks.blob_bytes(parsed.key_id, length, total))
     if digest != expected_digest:
@@ -278,6 +306,8 @@ def load_job(job_dir: Path, party: PartyWitness, trusted: dict[str, str] | None 
         digest,
         ckks.ParsedBlob(parsed.key_id, length, total),
         np.stack(projections),
+        np.stack(norm_shares),
+        terms.norm_bound,
         projection_seconds,
     )
 
@@ -298,6 +328,20 @@ def check_projections(job: CheckedJob, opened: np.ndarray) -> list[list[tuple[fl
             )
         proven.append(norms.proven_squares())
     return proven
+
+
+def check_norms(job: CheckedJob, within: Sequence[bool]) -> None:
+    """Refuses (UploadRefused, naming the hospital) a job with an upload whose message projections were found in
+    MPC (`within`, one opened bit per upload) above the norm threshold: an update whose L2 norm is above the
+    round plan's bound, such as one scaled to replace the model."""
+    for number, (submission, fits) in enumerate(zip(job.submissions, within, strict=True)):
+        if not fits:
+            raise UploadRefused(
+                f"{submission.hospital}'s upload (signed by {submission.signer}) refused: its update's L2 norm is "
+                f"above the round plan's update_norm_bound {job.norm_bound:.6g} (checked by the key parties in "
+                "MPC, as a model-replacing update scaled up would be); no share of the key was used",
+                number,
+            )
 
 
 class KeyLedger:

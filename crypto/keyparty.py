@@ -48,6 +48,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -58,6 +59,7 @@ from crypto.decryption_job import (
     KeyPartyRefusal,
     PartyWitness,
     UploadRefused,
+    check_norms,
     check_projections,
     load_job,
     read_trusted_hospitals,
@@ -193,17 +195,30 @@ def _listen_on(mpc, host: str) -> None:
     loop.create_server = create_server_on_host
 
 
+@dataclass(frozen=True)
+class SquaredNorms:
+    """Per upload, this party's integer shares of a vector (rows, columns) whose squared L2 norm the parties
+    compare with `threshold` over secure integers of `bits` bits, opening only whether it is within."""
+
+    shares: np.ndarray
+    threshold: int
+    bits: int
+
+
 def open_sums(
     first: np.ndarray,
-    then: Callable[[np.ndarray], np.ndarray],
+    norms: SquaredNorms,
+    then: Callable[[np.ndarray, list[bool]], np.ndarray],
     index: int,
     peers: Sequence[str],
     tls_dir: Path | None = None,
     listen: str = "",
 ) -> tuple[np.ndarray, np.ndarray, int]:
-    """Two openings in one MPC session: the sum over the parties of `first`, then the sum of `then(opened first)`;
-    arrays of residues of shape (rows, primes, columns). `then` may raise KeyPartyRefusal (every party computes
-    the same from the same opened values, so all stop there together). Returns both opened sums and bytes sent.
+    """One MPC session: the sum over the parties of `first` is opened, then, per upload of `norms`, whether the
+    squared norm of the sum of the parties' shares is within its threshold, then the sum of
+    `then(opened first, within)`; `first` and `then`'s result are arrays of residues of shape (rows, primes,
+    columns). `then` may raise KeyPartyRefusal (every party computes the same from the same opened values, so
+    all stop there together). Returns both opened sums and bytes sent.
 
     peers: every party's host:port in index order (the others connect to peers[index]). tls_dir: MPyC's TLS
     files in tls_dir/.config (crypto.partytls); this process then works in tls_dir. listen: host:port this
@@ -245,11 +260,25 @@ def open_sums(
                 ).reshape(block.shape)
         return opened
 
+    async def within_threshold() -> list[bool]:
+        # Only the comparisons are opened: an honest hospital's squared norm never leaves the MPC.
+        secint = mpc.SecInt(norms.bits)
+        squares = []
+        for share in norms.shares:
+            inputs = mpc.input(secint.array(share.reshape(-1).astype(object)))
+            total = inputs[0]
+            for other in inputs[1:]:
+                total = total + other
+            squares.append(total @ total)
+        within = mpc.np_fromlist(squares) <= np.full(len(squares), norms.threshold, dtype=object)
+        return [bool(value) for value in await mpc.output(within)]
+
     async def protocol() -> tuple[np.ndarray, np.ndarray, int]:
         await mpc.start()
         opened_first = await open_sum(first)
+        within = await within_threshold()
         try:
-            second = then(opened_first)
+            second = then(opened_first, within)
         except KeyPartyRefusal:
             await mpc.shutdown()
             raise
@@ -282,7 +311,7 @@ def run_decryption(
             index,
             len(peers),
             wellformed.load_witness_key(party_dir),
-            public_key[1, : len(ckks.data_primes())],
+            public_key[:, : len(ckks.data_primes())],
         )
     except (keygen.KeyGenError, wellformed.WitnessError, OSError, ValueError) as exc:
         raise KeyPartyRefusal(str(exc)) from exc
@@ -294,17 +323,22 @@ def run_decryption(
     spent: list[float] = []
     moments: list[float] = []
 
-    def decryption_share(opened_projections: np.ndarray) -> np.ndarray:
-        # Only once every upload is shown well formed does this party's share of the key enter the MPC.
+    def decryption_share(opened_projections: np.ndarray, within: list[bool]) -> np.ndarray:
+        # Only once every upload is shown well formed and within the norm bound does this party's share of the
+        # key enter the MPC.
         moments.append(time.perf_counter())
         proven = check_projections(job, opened_projections.reshape(job.projection_shares.shape))
+        check_norms(job, within)
         spent.append(ledger.charge(job, threshold.decryption_leakage(proven, len(peers))))
         share = threshold.decryption_share(secret_share, summed.ciphertexts, index, len(peers))
         moments.append(time.perf_counter())
         return share
 
     projections = job.projection_shares.reshape(-1, *job.projection_shares.shape[-2:])
-    _, opened, sent = open_sums(projections, decryption_share, index, peers, tls_dir=tls_dir, listen=listen)
+    norms = SquaredNorms(job.norm_shares, job.norm_threshold, wellformed.norm_check_bits(summed.count))
+    _, opened, sent = open_sums(
+        projections, norms, decryption_share, index, peers, tls_dir=tls_dir, listen=listen
+    )
     mpc_done = time.perf_counter()
     leakage = spent[0]
     values = threshold.decode(opened, summed.length)
@@ -320,7 +354,7 @@ def run_decryption(
         "leakage": leakage,
         "check_and_sum_s": checked - started,  # signatures, the sum and the projection shares
         "projection_s": job.projection_seconds,
-        "projection_mpc_s": moments[0] - checked,
+        "projection_mpc_s": moments[0] - checked,  # opening the projections, comparing the norms
         "share_s": moments[1] - moments[0],
         "mpc_s": mpc_done - moments[1],
         "total_s": time.perf_counter() - started,

@@ -19,11 +19,20 @@ How, with no secure multiplication at all:
   the shares of all parties add up to R * u and R * (c1 - pk1 * u). The parties open those sums (the MPC adds
   them) and refuse the whole job, naming the hospital, when ||R u|| or ||R e1|| is above the bound an honest
   encryption meets.
+- The update's norm, the same way but without opening anything of the message: w0 = c0 - pk0 * u = e0 + m is
+  the message polynomial (plus a tiny error), and ||m||^2 = 2 Delta^2 ||z||^2 / N for slot values z (Parseval
+  over the N roots of the canonical embedding), so ||R w0|| bounds the update's L2 norm as ||R e1|| bounds e1.
+  Opening R w0 would show 256 projections of the update, so the hospital also shares v = R w0 (centred, as
+  integers) additively over the integers: masks of 2^159 from the seeds of parties 0..m-2, the rest sealed to
+  the last party, once the commitment (ciphertexts and u's shares) has fixed R. The parties open
+  sum_i (v_i - (R w0)_i) mod each prime, which is zero for an honest hospital (so shows nothing), and then, in
+  MPC over secure integers, only whether ||v||^2 is within the plan's bound: one bit per upload. Any v of the
+  right residues is at least as long as the centred one, so a hospital cannot make its update look shorter.
 - Modular Johnson-Lindenstrauss (Lyubashevsky, Nguyen, Plancon, CRYPTO 2022, Lemma 2.9): for any w mod Q with
   ||w|| >= b (b far below Q), ||R w mod Q|| < sqrt(30) b with probability at most 2^-128 over R. So an opened
   ||R w|| proves ||w|| <= ||R w|| / sqrt(30): a c1 that is not pk1 * u + e1 with short u, e1 cannot pass, and
   finding one that does is as hard as RLWE. The honest ||R w||^2 is about 128 ||w||^2.
-- The opened projections are 256 linear hints on u and on e1 per ciphertext (of 8192 coefficients each); by
+- The opened projections of u and e1 are 256 linear hints on u and on e1 per ciphertext (of 8192 coefficients each); by
   the "LWE with side information" framework (Dachman-Soled, Ducas, Gong, Rossi, CRYPTO 2020) each perfect hint
   costs at most one dimension of the lattice, here 512 of 8192.
 """
@@ -49,7 +58,7 @@ from crypto import ckks
 
 WITNESS_KEY_FILE = "witness.key"
 WITNESS_KEY_BYTES = 32
-PROJECTION_ROWS = 256
+PROJECTION_ROWS = ckks.NORM_SHARE_BYTES_PER_CIPHERTEXT // 24
 # ||R w||^2 >= JL_LOWER ||w||^2 except with probability 2^-128 (LNP22, Lemma 2.9); E||R w||^2 = 128 ||w||^2.
 JL_LOWER = 30
 JL_MEAN = PROJECTION_ROWS // 2
@@ -62,10 +71,22 @@ HONEST_U_SQUARED = 2 / 3 * ckks.POLY_MODULUS_DEGREE
 HONEST_E_SQUARED = ckks.ERROR_STD**2 * ckks.POLY_MODULUS_DEGREE
 MAX_U_PROJECTION_SQUARED = ACCEPT * JL_MEAN * HONEST_U_SQUARED
 MAX_E_PROJECTION_SQUARED = ACCEPT * JL_MEAN * HONEST_E_SQUARED
+# What a passing ||R w0||^2 proves of the update: its L2 norm is within sqrt(ACCEPT JL_MEAN / JL_LOWER) = 2.53 times
+# the plan's bound (an honest update within the bound passes; one scaled x100 cannot).
+PROVEN_NORM_FACTOR = math.sqrt(ACCEPT * JL_MEAN / JL_LOWER)
+# The message projections' integer shares: masks uniform in [-2^159, 2^159) (40 bits above |v| < Q/2 < 2^120), the
+# last share below 2^164 (checked), so |v| < 2^165 and the parties' sum of squares fits secure integers of
+# norm_check_bits.
+NORM_MASK_BITS = 160
+NORM_SHARE_LIMIT = 1 << 164
+NORM_VALUE_BITS = 165
+NORM_SHARE_BYTES = 24
+MAX_ENCRYPTION_ATTEMPTS = 16
 
 SEAL_DOMAIN = b"decentrahealth/witness-share/v1"
 PROJECTION_DOMAIN = b"decentrahealth/witness-projection/v1"
-SHARE_SEED, SHARE_RESIDUES = b"S", b"R"
+NORM_DOMAIN = b"decentrahealth/norm-share/v1"
+SHARE_SEED, SHARE_RESIDUES, SHARE_NORM = b"S", b"R", b"N"
 SEED_BYTES = 32
 NONCE_BYTES = 12
 LIMB_BITS = 20  # projections in float64: a sum of N products of 20-bit limbs and +-1 is exact below 2^53
@@ -73,6 +94,10 @@ LIMB_BITS = 20  # projections in float64: a sum of N products of 20-bit limbs an
 
 class WitnessError(ValueError):
     """A witness share cannot be opened or read (wrong key, tampered, wrong size)."""
+
+
+class UpdateOverBound(ValueError):
+    """The hospital's own update is above the round plan's norm bound: the key parties would refuse it."""
 
 
 # --- the parties' witness keys ---------------------------------------------------------------------------
@@ -169,14 +194,59 @@ def read_share(share: bytes, count: int) -> np.ndarray:
     raise WitnessError(f"the share is not a seed or {count} ciphertexts' residues")
 
 
+def _norm_masks(seed: bytes, count: int) -> np.ndarray:
+    """A seed party's share of the message projections: integers uniform in [-2^159, 2^159), (count, ROWS)."""
+    width = NORM_MASK_BITS // 8
+    raw = hashlib.shake_256(NORM_DOMAIN + seed).digest(count * PROJECTION_ROWS * width)
+    offset = 1 << (NORM_MASK_BITS - 1)
+    values = [
+        int.from_bytes(raw[start : start + width], "little") - offset for start in range(0, len(raw), width)
+    ]
+    return np.array(values, dtype=object).reshape(count, PROJECTION_ROWS)
+
+
+def split_norm(v: np.ndarray, shares: Sequence[bytes]) -> bytes:
+    """The last party's share of the message projections v (count, ROWS) given the others' seeds (`shares`,
+    from split_randomness): v minus their masks, as signed 24-byte integers after the kind byte."""
+    last = v.astype(object)
+    for share in shares[:-1]:
+        last = last - _norm_masks(share[1:], v.shape[0])
+    return SHARE_NORM + b"".join(
+        int(value).to_bytes(NORM_SHARE_BYTES, "little", signed=True) for value in last.reshape(-1)
+    )
+
+
+def read_norm_share(share: bytes, opened_norm: bytes | None, count: int) -> np.ndarray:
+    """A party's integer share of the message projections, (count, ROWS) object: from its seed (`share` of kind
+    seed), or, for the last party, `opened_norm`, the share sealed to it after the commitment."""
+    if share[:1] == SHARE_SEED and opened_norm is None:
+        return _norm_masks(share[1:], count)
+    size = count * PROJECTION_ROWS * NORM_SHARE_BYTES
+    if share[:1] != SHARE_RESIDUES or opened_norm is None:
+        raise WitnessError(
+            "the last key party's share is not the residues of u with a norm share beside them"
+        )
+    if opened_norm[:1] != SHARE_NORM or len(opened_norm) != 1 + size:
+        raise WitnessError(f"the norm share is not {count} ciphertexts' projections")
+    body = opened_norm[1:]
+    values = [
+        int.from_bytes(body[start : start + NORM_SHARE_BYTES], "little", signed=True)
+        for start in range(0, size, NORM_SHARE_BYTES)
+    ]
+    if max(abs(value) for value in values) >= NORM_SHARE_LIMIT:
+        raise WitnessError("the norm share holds a value out of range")
+    return np.array(values, dtype=object).reshape(count, PROJECTION_ROWS)
+
+
 # --- the projection ----------------------------------------------------------------------------------------
 
 
-def projection(blob_digest: str) -> np.ndarray:
-    """R for a blob: PROJECTION_ROWS x N entries in {0, +1, -1} with probabilities 1/2, 1/4, 1/4, as float64."""
+def projection(commitment: str) -> np.ndarray:
+    """R for an upload of commitment `commitment` (ckks.ParsedBlob.commitment): PROJECTION_ROWS x N entries in
+    {0, +1, -1} with probabilities 1/2, 1/4, 1/4, as float64."""
     entries = PROJECTION_ROWS * ckks.POLY_MODULUS_DEGREE
     raw = np.frombuffer(
-        hashlib.shake_256(PROJECTION_DOMAIN + bytes.fromhex(blob_digest)).digest(entries // 4), np.uint8
+        hashlib.shake_256(PROJECTION_DOMAIN + bytes.fromhex(commitment)).digest(entries // 4), np.uint8
     )
     pairs = np.stack([(raw >> np.uint8(shift)) & np.uint8(3) for shift in (0, 2, 4, 6)], axis=1).reshape(-1)
     values = np.zeros(entries, dtype=np.float64)
@@ -197,17 +267,40 @@ def _project_residues(rows: np.ndarray, matrix: np.ndarray) -> np.ndarray:
     return (total % moduli).astype(np.uint64).reshape(*rows.shape[:-1], PROJECTION_ROWS)
 
 
-def projection_share(
-    share: np.ndarray, ciphertexts: np.ndarray, pk1: np.ndarray, first_party: bool, matrix: np.ndarray
+def _residual_projections(
+    share: np.ndarray, ciphertexts: np.ndarray, public_key: np.ndarray, first_party: bool, matrix: np.ndarray
 ) -> np.ndarray:
-    """This party's share of (R u, R e1) per ciphertext, shape (count, 2, primes, ROWS), where
-    e1 = c1 - pk1 * u; `share` (count, primes, N) is its share of u, `pk1` (primes, N) NTT form."""
+    """Residues of (R u, R e1, R w0) per ciphertext for a share of u, shape (count, 3, primes, ROWS), where
+    e1 = c1 - pk1 * u and w0 = c0 - pk0 * u (c counted by the first party only); `share` (count, primes, N),
+    `public_key` (pk0, pk1) mod the data primes, NTT form."""
     primes = ckks.data_primes()[:, None]
-    e1_ntt = (primes - ckks.multiply(ckks.transform(share, to_ntt=True), pk1)) % primes
-    if first_party:
-        e1_ntt = (e1_ntt + ciphertexts[:, 1]) % primes
-    e1 = ckks.transform(e1_ntt, to_ntt=False)
-    return np.stack([_project_residues(share, matrix), _project_residues(e1, matrix)], axis=1)
+    u_ntt = ckks.transform(share, to_ntt=True)
+    residuals = []
+    for polynomial in (1, 0):
+        residual = (primes - ckks.multiply(u_ntt, public_key[polynomial])) % primes
+        if first_party:
+            residual = (residual + ciphertexts[:, polynomial]) % primes
+        residuals.append(_project_residues(ckks.transform(residual, to_ntt=False), matrix))
+    return np.stack([_project_residues(share, matrix), *residuals], axis=1)
+
+
+def projection_share(
+    share: np.ndarray,
+    ciphertexts: np.ndarray,
+    public_key: np.ndarray,
+    first_party: bool,
+    matrix: np.ndarray,
+    norm_share: np.ndarray,
+) -> np.ndarray:
+    """This party's share of (R u, R e1, v - R w0) per ciphertext, shape (count, 3, primes, ROWS): opened, the
+    first two are checked short and the third must be zero. `norm_share` (count, ROWS) is its integer share of
+    v, the message projections whose squared norm the parties then compare with the bound in MPC."""
+    projections = _residual_projections(share, ciphertexts, public_key, first_party, matrix)
+    primes = ckks.data_primes()
+    claimed = np.stack([norm_share % int(prime) for prime in primes.tolist()], axis=1).astype(np.uint64)
+    column = primes[:, None]
+    projections[:, 2] = (claimed + (column - projections[:, 2])) % column
+    return projections
 
 
 def lift(opened: np.ndarray) -> np.ndarray:
@@ -221,26 +314,39 @@ def lift(opened: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class ProjectionNorms:
-    """Squared norms of one blob's opened projections, per ciphertext: ||R u||^2 and ||R e1||^2."""
+    """One upload's opened projections, per ciphertext: ||R u||^2, ||R e1||^2, and whether its shares of the
+    message projections add up to R w0."""
 
     u_squared: tuple[int, ...]
     e_squared: tuple[int, ...]
+    matched: tuple[bool, ...]
 
     @classmethod
     def of(cls, projections: np.ndarray) -> ProjectionNorms:
-        """From integer projections of shape (count, 2, ROWS)."""
-        squares = [[int(sum(int(v) * int(v) for v in row)) for row in pair] for pair in projections]
-        return cls(tuple(u for u, _ in squares), tuple(e for _, e in squares))
+        """From integer projections of shape (count, 3, ROWS)."""
+        squares = [[int(sum(int(v) * int(v) for v in row)) for row in pair[:2]] for pair in projections]
+        return cls(
+            tuple(u for u, _ in squares),
+            tuple(e for _, e in squares),
+            tuple(not any(pair[2]) for pair in projections),
+        )
 
     def refusal(self) -> str:
         """Why these projections are not an honest encryption's, or "" when they pass."""
-        for index, (u, e) in enumerate(zip(self.u_squared, self.e_squared, strict=True)):
+        for index, (u, e, matched) in enumerate(
+            zip(self.u_squared, self.e_squared, self.matched, strict=True)
+        ):
             if u > MAX_U_PROJECTION_SQUARED or e > MAX_E_PROJECTION_SQUARED:
                 return (
                     f"ciphertext {index + 1} is not a well-formed encryption: ||R u|| = {math.isqrt(u)} and "
                     f"||R e1|| = {math.isqrt(e)}, bounds {math.isqrt(int(MAX_U_PROJECTION_SQUARED))} and "
                     f"{math.isqrt(int(MAX_E_PROJECTION_SQUARED))} (a ciphertext not made by public-key "
                     "encryption with short randomness)"
+                )
+            if not matched:
+                return (
+                    f"ciphertext {index + 1}: the shares of its message's projections do not add up to them (a "
+                    "norm witness that does not show the update's norm)"
                 )
         return ""
 
@@ -249,30 +355,59 @@ class ProjectionNorms:
         return [(u / JL_LOWER, e / JL_LOWER) for u, e in zip(self.u_squared, self.e_squared, strict=True)]
 
 
+def message_norm_threshold(norm_bound: float, count: int) -> int:
+    """The largest ||v||^2 (v: the message projections of all `count` ciphertexts) the parties accept for a round
+    whose plan bounds the update's L2 norm by `norm_bound`: ACCEPT times the honest mean at that norm."""
+    message = 2 * ckks.SCALE**2 * float(norm_bound) ** 2 / ckks.POLY_MODULUS_DEGREE
+    return int(ACCEPT * JL_MEAN * (message + count * HONEST_E_SQUARED))
+
+
+def norm_check_bits(count: int) -> int:
+    """Bits of the secure integers that hold ||v||^2 for `count` ciphertexts without overflow (|v| < 2^165)."""
+    return 2 * NORM_VALUE_BITS + (count * PROJECTION_ROWS).bit_length() + 2
+
+
 # --- the hospital's side -----------------------------------------------------------------------------------
 
 
-def own_norms(blob: bytes, u: np.ndarray, e1: np.ndarray) -> ProjectionNorms:
-    """The projections of the hospital's own u and e1 (integers, shape (count, N)) under the blob's R."""
-    matrix = projection(hashlib.sha256(blob).hexdigest())
-    projected = np.stack([u.astype(np.float64) @ matrix.T, e1.astype(np.float64) @ matrix.T], axis=1)
-    return ProjectionNorms.of(np.rint(projected).astype(np.int64))
-
-
-def encrypt_vector(public_context: bytes, vector: np.ndarray, witness_keys: Sequence[bytes]) -> bytes:
-    """Encrypt a flat vector (already multiplied by the sample count) into a blob whose witness section holds
-    a share of the encryption randomness for each key party (witness_keys, in party order)."""
+def encrypt_vector(
+    public_context: bytes, vector: np.ndarray, witness_keys: Sequence[bytes], norm_bound: float
+) -> bytes:
+    """Encrypt a flat vector (already multiplied by the sample count) into a hospital's upload: the ciphertexts,
+    a share of the encryption randomness for each key party (witness_keys, in party order) and the last party's
+    share of the message projections. Raises UpdateOverBound when the vector's L2 norm is above `norm_bound`
+    (the round plan's), which the key parties would refuse."""
     if len(witness_keys) < 2:
         raise ValueError("a key committee has at least 2 parties, each with a witness key")
+    norm = float(np.linalg.norm(np.asarray(vector, dtype=np.float64)))
+    if np.isfinite(norm) and norm > norm_bound:  # NaN and infinity: ckks refuses them below
+        raise UpdateOverBound(
+            f"this hospital's update has L2 norm {norm:.6g}, above the round plan's update_norm_bound "
+            f"{norm_bound:.6g}: the key parties would refuse it (lower the learning rate or the epochs, or ask "
+            "the coordinator for a larger bound)"
+        )
     context = ckks.load_public_context(public_context)
-    ciphertexts, u, e1 = ckks.encrypt_with_randomness(context, vector)
+    ciphertexts, u = ckks.encrypt_with_randomness(context, vector)
+    public_key = context.public_key[:, : len(ckks.data_primes())]
+    threshold = message_norm_threshold(norm_bound, ciphertexts.shape[0])
     length = int(np.asarray(vector).size)
-    while True:  # an honest encryption passes the parties' bound almost always; if not, new shares, new R
+    for _ in range(
+        MAX_ENCRYPTION_ATTEMPTS
+    ):  # an honest encryption passes almost always; if not, new shares, R
         shares = split_randomness(u, len(witness_keys))
         sealed = [
             seal_share(share, bytes(key), context.key_id, party)
             for party, (share, key) in enumerate(zip(shares, witness_keys, strict=True))
         ]
-        blob = ckks.blob_bytes(context.key_id, length, ciphertexts, witness=sealed)
-        if not own_norms(blob, u, e1).refusal():
-            return blob
+        committed = ckks.blob_bytes(context.key_id, length, ciphertexts, witness=sealed)
+        matrix = projection(hashlib.sha256(committed).hexdigest())
+        u_projection, e_projection, v = lift(
+            _residual_projections(ckks.signed_residues(u), ciphertexts, public_key, True, matrix)
+        ).transpose(1, 0, 2)
+        own = ProjectionNorms.of(np.stack([u_projection, e_projection, np.zeros_like(v)], axis=1))
+        if own.refusal() or sum(int(value) * int(value) for value in v.reshape(-1)) > threshold:
+            continue
+        last = len(witness_keys) - 1
+        norm_share = seal_share(split_norm(v, shares), bytes(witness_keys[last]), context.key_id, last)
+        return ckks.upload_bytes(committed, norm_share)
+    raise RuntimeError("no encryption of this update passed its own well-formedness check; please report it")

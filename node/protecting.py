@@ -37,11 +37,13 @@ def protect(
                 "does not allow it: set allow_plaintext in the node configuration only for a benchmark or test "
                 "consortium"
             )
+        if material.norm_bound is not None:
+            plain.check_norm(weighted_delta, material.norm_bound)  # the portal would refuse it
         return plain.encode(weighted_delta)
     if material.scheme == "ckks":
         context = _public_context(client, material.public_context_url, material.key_id)
         keys = [bytes.fromhex(key) for key in material.witness_keys]
-        return wellformed.encrypt_vector(context, weighted_delta, keys)
+        return wellformed.encrypt_vector(context, weighted_delta, keys, material.norm_bound)
     raise ValueError(
         f"this node does not support the protection scheme {material.scheme!r}: update the node software"
     )

@@ -63,10 +63,13 @@ class ProtectionMaterial(Message):
     # ckks: the key parties' witness keys (hex X25519, in party order), to seal each its share of the encryption
     # randomness to (crypto.wellformed); they come from the parties' contributions, like the joint key.
     witness_keys: list[str] | None = None
+    # The plan's update_norm_bound on ||n_h * delta_h||: the node refuses to upload an update above it (the portal
+    # would refuse it under plaintext, the key parties under ckks).
+    norm_bound: float | None = None
 
     def __post_init__(self) -> None:
         if self.scheme == "ckks":
-            for name in ("key_id", "public_context_url", "witness_keys"):
+            for name in ("key_id", "public_context_url", "witness_keys", "norm_bound"):
                 if getattr(self, name) is None:
                     raise ProtocolError(name, "is required by the ckks scheme")
 

@@ -124,7 +124,9 @@ def node_task(round_: Round, hospital: Hospital) -> NodeTask:
             weights_url=f"/api/models/{model.pk}/weights/",
         ),
         config=RoundConfig.from_json(round_.config, "config"),
-        protection=protection.get(round_.protection).node_material(round_.committee),
+        protection=protection.get(round_.protection).node_material(
+            round_.committee, round_.update_norm_bound
+        ),
         proof=proofs.node_material(round_, hospital),
         chain=node_chain_task(round_, hospital),
     )

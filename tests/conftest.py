@@ -30,7 +30,7 @@ from node.service import NodeService
 from protocol import signing
 from registry import services as registry_services
 from registry.models import GlobalModel
-from rounds.models import Round
+from rounds.models import DEFAULT_UPDATE_NORM_BOUND, Round
 from rounds.services import collecting, planning
 
 SAMPLES_PER_HOSPITAL = 48
@@ -176,14 +176,14 @@ def submit_signed(hospital: Hospital, round_id: int, blob: bytes, num_samples: i
     collecting.submit_update(hospital, round_id, [blob], num_samples, {}, None, signature=signature)
 
 
-def encrypt_for(committee, vector: np.ndarray) -> bytes:
-    """An update as a node encrypts it under the committee's key: the ciphertexts and a witness share sealed to
-    each key party (crypto.wellformed)."""
+def encrypt_for(committee, vector: np.ndarray, norm_bound: float = DEFAULT_UPDATE_NORM_BOUND) -> bytes:
+    """An update as a node encrypts it under the committee's key for a round of the default norm bound (or
+    `norm_bound`, as a node ignoring the plan would): the ciphertexts and the key parties' witness shares."""
     from committee import selectors as committee_selectors
     from crypto import wellformed
 
     keys = [bytes.fromhex(key) for key in committee_selectors.witness_keys(committee)]
-    return wellformed.encrypt_vector(committee_selectors.public_context(committee), vector, keys)
+    return wellformed.encrypt_vector(committee_selectors.public_context(committee), vector, keys, norm_bound)
 
 
 def plain_update(model: GlobalModel, scale: float = 0.0) -> bytes:

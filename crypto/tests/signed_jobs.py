@@ -17,6 +17,9 @@ from eth_account import Account
 from crypto import ckks, decryption_job, keygen, wellformed
 from protocol import signing
 
+# The update norm bound of the tests' jobs, far above their vectors' norms (the portal's default is 1e5).
+NORM_BOUND = 1e6
+
 
 @dataclass(frozen=True)
 class LocalCommittee:
@@ -34,9 +37,10 @@ class LocalCommittee:
     def witness_keys(self) -> list[bytes]:
         return [wellformed.witness_public_key(party_dir) for party_dir in self.party_dirs]
 
-    def encrypt(self, vector: np.ndarray) -> bytes:
-        """A hospital's upload: the ciphertexts and a witness share sealed to each party."""
-        return wellformed.encrypt_vector(self.public_context, vector, self.witness_keys)
+    def encrypt(self, vector: np.ndarray, norm_bound: float = NORM_BOUND) -> bytes:
+        """A hospital's upload: the ciphertexts, a witness share sealed to each party and the last party's share
+        of the message projections; a hospital that lies about the round's bound passes a larger `norm_bound`."""
+        return wellformed.encrypt_vector(self.public_context, vector, self.witness_keys, norm_bound)
 
     def witness(self, index: int) -> decryption_job.PartyWitness:
         public_key = ckks.load_public_context(self.public_context).public_key
@@ -44,7 +48,7 @@ class LocalCommittee:
             index,
             len(self.party_dirs),
             wellformed.load_witness_key(self.party_dirs[index]),
-            public_key[1, : len(ckks.data_primes())],
+            public_key[:, : len(ckks.data_primes())],
         )
 
 
@@ -53,7 +57,8 @@ def key_oracle_upload(
 ) -> bytes:
     """The review's key oracle as a hospital would upload it: ciphertexts (c0, c1) = (0, Delta) (Delta a
     constant polynomial: the same value in every NTT slot), decrypting to Delta * s; with `u` (N,), shares of u
-    sealed to the parties as its witness (of its maker's choosing: no u makes it well formed)."""
+    sealed to the parties as its witness, and message projections of zero (of its maker's choosing: no u makes
+    it well formed)."""
     primes = ckks.data_primes()
     ciphertexts = np.zeros(
         (ckks.ciphertext_count(length), 2, len(primes), ckks.POLY_MODULUS_DEGREE), np.uint64
@@ -61,15 +66,35 @@ def key_oracle_upload(
     for j, prime in enumerate(primes.tolist()):
         ciphertexts[:, 1, j, :] = int(ckks.SCALE) % prime
     key_id = ckks.load_public_context(public_context).key_id
-    witness = None
-    if u is not None:
-        randomness = np.tile(u, (ciphertexts.shape[0], 1))
-        shares = wellformed.split_randomness(randomness, len(witness_keys))
-        witness = [
-            wellformed.seal_share(share, key, key_id, party)
-            for party, (share, key) in enumerate(zip(shares, witness_keys, strict=True))
-        ]
-    return ckks.blob_bytes(key_id, length, ciphertexts, witness=witness)
+    if u is None:
+        return ckks.blob_bytes(key_id, length, ciphertexts)
+    return upload_with_witness(
+        key_id, length, ciphertexts, np.tile(u, (ciphertexts.shape[0], 1)), witness_keys
+    )
+
+
+def upload_with_witness(
+    key_id: bytes,
+    length: int,
+    ciphertexts: np.ndarray,
+    u: np.ndarray,
+    witness_keys: Sequence[bytes],
+    message_projections: np.ndarray | None = None,
+) -> bytes:
+    """An upload of `ciphertexts` whose witness claims the randomness `u` (count, N) and the message projections
+    `message_projections` (count, ROWS; zero by default), whatever the ciphertexts really hold."""
+    shares = wellformed.split_randomness(u, len(witness_keys))
+    sealed = [
+        wellformed.seal_share(share, key, key_id, party)
+        for party, (share, key) in enumerate(zip(shares, witness_keys, strict=True))
+    ]
+    if message_projections is None:
+        message_projections = np.zeros((ciphertexts.shape[0], wellformed.PROJECTION_ROWS), dtype=object)
+    last = len(witness_keys) - 1
+    norm_share = wellformed.seal_share(
+        wellformed.split_norm(message_projections, shares), witness_keys[last], key_id, last
+    )
+    return ckks.upload_bytes(ckks.blob_bytes(key_id, length, ciphertexts, witness=sealed), norm_share)
 
 
 # Key shares shared by several tests record the rounds they opened (one sum per round): every job gets its own.
@@ -90,8 +115,10 @@ def signed_terms(
     keys: Sequence | None = None,
     counts: Sequence[int] | None = None,
     min_hospitals: int = 2,
+    norm_bound: float = NORM_BOUND,
 ) -> decryption_job.JobTerms:
-    """Terms for `blobs`, blob i signed by keys[i] (fresh keys by default) as hospital-i with counts[i] samples."""
+    """Terms for `blobs`, blob i signed by keys[i] (fresh keys by default) as hospital-i with counts[i] samples,
+    for a round whose plan bounds each update's L2 norm by `norm_bound`."""
     keys = list(keys) if keys is not None else hospital_keys(len(blobs))
     counts = list(counts) if counts is not None else [100] * len(blobs)
     submissions = []
@@ -102,7 +129,7 @@ def signed_terms(
                 f"hospital-{index}", key.address, count, signing.sign_text(key, statement)
             )
         )
-    return decryption_job.JobTerms(round_id, min_hospitals, tuple(submissions))
+    return decryption_job.JobTerms(round_id, min_hospitals, tuple(submissions), norm_bound)
 
 
 def write_signed_job(

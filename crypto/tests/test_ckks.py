@@ -62,12 +62,13 @@ def test_a_context_with_a_secret_key_is_refused() -> None:
 
 
 def test_blob_layout(public_context: bytes, blob: bytes) -> None:
-    # blob_size allows for the witness section a hospital's upload adds (crypto.wellformed) on top of this
+    # blob_size allows for the witness section a hospital's upload adds (crypto.wellformed) on top of this: one
+    # party's residues of u and the last party's integer share of the message projections
     witness_allowance = ckks.blob_size(LENGTH) - len(blob)
-    per_party_residues = (
-        ckks.ciphertext_count(LENGTH) * len(ckks.data_primes()) * ckks.POLY_MODULUS_DEGREE * 8
-    )
-    assert per_party_residues < witness_allowance < per_party_residues + 2000
+    count = ckks.ciphertext_count(LENGTH)
+    per_party_residues = count * len(ckks.data_primes()) * ckks.POLY_MODULUS_DEGREE * 8
+    norm_share = count * ckks.NORM_SHARE_BYTES_PER_CIPHERTEXT
+    assert per_party_residues + norm_share < witness_allowance < per_party_residues + norm_share + 2000
     parsed = ckks.parse_blob(public_context, blob, LENGTH)
     assert parsed.count == 2 == ckks.ciphertext_count(LENGTH)
     assert parsed.key_id.hex() == ckks.key_id(public_context)

@@ -11,6 +11,7 @@ import pytest
 from crypto import ckks, decryption_job, threshold, wellformed
 from crypto.decryption_job import JobTerms, KeyLedger, KeyPartyRefusal, SignedUpload
 from crypto.tests.signed_jobs import (
+    NORM_BOUND,
     LocalCommittee,
     fresh_round_id,
     hospital_keys,
@@ -79,7 +80,7 @@ def test_an_encryption_of_zero_beside_one_upload_needs_another_hospitals_signatu
     # The portal signs the zero with its own key but names the victim's key as the signer.
     forged = signed_terms(round_id, [zero], keys=[portal_key]).submissions[0]
     forged = SignedUpload("hospital-9", victim_key.address, forged.num_samples, forged.signature)
-    terms = JobTerms(round_id, 2, (honest, forged))
+    terms = JobTerms(round_id, 2, (honest, forged), NORM_BOUND)
     job_dir = write_signed_job(tmp_path / "forged", public_context, [blobs[0], zero], LENGTH, terms=terms)
     with pytest.raises(KeyPartyRefusal, match="ciphertext 1 is not signed by hospital-9's key"):
         load_job(job_dir)
@@ -93,7 +94,7 @@ def test_an_encryption_of_zero_beside_one_upload_needs_another_hospitals_signatu
 def test_an_upload_signed_for_another_round_is_refused(tmp_path, public_context, blobs, load_job) -> None:
     keys = hospital_keys(3)
     old = signed_terms(fresh_round_id(), blobs, keys=keys)
-    replayed = JobTerms(fresh_round_id(), 2, old.submissions)
+    replayed = JobTerms(fresh_round_id(), 2, old.submissions, NORM_BOUND)
     job_dir = write_signed_job(tmp_path / "job", public_context, blobs, LENGTH, terms=replayed)
     with pytest.raises(KeyPartyRefusal, match="ciphertext 0 is not signed .* for round"):
         load_job(job_dir)

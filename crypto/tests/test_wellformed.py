@@ -1,16 +1,15 @@
 """Ciphertexts proven well formed (crypto.wellformed): the parties' projections of an honest upload pass and
-open nothing but the sum; a crafted ciphertext, the key oracle of the security review, cannot pass whatever
-witness its maker attaches."""
+open nothing but the sum, and its message projections show its norm within the plan's bound; an update scaled
+x100, or a norm witness that does not match the ciphertexts, does not pass. (In process, summing the parties'
+shares in the clear: tests/adversarial/test_model_replacement_job.py runs the real parties and their MPC.)"""
 
 from __future__ import annotations
-
-import hashlib
 
 import numpy as np
 import pytest
 
-from crypto import ckks, keygen, threshold, wellformed
-from crypto.tests.signed_jobs import LocalCommittee
+from crypto import ckks, decryption_job, keygen, threshold, wellformed
+from crypto.tests.signed_jobs import LocalCommittee, upload_with_witness
 
 pytestmark = [pytest.mark.unit]
 
@@ -22,28 +21,34 @@ def committee(tmp_path_factory) -> LocalCommittee:
     return LocalCommittee.make(tmp_path_factory.mktemp("committee"), parties=3)
 
 
-def opened_norms(committee: LocalCommittee, blob: bytes) -> wellformed.ProjectionNorms:
-    """What the parties open together for one blob: the sum of every party's projection share."""
+def opened(committee: LocalCommittee, blob: bytes) -> tuple[wellformed.ProjectionNorms, int]:
+    """What the parties find together for one blob: the opened projections (the sum of every party's share) and
+    ||v||^2 for the message projections v (the sum of their integer shares: in MPC, only its comparison)."""
     parsed = ckks.parse_blob(committee.public_context, blob, LENGTH, ckks.blob_size(LENGTH))
-    matrix = wellformed.projection(hashlib.sha256(blob).hexdigest())
     primes = ckks.data_primes()[None, None, :, None]
-    total = 0
+    total, v = 0, 0
     for index in range(len(committee.party_dirs)):
-        witness = committee.witness(index)
-        share = wellformed.read_share(
-            wellformed.open_share(parsed.witness[index], witness.key, parsed.key_id, index), parsed.count
-        )
-        total = (
-            total + wellformed.projection_share(share, parsed.ciphertexts, witness.pk1, index == 0, matrix)
-        ) % primes
-    return wellformed.ProjectionNorms.of(wellformed.lift(total))
+        projections, norm_share = decryption_job.witness_shares("blob", parsed, committee.witness(index))
+        total, v = (total + projections) % primes, v + norm_share
+    return wellformed.ProjectionNorms.of(wellformed.lift(total)), int(
+        sum(int(x) * int(x) for x in v.reshape(-1))
+    )
+
+
+def threshold_for(bound: float) -> int:
+    return wellformed.message_norm_threshold(bound, ckks.ciphertext_count(LENGTH))
 
 
 def test_an_honest_upload_passes_and_decrypts_to_its_values(committee) -> None:
     values = np.round(np.random.default_rng(1).normal(scale=100.0, size=LENGTH) * 4096) / 4096
     blob = committee.encrypt(values)
-    norms = opened_norms(committee, blob)
-    assert norms.refusal() == ""
+    norms, v_squared = opened(committee, blob)
+    assert norms.refusal() == "" and norms.matched == (True, True)
+    # The message projections show the update's norm: about 128 * 2 Delta^2 ||z||^2 / N.
+    honest = wellformed.JL_MEAN * 2 * ckks.SCALE**2 * float(np.sum(values**2)) / ckks.POLY_MODULUS_DEGREE
+    assert 0.7 < v_squared / honest < 1.3
+    norm = float(np.linalg.norm(values))
+    assert v_squared <= threshold_for(norm) and v_squared > threshold_for(norm / 2)
     # The opened projections are the honest ones: about 128 ||u||^2 and 128 ||e1||^2.
     for u_squared, e_squared in zip(norms.u_squared, norms.e_squared, strict=True):
         assert 0.7 < u_squared / (wellformed.JL_MEAN * wellformed.HONEST_U_SQUARED) < 1.3
@@ -56,3 +61,45 @@ def test_an_honest_upload_passes_and_decrypts_to_its_values(committee) -> None:
         )
         total = share if total is None else (total + share) % ckks.data_primes()[:, None]
     assert np.abs(threshold.decode(total, LENGTH) - values).max() < 1e-9
+
+
+def test_an_update_scaled_x100_is_far_above_the_bound_its_honest_version_meets(committee) -> None:
+    """Model replacement: the hospital's own node refuses to encrypt it under the plan's bound; a node modified
+    to ignore the bound makes a well-formed upload whose message projections are above the threshold."""
+    values = np.random.default_rng(2).normal(scale=10.0, size=LENGTH)
+    bound = 1.05 * float(np.linalg.norm(values))
+    with pytest.raises(wellformed.UpdateOverBound, match="above the round plan's update_norm_bound"):
+        committee.encrypt(100 * values, norm_bound=bound)
+    norms, v_squared = opened(committee, committee.encrypt(100 * values, norm_bound=1e9))
+    assert norms.refusal() == ""  # a well-formed encryption: only its norm gives it away
+    assert v_squared > 1000 * threshold_for(bound)
+    # Proven: ||z|| <= PROVEN_NORM_FACTOR * bound for whatever passes; x100 is far outside.
+    assert wellformed.PROVEN_NORM_FACTOR < 3
+
+
+def test_a_norm_witness_that_does_not_match_the_ciphertexts_is_refused(committee) -> None:
+    """The hospital claims message projections of zero (or a tenth of the true ones) for its update."""
+    context = ckks.load_public_context(committee.public_context)
+    values = 100 * np.random.default_rng(3).normal(scale=10.0, size=LENGTH)
+    ciphertexts, u = ckks.encrypt_with_randomness(context, values)
+    lying = upload_with_witness(context.key_id, LENGTH, ciphertexts, u, committee.witness_keys)
+    norms, v_squared = opened(committee, lying)
+    assert v_squared == 0
+    assert "the shares of its message's projections do not add up to them" in norms.refusal()
+    assert norms.matched == (False, False)
+
+
+def test_a_norm_share_out_of_range_or_for_another_party_is_refused(committee) -> None:
+    parsed = ckks.parse_blob(committee.public_context, committee.encrypt(np.ones(LENGTH)), LENGTH)
+    last = committee.witness(2)
+    share = wellformed.open_share(parsed.witness[2], last.key, parsed.key_id, 2)
+    opened_norm = wellformed.open_share(parsed.norm_share, last.key, parsed.key_id, 2)
+    huge = wellformed.SHARE_NORM + (1 << 170).to_bytes(24, "little", signed=True) * (len(opened_norm) // 24)
+    with pytest.raises(wellformed.WitnessError, match="out of range"):
+        wellformed.read_norm_share(share, huge, parsed.count)
+    with pytest.raises(wellformed.WitnessError, match="not .* projections"):
+        wellformed.read_norm_share(share, opened_norm[:-24], parsed.count)
+    with pytest.raises(wellformed.WitnessError, match="last key party's share"):
+        wellformed.read_norm_share(share, None, parsed.count)
+    with pytest.raises(wellformed.WitnessError, match="does not open"):  # sealed to the last party only
+        wellformed.open_share(parsed.norm_share, committee.witness(0).key, parsed.key_id, 0)

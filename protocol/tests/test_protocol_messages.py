@@ -55,6 +55,7 @@ def full_task() -> NodeTask:
             key_id="k1",
             public_context_url="/api/committees/1/ctx/",
             witness_keys=["ab" * 32, "cd" * 32, "ef" * 32],
+            norm_bound=1e5,
         ),
         proof=ProofMaterial(
             scheme="groth16",

@@ -63,10 +63,12 @@ def aggregate_round(round_id: int, wait_for_key_parties: bool = False) -> None:
 
 
 def _job_terms(round_: Round, submissions: list[Submission]) -> JobTerms:
-    """What the key parties check before opening the sum: each upload signed for this round by its hospital."""
+    """What the key parties check before opening the sum: each upload signed for this round by its hospital, and
+    within the plan's norm bound."""
     return JobTerms(
         round_id=round_.pk,
         min_hospitals=round_.quorum,
+        norm_bound=round_.update_norm_bound,
         submissions=tuple(
             SignedUpload(
                 hospital=s.hospital.slug,

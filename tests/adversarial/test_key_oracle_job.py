@@ -20,6 +20,7 @@ import tenseal.sealapi as sealapi
 from crypto import ckks, keygen, keyparty, seal_io, threshold
 from crypto.decryption_job import JobTerms, KeyLedger, SignedUpload
 from crypto.tests.signed_jobs import (
+    NORM_BOUND,
     LocalCommittee,
     fresh_round_id,
     hospital_keys,
@@ -120,7 +121,7 @@ def test_key_parties_refuse_it_among_real_uploads(tmp_path, committee, uploads) 
     in_cs_name = SignedUpload(
         "hospital-c", hospital_c.address, portal_signed.num_samples, portal_signed.signature
     )
-    terms = JobTerms(round_id, 3, (*honest, in_cs_name))
+    terms = JobTerms(round_id, 3, (*honest, in_cs_name), NORM_BOUND)
     before = [KeyLedger(party_dir).entries() for party_dir in party_dirs]
     job = write_signed_job(tmp_path / "job", public_context, [*blobs, crafted], LENGTH, terms=terms)
     with pytest.raises(

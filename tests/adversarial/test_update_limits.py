@@ -1,8 +1,9 @@
 """Attack 4 (in part), a hospital inflating its weight: a huge n_h, or a model-replacing update scaled x100.
 
 Defence: the round plan caps n_h (Round.max_samples) and, where the portal can see the update (the "plaintext"
-scheme), the L2 norm of n_h * delta_h (Round.update_norm_bound). Under ckks the portal sees no norm: that
-check needs the key parties and is open (docs/THREAT_MODEL.md).
+scheme), the L2 norm of n_h * delta_h (Round.update_norm_bound). Under ckks the portal sees no norm: the key
+parties check it in MPC (tests/adversarial/test_model_replacement_job.py, and whole rounds in
+tests/rounds/test_encrypted_rounds.py).
 """
 
 from __future__ import annotations

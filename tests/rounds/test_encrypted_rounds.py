@@ -26,7 +26,7 @@ from registry import blobstore
 from registry.models import GlobalModel
 from registry.weights import load_weights
 from rounds import federated
-from rounds.models import Round, Submission
+from rounds.models import DEFAULT_UPDATE_NORM_BOUND, Round, Submission
 from rounds.services import lifecycle
 from tests.committee.live import files_holding, in_memory_worker, require_postgres, share_fragments
 from tests.conftest import encrypt_for, make_consortium, submit_signed, upload_signature
@@ -112,11 +112,26 @@ class DecryptedRound:
     logs: list[str]  # each party's `serve` log
 
 
-def decrypted_round(consortium, tmp_path: Path, key_oracle_from_c: bool = False) -> DecryptedRound:
+KEY_ORACLE, SCALED_X100 = "the key oracle", "an update scaled x100"
+
+
+def attacker_upload(committee: KeyCommittee, length: int, attack: str) -> tuple[bytes, int]:
+    """Hospital c's upload and n_h for `attack`: the key oracle (0, Delta) with a witness of its choosing, or a
+    model-replacing update x100 the plan's bound, encrypted by a node that ignores the bound."""
+    if attack == KEY_ORACLE:
+        keys = [bytes.fromhex(key) for key in committee_selectors.witness_keys(committee)]
+        context = committee_selectors.public_context(committee)
+        return key_oracle_upload(context, keys, length, np.zeros(ckks.POLY_MODULUS_DEGREE, np.int8)), 1000
+    direction = np.random.default_rng(7).normal(size=length)
+    honest = direction * (0.9 * DEFAULT_UPDATE_NORM_BOUND / np.linalg.norm(direction))
+    return encrypt_for(committee, 100 * honest, norm_bound=1e12), 1000
+
+
+def decrypted_round(consortium, tmp_path: Path, attack_from_c: str | None = None) -> DecryptedRound:
     """A live portal and worker; three `python -m keyparty serve` processes enrolled and made a committee
     through the API; a ckks round whose two updates (on the update grid) they decrypt together. With
-    `key_oracle_from_c`, hospital c is in the round too (quorum 2) and uploads the key oracle under its own
-    signature, with a witness."""
+    `attack_from_c` (attacker_upload), hospital c is in the round too (quorum 2) and uploads that attack under
+    its own signature."""
     require_postgres()
     homes = tmp_path / "keyparties"
     rng = np.random.default_rng(5)
@@ -127,7 +142,7 @@ def decrypted_round(consortium, tmp_path: Path, key_oracle_from_c: bool = False)
         token = issue_api_token(consortium.coordinator, "committee")
         with local_committee_parties(url, token, homes) as local:
             participants = [consortium.hospital_a, consortium.hospital_b]
-            if key_oracle_from_c:
+            if attack_from_c:
                 participants.append(consortium.hospital_c)
             round_ = consortium.plan_round(participants, quorum=2, protection_scheme="ckks")
             assert round_.committee_id == local.id
@@ -138,11 +153,10 @@ def decrypted_round(consortium, tmp_path: Path, key_oracle_from_c: bool = False)
             for hospital, update, n in zip(hospitals, updates, samples, strict=True):
                 blob = encrypt_for(committee, update)
                 submit_signed(hospital, round_.pk, blob, n)
-            if key_oracle_from_c:
-                keys = [bytes.fromhex(key) for key in committee_selectors.witness_keys(committee)]
-                context = committee_selectors.public_context(committee)
-                oracle = key_oracle_upload(context, keys, length, np.zeros(ckks.POLY_MODULUS_DEGREE, np.int8))
-                submit_signed(consortium.hospital_c, round_.pk, oracle, 1000)
+            if attack_from_c:
+                submit_signed(
+                    consortium.hospital_c, round_.pk, *attacker_upload(committee, length, attack_from_c)
+                )
             wait_until(lambda: state_of(round_) in TERMINAL, 90, "the round to end")
             logs = [party.log() for party in local.parties]
     round_.refresh_from_db()
@@ -174,20 +188,25 @@ def test_a_round_is_decrypted_by_three_key_party_services_over_tls(consortium, t
 
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
-def test_a_hospital_uploading_the_key_oracle_is_excluded_and_named_and_the_round_completes(
-    consortium, tmp_path
+@pytest.mark.parametrize(
+    ("attack", "reason"),
+    [(KEY_ORACLE, "not a well-formed encryption"), (SCALED_X100, "above the round plan's update_norm_bound")],
+)
+def test_a_hospital_uploading_an_attack_is_excluded_and_named_and_the_round_completes(
+    consortium, tmp_path, attack, reason
 ):
-    """Hospital c uploads (c0, c1) = (0, Delta) under its own signature with a witness of its choosing: the key
-    parties find it not well formed before using their shares and name it; the portal excludes it (audit
+    """Hospital c uploads, under its own signature, the key oracle (0, Delta) with a witness of its choosing, or
+    an update scaled x100 to replace the model: the key parties find it before using their shares (not well
+    formed; or its norm, compared in MPC, above the plan's bound) and name it; the portal excludes it (audit
     trail) and the parties open the sum of a and b alone, which gives exactly the model of a and b."""
-    done = decrypted_round(consortium, tmp_path, key_oracle_from_c=True)
+    done = decrypted_round(consortium, tmp_path, attack_from_c=attack)
     assert_model_of_the_honest_updates(consortium, done)
     refused = DecryptionJob.objects.get(name=f"round-{done.round.pk}")
     assert refused.state == "failed" and refused.results == {}  # nothing was opened
     assert f"{consortium.hospital_c.slug}'s upload" in refused.failures[-1]["reason"]
-    assert "not a well-formed encryption" in refused.failures[-1]["reason"]
+    assert reason in refused.failures[-1]["reason"]
     excluded = Submission.objects.get(round=done.round, hospital=consortium.hospital_c)
-    assert excluded.excluded_reason.startswith("key parties:") and "well-formed" in excluded.excluded_reason
+    assert excluded.excluded_reason.startswith("key parties:") and reason in excluded.excluded_reason
     events = AuditEvent.objects.filter(round_id=done.round.pk, kind="excluded")
     assert [event.detail["hospital"] for event in events] == [consortium.hospital_c.slug]
     model = GlobalModel.objects.get(produced_by=done.round)
@@ -290,7 +309,7 @@ def test_an_upload_without_a_witness_share_for_every_key_party_is_refused(
     for blob, reason in (
         (ckks.encrypt_vector(context, np.full(length, 0.25)), "it carries no witness"),
         (
-            wellformed.encrypt_vector(context, np.full(length, 0.25), keys[:2]),
+            wellformed.encrypt_vector(context, np.full(length, 0.25), keys[:2], DEFAULT_UPDATE_NORM_BOUND),
             "witness shares for 2 key parties",
         ),
     ):
