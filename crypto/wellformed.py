@@ -260,7 +260,9 @@ def _project_residues(rows: np.ndarray, matrix: np.ndarray) -> np.ndarray:
     primes = ckks.data_primes()
     flat = rows.reshape(-1, ckks.POLY_MODULUS_DEGREE)
     total = np.zeros((flat.shape[0], PROJECTION_ROWS), dtype=object)
-    for limb in range(math.ceil(64 / LIMB_BITS)):
+    for limb in range(
+        math.ceil(max(ckks.COEFF_MOD_BIT_SIZES) / LIMB_BITS)
+    ):  # residues below the 60-bit primes
         part = ((flat >> np.uint64(limb * LIMB_BITS)) & np.uint64((1 << LIMB_BITS) - 1)).astype(np.float64)
         total = total + (part @ matrix.T).astype(np.int64).astype(object) * (1 << (limb * LIMB_BITS))
     moduli = np.tile(primes.astype(object), flat.shape[0] // len(primes))[:, None]
@@ -275,13 +277,13 @@ def _residual_projections(
     `public_key` (pk0, pk1) mod the data primes, NTT form."""
     primes = ckks.data_primes()[:, None]
     u_ntt = ckks.transform(share, to_ntt=True)
-    residuals = []
+    polynomials = [share]
     for polynomial in (1, 0):
         residual = (primes - ckks.multiply(u_ntt, public_key[polynomial])) % primes
         if first_party:
             residual = (residual + ciphertexts[:, polynomial]) % primes
-        residuals.append(_project_residues(ckks.transform(residual, to_ntt=False), matrix))
-    return np.stack([_project_residues(share, matrix), *residuals], axis=1)
+        polynomials.append(ckks.transform(residual, to_ntt=False))
+    return _project_residues(np.stack(polynomials, axis=1), matrix)  # one product for all three
 
 
 def projection_share(
