@@ -59,6 +59,18 @@ class CommitteePublicContextView(APIView):
         return HttpResponse(selectors.public_context(key_committee), content_type="application/octet-stream")
 
 
+class CommitteeContributionsView(APIView):
+    """The committee's key ceremony in public: the seed and each party's commitment and revealed contribution, so
+    that a node that pinned a key party's commitment (`dh-node pin-key-party`) recomputes the joint key and the
+    witness keys itself instead of taking the portal's word for them."""
+
+    @extend_schema(
+        responses={200: OpenApiResponse(description="seed and parties (index, commitment, contribution)")}
+    )
+    def get(self, request, committee_id: int):
+        return Response(selectors.revealed_contributions(selectors.get_committee(committee_id)))
+
+
 # --- for the coordinator ----------------------------------------------------------------------------------------
 
 

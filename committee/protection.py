@@ -116,6 +116,7 @@ class CkksScheme:
             public_context_url=f"/api/committees/{committee.pk}/public-context/",
             witness_keys=witness_keys(committee),
             norm_bound=norm_bound,
+            contributions_url=f"/api/committees/{committee.pk}/contributions/",
         )
 
     def check(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 from django.db.models import QuerySet
@@ -30,6 +31,24 @@ def public_context(committee: KeyCommittee) -> bytes:
             f"Key committee {committee.pk} has no joint key yet (its key ceremony is {committee.state})"
         )
     return blobstore.read_bytes(committee.public_context_digest)
+
+
+def revealed_contributions(committee: KeyCommittee) -> dict[str, Any]:
+    """The key ceremony's public record: the seed, and each party's commitment and revealed contribution (base64),
+    in index order; from these anyone recomputes the joint key and the witness keys (crypto.keygen)."""
+    public_context(committee)  # a Conflict until the ceremony is complete
+    members = sorted(committee.members.all(), key=lambda m: m.index)
+    return {
+        "seed": committee.seed,
+        "parties": [
+            {
+                "index": member.index,
+                "commitment": member.commitment,
+                "contribution": base64.b64encode(blobstore.read_bytes(member.contribution_digest)).decode(),
+            }
+            for member in members
+        ],
+    }
 
 
 def witness_keys(committee: KeyCommittee) -> list[str]:

@@ -28,6 +28,7 @@ api = [
     path("committees/", committee_api.CommitteeListView.as_view()),
     path("committees/<int:committee_id>/", committee_api.CommitteeDetailView.as_view()),
     path("committees/<int:committee_id>/public-context/", committee_api.CommitteePublicContextView.as_view()),
+    path("committees/<int:committee_id>/contributions/", committee_api.CommitteeContributionsView.as_view()),
     path("keyparties/", committee_api.KeyPartyListView.as_view()),
     path("keyparties/<int:party_id>/enrollment-code/", committee_api.KeyPartyEnrollmentCodeView.as_view()),
     path("keyparty/enroll/", committee_api.KeyPartyEnrollView.as_view()),

@@ -110,7 +110,10 @@ def status_text(home: Path) -> tuple[str, bool]:
         commitment = (
             json.loads(commitment_file.read_text())["commitment"] if commitment_file.exists() else "?"
         )
-        lines.append(f"holds a key share of committee {committee} (commitment {commitment[:16]}...)")
+        lines.append(
+            f"holds a key share of committee {committee}, commitment {commitment} (hospitals pin it: "
+            f"dh-node pin-key-party {commitment})"
+        )
     if not held:
         lines.append("holds no key share yet")
     trusted = trusted_hospitals(home)

@@ -3,11 +3,13 @@
     dh-node enroll --portal URL --code CODE --data PATH [--ca-file PEM] [--home DIR]
     dh-node run [--home DIR] [--once]
     dh-node status [--home DIR]
+    dh-node pin-key-party COMMITMENT [--home DIR]
 
 `enroll` spends the one-time code the coordinator made for this hospital: the node makes its own chain and
 signing keys, registers their addresses with the portal, and writes its configuration (mode 0600) with the
 node token the portal answers. `run` pulls and does the node's work until stopped (node/service.py). `status`
-says what a running node is doing. Errors are one line saying what to do, not a traceback.
+says what a running node is doing. `pin-key-party` pins a key party's commitment, learnt from its operator
+(node/protecting.py says what that defends). Errors are one line saying what to do, not a traceback.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import os
 import sys
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import requests
@@ -88,13 +91,19 @@ def enroll(
 def status_text(home: Path) -> str:
     config = read_node_config(home)
     path = home / STATUS_FILE
+    pins = (
+        f"encrypts only under key committees holding the {len(config.pinned_key_parties)} key part(ies) it pinned"
+        if config.pinned_key_parties
+        else "takes the key committee's key from the portal (pin key parties: dh-node pin-key-party)"
+    )
     if not path.exists():
-        return f"enrolled as {config.hospital} with {config.portal_url}; not run yet (dh-node run)"
+        return f"enrolled as {config.hospital} with {config.portal_url}; {pins}; not run yet (dh-node run)"
     status = json.loads(path.read_text())
     alive = status["state"] != "stopped" and _process_alive(status["pid"])
     since = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(status["since"]))
     lines = [
         f"hospital {config.hospital} at {config.portal_url}",
+        pins,
         f"{'running' if alive else 'not running'} (pid {status['pid']}): {status['state']}"
         + (f", {status['detail']}" if status["detail"] else "")
         + f" since {since}",
@@ -154,7 +163,28 @@ def parser() -> argparse.ArgumentParser:
     )
     run_parser.add_argument("--once", action="store_true", help="poll once, do what is listed, and stop")
     commands.add_parser("status", help="what this node is doing")
+    pin_parser = commands.add_parser(
+        "pin-key-party",
+        help="encrypt only under key committees that hold this key party (its commitment, from its operator)",
+    )
+    pin_parser.add_argument(
+        "commitment", help="the key party's commitment (64 hex digits, as `dh-keyparty status` prints it)"
+    )
     return result
+
+
+def pin_key_party(home: Path, commitment: str) -> NodeConfig:
+    """Adds a key party's commitment to the node's pins (kept once)."""
+    config = read_node_config(home)
+    commitment = commitment.strip().lower()
+    if len(commitment) != 64 or any(c not in "0123456789abcdef" for c in commitment):
+        raise NodeConfigError(
+            f"{commitment!r} is not a commitment: 64 hex digits, as `dh-keyparty status` prints on the key party"
+        )
+    if commitment not in config.pinned_key_parties:
+        config = replace(config, pinned_key_parties=(*config.pinned_key_parties, commitment))
+        write_node_config(home, config)
+    return config
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -191,6 +221,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         if arguments.command == "status":
             print(status_text(home))
+            return 0
+        if arguments.command == "pin-key-party":
+            config = pin_key_party(home, arguments.commitment)
+            print(
+                f"pinned: this node encrypts only under key committees holding the {len(config.pinned_key_parties)} "
+                "key part(ies) it pinned, recomputing the joint key from the key ceremony's record"
+            )
             return 0
         service = NodeService(home)
         service.install_signal_handlers()

@@ -46,6 +46,11 @@ class NodeConfig:
     # Whether this node takes part in rounds whose updates travel in the clear ("plaintext", the benchmark
     # baseline): off unless its admin allows it, so a portal cannot downgrade the node's protection.
     allow_plaintext: bool = False
+    # Commitments of key parties this hospital's admin learnt from their operators (dh-keyparty status) and pinned
+    # (dh-node pin-key-party): with any, the node encrypts only under a joint key it recomputed from the key
+    # ceremony's record and that holds every pinned party's contribution, and seals to the witness keys it
+    # read there (node.protecting); without, it takes the key and witness keys the portal serves.
+    pinned_key_parties: tuple[str, ...] = ()
 
     def __repr__(self) -> str:  # never print the token
         return f"NodeConfig(portal_url={self.portal_url!r}, data_path={self.data_path!r})"
@@ -82,6 +87,8 @@ def read_node_config(home: Path) -> NodeConfig:
     try:
         raw = json.loads(path.read_text())
         known = {field.name for field in fields(NodeConfig)}
-        return NodeConfig(**{key: value for key, value in raw.items() if key in known})
+        values = {key: value for key, value in raw.items() if key in known}
+        values["pinned_key_parties"] = tuple(values.get("pinned_key_parties", ()))
+        return NodeConfig(**values)
     except (ValueError, TypeError) as exc:
         raise NodeConfigError(f"{path} is not a node configuration ({exc}): enroll again") from None

@@ -101,7 +101,9 @@ def run_round(client: PortalClient, round_id: int, config: NodeConfig, home: Pat
     seconds["training"] = time.perf_counter() - started
 
     started = time.perf_counter()
-    blob = protecting.protect(task.protection, update.weighted_update, client, config.allow_plaintext)
+    blob = protecting.protect(
+        task.protection, update.weighted_update, client, config.allow_plaintext, config.pinned_key_parties
+    )
     seconds["protection"] = time.perf_counter() - started
 
     started = time.perf_counter()

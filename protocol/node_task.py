@@ -66,6 +66,9 @@ class ProtectionMaterial(Message):
     # The plan's update_norm_bound on ||n_h * delta_h||: the node refuses to upload an update above it (the portal
     # would refuse it under plaintext, the key parties under ckks).
     norm_bound: float | None = None
+    # ckks: the key ceremony's public record (crypto.keygen), for a node that pinned a key party's commitment and
+    # recomputes the joint key and the witness keys itself (node.protecting).
+    contributions_url: str | None = None
 
     def __post_init__(self) -> None:
         if self.scheme == "ckks":

@@ -199,12 +199,15 @@ def services_configured() -> tuple[str, str]:
     return database_url, redis_url
 
 
+COMMITTEE_SEED = bytes(range(32))  # the test committee's public seed of the common polynomial
+
+
 @pytest.fixture(scope="session")
 def committee_shares(tmp_path_factory):
     """Three key parties' share folders and the joint public context, made once per test session."""
     from crypto import keygen
 
-    return keygen.create_local_committee(tmp_path_factory.mktemp("committee"), parties=3)
+    return keygen.create_local_committee(tmp_path_factory.mktemp("committee"), parties=3, seed=COMMITTEE_SEED)
 
 
 @pytest.fixture
@@ -219,7 +222,7 @@ def key_committee(db, committee_shares):
     public_context, party_dirs = committee_shares
     committee = KeyCommittee.objects.create(
         state=KeyCommittee.State.ACTIVE,
-        seed="00",
+        seed=COMMITTEE_SEED.hex(),
         key_id=ckks.key_id(public_context),
         public_context_digest=blobstore.put_bytes(public_context),
     )

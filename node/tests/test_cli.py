@@ -71,3 +71,20 @@ def test_enroll_with_an_unreachable_portal_says_so(tmp_path, capsys, monkeypatch
     assert capsys.readouterr().err.startswith("dh-node: cannot reach the portal")
     # The keys made before the portal answered stay, so enrolling again registers the same ones.
     assert (tmp_path / "home" / "chain.key").stat().st_mode & 0o777 == 0o600
+
+
+def test_pin_key_party_keeps_each_commitment_once_and_status_says_so(tmp_path, capsys):
+    from node.config import NodeConfig, read_node_config, write_node_config
+
+    write_node_config(
+        tmp_path, NodeConfig(portal_url="https://portal.test", token="t", data_path="d", hospital="h")
+    )
+    assert "takes the key committee's key from the portal" in cli.status_text(tmp_path)
+    commitment = "ab" * 32
+    for _ in range(2):
+        assert cli.main(["--home", str(tmp_path), "pin-key-party", commitment.upper()]) == 0
+    assert read_node_config(tmp_path).pinned_key_parties == (commitment,)
+    assert "holding the 1 key part(ies) it pinned" in cli.status_text(tmp_path)
+    assert cli.main(["--home", str(tmp_path), "pin-key-party", "not-a-commitment"]) == 2
+    assert "is not a commitment: 64 hex digits" in capsys.readouterr().err
+    assert read_node_config(tmp_path).pinned_key_parties == (commitment,)

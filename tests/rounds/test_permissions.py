@@ -89,6 +89,7 @@ MATRIX = [
     ("get", "/api/models/{model}/torchscript/", None, "200 200 200 200 401 403"),
     ("post", "/api/node/heartbeat/", None, "403 403 403 403 401 204"),
     ("get", "/api/committees/{committee}/public-context/", None, "200 200 200 200 401 200"),
+    ("get", "/api/committees/{committee}/contributions/", None, "200 200 200 200 401 200"),
     # The key committee: the coordinator manages key parties and committees; key parties (tests/committee) use
     # /api/keyparty/..., which no persona here may (an enrollment with a made-up certificate is refused).
     ("get", "/api/committees/", None, "200 403 403 403 401 403"),
