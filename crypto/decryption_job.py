@@ -197,12 +197,13 @@ def check_signatures(terms: JobTerms, digests: Sequence[str], trusted: dict[str,
         )
     signers: set[str] = set()
     for number, (digest, submission) in enumerate(zip(digests, submissions, strict=True)):
-        statement = signing.upload_statement(round_id, digest, submission.num_samples)
+        statement = signing.upload_statement(round_id, digest, submission.num_samples, terms.norm_bound)
         signer = signing.signer_of(statement, submission.signature)
         if signer is None or signer.lower() != submission.signer.lower():
             raise KeyPartyRefusal(
                 f"ciphertext {number} is not signed by {submission.hospital}'s key {submission.signer} for "
-                f"round {round_id} (a ciphertext no hospital uploaded for this round)"
+                f"round {round_id} and update norm bound {terms.norm_bound:.6g} (a ciphertext no hospital uploaded "
+                "for this round, or a bound the hospitals did not sign)"
             )
         if trusted is not None and signer.lower() not in trusted:
             raise KeyPartyRefusal(

@@ -29,6 +29,8 @@ class DemoOptions:
     serve: bool = False  # keep the portal (API, web interface, worker, chain) up after the rounds
     config: dict[str, Any] = field(default_factory=dict)
     server_strategy: dict[str, Any] | None = None  # fl.strategy.ServerConfig as a dict; None: FedAvg
+    campaign: bool = False  # the rounds as one campaign: planned and approved once, run by the portal
+    target_auc: float | None = None  # the campaign's stopping rule
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -55,6 +57,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--server-lr",
         type=float,
         help="the server learning rate: eta of fedadam, fedyogi and fedadagrad, server_lr of fedavgm",
+    )
+    parser.add_argument(
+        "--campaign",
+        action="store_true",
+        help="plan the rounds as one campaign, approved once; the portal runs them one after another",
+    )
+    parser.add_argument(
+        "--target-auc", type=float, help="with --campaign: stop once the model's validation AUC reaches this"
     )
     parser.add_argument("--json", dest="json_out", help="write a machine-readable summary here")
     parser.add_argument("--plot", dest="plot_out", help="write accuracy over rounds as a PNG here")
@@ -83,6 +93,8 @@ def _server_strategy(name: str, server_lr: float | None) -> dict[str, Any] | Non
 def demo_options(arguments: argparse.Namespace) -> DemoOptions:
     if arguments.hospitals < 1 or arguments.rounds < 1:
         raise DemoError("--hospitals and --rounds must be at least 1")
+    if arguments.target_auc is not None and not (arguments.campaign and 0 < arguments.target_auc <= 1):
+        raise DemoError("--target-auc is a campaign's stopping rule: give --campaign and a value in (0, 1]")
     return DemoOptions(
         hospitals=arguments.hospitals,
         rounds=arguments.rounds,
@@ -97,4 +109,6 @@ def demo_options(arguments: argparse.Namespace) -> DemoOptions:
         config={"local_epochs": arguments.local_epochs} if arguments.local_epochs else {},
         server_strategy=_server_strategy(arguments.strategy, arguments.server_lr),
         serve=arguments.serve,
+        campaign=arguments.campaign,
+        target_auc=arguments.target_auc,
     )

@@ -114,12 +114,16 @@ def run_demo(options: DemoOptions, launch: Launch, write=print) -> dict[str, Any
         homes = [hospital.node_home for hospital in hospitals]
         write(f"Nodes: one process per hospital (python -m node run), homes under {work_dir / 'nodes'}")
         with consortium_services(homes, settings.DH_DEADLINE_SWEEP_SECONDS):
-            for number in range(1, options.rounds + 1):
-                rows.append(_run_one_round(client, model["id"], slugs, options, number, write))
-                if rows[-1]["state"] != "COMPLETED":
-                    write(f"Round {number} ended {rows[-1]['state']}: {rows[-1]['reason']}")
-                    break
-                model = client.call("GET", "/api/models/")[-1]
+            if options.campaign:
+                rows = _run_campaign(client, model["id"], slugs, options, write)
+            else:
+                for number in range(1, options.rounds + 1):
+                    rows.append(_run_one_round(client, model["id"], slugs, options, number, write))
+                    if rows[-1]["state"] != "COMPLETED":
+                        write(f"Round {number} ended {rows[-1]['state']}: {rows[-1]['reason']}")
+                        break
+                    model = client.call("GET", "/api/models/")[-1]
+            model = client.call("GET", "/api/models/")[-1]
             summary = report(data, options, rows, model, write)
             if options.serve:
                 write(
@@ -137,23 +141,76 @@ def _wait_for_interrupt() -> None:
         pass
 
 
-def _run_one_round(
-    client: CoordinatorClient, model_id: int, slugs: list[str], options: DemoOptions, number: int, write
-) -> dict[str, Any]:
-    started = time.perf_counter()
-    deadline = timezone.now() + timedelta(seconds=options.round_timeout)
-    body = {
+def _plan(model_id: int, slugs: list[str], options: DemoOptions) -> dict[str, Any]:
+    """The round plan the demo asks for (a round's, or a campaign's first round's)."""
+    body: dict[str, Any] = {
         "base_model": model_id,
         "config": options.config,
         "participants": slugs,
         "quorum": len(slugs),
-        "deadline": deadline.isoformat(),
     }
     if options.protection:
         body["protection"] = options.protection
     if options.server_strategy:
         body["server_strategy"] = options.server_strategy
-    round_ = client.start_round(body)
+    return body
+
+
+def _run_campaign(
+    client: CoordinatorClient, model_id: int, slugs: list[str], options: DemoOptions, write
+) -> list[dict[str, Any]]:
+    """One campaign of options.rounds rounds, approved once: the portal plans and approves each next round
+    itself; the demo only follows them."""
+    body = {
+        **_plan(model_id, slugs, options),
+        "name": "demo campaign",
+        "rounds": options.rounds,
+        "round_seconds": int(options.round_timeout),
+    }
+    if options.target_auc is not None:
+        body["target_auc"] = options.target_auc
+    campaign = client.call("POST", "/api/campaigns/", json=body)
+    campaign = client.call("POST", f"/api/campaigns/{campaign['id']}/approve/")
+    write(
+        f"Campaign {campaign['id']}: up to {options.rounds} rounds from this one approval"
+        + (f", stopping at validation AUC {options.target_auc}" if options.target_auc is not None else "")
+    )
+    rows: list[dict[str, Any]] = []
+    while True:
+        started = time.perf_counter()
+        while len(campaign["rounds"]) <= len(rows) and campaign["state"] == "RUNNING":
+            if time.perf_counter() - started > options.round_timeout:
+                raise DemoError(f"campaign {campaign['id']} planned no round {len(rows) + 1}")
+            time.sleep(0.5)
+            campaign = client.call("GET", f"/api/campaigns/{campaign['id']}/")
+        if len(campaign["rounds"]) <= len(rows):
+            break
+        round_ = client.call("GET", f"/api/rounds/{campaign['rounds'][len(rows)]['round']}/")
+        rows.append(_follow_round(client, round_, slugs, options, len(rows) + 1, started, write))
+        campaign = client.call("GET", f"/api/campaigns/{campaign['id']}/")
+    write(f"Campaign {campaign['id']} {campaign['state']}: {campaign['reason']}")
+    return rows
+
+
+def _run_one_round(
+    client: CoordinatorClient, model_id: int, slugs: list[str], options: DemoOptions, number: int, write
+) -> dict[str, Any]:
+    started = time.perf_counter()
+    deadline = timezone.now() + timedelta(seconds=options.round_timeout)
+    round_ = client.start_round({**_plan(model_id, slugs, options), "deadline": deadline.isoformat()})
+    return _follow_round(client, round_, slugs, options, number, started, write)
+
+
+def _follow_round(
+    client: CoordinatorClient,
+    round_: dict[str, Any],
+    slugs: list[str],
+    options: DemoOptions,
+    number: int,
+    started: float,
+    write,
+) -> dict[str, Any]:
+    """A progress bar while the round runs, then its row of the report."""
     steps = len(slugs) + 2  # each submission, then aggregation, then completion
     with tqdm(total=steps, desc=f"Round {number}/{options.rounds}", unit="step", leave=True) as bar:
         while True:

@@ -12,9 +12,14 @@ from eth_account.signers.local import LocalAccount
 UPLOAD_DOMAIN = "decentrahealth/upload/v1"
 
 
-def upload_statement(round_id: int, update_sha256: str, num_samples: int) -> str:
-    """The text a node signs for its upload: the round, the SHA-256 of its update blob, its sample count."""
-    return f"{UPLOAD_DOMAIN}|round {round_id}|update {update_sha256}|samples {num_samples}"
+def upload_statement(round_id: int, update_sha256: str, num_samples: int, norm_bound: float) -> str:
+    """The text a node signs for its upload: the round, the SHA-256 of its update blob, its sample count and the
+    round plan's bound on its update's norm (so the key parties enforce no other bound than the one every
+    hospital of the sum signed)."""
+    return (
+        f"{UPLOAD_DOMAIN}|round {round_id}|update {update_sha256}|samples {num_samples}|"
+        f"norm bound {float(norm_bound)!r}"
+    )
 
 
 def sign_text(account: LocalAccount, text: str) -> str:

@@ -20,6 +20,8 @@ from proofs import verification as proofs
 from rounds import selectors
 from rounds.serializers import (
     AuditReportSerializer,
+    CampaignCreateSerializer,
+    CampaignSerializer,
     CancelSerializer,
     ParticipantSerializer,
     ParticipationSerializer,
@@ -28,7 +30,7 @@ from rounds.serializers import (
     SubmissionSerializer,
     TrainingConfigSerializer,
 )
-from rounds.services import lifecycle, planning
+from rounds.services import campaigns, lifecycle, planning
 from web.errors import InvalidInput, NotFound, PermissionDenied
 
 
@@ -212,3 +214,66 @@ class AuditTrailView(APIView):
         query = AuditTrailQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         return Response(EventSerializer(audit_trail(query.validated_data["limit"]), many=True).data)
+
+
+class CampaignListView(APIView):
+    permission_classes = [IsPerson]
+
+    @extend_schema(responses=CampaignSerializer(many=True))
+    def get(self, request):
+        return Response(CampaignSerializer(selectors.campaigns_visible_to(request.user), many=True).data)
+
+    @extend_schema(request=CampaignCreateSerializer, responses={201: CampaignSerializer})
+    def post(self, request):
+        if not request.user.is_coordinator:
+            raise PermissionDenied("Only the coordinator may plan campaigns")
+        data = CampaignCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        campaign = campaigns.create_campaign(
+            request.user,
+            values["name"],
+            values["rounds"],
+            values["round_seconds"],
+            values.get("target_auc"),
+            values["base_model"],
+            dict(values["config"]),
+            values["participants"],
+            quorum=values.get("quorum"),
+            protection_scheme=values.get("protection"),
+            proof_scheme=values.get("proof_scheme"),
+            max_samples=values.get("max_samples"),
+            update_norm_bound=values.get("update_norm_bound"),
+            server_strategy=values.get("server_strategy"),
+        )
+        return Response(CampaignSerializer(campaign).data, status=status.HTTP_201_CREATED)
+
+
+class CampaignDetailView(APIView):
+    permission_classes = [IsPerson]
+
+    @extend_schema(responses=CampaignSerializer)
+    def get(self, request, campaign_id: int):
+        return Response(CampaignSerializer(selectors.visible_campaign(request.user, campaign_id)).data)
+
+
+class CampaignApproveView(APIView):
+    permission_classes = [IsCoordinator]
+
+    @extend_schema(request=None, responses=CampaignSerializer)
+    def post(self, request, campaign_id: int):
+        campaign = campaigns.approve_campaign(request.user, selectors.get_campaign(campaign_id))
+        return Response(CampaignSerializer(campaign).data)
+
+
+class CampaignStopView(APIView):
+    permission_classes = [IsCoordinator]
+
+    @extend_schema(request=CancelSerializer, responses=CampaignSerializer)
+    def post(self, request, campaign_id: int):
+        data = CancelSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        campaign = campaigns.stop_campaign(
+            request.user, selectors.get_campaign(campaign_id), data.validated_data["reason"]
+        )
+        return Response(CampaignSerializer(campaign).data)

@@ -14,6 +14,7 @@ OPEN_ROUND = "rounds.open_round"
 AGGREGATE_ROUND = "rounds.aggregate_round"
 RECORD_SUBMISSION_ON_CHAIN = "rounds.record_submission_on_chain"
 CANCEL_ROUND_ON_CHAIN = "rounds.cancel_round_on_chain"
+ADVANCE_CAMPAIGN = "rounds.advance_campaign"
 
 
 def after_commit(task_name: str, *args: int) -> None:

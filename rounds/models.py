@@ -17,6 +17,33 @@ DEFAULT_MAX_SAMPLES = 100_000  # default cap on one hospital's n_h
 MAX_SAMPLES_LIMIT = 10_000_000  # the most n_h any plan may allow, or any upload declare
 
 
+class Campaign(models.Model):
+    """Rounds run one after another from one approval (rounds.services.campaigns): each planned like the first,
+    from the model the previous one produced, until `rounds_planned` are done or the stopping rule holds (the
+    global model's validation AUC at least `target_auc`)."""
+
+    class State(models.TextChoices):
+        DRAFT = "DRAFT"
+        RUNNING = "RUNNING"
+        COMPLETED = "COMPLETED"
+        STOPPED = "STOPPED"
+        FAILED = "FAILED"
+
+    name = models.CharField(max_length=200)
+    rounds_planned = models.PositiveIntegerField()
+    target_auc = models.FloatField(null=True, blank=True)
+    # Seconds each round may collect for (its deadline is set when the campaign plans it).
+    round_seconds = models.PositiveIntegerField()
+    state = models.CharField(max_length=20, choices=State.choices, default=State.DRAFT)
+    reason = models.TextField(blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-id"]
+
+
 class Round(models.Model):
     class State(models.TextChoices):
         DRAFT = "DRAFT"
@@ -55,6 +82,10 @@ class Round(models.Model):
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # The campaign that planned this round (its rounds share one plan), if any.
+    campaign = models.ForeignKey(
+        Campaign, null=True, blank=True, on_delete=models.PROTECT, related_name="rounds"
+    )
     # Seconds spent per stage (training, upload checks, aggregation, decryption, ...), filled as they end.
     stage_seconds = models.JSONField(default=dict, blank=True)
 
@@ -97,7 +128,7 @@ class Submission(models.Model):
     # The node's final classifier head in the clear (fixed-point integers {"weight": [[..]], "bias": [..]}), what
     # the proof ends at; the rest of the update stays protected.
     head = models.JSONField(null=True, blank=True)
-    # The node's signature of protocol.signing.upload_statement(round, blob_digest, num_samples), made with the
+    # The node's signature of protocol.signing.upload_statement(round, blob_digest, num_samples, norm bound), made with the
     # signing key whose address the hospital's node registered at enrollment.
     signature = models.CharField(max_length=132, blank=True)
     # Why the submission was left out of the round's sum after it was accepted (its record on chain is not this

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db.models import Count, QuerySet
 
 from committee import protection
@@ -9,7 +11,8 @@ from hospitals.models import Hospital, User
 from ledger.selectors import node_chain_task
 from proofs import verification as proofs
 from protocol.node_task import ArchitectureRef, ModelRef, NodeTask, RoundConfig
-from rounds.models import Participant, Round, Submission
+from registry.models import GlobalModel
+from rounds.models import Campaign, Participant, Round, Submission
 from web.errors import Conflict, NotFound, PermissionDenied
 
 
@@ -130,3 +133,42 @@ def node_task(round_: Round, hospital: Hospital) -> NodeTask:
         proof=proofs.node_material(round_, hospital),
         chain=node_chain_task(round_, hospital),
     )
+
+
+def get_campaign(campaign_id: int) -> Campaign:
+    campaign = Campaign.objects.filter(pk=campaign_id).first()
+    if campaign is None:
+        raise NotFound(f"Campaign {campaign_id} does not exist")
+    return campaign
+
+
+def campaigns_visible_to(user: User) -> QuerySet[Campaign]:
+    """The coordinator's campaigns; a hospital admin sees those its hospital takes part in."""
+    if user.is_coordinator:
+        return Campaign.objects.all()
+    return Campaign.objects.filter(rounds__participants__hospital_id=user.hospital_id).distinct()
+
+
+def visible_campaign(user: User, campaign_id: int) -> Campaign:
+    campaign = campaigns_visible_to(user).filter(pk=campaign_id).first()
+    if campaign is None:
+        raise NotFound(f"Campaign {campaign_id} does not exist")
+    return campaign
+
+
+def campaign_rounds(campaign: Campaign) -> list[dict[str, Any]]:
+    """Its rounds in order, with the validation accuracy and AUC of the model each produced (the curves)."""
+    rows = []
+    for number, round_ in enumerate(campaign.rounds.order_by("id"), start=1):
+        model = GlobalModel.objects.filter(produced_by=round_).first()
+        metrics = model.metrics if model is not None else {}
+        rows.append(
+            {
+                "number": number,
+                "round": round_.pk,
+                "state": round_.state,
+                "val_accuracy": metrics.get("val_accuracy"),
+                "val_auc": metrics.get("val_auc"),
+            }
+        )
+    return rows

@@ -20,8 +20,16 @@ from protocol.codec import PROTOCOL_VERSION, SUPPORTED_VERSIONS, Message, field_
 from protocol.node_task import NodeTask, ProofChallenge
 from registry.models import GlobalModel
 from registry.selectors import model_produced_by
-from rounds.models import DEFAULT_QUORUM, MAX_SAMPLES_LIMIT, MIN_QUORUM, Participant, Round, Submission
-from rounds.selectors import participant_status
+from rounds.models import (
+    DEFAULT_QUORUM,
+    MAX_SAMPLES_LIMIT,
+    MIN_QUORUM,
+    Campaign,
+    Participant,
+    Round,
+    Submission,
+)
+from rounds.selectors import campaign_rounds, participant_status
 from web.json_input import JsonInputSerializer
 
 
@@ -280,3 +288,52 @@ class AuditReportSerializer(serializers.Serializer):
         child=serializers.DictField(child=serializers.CharField()),
         help_text="hospitals left out of the sum after their upload was accepted, and why",
     )
+
+
+class CampaignCreateSerializer(RoundCreateSerializer):
+    """A campaign: its first round's plan (as a round's, without a deadline: each round gets round_seconds from
+    when it is planned), how many rounds, and the stopping rule."""
+
+    deadline = None
+    name = serializers.CharField(max_length=200)
+    rounds = serializers.IntegerField(min_value=1, max_value=1000, help_text="rounds to run at most")
+    round_seconds = serializers.IntegerField(
+        min_value=60, max_value=30 * 24 * 3600, help_text="how long each round may collect"
+    )
+    target_auc = serializers.FloatField(
+        min_value=0.0,
+        max_value=1.0,
+        required=False,
+        help_text="stop once the model's validation AUC reaches it",
+    )
+
+
+class CampaignRoundSerializer(serializers.Serializer):
+    number = serializers.IntegerField()
+    round = serializers.IntegerField()
+    state = serializers.CharField()
+    val_accuracy = serializers.FloatField(allow_null=True)
+    val_auc = serializers.FloatField(allow_null=True)
+
+
+class CampaignSerializer(serializers.ModelSerializer):
+    rounds = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Campaign
+        fields = [
+            "id",
+            "name",
+            "state",
+            "reason",
+            "rounds_planned",
+            "round_seconds",
+            "target_auc",
+            "rounds",
+            "created_at",
+            "updated_at",
+        ]
+
+    @extend_schema_field(CampaignRoundSerializer(many=True))
+    def get_rounds(self, campaign: Campaign) -> list[dict[str, Any]]:
+        return campaign_rounds(campaign)

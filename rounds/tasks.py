@@ -7,7 +7,7 @@ from celery import Task, shared_task
 from ledger.connection import ChainUnavailable
 from proofs.ceremony import CeremonyWaiting
 from rounds import dispatch
-from rounds.services import aggregating, chain_records, collecting, lifecycle
+from rounds.services import aggregating, campaigns, chain_records, collecting, lifecycle
 
 log = logging.getLogger(__name__)
 CHAIN_RETRIES = 5
@@ -69,6 +69,11 @@ def cancel_round_on_chain(self: Task, round_id: int) -> None:
     except ChainUnavailable as error:
         _retry_later(self, error)
         log.warning("round %s was not cancelled on chain: %s", round_id, error)
+
+
+@shared_task(name=dispatch.ADVANCE_CAMPAIGN, acks_late=True)
+def advance_campaign(campaign_id: int) -> None:
+    log.info("campaign %s: %s", campaign_id, campaigns.advance_campaign(campaign_id))
 
 
 @shared_task(name="rounds.sweep_deadlines")

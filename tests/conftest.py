@@ -166,7 +166,8 @@ def upload_signature(hospital: Hospital, round_id: int, blob: bytes, num_samples
     if hospital.signing_address != key.address:
         hospital.signing_address = key.address
         hospital.save(update_fields=["signing_address"])
-    statement = signing.upload_statement(round_id, hashlib.sha256(blob).hexdigest(), num_samples)
+    bound = Round.objects.get(pk=round_id).update_norm_bound
+    statement = signing.upload_statement(round_id, hashlib.sha256(blob).hexdigest(), num_samples, bound)
     return signing.sign_text(key, statement)
 
 

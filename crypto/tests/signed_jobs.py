@@ -123,7 +123,7 @@ def signed_terms(
     counts = list(counts) if counts is not None else [100] * len(blobs)
     submissions = []
     for index, (blob, key, count) in enumerate(zip(blobs, keys, counts, strict=True)):
-        statement = signing.upload_statement(round_id, hashlib.sha256(blob).hexdigest(), count)
+        statement = signing.upload_statement(round_id, hashlib.sha256(blob).hexdigest(), count, norm_bound)
         submissions.append(
             decryption_job.SignedUpload(
                 f"hospital-{index}", key.address, count, signing.sign_text(key, statement)

@@ -3,6 +3,7 @@ for the round by a distinct hospital, enough hospitals, one sum per round per ke
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -204,3 +205,19 @@ def test_a_key_party_that_pins_its_hospitals_opens_only_their_uploads(
     assert load_job(job_dir, trusted).hospitals == 2
     (tmp_path / "trusted.json").write_text(json.dumps({"hospitals": {k: v for k, v in trusted.items()}}))
     assert decryption_job.read_trusted_hospitals(tmp_path / "trusted.json") == trusted
+
+
+def test_a_norm_bound_above_the_one_the_hospitals_signed_is_refused(
+    tmp_path, public_context, blobs, load_job
+) -> None:
+    """A portal colluding with a hospital states a larger update norm bound in the job than the plan's: every
+    hospital signed the plan's bound with its upload, so the job's bound is not what they signed."""
+    terms = signed_terms(fresh_round_id(), blobs, norm_bound=1e5)
+    raised = dataclasses.replace(terms, norm_bound=1e9)
+    job_dir = write_signed_job(tmp_path / "job", public_context, blobs, LENGTH, terms=raised)
+    with pytest.raises(KeyPartyRefusal, match="ciphertext 0 is not signed .* update norm bound 1e\\+09"):
+        load_job(job_dir)
+    assert (
+        load_job(write_signed_job(tmp_path / "signed", public_context, blobs, LENGTH, terms=terms)).hospitals
+        == 3
+    )

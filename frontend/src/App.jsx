@@ -4,6 +4,7 @@ import { AuthProvider, useAuth } from "./auth.jsx";
 import { ErrorState, Loading } from "./components/States.jsx";
 import { useDocumentTitle } from "./hooks.js";
 import { AuditPage } from "./pages/AuditPage.jsx";
+import { CampaignsPage } from "./pages/CampaignsPage.jsx";
 import { DashboardPage } from "./pages/DashboardPage.jsx";
 import { HospitalPage } from "./pages/HospitalPage.jsx";
 import { HospitalsPage } from "./pages/HospitalsPage.jsx";
@@ -33,6 +34,7 @@ export function AppRoutes() {
           <Route path="rounds" element={<RoundsPage />} />
           <Route path="rounds/new" element={<CoordinatorOnly page={<PlanRoundPage />} />} />
           <Route path="rounds/:roundId" element={<RoundPage />} />
+          <Route path="campaigns" element={<CampaignsPage />} />
           <Route path="hospitals" element={<CoordinatorOnly page={<HospitalsPage />} />} />
           <Route path="hospitals/:hospitalId" element={<HospitalPage />} />
           <Route path="models" element={<ModelsPage />} />
@@ -97,6 +99,7 @@ function Layout() {
         ["/", "Overview"],
         ["/rounds", "Rounds"],
         ["/rounds/new", "Plan a round"],
+        ["/campaigns", "Campaigns"],
         ["/hospitals", "Hospitals"],
         ["/models", "Models"],
         ["/audit", "Audit trail"],
@@ -104,6 +107,7 @@ function Layout() {
     : [
         [`/hospitals/${user.hospitalId}`, "My hospital"],
         ["/rounds", "Rounds"],
+        ["/campaigns", "Campaigns"],
         ["/models", "Global model"],
       ];
   return (

@@ -28,7 +28,7 @@ from registry.selectors import next_version
 from registry.services import store_model
 from registry.weights import load_server_state, load_weights, server_state_bytes
 from rounds import dispatch, evaluation, federated, locks, selectors
-from rounds.models import Round, Submission
+from rounds.models import Campaign, Round, Submission
 from rounds.services.lifecycle import (
     add_stage_seconds,
     exclude_submission,
@@ -236,7 +236,7 @@ def sweep_deadlines(now: datetime | None = None) -> list[int]:
     """The periodic sweep (celery beat, every DH_DEADLINE_SWEEP_SECONDS). A collecting round past its deadline
     is aggregated if its quorum is met, else fails with the reason. Triggers lost while the broker was down are
     sent again: an approved round that was never opened, a round with every submission in that is not
-    aggregating. Returns the ids of the rounds acted on."""
+    aggregating, a running campaign's next step. Returns the ids of the rounds acted on."""
     now = now or timezone.now()
     stale = now - timedelta(seconds=max(60, 2 * settings.DH_DEADLINE_SWEEP_SECONDS))
     acted = []
@@ -259,4 +259,7 @@ def sweep_deadlines(now: datetime | None = None) -> list[int]:
     for round_ in Round.objects.filter(state=S.APPROVED, updated_at__lte=stale):
         dispatch.after_commit(dispatch.OPEN_ROUND, round_.pk)
         acted.append(round_.pk)
+    # A running campaign whose latest round ended while its trigger was lost (a restart) goes on from here.
+    for campaign_id in Campaign.objects.filter(state=Campaign.State.RUNNING).values_list("pk", flat=True):
+        dispatch.after_commit(dispatch.ADVANCE_CAMPAIGN, campaign_id)
     return acted

@@ -150,11 +150,12 @@ def check_signature(hospital: Hospital, round_: Round, digest: str, num_samples:
         raise InvalidUpload(
             f"{hospital.name}'s node enrolled a signing key: the upload must carry its signature (update the node)"
         )
-    signer = signing.signer_of(signing.upload_statement(round_id, digest, num_samples), signature)
+    statement = signing.upload_statement(round_id, digest, num_samples, round_.update_norm_bound)
+    signer = signing.signer_of(statement, signature)
     if signer is None or signer.lower() != hospital.signing_address.lower():
         raise InvalidUpload(
             f"The upload's signature is not {hospital.name}'s: it must sign round {round_id}, this update's "
-            "SHA-256 and its num_samples with the signing key its node enrolled"
+            "SHA-256, its num_samples and the plan's update_norm_bound with the signing key its node enrolled"
         )
 
 

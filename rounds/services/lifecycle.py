@@ -15,7 +15,7 @@ from hospitals.services import require_coordinator, require_hospital_manager
 from ledger.connection import enabled as chain_enabled
 from rounds import dispatch, metrics
 from rounds.models import Participant, Round, Submission
-from rounds.state_machine import NEEDS_REASON, check_transition
+from rounds.state_machine import NEEDS_REASON, TERMINAL, check_transition
 from web.errors import Conflict, InvalidInput, NotFound
 
 log = logging.getLogger(__name__)
@@ -52,6 +52,8 @@ def transition(round_: Round, target: str, actor: str, reason: str = "") -> None
         realtime.publish_round_event(
             locked.pk, "state", {"state": target, "previous": previous, "reason": reason}
         )
+        if target in TERMINAL and locked.campaign_id:  # its campaign plans the next round, or ends
+            dispatch.after_commit(dispatch.ADVANCE_CAMPAIGN, locked.campaign_id)
     round_.state, round_.reason = target, reason
 
 

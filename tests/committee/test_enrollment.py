@@ -128,10 +128,11 @@ def test_only_the_coordinator_manages_key_parties_and_committees(consortium, coo
 
 def test_a_key_party_token_opens_no_other_endpoint(consortium, coordinator_client, parties):
     """Every endpoint of the permission matrix, with a key party's token: only the public ones answer, and what
-    any signed-in principal may read (the committee's public key, the global model's weights)."""
+    any signed-in principal may read (the committee's public key and key ceremony record, the global model's weights)."""
     client = parties[0].client()
     public = {"/api/auth/login/", "/api/auth/token/", "/api/auth/logout/", "/api/schema/", "/api/docs/"}
-    public |= {"/api/committees/{committee}/public-context/", "/api/models/{model}/weights/"}
+    public |= {"/api/committees/{committee}/public-context/", "/api/committees/{committee}/contributions/"}
+    public |= {"/api/models/{model}/weights/"}
     opened = []
     for method, template, body, _row in MATRIX:
         if template.startswith("/api/keyparty/") or template in public:

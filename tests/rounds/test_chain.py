@@ -94,7 +94,9 @@ def upload(
     recorded = blob if recorded_scale is None else plain_update(consortium.model, recorded_scale)
     submit_as_hospital(key_file, round_, consortium.hospital(slug), recorded)
     signing_key = node_keys.load_key(key_file.with_name(f"{slug}-signing.key"))
-    statement = signing.upload_statement(round_.pk, hashlib.sha256(blob).hexdigest(), 40)
+    statement = signing.upload_statement(
+        round_.pk, hashlib.sha256(blob).hexdigest(), 40, round_.update_norm_bound
+    )
     response = consortium.client(f"node_{slug}").post(
         f"/api/node/rounds/{round_.pk}/submission/",
         {

@@ -81,8 +81,9 @@ def dicom_folder(root: Path) -> Path:
     return root
 
 
-def start_demo(data: Path, work: Path, shared: Path) -> subprocess.Popen:
-    """The demo on `data`; it picks the powers-of-tau file for the data's classes from shared/zk itself."""
+def start_demo(data: Path, work: Path, shared: Path, extra: list[str]) -> subprocess.Popen:
+    """The demo on `data` with `extra` arguments; it picks the powers-of-tau file for the data's classes from
+    shared/zk itself."""
     env = {
         key: value
         for key, value in os.environ.items()
@@ -108,7 +109,7 @@ def start_demo(data: Path, work: Path, shared: Path) -> subprocess.Popen:
     ]
     with open(work / "demo.log", "wb") as log:  # the process has its own copy of the file
         return subprocess.Popen(
-            [sys.executable, "-c", DEMO, *arguments, "--local-epochs", "1"],
+            [sys.executable, "-c", DEMO, *arguments, "--local-epochs", "1", *extra],
             cwd=REPO_ROOT,
             env=env,
             stdout=log,
@@ -129,7 +130,8 @@ def test_secure_rounds_on_colour_64px_png_and_dicom_images(tmp_path, dev_ptau):
     for name, (data, _, _) in cases.items():
         work = tmp_path / name
         work.mkdir()
-        running[name] = (start_demo(data, work, dev_ptau.parent.parent), work)
+        extra = ["--campaign"] if name == "png-folder" else []  # its round planned by a campaign of one
+        running[name] = (start_demo(data, work, dev_ptau.parent.parent, extra), work)
     failures = []
     for name, (process, work) in running.items():
         try:
@@ -152,3 +154,4 @@ def test_secure_rounds_on_colour_64px_png_and_dicom_images(tmp_path, dev_ptau):
             "phase 1 from pot15_dev_final.ptau" in (tmp_path / name / "demo.log").read_text()
         )  # up to 6 classes
         print(f"{name}: {architecture}, {round_['seconds']['total']:.0f} s, AUC {round_['val_auc']:.3f}")
+    assert "COMPLETED: all 1 rounds completed" in (tmp_path / "png-folder" / "demo.log").read_text()

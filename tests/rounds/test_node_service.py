@@ -140,7 +140,9 @@ def test_an_enrolled_hospitals_upload_must_carry_its_nodes_signature(hospital_da
     for target in (S.APPROVED, S.OPEN, S.COLLECTING):
         lifecycle.transition(round_, target, "test")
     blob = plain_update(hospital_data.model)
-    statement = signing.upload_statement(round_.pk, hashlib.sha256(blob).hexdigest(), 10)
+    statement = signing.upload_statement(
+        round_.pk, hashlib.sha256(blob).hexdigest(), 10, round_.update_norm_bound
+    )
     node_a = hospital_data.client("node_hospital-a")
 
     def upload(signature: str | None):
@@ -156,7 +158,8 @@ def test_an_enrolled_hospitals_upload_must_carry_its_nodes_signature(hospital_da
     assert upload(other).status_code == 400
     own_key = keys.load_key(homes["hospital-a"] / "signing.key")
     wrong_count = signing.sign_text(
-        own_key, signing.upload_statement(round_.pk, hashlib.sha256(blob).hexdigest(), 11)
+        own_key,
+        signing.upload_statement(round_.pk, hashlib.sha256(blob).hexdigest(), 11, round_.update_norm_bound),
     )
     refused = upload(wrong_count)
     assert refused.status_code == 400 and "signature is not Hospital A's" in refused.json()["detail"]

@@ -251,3 +251,51 @@ describe("titles", () => {
     await waitFor(() => expect(document.title).toBe("Rounds · DecentraHealth"));
   });
 });
+
+describe("campaigns", () => {
+  const campaign = (state, rounds, extra = {}) => ({
+    id: 3,
+    name: "pneumonia",
+    state,
+    reason: "",
+    rounds_planned: 4,
+    round_seconds: 600,
+    target_auc: 0.95,
+    rounds,
+    created_at: "2026-12-01T10:00:00Z",
+    updated_at: "2026-12-01T10:05:00Z",
+    ...extra,
+  });
+  const row = (number, state, auc) => ({ number, round: 10 + number, state, val_accuracy: auc && auc - 0.05, val_auc: auc });
+
+  it("approves a draft with one click and shows its rounds and curve", async () => {
+    let current = campaign("DRAFT", [row(1, "DRAFT", null)]);
+    const calls = mockFetch({
+      "GET /api/me/": COORDINATOR,
+      "GET /api/campaigns/": () => [current],
+      "POST /api/campaigns/3/approve/": () => {
+        current = campaign("RUNNING", [row(1, "COMPLETED", 0.91), row(2, "COLLECTING", null)]);
+        return current;
+      },
+    });
+    renderAt("/campaigns");
+    await userEvent.click(await screen.findByRole("button", { name: "Approve campaign" }));
+    await waitFor(() => expect(screen.getByTestId("round-state")).toHaveTextContent("RUNNING"));
+    expect(calls.filter((call) => call.method === "POST").map((call) => call.path)).toEqual(["/api/campaigns/3/approve/"]);
+    expect(screen.getByRole("link", { name: "2 (round 12, collecting)" })).toHaveAttribute("href", "/rounds/12");
+    expect(screen.getByRole("progressbar", { name: "Rounds completed" })).toHaveAttribute("aria-valuenow", "1");
+    expect(screen.getByTestId("accuracy-chart")).toBeInTheDocument();
+    expect(screen.queryByRole("button", { name: "Approve campaign" })).not.toBeInTheDocument();
+  });
+
+  it("shows a hospital admin the campaign and its end, without actions", async () => {
+    mockFetch({
+      "GET /api/me/": ADMIN,
+      "GET /api/hospitals/": [HOSPITAL_A],
+      "GET /api/campaigns/": [campaign("COMPLETED", [row(1, "COMPLETED", 0.96)], { reason: "validation AUC 0.9600 reached the target 0.95 after 1 round(s)" })],
+    });
+    renderAt("/campaigns");
+    expect(await screen.findByText(/reached the target 0.95 after 1 round/)).toBeInTheDocument();
+    expect(screen.queryByRole("button", { name: /campaign/ })).not.toBeInTheDocument();
+  });
+});

@@ -1,0 +1,115 @@
+import { useState } from "react";
+import { Link } from "react-router-dom";
+import { api } from "../api.js";
+import { useAuth } from "../auth.jsx";
+import { AccuracyChart } from "../components/AccuracyChart.jsx";
+import { ConfirmButton, PageHeader, Progress, StateBadge } from "../components/Bits.jsx";
+import { Async, Empty, InlineError } from "../components/States.jsx";
+import { useApi, useDocumentTitle, useInterval } from "../hooks.js";
+
+// Campaigns: rounds the portal runs one after another from one approval. A running campaign is refreshed every
+// few seconds, so its rounds and its accuracy curve grow as they complete.
+const REFRESH_MS = 3000;
+
+/** The campaign's rounds as the chart's points: one per round, numbered within the campaign. */
+export function campaignPoints(campaign) {
+  return (campaign.rounds || []).map((row) => ({
+    version: row.number,
+    produced_by: row.round,
+    architecture: "campaign",
+    num_classes: "",
+    created_at: campaign.updated_at,
+    metrics: { val_accuracy: row.val_accuracy, val_auc: row.val_auc },
+  }));
+}
+
+export function CampaignsPage() {
+  const { user } = useAuth();
+  const coordinator = user.role === "coordinator";
+  useDocumentTitle("Campaigns");
+  const campaigns = useApi("/api/campaigns/");
+  const running = (campaigns.data || []).some((campaign) => campaign.state === "RUNNING");
+  useInterval(campaigns.reload, running ? REFRESH_MS : null);
+  return (
+    <>
+      <PageHeader
+        title="Campaigns"
+        subtitle="Rounds the portal plans and runs one after another from one approval, until their number or the target AUC."
+      />
+      <Async
+        result={campaigns}
+        loadingLabel="Loading campaigns…"
+        empty={
+          <section className="card">
+            <Empty title="No campaign yet">
+              {coordinator ? "Plan one through the API: POST /api/campaigns/ (a round plan with rounds, round_seconds and target_auc)." : "The coordinator has not planned a campaign your hospital takes part in."}
+            </Empty>
+          </section>
+        }
+      >
+        {(list) => list.map((campaign) => <CampaignCard key={campaign.id} campaign={campaign} coordinator={coordinator} onDone={campaigns.reload} />)}
+      </Async>
+    </>
+  );
+}
+
+function CampaignCard({ campaign, coordinator, onDone }) {
+  const completed = campaign.rounds.filter((row) => row.state === "COMPLETED").length;
+  return (
+    <section className="card" data-testid={`campaign-${campaign.id}`}>
+      <h2>
+        {campaign.name} <StateBadge state={campaign.state} />
+      </h2>
+      <Progress done={completed} total={campaign.rounds_planned} label="Rounds completed" />
+      <p className="hint">
+        {campaign.target_auc != null ? `Stops at validation AUC ${campaign.target_auc}. ` : ""}
+        {campaign.reason}
+      </p>
+      <AccuracyChart models={campaignPoints(campaign)} />
+      <p>
+        Rounds:{" "}
+        {campaign.rounds.map((row, index) => (
+          <span key={row.round}>
+            {index ? ", " : ""}
+            <Link to={`/rounds/${row.round}`}>
+              {row.number} (round {row.round}, {row.state.toLowerCase()})
+            </Link>
+          </span>
+        ))}
+      </p>
+      {coordinator && <CampaignActions campaign={campaign} onDone={onDone} />}
+    </section>
+  );
+}
+
+function CampaignActions({ campaign, onDone }) {
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState(null);
+  const act = async (path, body) => {
+    setBusy(true);
+    setError(null);
+    try {
+      await api.post(path, body);
+      onDone();
+    } catch (failure) {
+      setError(failure);
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <div className="actions">
+      {campaign.state === "DRAFT" && (
+        <button type="button" className="button primary" disabled={busy} onClick={() => act(`/api/campaigns/${campaign.id}/approve/`)}>
+          Approve campaign
+        </button>
+      )}
+      {["DRAFT", "RUNNING"].includes(campaign.state) && (
+        <ConfirmButton disabled={busy} confirmLabel="Stop: plan no further round" onConfirm={() => act(`/api/campaigns/${campaign.id}/stop/`, { reason: "stopped by the coordinator" })}>
+          Stop campaign
+        </ConfirmButton>
+      )}
+      {error && <InlineError error={error} prefix="Not done" />}
+    </div>
+  );
+}
