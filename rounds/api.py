@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
@@ -66,6 +68,18 @@ def _field_options(field: serializers.Field) -> dict:
     return options
 
 
+def _plan_options(values: dict[str, Any]) -> dict[str, Any]:
+    """The optional parts of a validated round plan (RoundCreateSerializer), as planning.create_round takes them."""
+    return {
+        "quorum": values.get("quorum"),
+        "protection_scheme": values.get("protection"),
+        "proof_scheme": values.get("proof_scheme"),
+        "max_samples": values.get("max_samples"),
+        "update_norm_bound": values.get("update_norm_bound"),
+        "server_strategy": values.get("server_strategy"),
+    }
+
+
 class RoundListView(APIView):
     permission_classes = [IsPerson]
 
@@ -85,13 +99,8 @@ class RoundListView(APIView):
             values["base_model"],
             dict(values["config"]),
             values["participants"],
-            values.get("quorum"),
-            values["deadline"],
-            values.get("protection"),
-            proof_scheme=values.get("proof_scheme"),
-            max_samples=values.get("max_samples"),
-            update_norm_bound=values.get("update_norm_bound"),
-            server_strategy=values.get("server_strategy"),
+            deadline=values["deadline"],
+            **_plan_options(values),
         )
         return Response(RoundSerializer(round_).data, status=status.HTTP_201_CREATED)
 
@@ -239,12 +248,7 @@ class CampaignListView(APIView):
             values["base_model"],
             dict(values["config"]),
             values["participants"],
-            quorum=values.get("quorum"),
-            protection_scheme=values.get("protection"),
-            proof_scheme=values.get("proof_scheme"),
-            max_samples=values.get("max_samples"),
-            update_norm_bound=values.get("update_norm_bound"),
-            server_strategy=values.get("server_strategy"),
+            **_plan_options(values),
         )
         return Response(CampaignSerializer(campaign).data, status=status.HTTP_201_CREATED)
 

@@ -216,19 +216,25 @@ def key_committee(db, committee_shares):
     """An active committee with the joint public key of committee_shares, its parties' contributions and no
     enrolled parties: for tests of what the portal checks and sums. Decryption needs key-party services:
     demo.committee starts real ones."""
+    public_context, party_dirs = committee_shares
+    return committee_record(public_context, party_dirs, COMMITTEE_SEED, "shares")
+
+
+def committee_record(public_context: bytes, party_dirs, seed: bytes, name: str):
+    """An active committee on the portal for shares made in this process (crypto.keygen.create_local_committee
+    with `seed`): its joint key and each party's commitment and contribution, parties named `name`-i."""
     from committee.models import CommitteeMember, KeyCommittee, KeyParty
     from crypto import ckks, keygen
     from registry import blobstore
 
-    public_context, party_dirs = committee_shares
     committee = KeyCommittee.objects.create(
         state=KeyCommittee.State.ACTIVE,
-        seed=COMMITTEE_SEED.hex(),
+        seed=seed.hex(),
         key_id=ckks.key_id(public_context),
         public_context_digest=blobstore.put_bytes(public_context),
     )
     for index, party_dir in enumerate(party_dirs):
-        party, _ = KeyParty.objects.get_or_create(name=f"shares-{index}")
+        party, _ = KeyParty.objects.get_or_create(name=f"{name}-{index}")
         contribution = (party_dir / keygen.CONTRIBUTION_FILE).read_bytes()
         CommitteeMember.objects.create(
             committee=committee,

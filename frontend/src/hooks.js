@@ -189,3 +189,23 @@ export function useDraft(key, initial, restore) {
 
   return { values, update, restoredAt, clear, discard };
 }
+
+/** A POST behind a button: `post(path, body)` sets `busy` while it runs and `error` when the portal refuses, and
+ * calls `onDone` after a success. */
+export function usePost(onDone) {
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState(null);
+  const post = async (path, body) => {
+    setBusy(true);
+    setError(null);
+    try {
+      await api.post(path, body);
+      onDone();
+    } catch (failure) {
+      setError(failure);
+    } finally {
+      setBusy(false);
+    }
+  };
+  return { busy, error, post };
+}

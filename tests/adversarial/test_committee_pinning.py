@@ -13,13 +13,13 @@ import pytest
 
 from committee import protection
 from committee import selectors as committee_selectors
-from committee.models import CommitteeMember, KeyCommittee, KeyParty
+from committee.models import KeyCommittee
 from crypto import ckks, keygen, threshold, wellformed
 from demo.embedded import free_port, portal_server
 from node import protecting
 from node.client import PortalClient
-from registry import blobstore
 from rounds.models import DEFAULT_UPDATE_NORM_BOUND
+from tests.conftest import committee_record
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
 
@@ -30,22 +30,7 @@ def portals_own_committee(tmp_path) -> tuple[KeyCommittee, list]:
     """A complete key committee whose every share the portal made and holds."""
     seed = bytes(32)
     public_context, party_dirs = keygen.create_local_committee(tmp_path / "portal-made", parties=3, seed=seed)
-    committee = KeyCommittee.objects.create(
-        state=KeyCommittee.State.ACTIVE,
-        seed=seed.hex(),
-        key_id=ckks.key_id(public_context),
-        public_context_digest=blobstore.put_bytes(public_context),
-    )
-    for index, party_dir in enumerate(party_dirs):
-        contribution = (party_dir / keygen.CONTRIBUTION_FILE).read_bytes()
-        CommitteeMember.objects.create(
-            committee=committee,
-            party=KeyParty.objects.create(name=f"portal-made-{index}"),
-            index=index,
-            commitment=keygen.commitment(contribution),
-            contribution_digest=blobstore.put_bytes(contribution),
-        )
-    return committee, party_dirs
+    return committee_record(public_context, party_dirs, seed, "portal-made"), party_dirs
 
 
 def decrypt_alone(public_context: bytes, party_dirs, blob: bytes) -> np.ndarray:

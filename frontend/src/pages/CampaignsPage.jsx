@@ -1,11 +1,9 @@
-import { useState } from "react";
 import { Link } from "react-router-dom";
-import { api } from "../api.js";
 import { useAuth } from "../auth.jsx";
 import { AccuracyChart } from "../components/AccuracyChart.jsx";
 import { ConfirmButton, PageHeader, Progress, StateBadge } from "../components/Bits.jsx";
 import { Async, Empty, InlineError } from "../components/States.jsx";
-import { useApi, useDocumentTitle, useInterval } from "../hooks.js";
+import { useApi, useDocumentTitle, useInterval, usePost } from "../hooks.js";
 
 // Campaigns: rounds the portal runs one after another from one approval. A running campaign is refreshed every
 // few seconds, so its rounds and its accuracy curve grow as they complete.
@@ -83,20 +81,7 @@ function CampaignCard({ campaign, coordinator, onDone }) {
 }
 
 function CampaignActions({ campaign, onDone }) {
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState(null);
-  const act = async (path, body) => {
-    setBusy(true);
-    setError(null);
-    try {
-      await api.post(path, body);
-      onDone();
-    } catch (failure) {
-      setError(failure);
-    } finally {
-      setBusy(false);
-    }
-  };
+  const { busy, error, post: act } = usePost(onDone);
   return (
     <div className="actions">
       {campaign.state === "DRAFT" && (

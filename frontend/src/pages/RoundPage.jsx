@@ -1,6 +1,5 @@
 import { useEffect, useRef, useState } from "react";
 import { Link, useParams } from "react-router-dom";
-import { api } from "../api.js";
 import { useAuth } from "../auth.jsx";
 import { Badge, ChainRecords, ConfirmButton, Countdown, Hash, LiveBadge, Metrics, PageHeader, ProofBadge, Progress, StateBadge } from "../components/Bits.jsx";
 import { DataTable } from "../components/DataTable.jsx";
@@ -8,7 +7,7 @@ import { Field } from "../components/Form.jsx";
 import { Async, Empty, ErrorState, InlineError, Loading } from "../components/States.jsx";
 import { EventList, StageStepper } from "../components/Timeline.jsx";
 import { formatBytes, formatDate, formatDuration, formatTime, humanize, TERMINAL_STATES } from "../format.js";
-import { useApi, useCoalesced, useDocumentTitle, useLiveSockets } from "../hooks.js";
+import { useApi, useCoalesced, useDocumentTitle, useLiveSockets, usePost } from "../hooks.js";
 import { configFieldApplies, configLabel, protectionLabel } from "../labels.js";
 import { activeParticipants } from "../rounds.jsx";
 
@@ -124,24 +123,12 @@ function canAggregateNow(round) {
 }
 
 function CoordinatorActions({ round, onDone }) {
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState(null);
   const [cancelling, setCancelling] = useState(false);
   const [reason, setReason] = useState("");
-
-  const act = async (path, body) => {
-    setBusy(true);
-    setError(null);
-    try {
-      await api.post(path, body);
-      setCancelling(false);
-      onDone();
-    } catch (failure) {
-      setError(failure);
-    } finally {
-      setBusy(false);
-    }
-  };
+  const { busy, error, post: act } = usePost(() => {
+    setCancelling(false);
+    onDone();
+  });
   const submitted = (round.submitted || []).length;
 
   return (
@@ -191,24 +178,12 @@ function CoordinatorActions({ round, onDone }) {
 }
 
 function ParticipationActions({ round, slug, onDone }) {
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState(null);
+  const { busy, error, post } = usePost(onDone);
   const own = (round.participants || []).find((participant) => participant.hospital === slug);
   if (!own) return null;
   const submitted = (round.submitted || []).includes(slug);
   if (submitted || !CHANGEABLE.has(round.state)) return null;
-  const toggle = async () => {
-    setBusy(true);
-    setError(null);
-    try {
-      await api.post(`/api/rounds/${round.id}/participation/`, { opted_in: own.opted_out });
-      onDone();
-    } catch (failure) {
-      setError(failure);
-    } finally {
-      setBusy(false);
-    }
-  };
+  const toggle = () => post(`/api/rounds/${round.id}/participation/`, { opted_in: own.opted_out });
   return (
     <div className="actions">
       <button type="button" className={own.opted_out ? "button primary" : "button secondary"} disabled={busy} onClick={toggle}>
