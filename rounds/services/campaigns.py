@@ -52,6 +52,15 @@ def create_campaign(
     if target_auc is not None and not 0 < target_auc <= 1:
         raise InvalidInput(f"The target validation AUC must be in (0, 1], not {target_auc}")
     with transaction.atomic():
+        # A resent request (a retry, a double click) plans nothing twice; the base model's row lock makes two
+        # identical requests at once wait for each other.
+        GlobalModel.objects.select_for_update().get(pk=base_model.pk)
+        same = Campaign.objects.filter(name=name, state__in=(C.DRAFT, C.RUNNING)).first()
+        if same is not None:
+            raise Conflict(
+                f"Campaign {same.pk} named {name!r} is already {same.state}: it was not planned twice (choose "
+                "another name for another campaign)"
+            )
         campaign = Campaign.objects.create(
             name=name,
             rounds_planned=rounds_planned,

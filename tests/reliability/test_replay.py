@@ -12,8 +12,8 @@ from events.models import AuditEvent
 from hospitals import services as hospital_services
 from hospitals.models import ApiToken, Hospital, User
 from registry.models import GlobalModel
-from rounds.models import Participant, Round, Submission
-from rounds.services import collecting, lifecycle
+from rounds.models import Campaign, Participant, Round, Submission
+from rounds.services import campaigns, collecting, lifecycle
 from tests.committee.test_committee_replay import KEY_PARTY_WRITES
 from tests.conftest import TINY_CONFIG, plain_update
 from tests.rounds.test_permissions import endpoints
@@ -23,7 +23,7 @@ pytestmark = [pytest.mark.unit]
 S = Round.State
 LOGIN = {"username": "coordinator", "password": "coordinator-password"}
 # What a replay must leave unchanged: the number of rows of each of these, and of live tokens.
-COUNTED = (Hospital, User, GlobalModel, Round, Participant, Submission)
+COUNTED = (Hospital, User, GlobalModel, Round, Participant, Submission, Campaign)
 
 
 def counts() -> dict[str, int]:
@@ -56,6 +56,16 @@ def world(consortium):
         collecting.submit_update(
             hospital, consortium.quorate.pk, [plain_update(consortium.model)], 10, {}, None
         )
+    consortium.campaign = campaigns.create_campaign(
+        consortium.coordinator,
+        "draft campaign",
+        3,
+        600,
+        None,
+        consortium.model,
+        {**TINY_CONFIG, "local_epochs": 5},
+        [consortium.hospital_a, consortium.hospital_b],
+    )
     return consortium
 
 
@@ -103,6 +113,22 @@ WRITES = [
         409,
     ),
     ("post", "api/rounds/<int:round_id>/approve/", "coordinator", None, 409),
+    (
+        "post",
+        "api/campaigns/",
+        "coordinator",
+        lambda world: {
+            "name": "replayed campaign",
+            "rounds": 3,
+            "round_seconds": 600,
+            "base_model": world.model.pk,
+            "participants": ["hospital-a", "hospital-b"],
+            "config": TINY_CONFIG,
+        },
+        409,
+    ),
+    ("post", "api/campaigns/<int:campaign_id>/approve/", "coordinator", None, 409),
+    ("post", "api/campaigns/<int:campaign_id>/stop/", "coordinator", {"reason": "replayed"}, 409),
     ("post", "api/rounds/<int:round_id>/cancel/", "coordinator", {"reason": "replayed"}, 409),
     ("post", "api/rounds/<int:round_id>/participation/", "admin_b", {"opted_in": False}, "same"),
     ("post", "api/node/rounds/<int:round_id>/submission/", "node_hospital-a", upload, 409),
@@ -141,6 +167,7 @@ def path_of(route: str, world) -> str:
     ids = {
         "hospital_id": world.hospital_a.pk,
         "round_id": getattr(world, ROUND_OF_ROUTE.get(route, "collecting")).pk,
+        "campaign_id": world.campaign.pk,
     }
     return "/" + re.sub(r"<int:(\w+)>", lambda match: str(ids[match.group(1)]), route)
 

@@ -125,8 +125,10 @@ def test_campaigns_through_the_api_with_clear_refusals(consortium):
         ({"round_seconds": 5}, "round_seconds"),
         ({"participants": ["hospital-a"]}, "at least 2 participating hospitals"),
     ):
-        refused = client.post("/api/campaigns/", {**body, **change}, format="json")
+        refused = client.post("/api/campaigns/", {**body, "name": "another", **change}, format="json")
         assert refused.status_code == 400 and reason in refused.content.decode(), refused.content
+    again = client.post("/api/campaigns/", body, format="json")  # a resent request
+    assert again.status_code == 409 and "it was not planned twice" in again.json()["detail"]
     hospital_admin = consortium.client("admin_a")
     assert hospital_admin.post("/api/campaigns/", body, format="json").status_code == 403
     assert hospital_admin.post(f"/api/campaigns/{campaign['id']}/approve/").status_code == 403
