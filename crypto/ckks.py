@@ -50,8 +50,11 @@ WITNESS_VERSION = 3
 WITNESS_COUNT = struct.Struct("<H")
 MAX_KEY_PARTIES = 16
 SEALED_OVERHEAD = 32 + 12 + 16  # a sealed share: ephemeral X25519 key, AES-GCM nonce and tag
-# The last party's share of the message's projections: 256 signed 24-byte integers per ciphertext.
-NORM_SHARE_BYTES_PER_CIPHERTEXT = 256 * 24
+# The last party's share of the message's projections (crypto.wellformed): PROJECTION_ROWS signed integers of
+# NORM_SHARE_BYTES each per ciphertext.
+PROJECTION_ROWS = 256
+NORM_SHARE_BYTES = 24
+NORM_SHARE_BYTES_PER_CIPHERTEXT = PROJECTION_ROWS * NORM_SHARE_BYTES
 BLOB_HEADER = struct.Struct("<4sHH32sQI")
 LENGTH_PREFIX = struct.Struct("<I")
 KEY_ID_DOMAIN = b"decentrahealth/ckks-public-key/v1"

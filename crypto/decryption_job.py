@@ -5,7 +5,8 @@ A job directory, as the portal writes it (write_job): job.json {"format", "round
 context and the blobs.
 
 A key party opens only what it has checked itself (load_job): every blob is one hospital's upload for the job's
-round, signed by that hospital's own signing key over (round, the blob's SHA-256, n_h) (protocol.signing); the
+round, signed by that hospital's own signing key over (round, the blob's SHA-256, n_h, the plan's norm bound)
+(protocol.signing); the
 signers are distinct and at least max(min_hospitals, MIN_HOSPITALS) of them; the party recomputes the sum itself.
 So a portal cannot have a ciphertext of its own making opened (it holds no hospital's key), nor one hospital's
 update alone (a sum of one, or one upload beside encryptions of zero under other names, needs other hospitals'

@@ -13,8 +13,9 @@ How, with no secure multiplication at all:
   seed for all parties but the last, the residues for the last, each sealed to that party's witness key
   (X25519 + HKDF + AES-GCM, the key made beside its key share by crypto.keygen) and carried in the blob's
   witness section, which the hospital's signature covers. Its total is u; fewer than all parties learn nothing.
-- A 256 x N projection R with entries 0 (prob 1/2), +1 and -1 (1/4 each) is derived from the blob's SHA-256,
-  so it is fixed only after u is committed (Fiat-Shamir; a new R costs the hospital a new blob).
+- A 256 x N projection R with entries 0 (prob 1/2), +1 and -1 (1/4 each) is derived from the SHA-256 of the
+  upload up to its norm section (ckks.ParsedBlob.commitment: the ciphertexts and u's sealed shares), so it is
+  fixed only after c and u are (Fiat-Shamir; a new R costs the hospital a new upload).
 - Each party computes, on its own share, R * u_i and R * e1_i where e1_i = [i == 0] c1 - pk1 * u_i: linear, so
   the shares of all parties add up to R * u and R * (c1 - pk1 * u). The parties open those sums (the MPC adds
   them) and refuse the whole job, naming the hospital, when ||R u|| or ||R e1|| is above the bound an honest
@@ -58,7 +59,7 @@ from crypto import ckks
 
 WITNESS_KEY_FILE = "witness.key"
 WITNESS_KEY_BYTES = 32
-PROJECTION_ROWS = ckks.NORM_SHARE_BYTES_PER_CIPHERTEXT // 24
+PROJECTION_ROWS = ckks.PROJECTION_ROWS
 # ||R w||^2 >= JL_LOWER ||w||^2 except with probability 2^-128 (LNP22, Lemma 2.9); E||R w||^2 = 128 ||w||^2.
 JL_LOWER = 30
 JL_MEAN = PROJECTION_ROWS // 2
@@ -80,7 +81,7 @@ PROVEN_NORM_FACTOR = math.sqrt(ACCEPT * JL_MEAN / JL_LOWER)
 NORM_MASK_BITS = 160
 NORM_SHARE_LIMIT = 1 << 164
 NORM_VALUE_BITS = 165
-NORM_SHARE_BYTES = 24
+NORM_SHARE_BYTES = ckks.NORM_SHARE_BYTES
 MAX_ENCRYPTION_ATTEMPTS = 16
 
 SEAL_DOMAIN = b"decentrahealth/witness-share/v1"

@@ -158,10 +158,12 @@ def visible_campaign(user: User, campaign_id: int) -> Campaign:
 
 def campaign_rounds(campaign: Campaign) -> list[dict[str, Any]]:
     """Its rounds in order, with the validation accuracy and AUC of the model each produced (the curves)."""
+    produced = dict(
+        GlobalModel.objects.filter(produced_by__campaign=campaign).values_list("produced_by", "metrics")
+    )
     rows = []
     for number, round_ in enumerate(campaign.rounds.order_by("id"), start=1):
-        model = GlobalModel.objects.filter(produced_by=round_).first()
-        metrics = model.metrics if model is not None else {}
+        metrics = produced.get(round_.pk, {})
         rows.append(
             {
                 "number": number,
