@@ -11,8 +11,8 @@ from committee import services as committee_services
 from committee.models import KeyCommittee
 from dhportal import urls
 from registry import blobstore
-from rounds.models import Round
-from rounds.services import collecting, lifecycle
+from rounds.models import Campaign, Round
+from rounds.services import campaigns, collecting, lifecycle
 from tests.conftest import plain_update
 from web import api_errors
 
@@ -130,6 +130,23 @@ MATRIX = [
         },
         "201 403 403 403 401 403",
     ),
+    # Campaigns: the coordinator plans, approves and stops them; a hospital admin sees those of its hospital.
+    ("get", "/api/campaigns/", None, "200 200 200 200 401 403"),
+    (
+        "post",
+        "/api/campaigns/",
+        {
+            "name": "matrix",
+            "rounds": 2,
+            "round_seconds": 600,
+            "base_model": "{model}",
+            "participants": ["hospital-a", "hospital-b"],
+        },
+        "201 403 403 403 401 403",
+    ),
+    ("get", "/api/campaigns/{campaign}/", None, "200 200 200 404 401 403"),
+    ("post", "/api/campaigns/{campaign}/approve/", None, "200 403 403 403 401 403"),
+    ("post", "/api/campaigns/{campaign}/stop/", {"reason": "test"}, "200 403 403 403 401 403"),
     ("get", "/api/rounds/{round}/", None, "200 200 200 403 401 403"),
     ("get", "/api/rounds/{round}/submissions/", None, "200 200 200 403 401 403"),
     ("get", "/api/rounds/{round}/events/", None, "200 200 200 403 401 403"),
@@ -149,6 +166,12 @@ MATRIX = [
 ]
 
 
+def draft_campaign(world) -> Campaign:
+    return campaigns.create_campaign(
+        world.coordinator, "draft", 2, 600, None, world.model, {}, [world.hospital_a, world.hospital_b]
+    )
+
+
 @pytest.mark.parametrize(
     ("method", "template", "body", "row"), MATRIX, ids=[m[1] + " " + m[0] for m in MATRIX]
 )
@@ -163,6 +186,8 @@ def test_permission_matrix(world, method, template, body, row, persona):
         "keyparty": world.keyparty.pk,
         "job": 1,  # no job: every persona here is refused before it is looked up
         "ceremony": 1,  # no ceremony: people are refused before it is looked up, a node gets 404
+        # A draft campaign of A and B, made only for its rows (its round would show in the rounds' lists).
+        "campaign": draft_campaign(world).pk if "{campaign}" in template else 0,
     }
     path = template.format(**ids)
     if body:  # "{model}" in a body: the model's id
