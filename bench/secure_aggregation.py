@@ -11,7 +11,9 @@ aggregating, and the largest error of the decrypted average against the plaintex
 is split into its checks of the job (every blob parsed, every hospital's signature verified, the sum recomputed,
 and the well-formedness and norm check of crypto.wellformed: its share of every ciphertext's projections, computed
 from the share of the randomness sealed to it, then opened in the MPC and checked, each update's squared norm
-compared with the plan's bound over secure integers, the key's ledger charged) and the
+compared with the plan's bound over secure integers, every hospital's shared proven head hashed in MPC and compared
+with its proof's commitment (--head-size values, 34 as in the demo's rounds with proofs), the key's ledger
+charged) and the
 decryption itself (partial decryption, smudging, MPC), with their ratio: the checked decryption against decryption
 alone, measured in the same run.
 Targets (100k parameters, 5 hospitals): encryption < 0.5 s per hospital, aggregation < 1 s, threshold
@@ -33,8 +35,11 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from crypto import ckks, keyparty  # noqa: E402
+from crypto.decryption_job import split_result  # noqa: E402
 from crypto.tests.signed_jobs import (  # noqa: E402  (each blob signed by its own hospital key)
     LocalCommittee,
+    fresh_round_id,
+    signed_terms,
     write_signed_job,
 )
 
@@ -43,11 +48,14 @@ QUICK = {"params": [10_000, 100_000], "hospitals": [3, 5]}
 MB = 1e6
 
 
-def run_configuration(params: int, hospitals: int, committee: LocalCommittee, seed: int) -> dict:
+def run_configuration(
+    params: int, hospitals: int, committee: LocalCommittee, seed: int, head_size: int = 34
+) -> dict:
     public_context, party_dirs = committee.public_context, committee.party_dirs
     rng = np.random.default_rng(seed)  # benchmark data only, not key material
     deltas = [rng.normal(scale=0.01, size=params) for _ in range(hospitals)]
     counts = [int(n) for n in rng.integers(50, 1000, size=hospitals)]
+    heads = [[int(v) for v in rng.integers(-(2**23), 2**23, size=head_size)] for _ in range(hospitals)]
 
     started = time.perf_counter()
     weighted = [n * delta for n, delta in zip(counts, deltas, strict=True)]
@@ -55,9 +63,10 @@ def run_configuration(params: int, hospitals: int, committee: LocalCommittee, se
     plain_aggregation_s = time.perf_counter() - started
 
     encrypt_times, blobs = [], []
-    for vector in weighted:
+    for vector, head in zip(weighted, heads, strict=True):
         started = time.perf_counter()
-        blobs.append(committee.encrypt(vector))  # ciphertexts and a witness share per key party
+        # Ciphertexts, a witness share per key party, the proven head's shares.
+        blobs.append(committee.encrypt(vector, head=head))
         encrypt_times.append(time.perf_counter() - started)
 
     tracemalloc.start()
@@ -68,11 +77,12 @@ def run_configuration(params: int, hospitals: int, committee: LocalCommittee, se
     tracemalloc.stop()
 
     with tempfile.TemporaryDirectory(prefix="dh-bench-") as job_dir:
+        terms = signed_terms(fresh_round_id(), blobs, counts=counts, proven_heads=heads if head_size else ())
         job = write_signed_job(
-            Path(job_dir), public_context, blobs, params, sum_digest=ckks.blob_digest(summed)
+            Path(job_dir), public_context, blobs, params, terms=terms, sum_digest=ckks.blob_digest(summed)
         )
         started = time.perf_counter()
-        opened = keyparty.decrypt_sum(job, party_dirs, timeout=1800)
+        opened, opened_heads = split_result(keyparty.decrypt_sum(job, party_dirs, timeout=1800), params)
         decrypt_wall_s = time.perf_counter() - started
         reports = [json.loads((job / f"report-party{i}.json").read_text()) for i in range(len(party_dirs))]
 
@@ -100,6 +110,9 @@ def run_configuration(params: int, hospitals: int, committee: LocalCommittee, se
         "mpc_bytes_sent_per_party": max(report["mpc_bytes_sent"] for report in reports),
         "party_peak_rss_bytes": max(report["peak_rss_bytes"] for report in reports),
         "max_error_vs_plain_average": float(np.abs(opened / sum(counts) - plain_average).max()),
+        "head_size": head_size,
+        "heads_sum_exact": opened_heads.tolist()
+        == [sum(n * head[i] for n, head in zip(counts, heads, strict=True)) for i in range(head_size)],
         "party_reports": reports,
     }
 
@@ -150,6 +163,11 @@ def ratios(row: dict) -> str:
         f"{row['decryption_alone_s_per_party']:.1f} s of decryption: checked decryption "
         f"x{(row['checks_s_per_party'] + row['decryption_alone_s_per_party']) / row['decryption_alone_s_per_party']:.2f}"
         " of decryption alone"
+        + (
+            f"; {row['head_size']}-value heads' weighted sum exact: {row['heads_sum_exact']}"
+            if row["head_size"]
+            else ""
+        )
     )
 
 
@@ -161,6 +179,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--params", type=int, nargs="+", help="parameter counts (overrides the defaults)")
     parser.add_argument("--hospitals", type=int, nargs="+", help="hospital counts (overrides the defaults)")
     parser.add_argument("--parties", type=int, default=3, help="key parties (default 3)")
+    parser.add_argument(
+        "--head-size",
+        type=int,
+        default=34,
+        help="values of each shared proven head (default 34; 0: no proofs)",
+    )
     parser.add_argument("--json", type=Path, help="write the figures to this file")
     args = parser.parse_args(argv)
     sizes = QUICK if args.quick else FULL
@@ -175,7 +199,7 @@ def main(argv: list[str] | None = None) -> int:
         rows = []
         for params in params_list:
             for hospitals in hospitals_list:
-                rows.append(run_configuration(params, hospitals, committee, seed=len(rows)))
+                rows.append(run_configuration(params, hospitals, committee, len(rows), args.head_size))
                 print(f"done: {params:,} params x {hospitals} hospitals", flush=True)
 
     print()

@@ -300,11 +300,13 @@ def canonical_bytes(vector: np.ndarray) -> bytes:
 
 
 def check_result(job: DecryptionJob, vector: Any) -> np.ndarray:
-    """An opened vector as the job expects it: one dimension of vector_length finite float64 values."""
+    """An opened vector as the job expects it: one dimension of finite float64 values, the sum's vector_length
+    then the proven heads' weighted sum (decryption_job.result_length)."""
     if not isinstance(vector, np.ndarray) or vector.dtype != np.float64:
         raise InvalidUpload("the result must be a float64 array (.npy)")
-    if vector.shape != (job.vector_length,):
-        raise InvalidUpload(f"the result has shape {vector.shape}, not ({job.vector_length},)")
+    length = decryption_job.result_length(job.vector_length, decryption_job.JobTerms.from_json(job.terms))
+    if vector.shape != (length,):
+        raise InvalidUpload(f"the result has shape {vector.shape}, not ({length},)")
     if not np.all(np.isfinite(vector)):
         raise InvalidUpload("the result has values that are not finite")
     return vector

@@ -55,6 +55,9 @@ SEALED_OVERHEAD = 32 + 12 + 16  # a sealed share: ephemeral X25519 key, AES-GCM 
 PROJECTION_ROWS = 256
 NORM_SHARE_BYTES = 24
 NORM_SHARE_BYTES_PER_CIPHERTEXT = PROJECTION_ROWS * NORM_SHARE_BYTES
+# Beside it, with proofs of training, its share of the proven head: field elements mod BN254's prime.
+HEAD_SHARE_BYTES = 32
+MAX_HEAD_VALUES = 4096  # 11 classes x 256 features and their biases fit
 BLOB_HEADER = struct.Struct("<4sHH32sQI")
 LENGTH_PREFIX = struct.Struct("<I")
 KEY_ID_DOMAIN = b"decentrahealth/ckks-public-key/v1"
@@ -117,7 +120,11 @@ def blob_size(length: int) -> int:
     )
     witness = WITNESS_COUNT.size + (MAX_KEY_PARTIES - 1) * sealed_seed + residues
     norm_share = (
-        LENGTH_PREFIX.size + SEALED_OVERHEAD + 1 + ciphertext_count(length) * NORM_SHARE_BYTES_PER_CIPHERTEXT
+        LENGTH_PREFIX.size
+        + SEALED_OVERHEAD
+        + 1
+        + ciphertext_count(length) * NORM_SHARE_BYTES_PER_CIPHERTEXT
+        + MAX_HEAD_VALUES * HEAD_SHARE_BYTES
     )
     return BLOB_HEADER.size + ciphertexts + witness + norm_share
 

@@ -14,7 +14,10 @@ signatures). Every blob also carries a witness: shares of its encryption randomn
 which the parties check together, before any share of the key is used, that each ciphertext is a well-formed
 encryption (crypto.wellformed; check_projections) and that each update's L2 norm is within the round plan's
 bound (check_norms: a hospital scaling its update to replace the model), so a hospital's crafted ciphertext or
-oversized update is refused and named. A
+oversized update is refused and named. With proofs of training, each blob also carries shares of the hospital's
+proven head, which the parties hash in MPC and compare with the proof's commitment (check_heads: a hospital whose
+shared head is not the one it proved is refused and named) before opening the exact weighted sum of the heads
+after the sum (the job's result: split_result). A
 key also opens one sum per round and a bounded amount in all (KeyLedger beside the share): the
 portal cannot open two subsets of a round's uploads and subtract them, nor spend the smudging noise's budget.
 """
@@ -33,10 +36,11 @@ import numpy as np
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from crypto import ckks, threshold, wellformed
+from crypto.zk.poseidon import FIELD_PRIME
 from protocol import signing
 
 JOB_FILE = "job.json"
-JOB_FORMAT = 3
+JOB_FORMAT = 4
 # No key party opens a sum of fewer hospitals, whatever the job says: a sum of one is that hospital's update.
 MIN_HOSPITALS = 2
 LEDGER_FILE = "decryptions.json"
@@ -62,6 +66,7 @@ class SignedUpload:
     signer: str
     num_samples: int
     signature: str
+    head_commitment: str = ""  # with proofs: Poseidon of the head its proof ends at (decimal), the last leaf
 
     @classmethod
     def from_json(cls, value: object) -> SignedUpload:
@@ -72,6 +77,7 @@ class SignedUpload:
             signer=str(value["signer"]),
             num_samples=int(value["num_samples"]),
             signature=str(value["signature"]),
+            head_commitment=str(value.get("head_commitment", "")),
         )
 
 
@@ -79,18 +85,21 @@ class SignedUpload:
 class JobTerms:
     """What a job claims to open: the sum of round `round_id`'s uploads, one per signed upload, in blob order,
     of at least `min_hospitals` hospitals (the round's quorum), each of L2 norm at most `norm_bound` (the
-    plan's update_norm_bound on n_h * delta_h)."""
+    plan's update_norm_bound on n_h * delta_h). With proofs of training, head_size > 0: each upload carries
+    shares of a head of that many values, which must hash to the upload's head_commitment."""
 
     round_id: int
     min_hospitals: int
     submissions: tuple[SignedUpload, ...]
     norm_bound: float
+    head_size: int = 0
 
     def as_json(self) -> dict:
         return {
             "round": self.round_id,
             "min_hospitals": self.min_hospitals,
             "update_norm_bound": self.norm_bound,
+            "head_size": self.head_size,
             "submissions": [asdict(submission) for submission in self.submissions],
         }
 
@@ -99,12 +108,35 @@ class JobTerms:
         norm_bound = float(value["update_norm_bound"])
         if not 0 < norm_bound < float("inf"):
             raise ValueError(f"update_norm_bound {norm_bound} is not a positive finite number")
+        head_size = int(value.get("head_size", 0))
+        if not 0 <= head_size <= ckks.MAX_HEAD_VALUES:
+            raise ValueError(f"head_size {head_size} is not between 0 and {ckks.MAX_HEAD_VALUES}")
         return cls(
             round_id=int(value["round"]),
             min_hospitals=int(value["min_hospitals"]),
             submissions=tuple(SignedUpload.from_json(item) for item in value["submissions"]),
             norm_bound=norm_bound,
+            head_size=head_size,
         )
+
+    @property
+    def head_commitments(self) -> list[int]:
+        """Each upload's head commitment as a field element; ValueError for one that is not."""
+        commitments = [int(submission.head_commitment) for submission in self.submissions]
+        if any(not 0 <= value < FIELD_PRIME for value in commitments):
+            raise ValueError("a head commitment is outside BN254's scalar field")
+        return commitments
+
+
+def result_length(vector_length: int, terms: JobTerms) -> int:
+    """A job's opened result: the sum's vector_length values, then the exact weighted sum of the proven heads
+    (head_size integers, exact in float64: |sum n_h W_h| < 2^53 for n_h up to 10^7, 16 hospitals)."""
+    return vector_length + terms.head_size
+
+
+def split_result(result: np.ndarray, vector_length: int) -> tuple[np.ndarray, np.ndarray]:
+    """The opened sum and the weighted head sum (int64) of a job's result."""
+    return result[:vector_length], result[vector_length:].astype(np.int64)
 
 
 @dataclass(frozen=True)
@@ -133,6 +165,10 @@ class CheckedJob:
     norm_shares: np.ndarray
     norm_bound: float
     projection_seconds: float  # the time this party spent computing its projection shares
+    head_shares: (
+        np.ndarray
+    )  # (hospitals, head_size) integers mod FIELD_PRIME: this party's shares of the heads
+    head_commitments: tuple[int, ...]  # per upload, Poseidon of the head its proof ends at (with proofs)
 
     @property
     def hospitals(self) -> int:
@@ -219,9 +255,11 @@ def check_signatures(terms: JobTerms, digests: Sequence[str], trusted: dict[str,
         signers.add(signer.lower())
 
 
-def witness_shares(name: str, parsed: ckks.ParsedBlob, party: PartyWitness) -> tuple[np.ndarray, np.ndarray]:
-    """This party's shares of the blob's projections and of its message projections, from the shares sealed to
-    it in the blob."""
+def witness_shares(
+    name: str, parsed: ckks.ParsedBlob, party: PartyWitness, head_size: int = 0
+) -> tuple[np.ndarray, wellformed.NormShare]:
+    """This party's shares of the blob's projections, and of its message projections and proven head (of
+    `head_size` values), from the shares sealed to it in the blob."""
     if parsed.witness is None:
         raise KeyPartyRefusal(
             f"blob {name} refused: it carries no witness (shares of its encryption randomness for the key "
@@ -239,12 +277,12 @@ def witness_shares(name: str, parsed: ckks.ParsedBlob, party: PartyWitness) -> t
             wellformed.open_share(parsed.norm_share, party.key, parsed.key_id, party.index) if last else None
         )
         share = wellformed.read_share(opened, parsed.count)
-        norm_share = wellformed.read_norm_share(opened, opened_norm, parsed.count)
+        norm_share = wellformed.read_norm_share(opened, opened_norm, parsed.count, head_size)
     except wellformed.WitnessError as exc:
         raise KeyPartyRefusal(f"blob {name} refused: {exc}") from exc
     matrix = wellformed.projection(parsed.commitment)
     projections = wellformed.projection_share(
-        share, parsed.ciphertexts, party.public_key, party.index == 0, matrix, norm_share
+        share, parsed.ciphertexts, party.public_key, party.index == 0, matrix, norm_share.projections
     )
     return projections, norm_share
 
@@ -261,6 +299,7 @@ def load_job(job_dir: Path, party: PartyWitness, trusted: dict[str, str] | None 
         names = [str(name) for name in job["blobs"]]
         length, expected_digest = int(job["vector_length"]), str(job["sum_digest"])
         terms = JobTerms.from_json(job)
+        head_commitments = tuple(terms.head_commitments) if terms.head_size else ()
     except (OSError, KeyError, TypeError, ValueError) as exc:
         raise KeyPartyRefusal(f"unreadable job in {job_dir}: {exc}") from exc
     if not names:
@@ -272,7 +311,7 @@ def load_job(job_dir: Path, party: PartyWitness, trusted: dict[str, str] | None 
     max_bytes = ckks.blob_size(length)
     digests: list[str] = []
     projections: list[np.ndarray] = []
-    norm_shares: list[np.ndarray] = []
+    norm_shares: list[wellformed.NormShare] = []
     total = None
     for name in names:  # one blob in memory at a time
         try:
@@ -292,7 +331,7 @@ def load_job(job_dir: Path, party: PartyWitness, trusted: dict[str, str] | None 
     started = time.perf_counter()
     for name in names:  # signed uploads only: now their witnesses
         parsed = ckks.parse_blob(public_context, (job_dir / name).read_bytes())
-        projection, norm_share = witness_shares(name, parsed, party)
+        projection, norm_share = witness_shares(name, parsed, party, terms.head_size)
         projections.append(projection)
         norm_shares.append(norm_share)
     projection_seconds = time.perf_counter() - started
@@ -308,9 +347,11 @@ def load_job(job_dir: Path, party: PartyWitness, trusted: dict[str, str] | None 
         digest,
         ckks.ParsedBlob(parsed.key_id, length, total),
         np.stack(projections),
-        np.stack(norm_shares),
+        np.stack([share.projections for share in norm_shares]),
         terms.norm_bound,
         projection_seconds,
+        np.stack([share.head for share in norm_shares]),
+        head_commitments,
     )
 
 
@@ -342,6 +383,22 @@ def check_norms(job: CheckedJob, within: Sequence[bool]) -> None:
                 f"{submission.hospital}'s upload (signed by {submission.signer}) refused: its update's L2 norm is "
                 f"above the round plan's update_norm_bound {job.norm_bound:.6g} (checked by the key parties in "
                 "MPC, as a model-replacing update scaled up would be); no share of the key was used",
+                number,
+            )
+
+
+def check_heads(job: CheckedJob, digests: Sequence[int]) -> None:
+    """Refuses (UploadRefused, naming the hospital) a job with an upload whose shared head hashes (`digests`,
+    Poseidon of each shared head, opened in MPC) to another value than the head its proof of training ends at:
+    a hospital that proved one head and sent another."""
+    for number, (submission, digest, committed) in enumerate(
+        zip(job.submissions, digests, job.head_commitments, strict=True)
+    ):
+        if digest != committed:
+            raise UploadRefused(
+                f"{submission.hospital}'s upload (signed by {submission.signer}) refused: the head it shares with "
+                "the key parties is not the head its proof of training ends at (checked in MPC on the proof's "
+                "commitment); no share of the key was used",
                 number,
             )
 

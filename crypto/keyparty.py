@@ -11,9 +11,11 @@ party's own host, with the job's files it fetched from the portal in JOB_DIR and
 portal never runs this module and never holds a share. m such processes, one per party, talk MPyC over TCP.
 Each party checks the job's blobs and their hospitals' signatures (crypto.decryption_job), recomputes their
 homomorphic sum and refuses (exit 3) if its digest is not the portal's, or if its key already opened another
-sum of that round or spent its smudging budget; then it inputs its decryption share (partial decryption plus smudging noise) to the MPC, where
-only the sum of the shares is opened, and writes the opened vector to the job directory
-(result-party{i}.npy, report-party{i}.json with timings and bytes sent).
+sum of that round or spent its smudging budget. In the MPC the parties first check every upload (well formed,
+within the norm bound, sharing the head its proof ends at: crypto.wellformed); then each inputs its decryption
+share (partial decryption plus smudging noise), only the sum of the shares is opened, then the exact weighted sum
+of the proven heads; it writes both to the job directory (result-party{i}.npy: the sum's values, then the heads'
+sum, crypto.decryption_job.result_length; report-party{i}.json with timings and bytes sent).
 
 With --tls RUN_DIR the links between parties are TLS (MPyC's --ssl): MPyC reads RUN_DIR/.config/party_{i}.crt,
 party_{i}.key and mpyc_ca.crt (laid out by crypto.partytls.write_mpyc_config: a certificate for this run issued
@@ -59,11 +61,13 @@ from crypto.decryption_job import (
     KeyPartyRefusal,
     PartyWitness,
     UploadRefused,
+    check_heads,
     check_norms,
     check_projections,
     load_job,
     read_trusted_hospitals,
 )
+from crypto.zk.poseidon import FIELD_PRIME, hash_chain, permute_columns
 
 EXIT_REFUSED = 3
 EXIT_PEER_REFUSED = 4  # a peer's TLS certificate was not issued by the identity registered for its index
@@ -205,20 +209,44 @@ class SquaredNorms:
     bits: int
 
 
+@dataclass(frozen=True)
+class SharedHeads:
+    """Per upload, this party's share of a proven head, (uploads, size) integers mod FIELD_PRIME (size 0
+    without proofs), and the uploads' sample counts n_h, which weight the heads' opened sum."""
+
+    shares: np.ndarray
+    weights: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class OpenedSums:
+    first: np.ndarray
+    second: np.ndarray
+    weighted_heads: list[int]  # sum_h n_h W_h, signed
+    bytes_sent: int
+
+
+def _secure_power5(a):
+    square = a * a
+    return square * square * a
+
+
 def open_sums(
     first: np.ndarray,
     norms: SquaredNorms,
-    then: Callable[[np.ndarray, list[bool]], np.ndarray],
+    heads: SharedHeads,
+    then: Callable[[np.ndarray, list[bool], list[int]], np.ndarray],
     index: int,
     peers: Sequence[str],
     tls_dir: Path | None = None,
     listen: str = "",
-) -> tuple[np.ndarray, np.ndarray, int]:
+) -> OpenedSums:
     """One MPC session: the sum over the parties of `first` is opened, then, per upload of `norms`, whether the
-    squared norm of the sum of the parties' shares is within its threshold, then the sum of
-    `then(opened first, within)`; `first` and `then`'s result are arrays of residues of shape (rows, primes,
-    columns). `then` may raise KeyPartyRefusal (every party computes the same from the same opened values, so
-    all stop there together). Returns both opened sums and bytes sent.
+    squared norm of the sum of the parties' shares is within its threshold, and, per upload of `heads`, Poseidon
+    of the sum of the parties' shares (the head's digest: the head itself stays shared); then the sum of
+    `then(opened first, within, head digests)`, and last the heads' weighted sum. `first` and `then`'s result
+    are arrays of residues of shape (rows, primes, columns). `then` may raise KeyPartyRefusal (every party
+    computes the same from the same opened values, so all stop there together).
 
     peers: every party's host:port in index order (the others connect to peers[index]). tls_dir: MPyC's TLS
     files in tls_dir/.config (crypto.partytls); this process then works in tls_dir. listen: host:port this
@@ -273,19 +301,49 @@ def open_sums(
         within = mpc.np_fromlist(squares) <= np.full(len(squares), norms.threshold, dtype=object)
         return [bool(value) for value in await mpc.output(within)]
 
-    async def protocol() -> tuple[np.ndarray, np.ndarray, int]:
+    size = heads.shares.shape[1]
+    head_field = mpc.SecFld(FIELD_PRIME)
+
+    def shared_heads():
+        # (size, uploads): row i holds the i-th value of every upload's head, so one Poseidon hashes them all.
+        inputs = mpc.input(head_field.array(np.ascontiguousarray(heads.shares.T)))
+        total = inputs[0]
+        for other in inputs[1:]:
+            total = total + other
+        return total
+
+    def head_digests(total):
+        # Every upload's head is a column of `total`: one pass of Poseidon's rounds hashes them all.
+        return mpc.output(
+            hash_chain(
+                total,
+                lambda rows: permute_columns(rows, _secure_power5, mpc.np_vstack),
+                lambda digest, rows: mpc.np_vstack([digest[None, :], rows]),
+            )
+        )
+
+    async def weighted_heads(total) -> list[int]:
+        weighted = await mpc.output(total @ np.array(heads.weights, dtype=object))
+        half = FIELD_PRIME // 2
+        return [v if v <= half else v - FIELD_PRIME for v in (int(x) for x in weighted.value)]
+
+    async def protocol() -> OpenedSums:
         await mpc.start()
+        heads_total = shared_heads() if size else None
+        pending_digests = head_digests(heads_total) if size else None
         opened_first = await open_sum(first)
         within = await within_threshold()
+        digests = [int(value) for value in (await pending_digests).value] if size else []
         try:
-            second = then(opened_first, within)
+            second = then(opened_first, within, digests)
         except KeyPartyRefusal:
             await mpc.shutdown()
             raise
         opened_second = await open_sum(second)
+        opened_heads = await weighted_heads(heads_total) if size else []
         sent = sum(peer.protocol.nbytes_sent for peer in mpc.parties if peer.pid != mpc.pid)
         await mpc.shutdown()
-        return opened_first, opened_second, sent
+        return OpenedSums(opened_first, opened_second, opened_heads, sent)
 
     return mpc.run(protocol())
 
@@ -323,12 +381,16 @@ def run_decryption(
     spent: list[float] = []
     moments: list[float] = []
 
-    def decryption_share(opened_projections: np.ndarray, within: list[bool]) -> np.ndarray:
-        # Only once every upload is shown well formed and within the norm bound does this party's share of the
-        # key enter the MPC.
+    def decryption_share(
+        opened_projections: np.ndarray, within: list[bool], digests: list[int]
+    ) -> np.ndarray:
+        # Only once every upload is shown well formed, within the norm bound and sharing the head it proved
+        # does this party's share of the key enter the MPC.
         moments.append(time.perf_counter())
         proven = check_projections(job, opened_projections.reshape(job.projection_shares.shape))
         check_norms(job, within)
+        if job.head_commitments:
+            check_heads(job, digests)
         spent.append(ledger.charge(job, threshold.decryption_leakage(proven, len(peers))))
         share = threshold.decryption_share(secret_share, summed.ciphertexts, index, len(peers))
         moments.append(time.perf_counter())
@@ -336,12 +398,16 @@ def run_decryption(
 
     projections = job.projection_shares.reshape(-1, *job.projection_shares.shape[-2:])
     norms = SquaredNorms(job.norm_shares, job.norm_threshold, wellformed.norm_check_bits(summed.count))
-    _, opened, sent = open_sums(
-        projections, norms, decryption_share, index, peers, tls_dir=tls_dir, listen=listen
+    heads = SharedHeads(job.head_shares, tuple(s.num_samples for s in job.submissions))
+    opened = open_sums(
+        projections, norms, heads, decryption_share, index, peers, tls_dir=tls_dir, listen=listen
     )
     mpc_done = time.perf_counter()
     leakage = spent[0]
-    values = threshold.decode(opened, summed.length)
+    # The job's result (crypto.decryption_job.result_length): the opened sum, then the heads' weighted sum.
+    values = np.concatenate(
+        [threshold.decode(opened.second, summed.length), np.array(opened.weighted_heads, dtype=np.float64)]
+    )
     result_path = job_dir / f"result-party{index}.npy"
     partial_path = result_path.with_suffix(".partial.npy")
     np.save(partial_path, values)
@@ -354,11 +420,11 @@ def run_decryption(
         "leakage": leakage,
         "check_and_sum_s": checked - started,  # signatures, the sum and the projection shares
         "projection_s": job.projection_seconds,
-        "projection_mpc_s": moments[0] - checked,  # opening the projections, comparing the norms
+        "projection_mpc_s": moments[0] - checked,  # opening the projections, comparing the norms, hashing heads
         "share_s": moments[1] - moments[0],
         "mpc_s": mpc_done - moments[1],
         "total_s": time.perf_counter() - started,
-        "mpc_bytes_sent": sent,
+        "mpc_bytes_sent": opened.bytes_sent,
         "tls": tls_dir is not None,
         "peak_rss_bytes": peak_rss_bytes(),
     }

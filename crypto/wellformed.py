@@ -36,6 +36,11 @@ How, with no secure multiplication at all:
 - The opened projections of u and e1 are 256 linear hints on u and on e1 per ciphertext (of 8192 coefficients each); by
   the "LWE with side information" framework (Dachman-Soled, Ducas, Gong, Rossi, CRYPTO 2020) each perfect hint
   costs at most one dimension of the lattice, here 512 of 8192.
+- The proven head, with proofs of training: the hospital's final head W (the proof's last Merkle leaf commits
+  to Poseidon(W)) travels only as additive shares mod BN254's prime, masks from the seeds of parties 0..m-2
+  and the rest sealed to the last party beside its norm share. The parties recompute Poseidon of each shared
+  head in MPC and open only the digest, which must be the proof's leaf (else that hospital is refused and
+  named), then the exact sum_h n_h W_h of the heads they accepted (crypto.keyparty).
 """
 
 from __future__ import annotations
@@ -56,6 +61,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from crypto import ckks
+from crypto.zk.poseidon import FIELD_PRIME
 
 WITNESS_KEY_FILE = "witness.key"
 WITNESS_KEY_BYTES = 32
@@ -87,6 +93,9 @@ MAX_ENCRYPTION_ATTEMPTS = 16
 SEAL_DOMAIN = b"decentrahealth/witness-share/v1"
 PROJECTION_DOMAIN = b"decentrahealth/witness-projection/v1"
 NORM_DOMAIN = b"decentrahealth/norm-share/v1"
+HEAD_DOMAIN = b"decentrahealth/head-share/v1"
+# 64 bits more than the field: a head mask is uniform mod FIELD_PRIME to within 2^-64.
+HEAD_MASK_BYTES = 40
 SHARE_SEED, SHARE_RESIDUES, SHARE_NORM = b"S", b"R", b"N"
 SEED_BYTES = 32
 NONCE_BYTES = 12
@@ -206,37 +215,73 @@ def _norm_masks(seed: bytes, count: int) -> np.ndarray:
     return np.array(values, dtype=object).reshape(count, PROJECTION_ROWS)
 
 
-def split_norm(v: np.ndarray, shares: Sequence[bytes]) -> bytes:
+def _head_masks(seed: bytes, size: int) -> np.ndarray:
+    """A seed party's share of the proven head: `size` field elements uniform mod FIELD_PRIME."""
+    raw = hashlib.shake_256(HEAD_DOMAIN + seed).digest(size * HEAD_MASK_BYTES)
+    values = [
+        int.from_bytes(raw[start : start + HEAD_MASK_BYTES], "little") % FIELD_PRIME
+        for start in range(0, len(raw), HEAD_MASK_BYTES)
+    ]
+    return np.array(values, dtype=object)
+
+
+def split_norm(v: np.ndarray, shares: Sequence[bytes], head: Sequence[int] = ()) -> bytes:
     """The last party's share of the message projections v (count, ROWS) given the others' seeds (`shares`,
-    from split_randomness): v minus their masks, as signed 24-byte integers after the kind byte."""
+    from split_randomness): v minus their masks, as signed 24-byte integers after the kind byte; then its share
+    of the proven `head` (signed integers, the quantised W row-major then b) mod FIELD_PRIME, 32 bytes each."""
     last = v.astype(object)
+    head_last = np.array([int(value) % FIELD_PRIME for value in head], dtype=object)
     for share in shares[:-1]:
         last = last - _norm_masks(share[1:], v.shape[0])
-    return SHARE_NORM + b"".join(
-        int(value).to_bytes(NORM_SHARE_BYTES, "little", signed=True) for value in last.reshape(-1)
+        head_last = (head_last - _head_masks(share[1:], len(head))) % FIELD_PRIME
+    return (
+        SHARE_NORM
+        + b"".join(int(value).to_bytes(NORM_SHARE_BYTES, "little", signed=True) for value in last.reshape(-1))
+        + b"".join(int(value).to_bytes(ckks.HEAD_SHARE_BYTES, "little") for value in head_last)
     )
 
 
-def read_norm_share(share: bytes, opened_norm: bytes | None, count: int) -> np.ndarray:
-    """A party's integer share of the message projections, (count, ROWS) object: from its seed (`share` of kind
-    seed), or, for the last party, `opened_norm`, the share sealed to it after the commitment."""
+@dataclass(frozen=True)
+class NormShare:
+    """A party's shares of one upload's message projections, (count, ROWS) integers, and of its proven head,
+    (head_size,) integers mod FIELD_PRIME (empty without proofs)."""
+
+    projections: np.ndarray
+    head: np.ndarray
+
+
+def read_norm_share(share: bytes, opened_norm: bytes | None, count: int, head_size: int = 0) -> NormShare:
+    """A party's integer shares of the message projections and of the proven head (`head_size` values): from
+    its seed (`share` of kind seed), or, for the last party, `opened_norm`, the share sealed to it after the
+    commitment."""
     if share[:1] == SHARE_SEED and opened_norm is None:
-        return _norm_masks(share[1:], count)
+        return NormShare(_norm_masks(share[1:], count), _head_masks(share[1:], head_size))
     size = count * PROJECTION_ROWS * NORM_SHARE_BYTES
     if share[:1] != SHARE_RESIDUES or opened_norm is None:
         raise WitnessError(
             "the last key party's share is not the residues of u with a norm share beside them"
         )
-    if opened_norm[:1] != SHARE_NORM or len(opened_norm) != 1 + size:
-        raise WitnessError(f"the norm share is not {count} ciphertexts' projections")
-    body = opened_norm[1:]
+    if opened_norm[:1] != SHARE_NORM or len(opened_norm) != 1 + size + head_size * ckks.HEAD_SHARE_BYTES:
+        raise WitnessError(
+            f"the norm share is not {count} ciphertexts' projections and a head of {head_size} values"
+        )
+    body = opened_norm[1 : 1 + size]
     values = [
         int.from_bytes(body[start : start + NORM_SHARE_BYTES], "little", signed=True)
         for start in range(0, size, NORM_SHARE_BYTES)
     ]
     if max(abs(value) for value in values) >= NORM_SHARE_LIMIT:
         raise WitnessError("the norm share holds a value out of range")
-    return np.array(values, dtype=object).reshape(count, PROJECTION_ROWS)
+    tail = opened_norm[1 + size :]
+    head = [
+        int.from_bytes(tail[start : start + ckks.HEAD_SHARE_BYTES], "little")
+        for start in range(0, len(tail), ckks.HEAD_SHARE_BYTES)
+    ]
+    if any(value >= FIELD_PRIME for value in head):
+        raise WitnessError("the head share holds a value outside the field")
+    return NormShare(
+        np.array(values, dtype=object).reshape(count, PROJECTION_ROWS), np.array(head, dtype=object)
+    )
 
 
 # --- the projection ----------------------------------------------------------------------------------------
@@ -374,11 +419,16 @@ def norm_check_bits(count: int) -> int:
 
 
 def encrypt_vector(
-    public_context: bytes, vector: np.ndarray, witness_keys: Sequence[bytes], norm_bound: float
+    public_context: bytes,
+    vector: np.ndarray,
+    witness_keys: Sequence[bytes],
+    norm_bound: float,
+    head: Sequence[int] = (),
 ) -> bytes:
     """Encrypt a flat vector (already multiplied by the sample count) into a hospital's upload: the ciphertexts,
     a share of the encryption randomness for each key party (witness_keys, in party order) and the last party's
-    share of the message projections. Raises UpdateOverBound when the vector's L2 norm is above `norm_bound`
+    share of the message projections and of the proven `head` (the quantised head the proof of training ends
+    at, W row-major then b; empty without proofs). Raises UpdateOverBound when the vector's L2 norm is above `norm_bound`
     (the round plan's), which the key parties would refuse."""
     if len(witness_keys) < 2:
         raise ValueError("a key committee has at least 2 parties, each with a witness key")
@@ -411,6 +461,6 @@ def encrypt_vector(
         if own.refusal() or sum(int(value) * int(value) for value in v.reshape(-1)) > threshold:
             continue
         last = len(witness_keys) - 1
-        norm_share = seal_share(split_norm(v, shares), bytes(witness_keys[last]), context.key_id, last)
+        norm_share = seal_share(split_norm(v, shares, head), bytes(witness_keys[last]), context.key_id, last)
         return ckks.upload_bytes(committed, norm_share)
     raise RuntimeError("no encryption of this update passed its own well-formedness check; please report it")

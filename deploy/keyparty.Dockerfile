@@ -6,7 +6,8 @@
 #   docker build -f deploy/keyparty.Dockerfile -t decentrahealth/keyparty .
 #
 # It installs requirements/keyparty.txt only: no Django, Celery, Redis client, torch or Node.js (the build
-# checks it). Its home (configuration, TLS key and certificate, the key share) is a volume of its own that
+# checks it), and Poseidon's constants from circomlibjs' tarball, checked by SHA-256 (scripts/poseidon_constants.py:
+# the parties hash each hospital's proven head with them in MPC). Its home (configuration, TLS key and certificate, the key share) is a volume of its own that
 # nothing else mounts: the share never leaves it (docs/DEPLOY.md).
 
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
@@ -31,6 +32,7 @@ COPY . .
 # Editable: the package stays in /app (the same layout as the other images); --no-deps: the requirements above
 # are all it may have.
 RUN pip install --no-deps -e . \
+ && python scripts/poseidon_constants.py \
  && ! python -c "import django" 2>/dev/null \
  && ! python -c "import celery" 2>/dev/null \
  && ! python -c "import redis" 2>/dev/null \

@@ -262,10 +262,9 @@ class KeyPartyService:
             known = json.loads(job_file.read_text())
             names = known.get("blobs", [])
             if (
-                known.get("sum_digest") == description["sum_digest"]
-                and known.get("round") == description["round"]
-                and known.get("min_hospitals") == description["min_hospitals"]
-                and known.get("submissions") == description["submissions"]
+                known.get("format") == decryption_job.JOB_FORMAT
+                and known.get("sum_digest") == description["sum_digest"]
+                and decryption_job.JobTerms.from_json(known) == decryption_job.JobTerms.from_json(description)
                 and known.get("vector_length") == description["vector_length"]
                 and known.get("digests") == description["blobs"]
                 and all((job_dir / name).exists() for name in names)

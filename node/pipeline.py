@@ -101,14 +101,21 @@ def run_round(client: PortalClient, round_id: int, config: NodeConfig, home: Pat
     seconds["training"] = time.perf_counter() - started
 
     started = time.perf_counter()
-    blob = protecting.protect(
-        task.protection, update.weighted_update, client, config.allow_plaintext, config.pinned_key_parties
-    )
-    seconds["protection"] = time.perf_counter() - started
-
-    started = time.perf_counter()
     proof, head = proving.prove(task.proof, result, client, home / CONTRIBUTIONS_FILE) or (None, None)
     seconds["proof"] = time.perf_counter() - started
+
+    started = time.perf_counter()
+    blob = protecting.protect(
+        task.protection,
+        update.weighted_update,
+        client,
+        config.allow_plaintext,
+        config.pinned_key_parties,
+        head=head,
+    )
+    seconds["protection"] = time.perf_counter() - started
+    if task.protection.scheme == "ckks":
+        head = None  # it travels inside the encrypted upload, shared between the key parties
 
     if task.chain is not None and signs_on_chain(task.chain):  # before the upload, which the portal checks
         started = time.perf_counter()

@@ -20,6 +20,7 @@ import numpy as np
 from crypto import ckks, keygen, plain, wellformed
 from node.client import PortalClient
 from protocol.node_task import ProtectionMaterial
+from protocol.upload import Head
 
 
 @lru_cache(maxsize=4)
@@ -84,7 +85,10 @@ def protect(
     client: PortalClient,
     allow_plaintext: bool = False,
     pinned_key_parties: Sequence[str] = (),
+    head: Head | None = None,
 ) -> bytes:
+    """The upload blob of a weighted update. `head`: the head the proof of training ends at; under ckks it
+    travels only as shares sealed to the key parties inside the blob (crypto.wellformed)."""
     if material.scheme == "plaintext":
         if not allow_plaintext:
             raise PlaintextRefused(
@@ -101,7 +105,8 @@ def protect(
         else:
             context = _public_context(client, material.public_context_url, material.key_id)
             keys = [bytes.fromhex(key) for key in material.witness_keys]
-        return wellformed.encrypt_vector(context, weighted_delta, keys, material.norm_bound)
+        head_values = [] if head is None else [v for row in head.weight for v in row] + list(head.bias)
+        return wellformed.encrypt_vector(context, weighted_delta, keys, material.norm_bound, head_values)
     raise ValueError(
         f"this node does not support the protection scheme {material.scheme!r}: update the node software"
     )

@@ -10,14 +10,19 @@ With the "groth16" scheme (settings.DH_PROOFS, stored on each round as Round.pro
    (rounds.services.collecting.commit_training_run): the steps to prove are derived from the root, S and the
    context with the challenge (which names S and n_h), so the node can neither re-draw its run nor choose S
    after the challenge until the checked steps miss the ones it faked;
-4. it proves those steps and uploads the bundle with its final classifier head in the clear (16 x k + k
-   integers) beside its protected update;
+4. it proves those steps and uploads the bundle beside its protected update; its final classifier head (16 x k
+   + k integers) travels inside the encrypted upload, shared between the key parties (crypto.wellformed), or in
+   the clear beside an update in the clear (protection "plaintext");
 5. verify_submission checks the bundle against the round (crypto.zk.verify_training) before the submission is
-   stored: run starts at the published global head, ends at the uploaded head, each checked step is an exact
-   SGD step with the round's learning rate, bound to this round, hospital and challenge, with the committed
-   step count, and the upload's num_samples is the committed n_h (a bundle whose Merkle root was already submitted anywhere is refused by the caller);
-6. at aggregation, proven_global_head checks that the opened sum's head part equals the proven heads' and
-   computes the new global head exactly from them.
+   stored: run starts at the published global head, ends at the head it commits to in its last leaf (the
+   uploaded head, in the clear), each checked step is an exact SGD step with the round's learning rate, bound to
+   this round, hospital and challenge, with the committed step count, and the upload's num_samples is the
+   committed n_h (a bundle whose Merkle root was already submitted anywhere is refused by the caller); the
+   head's commitment is stored with the submission;
+6. at aggregation, under ckks the key parties hash each shared head in MPC and refuse (naming the hospital) one
+   that is not the head its proof commits to, then open the exact sum_h n_h W_h (crypto.keyparty);
+   proven_global_head divides it into the new global head. The update's own head part is never used, so a
+   hospital whose encrypted update disagrees with its proof changes nothing and fails no one else.
 What a proof shows and does not show: docs/PROOFS.md.
 """
 
@@ -35,14 +40,10 @@ from crypto.zk.merkle import ZERO_ADDRESS, ProofContext
 from crypto.zk.node import snarkjs
 from crypto.zk.poseidon import FIELD_PRIME
 from fl import fixed_head
-from fl.models import HEAD_BIAS, HEAD_WEIGHT
-from fl.params import parameter_slice
-from fl.training import head_of
 from hospitals.models import Hospital
 from proofs import ceremony
 from protocol.node_task import CircuitShapeSpec, FileSpec, ProofMaterial
 from registry.services import backfill_head_hash
-from registry.weights import state_of, template_state
 from web.errors import InvalidInput, InvalidUpload, NotFound
 
 if TYPE_CHECKING:
@@ -51,21 +52,30 @@ if TYPE_CHECKING:
 SCHEMES = ("groth16", "none")
 DEFAULT_STEPS = 4
 MAX_BUNDLE_BYTES = 256_000  # 4 proofs take about 13 kB, 32 about 100 kB; verify_training parses it whole
-# The opened sum is CKKS-decrypted: its head part may differ from the exact proven heads by this much.
-HEAD_SUM_TOLERANCE = 1e-3
 VERIFIER_ROLE = "portal-verifier"  # one long-lived snarkjs process per portal process, apart from any prover
-
-
-class HeadMismatch(Exception):
-    """The opened sum of updates does not agree with the hospitals' proven heads."""
 
 
 @dataclass(frozen=True)
 class CheckedProof:
     status: str  # "verified" or "none"
     root: str | None  # the proven run's Merkle root
-    head: dict[str, Any] | None  # the uploaded head as stored
+    head: dict[str, Any] | None  # the head uploaded in the clear (plaintext rounds), as stored
+    head_commitment: str  # Poseidon of the head the run ends at (decimal), "" without proofs
     seconds: float
+
+
+def head_is_shared(round_: Round) -> bool:
+    """Whether the round's proven heads travel only inside the encrypted uploads, shared between the key
+    parties (ckks with proofs), rather than in the clear beside a plaintext update."""
+    return round_.proof_scheme != "none" and round_.protection == "ckks"
+
+
+def head_size(round_: Round) -> int:
+    """The number of values of a proven head (k x d weights, k biases); 0 for a round without proofs."""
+    if round_.proof_scheme == "none":
+        return 0
+    shape = round_.proof_setup["shape"]
+    return shape["classes"] * (shape["features"] + 1)
 
 
 def check_scheme(name: str) -> str:
@@ -210,16 +220,22 @@ def verify_submission(
     if round_.proof_scheme == "none":
         if proof is not None or head is not None:
             raise InvalidUpload("This round takes no proof of training (and no head)")
-        return CheckedProof("none", None, None, 0.0)
+        return CheckedProof("none", None, None, "", 0.0)
     started = time.perf_counter()
-    if proof is None or head is None:
+    shared = head_is_shared(round_)
+    if shared and head is not None:
+        raise InvalidUpload(
+            "This round keeps every hospital's head encrypted: it travels inside the encrypted update, shared "
+            "between the key parties, never in the clear (upload no 'head'; update the node software)"
+        )
+    if proof is None or (head is None and not shared):
         raise InvalidUpload(
             "This round requires a proof of training: upload 'proof' (the bundle) and 'head' (the final head)"
         )
     if len(json.dumps(proof)) > MAX_BUNDLE_BYTES:
         raise InvalidUpload(f"The proof bundle exceeds {MAX_BUNDLE_BYTES} bytes")
     shape = round_.proof_setup["shape"]
-    weight, bias = parse_head(head, shape["classes"], shape["features"])
+    final_head = None if shared else parse_head(head, shape["classes"], shape["features"])
     if not participant.proof_root:
         raise InvalidUpload(
             "Commit to the training run before uploading its proof (POST the Merkle root to the round's "
@@ -240,12 +256,12 @@ def verify_submission(
         )
     config = round_.config
     try:
-        verify_training(
+        commitment = verify_training(
             proof,
             challenged_context(round_, participant),
             round_.proof_setup["vkey"],
             backfill_head_hash(round_.base_model),
-            (weight, bias),
+            final_head,
             fixed_head.quantise_lr(config["head_lr"]),
             int(config["proof_steps"]),
             expected_steps=participant.proof_steps,
@@ -253,36 +269,37 @@ def verify_submission(
         )
     except ProofError as exc:
         raise InvalidUpload(f"Proof of training refused: {exc.reason}") from None
-    stored_head = {"weight": weight.tolist(), "bias": bias.tolist()}
-    return CheckedProof("verified", participant.proof_root, stored_head, time.perf_counter() - started)
+    stored_head = (
+        None if final_head is None else {"weight": final_head[0].tolist(), "bias": final_head[1].tolist()}
+    )
+    return CheckedProof(
+        "verified", participant.proof_root, stored_head, str(commitment), time.perf_counter() - started
+    )
 
 
 def proven_global_head(
-    round_: Round, submissions: list[Submission], base_vector: np.ndarray, weighted_sum: np.ndarray
+    round_: Round, submissions: list[Submission], weighted_heads: np.ndarray | None
 ) -> tuple[np.ndarray, np.ndarray] | None:
-    """The next global head, exactly floor(sum n_h * W_h / sum n_h) over the proven heads W_h, after checking
-    that the opened sum's head part is sum n_h * (W_h - W_global) (raises HeadMismatch otherwise). None for a
-    round without proofs."""
+    """The next global head, exactly floor(sum n_h * W_h / sum n_h) over the proven heads W_h; None for a round
+    without proofs. `weighted_heads`: sum n_h W_h as the key parties opened it (head_is_shared), or None to
+    compute it from the heads uploaded in the clear."""
     if round_.proof_scheme == "none":
         return None
-    architecture = round_.base_model.architecture
-    template = template_state(architecture)
-    base_weight, base_bias = head_of(state_of(architecture, base_vector))
+    shape = round_.proof_setup["shape"]
+    classes, features = shape["classes"], shape["features"]
     total = sum(s.num_samples for s in submissions)
-    heads = [(s.num_samples, np.array(s.head["weight"]), np.array(s.head["bias"])) for s in submissions]
-    # Python integers: n_h * W_h summed over hospitals may pass 2^63 for large hospitals.
-    weighted_weight = sum(n * w.astype(object) for n, w, _ in heads)
-    weighted_bias = sum(n * b.astype(object) for n, _, b in heads)
-    for name, weighted, base in (
-        (HEAD_WEIGHT, weighted_weight, base_weight),
-        (HEAD_BIAS, weighted_bias, base_bias),
-    ):
-        expected = fixed_head.dequantise((weighted - total * base.astype(object)).astype(np.float64)).ravel()
-        opened = np.asarray(weighted_sum)[parameter_slice(template, name)]
-        difference = float(np.abs(opened - expected).max())
-        if difference > HEAD_SUM_TOLERANCE:
-            raise HeadMismatch(
-                f"an encrypted update does not match its proven head ({name} of the summed updates differs "
-                f"from the proven heads' by {difference:.3g})"
-            )
-    return (weighted_weight // total).astype(np.int64), (weighted_bias // total).astype(np.int64)
+    if weighted_heads is None:
+        # Python integers: n_h * W_h summed over hospitals may pass 2^63 for large hospitals.
+        weighted = sum(
+            s.num_samples
+            * np.array([int(v) for v in (*np.ravel(s.head["weight"]), *s.head["bias"])], dtype=object)
+            for s in submissions
+        )
+    else:
+        weighted = np.asarray(weighted_heads).astype(object)
+    if len(weighted) != classes * (features + 1):
+        raise ValueError(
+            f"the heads' weighted sum has {len(weighted)} values, not {classes * (features + 1)}"
+        )
+    weight = (weighted[: classes * features] // total).reshape(classes, features)
+    return weight.astype(np.int64), (weighted[classes * features :] // total).astype(np.int64)

@@ -17,7 +17,8 @@ UPDATE_FIELD = "update"
 
 @dataclass(frozen=True)
 class Head(Message):
-    """The final classifier head in the clear, fixed point (scale 2^16): k rows of d integers, k biases."""
+    """The final classifier head, fixed point (scale 2^16): k rows of d integers, k biases. Uploaded in the clear
+    only beside an update in the clear; under ckks it travels shared between the key parties."""
 
     weight: list[list[int]]
     bias: list[int]
@@ -31,7 +32,7 @@ class Upload(Message):
     num_samples: int
     metrics: dict[str, Any] = field(default_factory=dict)  # free-form: training and local validation figures
     proof: dict[str, Any] | None = None  # the proof bundle of crypto.zk (with a proof of training)
-    head: Head | None = None  # the head the proof ends at (with a proof of training)
+    head: Head | None = None  # the head the proof ends at (with a proof of training, plaintext rounds only)
     # The node's signature of protocol.signing.upload_statement (with its enrolled signing key).
     signature: str | None = None
 

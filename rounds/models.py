@@ -126,8 +126,10 @@ class Submission(models.Model):
     # The proven run's Merkle root: unique, so no proof bundle counts twice anywhere.
     proof_root = models.CharField(max_length=80, null=True, blank=True, unique=True)
     # The node's final classifier head in the clear (fixed-point integers {"weight": [[..]], "bias": [..]}), what
-    # the proof ends at; the rest of the update stays protected.
+    # the proof ends at: beside a plaintext update only (under ckks it is shared between the key parties).
     head = models.JSONField(null=True, blank=True)
+    # Poseidon of the head its proof ends at (decimal): what the key parties check the shared head against.
+    head_commitment = models.CharField(max_length=80, blank=True)
     # The node's signature of protocol.signing.upload_statement(round, blob_digest, num_samples, norm bound), made with the
     # signing key whose address the hospital's node registered at enrollment.
     signature = models.CharField(max_length=132, blank=True)

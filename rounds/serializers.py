@@ -251,7 +251,8 @@ class UploadSerializer(serializers.Serializer):
     num_samples = serializers.IntegerField(min_value=1, max_value=MAX_SAMPLES_LIMIT)
     metrics = serializers.JSONField(required=False, default=dict)
     proof = serializers.JSONField(required=False, allow_null=True, default=None)
-    # The final classifier head in the clear, fixed point: {"weight": [[...]], "bias": [...]} (with a proof).
+    # The final classifier head in the clear, fixed point: {"weight": [[...]], "bias": [...]} (with a proof, in a
+    # plaintext round only: under ckks it travels shared inside the encrypted update).
     head = serializers.JSONField(required=False, allow_null=True, default=None)
     # The node's signature (0x, 65 bytes hex) of protocol.signing.upload_statement with its enrolled signing key.
     signature = serializers.RegexField(r"^0x[0-9a-fA-F]{130}$", required=False, allow_blank=True, default="")

@@ -15,6 +15,7 @@ import numpy as np
 from eth_account import Account
 
 from crypto import ckks, decryption_job, keygen, wellformed
+from crypto.zk.poseidon import hash_chain
 from protocol import signing
 
 # The update norm bound of the tests' jobs, far above their vectors' norms (the portal's default is 1e5).
@@ -37,10 +38,11 @@ class LocalCommittee:
     def witness_keys(self) -> list[bytes]:
         return [wellformed.witness_public_key(party_dir) for party_dir in self.party_dirs]
 
-    def encrypt(self, vector: np.ndarray, norm_bound: float = NORM_BOUND) -> bytes:
+    def encrypt(self, vector: np.ndarray, norm_bound: float = NORM_BOUND, head: Sequence[int] = ()) -> bytes:
         """A hospital's upload: the ciphertexts, a witness share sealed to each party and the last party's share
-        of the message projections; a hospital that lies about the round's bound passes a larger `norm_bound`."""
-        return wellformed.encrypt_vector(self.public_context, vector, self.witness_keys, norm_bound)
+        of the message projections (and of its proven `head`); a hospital that lies about the round's bound
+        passes a larger `norm_bound`."""
+        return wellformed.encrypt_vector(self.public_context, vector, self.witness_keys, norm_bound, head)
 
     def witness(self, index: int) -> decryption_job.PartyWitness:
         public_key = ckks.load_public_context(self.public_context).public_key
@@ -116,9 +118,11 @@ def signed_terms(
     counts: Sequence[int] | None = None,
     min_hospitals: int = 2,
     norm_bound: float = NORM_BOUND,
+    proven_heads: Sequence[Sequence[int]] = (),
 ) -> decryption_job.JobTerms:
     """Terms for `blobs`, blob i signed by keys[i] (fresh keys by default) as hospital-i with counts[i] samples,
-    for a round whose plan bounds each update's L2 norm by `norm_bound`."""
+    for a round whose plan bounds each update's L2 norm by `norm_bound`; with `proven_heads`, blob i's proof of
+    training ends at proven_heads[i] (its commitment is that head's Poseidon hash)."""
     keys = list(keys) if keys is not None else hospital_keys(len(blobs))
     counts = list(counts) if counts is not None else [100] * len(blobs)
     submissions = []
@@ -126,10 +130,15 @@ def signed_terms(
         statement = signing.upload_statement(round_id, hashlib.sha256(blob).hexdigest(), count, norm_bound)
         submissions.append(
             decryption_job.SignedUpload(
-                f"hospital-{index}", key.address, count, signing.sign_text(key, statement)
+                f"hospital-{index}",
+                key.address,
+                count,
+                signing.sign_text(key, statement),
+                str(hash_chain(list(proven_heads[index]))) if proven_heads else "",
             )
         )
-    return decryption_job.JobTerms(round_id, min_hospitals, tuple(submissions), norm_bound)
+    head_size = len(proven_heads[0]) if proven_heads else 0
+    return decryption_job.JobTerms(round_id, min_hospitals, tuple(submissions), norm_bound, head_size)
 
 
 def write_signed_job(

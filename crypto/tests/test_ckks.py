@@ -63,11 +63,11 @@ def test_a_context_with_a_secret_key_is_refused() -> None:
 
 def test_blob_layout(public_context: bytes, blob: bytes) -> None:
     # blob_size allows for the witness section a hospital's upload adds (crypto.wellformed) on top of this: one
-    # party's residues of u and the last party's integer share of the message projections
+    # party's residues of u and the last party's integer share of the message projections and of the largest head
     witness_allowance = ckks.blob_size(LENGTH) - len(blob)
     count = ckks.ciphertext_count(LENGTH)
     per_party_residues = count * len(ckks.data_primes()) * ckks.POLY_MODULUS_DEGREE * 8
-    norm_share = count * ckks.NORM_SHARE_BYTES_PER_CIPHERTEXT
+    norm_share = count * ckks.NORM_SHARE_BYTES_PER_CIPHERTEXT + ckks.MAX_HEAD_VALUES * ckks.HEAD_SHARE_BYTES
     assert per_party_residues + norm_share < witness_allowance < per_party_residues + norm_share + 2000
     parsed = ckks.parse_blob(public_context, blob, LENGTH)
     assert parsed.count == 2 == ckks.ciphertext_count(LENGTH)

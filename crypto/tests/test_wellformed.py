@@ -10,6 +10,7 @@ import pytest
 
 from crypto import ckks, decryption_job, keygen, threshold, wellformed
 from crypto.tests.signed_jobs import LocalCommittee, upload_with_witness
+from crypto.zk.poseidon import FIELD_PRIME
 
 pytestmark = [pytest.mark.unit]
 
@@ -29,7 +30,7 @@ def opened(committee: LocalCommittee, blob: bytes) -> tuple[wellformed.Projectio
     total, v = 0, 0
     for index in range(len(committee.party_dirs)):
         projections, norm_share = decryption_job.witness_shares("blob", parsed, committee.witness(index))
-        total, v = (total + projections) % primes, v + norm_share
+        total, v = (total + projections) % primes, v + norm_share.projections
     return wellformed.ProjectionNorms.of(wellformed.lift(total)), int(
         sum(int(x) * int(x) for x in v.reshape(-1))
     )
@@ -103,3 +104,19 @@ def test_a_norm_share_out_of_range_or_for_another_party_is_refused(committee) ->
         wellformed.read_norm_share(share, None, parsed.count)
     with pytest.raises(wellformed.WitnessError, match="does not open"):  # sealed to the last party only
         wellformed.open_share(parsed.norm_share, committee.witness(0).key, parsed.key_id, 0)
+
+
+def test_the_proven_head_is_shared_so_that_only_all_parties_together_hold_it(committee) -> None:
+    """The head the proof ends at travels as shares mod BN254's prime: together they are the head, and the
+    last party's share does not show it; a share of another size than the job's head is refused."""
+    head = [int(v) for v in np.random.default_rng(4).integers(-(2**23), 2**23, size=34)]
+    parsed = ckks.parse_blob(committee.public_context, committee.encrypt(np.ones(LENGTH), head=head), LENGTH)
+    shares = [
+        decryption_job.witness_shares("blob", parsed, committee.witness(index), len(head))[1].head
+        for index in range(3)
+    ]
+    total = [int(v) % FIELD_PRIME for v in sum(shares)]
+    assert total == [v % FIELD_PRIME for v in head]
+    assert all(abs(int(v) - h) > 2**100 for v, h in zip(shares[2], head, strict=True))
+    with pytest.raises(decryption_job.KeyPartyRefusal, match="a head of 33 values"):
+        decryption_job.witness_shares("blob", parsed, committee.witness(2), len(head) - 1)

@@ -8,11 +8,14 @@ circuit uses for its signed signals.
 
 from __future__ import annotations
 
+import hashlib
 import json
-from collections.abc import Iterable, Sequence
+import os
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -22,6 +25,14 @@ _FULL_ROUNDS = 8
 _PARTIAL_ROUNDS = (56, 57, 56, 60, 60, 63, 64, 63, 60, 66, 60, 65, 70, 60, 64, 68)
 _REPO_ROOT = Path(__file__).resolve().parents[2]
 CONSTANTS_PATH = _REPO_ROOT / "node_modules" / "circomlibjs" / "src" / "poseidon_constants_opt.json"
+# circomlibjs 0.1.7's file (package-lock.json pins that release), whoever delivers it: a key party hashes heads
+# with these constants in MPC, and other constants could make the opened digest show the head.
+CONSTANTS_SHA256 = "da1b82330e196f931d30dd304b3ec547fe041c2fac2226c7204e286a5db27ed0"
+CONSTANTS_ENV = "DH_POSEIDON_CONSTANTS"
+
+
+class PoseidonConstantsError(RuntimeError):
+    """Poseidon's constants are missing or not circomlibjs 0.1.7's."""
 
 
 @dataclass(frozen=True)
@@ -32,10 +43,27 @@ class _Constants:
     pre_sparse_columns: tuple[tuple[int, ...], ...]
 
 
+def constants_path() -> Path:
+    """Where the constants are read: $DH_POSEIDON_CONSTANTS, else the repository's node_modules (npm ci)."""
+    return Path(os.environ.get(CONSTANTS_ENV) or CONSTANTS_PATH)
+
+
 @cache
 def _all_constants() -> dict:
-    with open(CONSTANTS_PATH) as handle:
-        return json.load(handle)
+    path = constants_path()
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise PoseidonConstantsError(
+            f"Poseidon's constants are not at {path} ({exc.strerror}): run `npm ci` in the repository, or set "
+            f"{CONSTANTS_ENV} to circomlibjs 0.1.7's src/poseidon_constants_opt.json (docs/DEPLOY.md)"
+        ) from None
+    if hashlib.sha256(data).hexdigest() != CONSTANTS_SHA256:
+        raise PoseidonConstantsError(
+            f"{path} is not circomlibjs 0.1.7's poseidon_constants_opt.json (SHA-256 "
+            f"{hashlib.sha256(data).hexdigest()}, expected {CONSTANTS_SHA256}): refusing other constants"
+        )
+    return json.loads(data)
 
 
 @cache
@@ -99,15 +127,54 @@ def poseidon(inputs: Sequence[int]) -> int:
     return sum(m * a for m, a in zip(consts.mds_columns[0], state, strict=True)) % p
 
 
-def hash_chain(values: Sequence[int]) -> int:
+def _prepend(digest: int, values: Sequence[int]) -> list[int]:
+    return [digest, *values]
+
+
+def hash_chain(
+    values: Sequence, hasher: Callable[[Any], Any] = poseidon, prepend: Callable[[Any, Any], Any] = _prepend
+) -> Any:
     """Poseidon over any number of values, as the circuit's HashChain: the first 16, then the running hash
-    with the next 15 at a time."""
-    if not values:
+    with the next 15 at a time. `hasher` and `prepend` (the running hash before the next values): for values
+    other than a list of integers, such as the rows of secret-shared heads (crypto.keyparty)."""
+    if not len(values):
         raise ValueError("nothing to hash")
-    digest = poseidon(values[:MAX_INPUTS])
+    digest = hasher(values[:MAX_INPUTS])
     for start in range(MAX_INPUTS, len(values), MAX_INPUTS - 1):
-        digest = poseidon([digest, *values[start : start + MAX_INPUTS - 1]])
+        digest = hasher(prepend(digest, values[start : start + MAX_INPUTS - 1]))
     return digest
+
+
+def permute_columns(state: Any, power5: Callable[[Any], Any], stack: Callable[[list], Any]) -> Any:
+    """poseidon() of every column of `state` (1 to 16 rows of field elements) at once, in whole-array operations:
+    products with the public constants and one fifth power per round, so that in MPC each round costs a few
+    operations on secure arrays, whatever the number of columns (crypto.keyparty hashes every hospital's shared
+    head in one pass). For arrays that reduce themselves mod FIELD_PRIME (MPyC's secure field arrays); `stack`
+    joins rows into one array. Returns the digests, one per column."""
+    width = state.shape[0] + 1
+    consts = _constants(width)
+    c = np.array(consts.round_constants, dtype=object)
+    mds = np.array(consts.mds_columns, dtype=object)  # new state = mds @ state
+    half = _FULL_ROUNDS // 2
+    partial_rounds = _PARTIAL_ROUNDS[width - 2]
+
+    def constants(start: int) -> np.ndarray:
+        return c[start : start + width, None]
+
+    state = stack([state[:1] * 0, state]) + constants(0)
+    for r in range(half - 1):
+        state = mds @ (power5(state) + constants((r + 1) * width))
+    state = np.array(consts.pre_sparse_columns, dtype=object) @ (power5(state) + constants(half * width))
+    stride = 2 * width - 1
+    for r in range(partial_rounds):
+        first = power5(state[0]) + c[(half + 1) * width + r]
+        row = np.array(consts.sparse[stride * r : stride * r + width], dtype=object)
+        tail = np.array(consts.sparse[stride * r + width : stride * (r + 1)], dtype=object)
+        rest = state[1:]
+        state = stack([(row[0] * first + row[1:] @ rest)[None, :], rest + tail[:, None] * first[None, :]])
+    for r in range(half - 1):
+        state = mds @ (power5(state) + constants((half + 1) * width + partial_rounds + r * width))
+    return mds[0] @ power5(state)
 
 
 def _ints(array: np.ndarray) -> list[int]:

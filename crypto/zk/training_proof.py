@@ -221,19 +221,21 @@ def verify_training(
     round_context: ProofContext | str,
     vkey: dict | str | Path,
     expected_initial_head_hash: int | str,
-    final_head: tuple[np.ndarray, np.ndarray],
+    final_head: tuple[np.ndarray, np.ndarray] | None,
     lr_q: int,
     n_proofs: int,
     *,
     expected_steps: int | None = None,
     process: SnarkjsProcess | None = None,
-) -> None:
+) -> int:
     """Checks a proof-of-training bundle against the round; raises ProofError(reason) if anything is off.
 
     expected_initial_head_hash: head_hash of the published (quantised) global head (int or decimal string);
-    final_head: the uploaded quantised (weight, bias); lr_q and n_proofs: the round's; expected_steps: the step
-    count the round implies, if the caller knows it (otherwise any count is accepted). Cap the bundle's size
-    before calling (it is parsed whole)."""
+    final_head: the uploaded quantised (weight, bias), or None where the head stays secret (the caller then
+    checks the returned commitment against it some other way, as the key parties do in MPC); lr_q and n_proofs:
+    the round's; expected_steps: the step count the round implies, if the caller knows it (otherwise any count is
+    accepted). Cap the bundle's size before calling (it is parsed whole). Returns the run's final head
+    commitment: head_hash of the head it ends at (its last leaf)."""
     verification_key = _load_vkey(vkey)
     try:
         if bundle["version"] != BUNDLE_VERSION:
@@ -268,8 +270,9 @@ def verify_training(
         raise ProofError("the first head of the run is not the published global head")
     if leaves[step_count].batch_hash != 0:
         raise ProofError("malformed bundle: the last leaf must hold the final head only")
-    final_weight, final_bias = final_head
-    if leaves[step_count].weight_hash != head_hash(np.asarray(final_weight), np.asarray(final_bias)):
+    if final_head is not None and leaves[step_count].weight_hash != head_hash(
+        np.asarray(final_head[0]), np.asarray(final_head[1])
+    ):
         raise ProofError("the final head of the run is not the uploaded head")
 
     context = context_field(round_context)
@@ -302,3 +305,4 @@ def verify_training(
     for index, ok in zip(indices, results, strict=True):
         if not ok:
             raise ProofError(f"the proof of step {index} does not verify")
+    return leaves[step_count].weight_hash

@@ -13,7 +13,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from committee import protection
-from crypto.decryption_job import JobTerms, SignedUpload
+from crypto.decryption_job import JobTerms, SignedUpload, split_result
 from events import realtime
 from events.selectors import events_of_kind
 from events.services import record_event
@@ -63,18 +63,20 @@ def aggregate_round(round_id: int, wait_for_key_parties: bool = False) -> None:
 
 
 def _job_terms(round_: Round, submissions: list[Submission]) -> JobTerms:
-    """What the key parties check before opening the sum: each upload signed for this round by its hospital, and
-    within the plan's norm bound."""
+    """What the key parties check before opening the sum: each upload signed for this round by its hospital,
+    within the plan's norm bound and, with proofs under ckks, sharing the head its proof ends at."""
     return JobTerms(
         round_id=round_.pk,
         min_hospitals=round_.quorum,
         norm_bound=round_.update_norm_bound,
+        head_size=proofs.head_size(round_) if proofs.head_is_shared(round_) else 0,
         submissions=tuple(
             SignedUpload(
                 hospital=s.hospital.slug,
                 signer=s.hospital.signing_address,
                 num_samples=s.num_samples,
                 signature=s.signature,
+                head_commitment=s.head_commitment if proofs.head_is_shared(round_) else "",
             )
             for s in submissions
         ),
@@ -102,15 +104,11 @@ def _aggregate_round(round_id: int, wait_for_key_parties: bool) -> None:
     opened = _open_sum(round_, submissions, wait_for_key_parties)
     if opened is None:
         return
-    weighted_sum, submissions = opened
+    weighted_sum, weighted_heads, submissions = opened
     add_stage_seconds(round_, "aggregation", time.perf_counter() - started)
     total_samples = sum(s.num_samples for s in submissions)
     base_vector = load_weights(round_.base_model)
-    try:
-        proven_head = proofs.proven_global_head(round_, submissions, base_vector, weighted_sum)
-    except proofs.HeadMismatch as exc:
-        fail_round(round_, str(exc))
-        return
+    proven_head = proofs.proven_global_head(round_, submissions, weighted_heads)
     server = ServerConfig.from_dict(round_.server_strategy)
     step = federated.next_global_vector(
         architecture,
@@ -165,10 +163,12 @@ def _job_name(round_: Round, excluded: list[Submission]) -> str:
 
 def _open_sum(
     round_: Round, submissions: list[Submission], wait_for_key_parties: bool
-) -> tuple[np.ndarray, list[Submission]] | None:
-    """The opened sum of the uploads not excluded, and those uploads; an upload the key parties refuse as not a
-    well-formed encryption is excluded (named in the audit trail) and the sum opened without it. None when the
-    round failed (quorum, aggregation); raises KeyPartiesWaiting to be asked again later."""
+) -> tuple[np.ndarray, np.ndarray | None, list[Submission]] | None:
+    """The opened sum of the uploads not excluded, the proven heads' weighted sum where the key parties opened it
+    (proofs.head_is_shared), and those uploads; an upload the key parties refuse (not a well-formed encryption,
+    above the norm bound, not sharing its proven head) is excluded (named in the audit trail) and the sum opened
+    without it. None when the round failed (quorum, aggregation); raises KeyPartiesWaiting to be asked again
+    later."""
     while True:
         excluded = [s for s in submissions if s.excluded_reason]
         included = [s for s in submissions if not s.excluded_reason]
@@ -178,15 +178,18 @@ def _open_sum(
                 round_, f"quorum not met: {len(included)} of {round_.quorum} required submissions{left_out}"
             )
             return None
+        length = round_.base_model.architecture.parameter_count
+        terms = _job_terms(round_, included)
         try:
-            weighted_sum = protection.get(round_.protection).sum_and_open(
+            opened = protection.get(round_.protection).sum_and_open(
                 round_.committee,
                 _job_name(round_, excluded),
                 [blobstore.read_bytes(s.blob_digest) for s in included],
-                round_.base_model.architecture.parameter_count,
-                _job_terms(round_, included),
+                length,
+                terms,
             )
-            return weighted_sum, included
+            weighted_sum, weighted_heads = split_result(opened, length)
+            return weighted_sum, weighted_heads if terms.head_size else None, included
         except protection.UploadRefused as exc:
             exclude_submission(included[exc.upload], f"key parties: {exc}")
         except protection.KeyPartiesUnavailable as exc:

@@ -224,6 +224,7 @@ def submit_update(
                 proof_status=checked.status,
                 proof_root=checked.root,
                 head=checked.head,
+                head_commitment=checked.head_commitment,
                 signature=signature,
             )
             record(

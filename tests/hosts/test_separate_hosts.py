@@ -221,6 +221,12 @@ def test_a_secure_round_across_separate_network_hosts(needs_netns, hospital_data
             first.refresh_from_db()
             assert first.state == S.COMPLETED, first.reason + logs_of(tmp_path)
             write_bench_report(first, first_seconds)
+            # Every hospital's proven head reached the key parties only as shares: the portal stores its hash.
+            submissions = list(first.submissions.all())
+            assert len(submissions) == 3
+            assert all(
+                s.proof_status == "verified" and s.head is None and s.head_commitment for s in submissions
+            )
 
             # Round two, with key party k3 stopped once the round collects: it waits, then completes.
             hospital_data.model = GlobalModel.objects.get(produced_by=first)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import random
 import subprocess
@@ -13,6 +14,8 @@ from crypto.zk.node import REPO_ROOT, node_executable
 from crypto.zk.poseidon import FIELD_PRIME, batch_hash, hash_chain, head_hash, poseidon
 
 pytestmark = [pytest.mark.zk]
+# The module, not the function crypto.zk exports under the same name.
+poseidon_module = importlib.import_module("crypto.zk.poseidon")
 
 CIRCOMLIBJS_POSEIDON = """
 import { buildPoseidon } from "circomlibjs";
@@ -59,3 +62,34 @@ def test_head_and_batch_hashes_chain_sixteen_then_fifteen():
     weight = [[1, -2, 3], [4, 5, -6]]
     assert head_hash(np.array(weight), np.array([7, -8])) == hash_chain([1, -2, 3, 4, 5, -6, 7, -8])
     assert batch_hash(np.array(weight), np.array([1, 0])) == hash_chain([1, -2, 3, 4, 5, -6, 1, 0])
+
+
+@pytest.fixture
+def fresh_constants():
+    """Poseidon's constants read again from wherever the test points, then again from the default."""
+    poseidon_module._all_constants.cache_clear()
+    poseidon_module._constants.cache_clear()
+    yield
+    poseidon_module._all_constants.cache_clear()
+    poseidon_module._constants.cache_clear()
+
+
+def test_constants_other_than_circomlibjs_are_refused(tmp_path, monkeypatch, fresh_constants) -> None:
+    """A key party hashes secret heads with these constants and opens the digest: constants of someone else's
+    making (all-zero matrices would open the head itself) are refused, and missing ones say how to get them."""
+    original = poseidon_module.constants_path().read_text()
+    tampered = tmp_path / "poseidon_constants_opt.json"
+    tampered.write_text(original.replace('"0x', '"0x0', 1))
+    monkeypatch.setenv(poseidon_module.CONSTANTS_ENV, str(tampered))
+    with pytest.raises(poseidon_module.PoseidonConstantsError, match="not circomlibjs 0.1.7's"):
+        poseidon([1, 2])
+    monkeypatch.setenv(poseidon_module.CONSTANTS_ENV, str(tmp_path / "absent.json"))
+    poseidon_module._all_constants.cache_clear()
+    with pytest.raises(poseidon_module.PoseidonConstantsError, match="run `npm ci`"):
+        poseidon([1, 2])
+    copy = tmp_path / "copy.json"
+    copy.write_text(original)
+    monkeypatch.setenv(poseidon_module.CONSTANTS_ENV, str(copy))
+    poseidon_module._all_constants.cache_clear()
+    poseidon_module._constants.cache_clear()
+    assert poseidon([1, 2]) == 7853200120776062878684798364095072458815029376092732009249414926327459813530
