@@ -6,6 +6,7 @@ With DH_TEST_PAUSE set, the worker stops at that point: it creates <point>.reach
 waits there until <point>.release appears (or until the test kills it). Points:
 
 - aggregate      the aggregation task, after the updates are summed and opened, before the model is stored.
+- advance        a campaign's next step, after its next round is planned, before that is committed.
 
 (A hospital's node is not a Celery worker: tests/reliability/fault_node.py pauses one.)
 """
@@ -38,6 +39,17 @@ def install(point: str) -> None:
             return next_global_vector(*args, **kwargs)
 
         federated.next_global_vector = pausing_next_global_vector
+    elif point == "advance":
+        from rounds.services import campaigns
+
+        plan_after = campaigns._plan_after
+
+        def pausing_plan_after(*args, **kwargs):
+            following = plan_after(*args, **kwargs)
+            pause(point)
+            return following
+
+        campaigns._plan_after = pausing_plan_after
     else:
         raise SystemExit(f"unknown DH_TEST_PAUSE point {point!r}")
 
