@@ -319,9 +319,34 @@ async function coordinatorJourney() {
   check((await page.locator("[data-testid=audit-table] tr[data-kind=state]").count()) >= 15, "state changes are in the audit trail");
   await shot(page, "08-audit-trail");
 
+  await planCampaignWithTheForm();
   const draft = await planRoundViaApi(fixture.hospital_slugs);
   await logout();
   return { draft, completed: liveRound };
+}
+
+async function planCampaignWithTheForm() {
+  log("coordinator: plans a campaign with the same form (a schedule instead of a deadline); it waits for approval");
+  await page.getByRole("link", { name: "Plan a round" }).click();
+  await page.getByRole("heading", { name: "Schedule" }).waitFor();
+  const field = (label) => page.getByLabel(label, { exact: true });
+  await field("Run as a campaign of rounds").setChecked(true);
+  check((await field("Deadline").count()) === 0, "a campaign asks for no deadline");
+  await page.getByRole("button", { name: "Create the draft campaign" }).click();
+  await page.locator(".field-error").filter({ hasText: "Name the campaign." }).waitFor();
+  await checkAccessibility("the plan form as a campaign, showing its errors");
+  await field("Campaign name").fill("Browser campaign");
+  await field("Rounds").fill("3");
+  await field("Minutes per round").fill("20");
+  await field("Target validation AUC").fill("0.99");
+  await page.getByRole("button", { name: "Create the draft campaign" }).click();
+  await page.waitForURL(/\/campaigns$/);
+  const card = page.locator("section.card").filter({ hasText: "Browser campaign" });
+  await card.getByRole("button", { name: "Approve campaign" }).waitFor();
+  await card.getByText("Stops at validation AUC 0.99.").waitFor();
+  const [created] = (await apiGet("/api/campaigns/")).filter((campaign) => campaign.name === "Browser campaign");
+  check(created.state === "DRAFT" && created.rounds_planned === 3 && created.round_seconds === 1200, "the campaign as planned");
+  await shot(page, "05b-campaign-planned");
 }
 
 async function adminJourney({ draft, completed }) {

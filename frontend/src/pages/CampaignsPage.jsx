@@ -40,7 +40,13 @@ export function CampaignsPage() {
         empty={
           <section className="card">
             <Empty title="No campaign yet">
-              {coordinator ? "Plan one through the API: POST /api/campaigns/ (a round plan with rounds, round_seconds and target_auc)." : "The coordinator has not planned a campaign your hospital takes part in."}
+              {coordinator ? (
+                <>
+                  Plan one on <Link to="/rounds/new">Plan a round</Link>: tick “Run as a campaign of rounds”.
+                </>
+              ) : (
+                "The coordinator has not planned a campaign your hospital takes part in."
+              )}
             </Empty>
           </section>
         }

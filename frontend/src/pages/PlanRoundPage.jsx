@@ -17,8 +17,9 @@ import {
   serverLrParameter,
 } from "../labels.js";
 
-// Plan a round: base model (architecture and version), update protection, proofs, training settings,
-// participants, quorum and deadline. Choices, defaults and limits come from /api/rounds/plan-options/, so the
+// Plan a round, or a campaign of rounds: base model (architecture and version), update protection, proofs,
+// training settings, participants, quorum, and the deadline (a round) or the schedule (a campaign: how many
+// rounds, how long each collects, and an optional target AUC to stop at). Choices, defaults and limits come from /api/rounds/plan-options/, so the
 // form follows the portal's validation instead of copying it; the form checks them itself too, to show every
 // problem at once beside its field.
 
@@ -67,6 +68,11 @@ function freshPlan(models, hospitals, options) {
     participants: hospitals.filter((hospital) => hospital.node_status === "online").map((hospital) => hospital.slug),
     quorum: null, // null: follows the ticked online hospitals until the coordinator sets it
     deadline: localInputValue(new Date(Date.now() + 3600 * 1000)),
+    campaign: false,
+    campaignName: "",
+    rounds: "10",
+    roundMinutes: "30",
+    targetAuc: "",
   };
 }
 
@@ -88,6 +94,10 @@ function fitDraft(saved, fresh, models, hospitals, options) {
     participants: (saved.participants || []).filter((slug) => hospitals.some((hospital) => hospital.slug === slug)),
     quorum: saved.quorum ?? null,
     deadline: typeof saved.deadline === "string" ? saved.deadline : fresh.deadline,
+    campaign: saved.campaign === true,
+    ...Object.fromEntries(
+      ["campaignName", "rounds", "roundMinutes", "targetAuc"].map((name) => [name, typeof saved[name] === "string" ? saved[name] : fresh[name]]),
+    ),
   };
 }
 
@@ -126,10 +136,26 @@ function validatePlan(values, { configFields, quorum }) {
   if (values.participants.length === 0) errors.participants = "Tick at least one hospital to invite.";
   const quorumProblem = numberProblem(quorum, { type: "integer", min_value: 1, max_value: Math.max(1, values.participants.length) });
   if (quorumProblem) errors.quorum = quorumProblem;
+  if (values.campaign) return { ...errors, ...validateSchedule(values) };
   const deadline = new Date(values.deadline).getTime();
   if (!values.deadline) errors.deadline = "Choose a deadline.";
   else if (Number.isNaN(deadline)) errors.deadline = "Enter a date and time.";
   else if (deadline <= Date.now()) errors.deadline = "The deadline must be in the future.";
+  return errors;
+}
+
+/** A campaign's schedule, named as the API names its fields (round_seconds is entered in minutes). */
+function validateSchedule(values) {
+  const errors = {};
+  if (!values.campaignName.trim()) errors.name = "Name the campaign.";
+  const rounds = numberProblem(values.rounds, { type: "integer", min_value: 1, max_value: 1000 });
+  if (rounds) errors.rounds = rounds;
+  const minutes = numberProblem(values.roundMinutes, { type: "number", min_value: 1, max_value: 30 * 24 * 60 });
+  if (minutes) errors.round_seconds = minutes;
+  if (String(values.targetAuc).trim() !== "") {
+    const auc = numberProblem(values.targetAuc, { type: "number", min_value: 0, max_value: 1 });
+    if (auc) errors.target_auc = auc;
+  }
   return errors;
 }
 
@@ -143,8 +169,15 @@ function planBody(values, { configFields, quorum }) {
     config: Object.fromEntries(shownConfigFields(values).map((name) => [name, typed(name)])),
     participants: values.participants,
     quorum: Number(quorum),
-    deadline: new Date(values.deadline).toISOString(),
   };
+  if (values.campaign) {
+    body.name = values.campaignName.trim();
+    body.rounds = Number.parseInt(values.rounds, 10);
+    body.round_seconds = Math.round(Number(values.roundMinutes) * 60);
+    if (String(values.targetAuc).trim() !== "") body.target_auc = Number(values.targetAuc);
+  } else {
+    body.deadline = new Date(values.deadline).toISOString();
+  }
   if (values.protection) body.protection = values.protection;
   if (values.proofScheme) body.proof_scheme = values.proofScheme;
   if (hasServerLr(values)) {
@@ -198,9 +231,16 @@ function PlanForm({ models, hospitals, options }) {
     }
     setBusy(true);
     try {
-      const round = await api.post("/api/rounds/", planBody(values, { configFields, quorum }));
-      clear();
-      navigate(`/rounds/${round.id}`);
+      const body = planBody(values, { configFields, quorum });
+      if (values.campaign) {
+        await api.post("/api/campaigns/", body);
+        clear();
+        navigate("/campaigns");
+      } else {
+        const round = await api.post("/api/rounds/", body);
+        clear();
+        navigate(`/rounds/${round.id}`);
+      }
     } catch (failure) {
       // The draft stays stored: a plan refused or lost to an outage survives a reload.
       setError(failure);
@@ -210,7 +250,8 @@ function PlanForm({ models, hospitals, options }) {
     }
   };
 
-  const shown = ["base_model", "protection", "proof_scheme", "server_strategy", "participants", "quorum", "deadline", ...shownConfig.map((name) => `config.${name}`)];
+  const schedule = values.campaign ? ["name", "rounds", "round_seconds", "target_auc"] : ["deadline"];
+  const shown = ["base_model", "protection", "proof_scheme", "server_strategy", "participants", "quorum", ...schedule, ...shownConfig.map((name) => `config.${name}`)];
   return (
     <form className="form plan-form" onSubmit={submit} aria-label="Plan a round" noValidate ref={form}>
       {restoredAt && (
@@ -321,19 +362,55 @@ function PlanForm({ models, hospitals, options }) {
               onChange={(event) => edit("quorum", { quorum: event.target.value })}
             />
           </Field>
-          <Field label="Deadline" hint="At the deadline the round aggregates if the quorum has submitted, else fails." error={errors.deadline}>
-            <input name="deadline" type="datetime-local" value={values.deadline} onChange={(event) => edit("deadline", { deadline: event.target.value })} />
-          </Field>
+          {!values.campaign && (
+            <Field label="Deadline" hint="At the deadline the round aggregates if the quorum has submitted, else fails." error={errors.deadline}>
+              <input name="deadline" type="datetime-local" value={values.deadline} onChange={(event) => edit("deadline", { deadline: event.target.value })} />
+            </Field>
+          )}
         </div>
       </section>
+
+      <ScheduleSection values={values} errors={errors} edit={edit} />
 
       <FormError error={error} fieldErrors={errors} shownFields={shown} />
       <div className="actions">
         <button type="submit" className="button primary" disabled={busy}>
-          {busy ? "Planning…" : "Create the draft round"}
+          {busy ? "Planning…" : values.campaign ? "Create the draft campaign" : "Create the draft round"}
         </button>
       </div>
     </form>
+  );
+}
+
+/** One round, or a campaign: rounds planned and approved by the portal one after another from one approval. */
+function ScheduleSection({ values, errors, edit }) {
+  return (
+    <section className="card">
+      <h2>Schedule</h2>
+      <div className="check">
+        <input id="plan-campaign" type="checkbox" name="campaign" checked={values.campaign} onChange={(event) => edit("campaign", { campaign: event.target.checked })} />
+        <label htmlFor="plan-campaign">Run as a campaign of rounds</label>
+        <span className="check-detail hint">
+          One approval runs them all: each round starts from the model the previous one produced, until the rounds are done or the target AUC is reached.
+        </span>
+      </div>
+      {values.campaign && (
+        <div className="form-grid">
+          <Field label="Campaign name" hint="How the Campaigns page and the audit trail name it." error={errors.name}>
+            <input name="name" value={values.campaignName} onChange={(event) => edit("name", { campaignName: event.target.value })} />
+          </Field>
+          <Field label="Rounds" hint="At most this many rounds." error={errors.rounds}>
+            <input name="rounds" type="number" inputMode="numeric" min={1} max={1000} step={1} value={values.rounds} onChange={(event) => edit("rounds", { rounds: event.target.value })} />
+          </Field>
+          <Field label="Minutes per round" hint="How long each round collects updates before it aggregates (or fails without its quorum)." error={errors.round_seconds}>
+            <input name="round_minutes" type="number" inputMode="decimal" min={1} step="any" value={values.roundMinutes} onChange={(event) => edit("round_seconds", { roundMinutes: event.target.value })} />
+          </Field>
+          <Field label="Target validation AUC" hint="Optional: stop once the global model's validation AUC reaches it." error={errors.target_auc}>
+            <input name="target_auc" type="number" inputMode="decimal" min={0} max={1} step="any" placeholder="none" value={values.targetAuc} onChange={(event) => edit("target_auc", { targetAuc: event.target.value })} />
+          </Field>
+        </div>
+      )}
+    </section>
   );
 }
 

@@ -146,6 +146,38 @@ describe("plan form fields", () => {
   });
 });
 
+describe("plan form campaign", () => {
+  it("plans a campaign: a schedule instead of a deadline, one POST to /api/campaigns/, then the Campaigns page", async () => {
+    const calls = planRoutes({ "POST /api/campaigns/": [201, { id: 3 }], "GET /api/campaigns/": [] });
+    await openForm();
+    expect(screen.queryByLabelText("Rounds")).not.toBeInTheDocument();
+    await userEvent.click(screen.getByLabelText("Run as a campaign of rounds"));
+    expect(screen.queryByLabelText("Deadline")).not.toBeInTheDocument();
+    await userEvent.clear(screen.getByLabelText("Rounds"));
+    await userEvent.type(screen.getByLabelText("Target validation AUC"), "1.5");
+    await userEvent.click(screen.getByRole("button", { name: "Create the draft campaign" }));
+    expect(screen.getByRole("alert")).toHaveTextContent("Please correct the 3 highlighted fields.");
+    expect(screen.getByLabelText("Campaign name")).toHaveAccessibleDescription(/^Name the campaign\./);
+    expect(screen.getByLabelText("Rounds")).toHaveAccessibleDescription(/^Required\./);
+    expect(screen.getByLabelText("Target validation AUC")).toHaveAccessibleDescription(/^At most 1\./);
+    expect(calls.filter((call) => call.method === "POST")).toHaveLength(0);
+
+    await userEvent.type(screen.getByLabelText("Campaign name"), "Pneumonia, autumn");
+    await userEvent.type(screen.getByLabelText("Rounds"), "10");
+    await userEvent.clear(screen.getByLabelText("Minutes per round"));
+    await userEvent.type(screen.getByLabelText("Minutes per round"), "15");
+    await userEvent.clear(screen.getByLabelText("Target validation AUC"));
+    await userEvent.type(screen.getByLabelText("Target validation AUC"), "0.97");
+    await userEvent.click(screen.getByRole("button", { name: "Create the draft campaign" }));
+    await waitFor(() => expect(calls.filter((call) => call.path === "/api/campaigns/" && call.method === "POST")).toHaveLength(1));
+    const body = calls.find((call) => call.path === "/api/campaigns/" && call.method === "POST").body;
+    expect(body).toMatchObject({ name: "Pneumonia, autumn", rounds: 10, round_seconds: 900, target_auc: 0.97, participants: ["hospital-a"], quorum: 1 });
+    expect(body).not.toHaveProperty("deadline");
+    expect(posted(calls)).toHaveLength(0); // no single round planned
+    expect(await screen.findByRole("heading", { name: "Campaigns" })).toBeInTheDocument();
+  });
+});
+
 describe("plan form participants", () => {
   it("ticks only online hospitals, and warns about ticked ones that are not", async () => {
     planRoutes();
