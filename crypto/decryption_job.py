@@ -130,7 +130,8 @@ class JobTerms:
 
 def result_length(vector_length: int, terms: JobTerms) -> int:
     """A job's opened result: the sum's vector_length values, then the exact weighted sum of the proven heads
-    (head_size integers, exact in float64: |sum n_h W_h| < 2^53 for n_h up to 10^7, 16 hospitals)."""
+    (head_size integers, exact in float64 below 2^53, which the parties check: real heads, weights of a few
+    units, are a few times 2^16 in fixed point, so the sum stays far below)."""
     return vector_length + terms.head_size
 
 

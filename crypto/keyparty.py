@@ -73,6 +73,7 @@ EXIT_REFUSED = 3
 EXIT_PEER_REFUSED = 4  # a peer's TLS certificate was not issued by the identity registered for its index
 # Ciphertexts per MPC round: bounds memory (MPyC arrays of Python integers) for large models.
 CIPHERTEXTS_PER_ROUND = 32
+EXACT_FLOAT = 1 << 53  # the result file is float64: the heads' weighted sum travels in it exactly below this
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -405,6 +406,8 @@ def run_decryption(
     mpc_done = time.perf_counter()
     leakage = spent[0]
     # The job's result (crypto.decryption_job.result_length): the opened sum, then the heads' weighted sum.
+    if any(abs(value) >= EXACT_FLOAT for value in opened.weighted_heads):
+        raise KeyPartyRefusal("the proven heads' weighted sum is beyond float64's exact integers (2^53)")
     values = np.concatenate(
         [threshold.decode(opened.second, summed.length), np.array(opened.weighted_heads, dtype=np.float64)]
     )
@@ -420,7 +423,8 @@ def run_decryption(
         "leakage": leakage,
         "check_and_sum_s": checked - started,  # signatures, the sum and the projection shares
         "projection_s": job.projection_seconds,
-        "projection_mpc_s": moments[0] - checked,  # opening the projections, comparing the norms, hashing heads
+        "projection_mpc_s": moments[0]
+        - checked,  # opening the projections, comparing the norms, hashing heads
         "share_s": moments[1] - moments[0],
         "mpc_s": mpc_done - moments[1],
         "total_s": time.perf_counter() - started,

@@ -9,6 +9,7 @@ Runs after demo/launcher.py has fixed the configuration and set Django up.
 from __future__ import annotations
 
 import secrets
+import shutil
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
@@ -70,6 +71,8 @@ def run_demo(options: DemoOptions, launch: Launch, write=print) -> dict[str, Any
             "to erase it, or point DH_DATA_DIR (SQLite) or DATABASE_URL at an empty one."
         )
     data, work_dir = launch.data, launch.work_dir
+    for stale in ("keyparties", "nodes"):  # an earlier demo's homes: shares and tokens of a database now gone
+        shutil.rmtree(work_dir / stale, ignore_errors=True)
     write(
         f"Data: {data.description}: {len(data.train)} training and {len(data.validation)} validation samples of "
         f"{describe_input(data.train.sample_shape)}, {data.train.num_classes} classes; model {data.architecture}"
