@@ -364,14 +364,21 @@ def encrypt_with_randomness(context: PublicContext, vector: np.ndarray) -> tuple
     e0_ntt, e1_ntt = (transform(signed_residues(error), to_ntt=True) for error in errors)
     column = primes[:, None]
     ciphertexts = np.empty((count, 2, len(primes), POLY_MODULUS_DEGREE), dtype=np.uint64)
-    ciphertexts[:, 0] = (multiply(u_ntt, pk0) + e0_ntt) % column
+    ciphertexts[:, 0] = (multiply(u_ntt, pk0) + e0_ntt + encode_values(context.encoder, values)) % column
     ciphertexts[:, 1] = (multiply(u_ntt, pk1) + e1_ntt) % column
+    return ciphertexts, u
+
+
+def encode_values(encoder: sealapi.CKKSEncoder, values: np.ndarray) -> np.ndarray:
+    """The CKKS messages of `values` (SLOTS per ciphertext, at SCALE), NTT form mod each data prime, shape
+    (ciphertext_count, primes, N)."""
+    primes = data_primes()
+    messages = np.empty((ciphertext_count(values.size), len(primes), POLY_MODULUS_DEGREE), dtype=np.uint64)
     for index, start in enumerate(range(0, values.size, SLOTS)):
         plaintext = sealapi.Plaintext()
-        context.encoder.encode(values[start : start + SLOTS].tolist(), SCALE, plaintext)
-        message = seal_io.parse_plaintext(seal_io.save_bytes(plaintext)).data.reshape(len(primes), -1)
-        ciphertexts[index, 0] = (ciphertexts[index, 0] + message) % column
-    return ciphertexts, u
+        encoder.encode(np.asarray(values[start : start + SLOTS], dtype=np.float64).tolist(), SCALE, plaintext)
+        messages[index] = seal_io.parse_plaintext(seal_io.save_bytes(plaintext)).data.reshape(len(primes), -1)
+    return messages
 
 
 def mulmod(a: np.ndarray, b: np.ndarray, primes: np.ndarray) -> np.ndarray:

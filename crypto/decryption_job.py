@@ -17,7 +17,8 @@ bound (check_norms: a hospital scaling its update to replace the model), so a ho
 oversized update is refused and named. With proofs of training, each blob also carries shares of the hospital's
 proven head, which the parties hash in MPC and compare with the proof's commitment (check_heads: a hospital whose
 shared head is not the one it proved is refused and named) before opening the exact weighted sum of the heads
-after the sum (the job's result: split_result). A
+after the sum (the job's result: split_result). With a DP noise level (JobTerms.dp_noise_std, which every
+hospital signs), each party adds its share of Gaussian noise to the sum inside the MPC (crypto.threshold). A
 key also opens one sum per round and a bounded amount in all (KeyLedger beside the share): the
 portal cannot open two subsets of a round's uploads and subtract them, nor spend the smudging noise's budget.
 """
@@ -93,6 +94,7 @@ class JobTerms:
     submissions: tuple[SignedUpload, ...]
     norm_bound: float
     head_size: int = 0
+    dp_noise_std: float = 0.0  # differential privacy: the std of the noise the parties add to the opened sum
 
     def as_json(self) -> dict:
         return {
@@ -100,6 +102,7 @@ class JobTerms:
             "min_hospitals": self.min_hospitals,
             "update_norm_bound": self.norm_bound,
             "head_size": self.head_size,
+            "dp_noise_std": self.dp_noise_std,
             "submissions": [asdict(submission) for submission in self.submissions],
         }
 
@@ -111,12 +114,16 @@ class JobTerms:
         head_size = int(value.get("head_size", 0))
         if not 0 <= head_size <= ckks.MAX_HEAD_VALUES:
             raise ValueError(f"head_size {head_size} is not between 0 and {ckks.MAX_HEAD_VALUES}")
+        dp_noise_std = float(value.get("dp_noise_std", 0.0))
+        if not 0 <= dp_noise_std < float("inf"):
+            raise ValueError(f"dp_noise_std {dp_noise_std} is not a finite number of at least 0")
         return cls(
             round_id=int(value["round"]),
             min_hospitals=int(value["min_hospitals"]),
             submissions=tuple(SignedUpload.from_json(item) for item in value["submissions"]),
             norm_bound=norm_bound,
             head_size=head_size,
+            dp_noise_std=dp_noise_std,
         )
 
     @property
@@ -170,6 +177,7 @@ class CheckedJob:
         np.ndarray
     )  # (hospitals, head_size) integers mod FIELD_PRIME: this party's shares of the heads
     head_commitments: tuple[int, ...]  # per upload, Poseidon of the head its proof ends at (with proofs)
+    dp_noise_std: float = 0.0  # the std of the DP noise the opened sum must carry (0: none)
 
     @property
     def hospitals(self) -> int:
@@ -235,13 +243,18 @@ def check_signatures(terms: JobTerms, digests: Sequence[str], trusted: dict[str,
         )
     signers: set[str] = set()
     for number, (digest, submission) in enumerate(zip(digests, submissions, strict=True)):
-        statement = signing.upload_statement(round_id, digest, submission.num_samples, terms.norm_bound)
+        statement = signing.upload_statement(
+            round_id, digest, submission.num_samples, terms.norm_bound, terms.dp_noise_std
+        )
         signer = signing.signer_of(statement, submission.signature)
         if signer is None or signer.lower() != submission.signer.lower():
+            noise = (
+                f" and DP noise std {terms.dp_noise_std:.6g}" if terms.dp_noise_std else " without DP noise"
+            )
             raise KeyPartyRefusal(
                 f"ciphertext {number} is not signed by {submission.hospital}'s key {submission.signer} for "
-                f"round {round_id} and update norm bound {terms.norm_bound:.6g} (a ciphertext no hospital uploaded "
-                "for this round, or a bound the hospitals did not sign)"
+                f"round {round_id}, update norm bound {terms.norm_bound:.6g}{noise} (a ciphertext no hospital "
+                "uploaded for this round, or a bound or noise level the hospitals did not sign)"
             )
         if trusted is not None and signer.lower() not in trusted:
             raise KeyPartyRefusal(
@@ -353,6 +366,7 @@ def load_job(job_dir: Path, party: PartyWitness, trusted: dict[str, str] | None 
         projection_seconds,
         np.stack([share.head for share in norm_shares]),
         head_commitments,
+        terms.dp_noise_std,
     )
 
 

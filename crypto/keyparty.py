@@ -393,7 +393,9 @@ def run_decryption(
         if job.head_commitments:
             check_heads(job, digests)
         spent.append(ledger.charge(job, threshold.decryption_leakage(proven, len(peers))))
-        share = threshold.decryption_share(secret_share, summed.ciphertexts, index, len(peers))
+        share = threshold.decryption_share(
+            secret_share, summed.ciphertexts, index, len(peers), summed.length, job.dp_noise_std
+        )
         moments.append(time.perf_counter())
         return share
 

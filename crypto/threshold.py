@@ -14,11 +14,18 @@ on the key-dependent error of the summed ciphertexts, from the norms of their ra
 proved to the parties (error_variance, crypto.wellformed), and sigma the noise of the parties outside a
 colluding minority. Each party refuses a decryption that would take a key past 2^-40 in all
 (decryption_leakage, KEY_LEAKAGE_BUDGET; crypto.decryption_job keeps the count beside the share).
+
+Differential privacy, distributed: with a noise level in the job (the std of Gaussian noise the opened sum of
+updates must carry, signed by every hospital of the sum), each party also adds its own Gaussian noise to every
+value of the sum, encoded as a CKKS message (dp_noise_share), of std dp_noise_std / sqrt(m - t) for t = (m - 1) // 2
+the colluding minority the MPC tolerates: the noise of the parties outside any such minority alone has the
+job's std, no party knows the total, and the sum is never opened without it.
 """
 
 from __future__ import annotations
 
 import math
+import secrets
 from collections.abc import Sequence
 
 import numpy as np
@@ -101,12 +108,33 @@ def smudging_noise(count: int, parties: int) -> np.ndarray:
     )
 
 
+def party_noise_std(dp_noise_std: float, parties: int) -> float:
+    """The std of one party's differential-privacy noise, so that the parties outside a colluding minority
+    ((parties - 1) // 2 of them) add up to `dp_noise_std` on their own."""
+    return dp_noise_std / math.sqrt(parties - (parties - 1) // 2)
+
+
+def dp_noise_share(length: int, std: float) -> np.ndarray:
+    """This party's differential-privacy noise: N(0, std^2) on each of the sum's `length` values (float64
+    Gaussians from the OS's randomness), as CKKS messages, NTT form, shape (count, primes, N). Never stored."""
+    values = np.random.default_rng(secrets.randbits(256)).normal(0.0, std, length)
+    return ckks.encode_values(sealapi.CKKSEncoder(ckks.seal_context()), values)
+
+
 def decryption_share(
-    secret_share: sealapi.SecretKey, ciphertexts: np.ndarray, party_index: int, parties: int
+    secret_share: sealapi.SecretKey,
+    ciphertexts: np.ndarray,
+    party_index: int,
+    parties: int,
+    length: int = 0,
+    dp_noise_std: float = 0.0,
 ) -> np.ndarray:
-    """What party `party_index` of `parties` inputs to the MPC: partial decryption plus smudging noise."""
+    """What party `party_index` of `parties` inputs to the MPC: partial decryption plus smudging noise and, with
+    `dp_noise_std` (the std the opened sum of `length` values must carry), its share of the DP noise."""
     share = partial_decryption(secret_share, ciphertexts, include_c0=party_index == 0)
     ckks.add_mod(share, smudging_noise(share.shape[0], parties))
+    if dp_noise_std > 0:
+        ckks.add_mod(share, dp_noise_share(length, party_noise_std(dp_noise_std, parties)))
     return share
 
 

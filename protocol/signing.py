@@ -12,14 +12,18 @@ from eth_account.signers.local import LocalAccount
 UPLOAD_DOMAIN = "decentrahealth/upload/v1"
 
 
-def upload_statement(round_id: int, update_sha256: str, num_samples: int, norm_bound: float) -> str:
-    """The text a node signs for its upload: the round, the SHA-256 of its update blob, its sample count and the
-    round plan's bound on its update's norm (so the key parties enforce no other bound than the one every
-    hospital of the sum signed)."""
-    return (
+def upload_statement(
+    round_id: int, update_sha256: str, num_samples: int, norm_bound: float, dp_noise_std: float = 0.0
+) -> str:
+    """The text a node signs for its upload: the round, the SHA-256 of its update blob, its sample count, the
+    round plan's bound on its update's norm and, with differential privacy, the std of the noise the opened sum
+    must carry (so the key parties enforce no other bound and add no less noise than every hospital of the sum
+    signed for)."""
+    statement = (
         f"{UPLOAD_DOMAIN}|round {round_id}|update {update_sha256}|samples {num_samples}|"
         f"norm bound {float(norm_bound)!r}"
     )
+    return statement + (f"|dp noise std {float(dp_noise_std)!r}" if dp_noise_std > 0 else "")
 
 
 def sign_text(account: LocalAccount, text: str) -> str:

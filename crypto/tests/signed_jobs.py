@@ -119,15 +119,19 @@ def signed_terms(
     min_hospitals: int = 2,
     norm_bound: float = NORM_BOUND,
     proven_heads: Sequence[Sequence[int]] = (),
+    dp_noise_std: float = 0.0,
 ) -> decryption_job.JobTerms:
     """Terms for `blobs`, blob i signed by keys[i] (fresh keys by default) as hospital-i with counts[i] samples,
     for a round whose plan bounds each update's L2 norm by `norm_bound`; with `proven_heads`, blob i's proof of
-    training ends at proven_heads[i] (its commitment is that head's Poseidon hash)."""
+    training ends at proven_heads[i] (its commitment is that head's Poseidon hash); with `dp_noise_std`, the
+    hospitals sign for differential-privacy noise of that std on the opened sum."""
     keys = list(keys) if keys is not None else hospital_keys(len(blobs))
     counts = list(counts) if counts is not None else [100] * len(blobs)
     submissions = []
     for index, (blob, key, count) in enumerate(zip(blobs, keys, counts, strict=True)):
-        statement = signing.upload_statement(round_id, hashlib.sha256(blob).hexdigest(), count, norm_bound)
+        statement = signing.upload_statement(
+            round_id, hashlib.sha256(blob).hexdigest(), count, norm_bound, dp_noise_std
+        )
         submissions.append(
             decryption_job.SignedUpload(
                 f"hospital-{index}",
@@ -138,7 +142,9 @@ def signed_terms(
             )
         )
     head_size = len(proven_heads[0]) if proven_heads else 0
-    return decryption_job.JobTerms(round_id, min_hospitals, tuple(submissions), norm_bound, head_size)
+    return decryption_job.JobTerms(
+        round_id, min_hospitals, tuple(submissions), norm_bound, head_size, dp_noise_std
+    )
 
 
 def write_signed_job(
