@@ -50,7 +50,9 @@ class DecryptionInProgress(KeyPartiesUnavailable):
 class ProtectionScheme(Protocol):
     name: str
 
-    def node_material(self, committee: KeyCommittee | None, norm_bound: float) -> ProtectionMaterial: ...
+    def node_material(
+        self, committee: KeyCommittee | None, norm_bound: float, dp_noise_std: float = 0.0
+    ) -> ProtectionMaterial: ...
 
     def check(
         self,
@@ -76,7 +78,9 @@ class ProtectionScheme(Protocol):
 class PlaintextScheme:
     name = "plaintext"
 
-    def node_material(self, committee: KeyCommittee | None, norm_bound: float) -> ProtectionMaterial:
+    def node_material(
+        self, committee: KeyCommittee | None, norm_bound: float, dp_noise_std: float = 0.0
+    ) -> ProtectionMaterial:
         return ProtectionMaterial(scheme=self.name, norm_bound=norm_bound)
 
     def check(
@@ -109,7 +113,9 @@ class CkksScheme:
 
     name = "ckks"
 
-    def node_material(self, committee: KeyCommittee | None, norm_bound: float) -> ProtectionMaterial:
+    def node_material(
+        self, committee: KeyCommittee | None, norm_bound: float, dp_noise_std: float = 0.0
+    ) -> ProtectionMaterial:
         return ProtectionMaterial(
             scheme=self.name,
             key_id=committee.key_id,
@@ -117,6 +123,7 @@ class CkksScheme:
             witness_keys=witness_keys(committee),
             norm_bound=norm_bound,
             contributions_url=f"/api/committees/{committee.pk}/contributions/",
+            dp_noise_std=dp_noise_std,
         )
 
     def check(

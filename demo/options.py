@@ -31,6 +31,8 @@ class DemoOptions:
     server_strategy: dict[str, Any] | None = None  # fl.strategy.ServerConfig as a dict; None: FedAvg
     campaign: bool = False  # the rounds as one campaign: planned and approved once, run by the portal
     target_auc: float | None = None  # the campaign's stopping rule
+    dp_noise_multiplier: float | None = None  # DP: the key parties' noise, in multiples of the norm bound
+    update_norm_bound: float | None = None  # the plan's bound on each weighted update (DP's clipping norm)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -66,6 +68,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--target-auc", type=float, help="with --campaign: stop once the model's validation AUC reaches this"
     )
+    parser.add_argument(
+        "--dp-noise",
+        type=float,
+        help="differential privacy: the key parties add Gaussian noise of this many times the update norm bound "
+        "to each opened sum (needs ckks); the demo prints the epsilon the rounds spend",
+    )
+    parser.add_argument(
+        "--norm-bound",
+        type=float,
+        help="the plan's update_norm_bound on each hospital's n_h x update (the portal's default: 1e5); with "
+        "--dp-noise, the norm each node clips to and the noise is sized for",
+    )
     parser.add_argument("--json", dest="json_out", help="write a machine-readable summary here")
     parser.add_argument("--plot", dest="plot_out", help="write accuracy over rounds as a PNG here")
     parser.add_argument("--reset", action="store_true", help="erase the portal database first")
@@ -95,6 +109,8 @@ def demo_options(arguments: argparse.Namespace) -> DemoOptions:
         raise DemoError("--hospitals and --rounds must be at least 1")
     if arguments.target_auc is not None and not (arguments.campaign and 0 < arguments.target_auc <= 1):
         raise DemoError("--target-auc is a campaign's stopping rule: give --campaign and a value in (0, 1]")
+    if arguments.dp_noise is not None and not 0 < arguments.dp_noise <= 100:
+        raise DemoError("--dp-noise is a noise multiplier in (0, 100]")
     return DemoOptions(
         hospitals=arguments.hospitals,
         rounds=arguments.rounds,
@@ -111,4 +127,6 @@ def demo_options(arguments: argparse.Namespace) -> DemoOptions:
         serve=arguments.serve,
         campaign=arguments.campaign,
         target_auc=arguments.target_auc,
+        dp_noise_multiplier=arguments.dp_noise,
+        update_norm_bound=arguments.norm_bound,
     )

@@ -28,6 +28,7 @@ from demo.data import split
 from demo.embedded import portal_server
 from demo.options import DemoError, DemoOptions
 from demo.report import report, round_row
+from fl import privacy
 from fl.models import describe_input
 from hospitals.models import User
 from hospitals.services import create_coordinator, issue_api_token
@@ -156,6 +157,10 @@ def _plan(model_id: int, slugs: list[str], options: DemoOptions) -> dict[str, An
         body["protection"] = options.protection
     if options.server_strategy:
         body["server_strategy"] = options.server_strategy
+    if options.dp_noise_multiplier:
+        body["dp_noise_multiplier"] = options.dp_noise_multiplier
+    if options.update_norm_bound:
+        body["update_norm_bound"] = options.update_norm_bound
     return body
 
 
@@ -234,6 +239,13 @@ def _follow_round(
     row = round_row(round_, submissions, time.perf_counter() - started)
     if row["val_accuracy"] is not None:
         write(f"Round {number}: validation accuracy {row['val_accuracy']:.4f}, AUC {row['val_auc']:.4f}")
+    if round_.get("dp_epsilon") is not None:
+        # The accountant's (fl.privacy) epsilon for the rounds so far: each opened one sum with the plan's noise.
+        row["epsilon"] = privacy.epsilon(round_["dp_noise_multiplier"], number, round_["dp_delta"])
+        write(
+            f"Round {number}: differential privacy, noise multiplier {round_['dp_noise_multiplier']:g}: epsilon "
+            f"{row['epsilon']:.3g} (delta {round_['dp_delta']:g}) after {number} round(s)"
+        )
     if round_.get("chain"):
         audit = client.call("GET", f"/api/rounds/{round_['id']}/audit/")
         row["chain_consistent"] = audit["consistent"]

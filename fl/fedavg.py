@@ -78,3 +78,13 @@ def round_head_to_fixed_point(state: StateDict) -> StateDict:
     # Raises HeadRangeError when a weight left (-256, 256); inside it, float32 holds these values exactly.
     fixed_head.quantise_head(rounded[HEAD_WEIGHT].numpy(), rounded[HEAD_BIAS].numpy())
     return rounded
+
+
+def clip_to_norm(values: np.ndarray, bound: float) -> np.ndarray:
+    """`values` scaled down to L2 norm at most `bound` if longer, kept on UPDATE_GRID (truncated toward zero, so
+    the norm stays within the bound): differential privacy's clipping, whose noise is sized for the bound."""
+    values = np.asarray(values, dtype=np.float64)
+    norm = float(np.linalg.norm(values))
+    if norm <= bound:
+        return values
+    return np.trunc(values * (bound / norm) / UPDATE_GRID) * UPDATE_GRID

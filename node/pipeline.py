@@ -132,7 +132,11 @@ def run_round(client: PortalClient, round_id: int, config: NodeConfig, home: Pat
         if task.protection.norm_bound is None:
             raise ValueError("the round's task names no update norm bound to sign: update the portal")
         statement = signing.upload_statement(
-            round_id, hashlib.sha256(blob).hexdigest(), result.num_samples, task.protection.norm_bound
+            round_id,
+            hashlib.sha256(blob).hexdigest(),
+            result.num_samples,
+            task.protection.norm_bound,
+            task.protection.dp_noise_std,
         )
         signature = signing.sign_text(keys.load_key(Path(config.signing_key_file)), statement)
     upload = Upload(

@@ -69,6 +69,9 @@ class ProtectionMaterial(Message):
     # ckks: the key ceremony's public record (crypto.keygen), for a node that pinned a key party's commitment and
     # recomputes the joint key and the witness keys itself (node.protecting).
     contributions_url: str | None = None
+    # ckks with differential privacy: the std of the noise the key parties add to the opened sum. The node clips
+    # its update to norm_bound (the noise's sensitivity) instead of refusing it, and signs this std.
+    dp_noise_std: float = 0.0
 
     def __post_init__(self) -> None:
         if self.scheme == "ckks":

@@ -77,6 +77,8 @@ def _plan_options(values: dict[str, Any]) -> dict[str, Any]:
         "max_samples": values.get("max_samples"),
         "update_norm_bound": values.get("update_norm_bound"),
         "server_strategy": values.get("server_strategy"),
+        "dp_noise_multiplier": values.get("dp_noise_multiplier"),
+        "dp_delta": values.get("dp_delta"),
     }
 
 
@@ -248,6 +250,7 @@ class CampaignListView(APIView):
             values["base_model"],
             dict(values["config"]),
             values["participants"],
+            epsilon_budget=values.get("epsilon_budget"),
             **_plan_options(values),
         )
         return Response(CampaignSerializer(campaign).data, status=status.HTTP_201_CREATED)

@@ -14,6 +14,7 @@ DEFAULT_UPDATE_NORM_BOUND = (
 MIN_QUORUM = 2
 DEFAULT_QUORUM = 3  # capped at the number of participants
 DEFAULT_MAX_SAMPLES = 100_000  # default cap on one hospital's n_h
+DEFAULT_DP_DELTA = 1e-5
 MAX_SAMPLES_LIMIT = 10_000_000  # the most n_h any plan may allow, or any upload declare
 
 
@@ -32,6 +33,8 @@ class Campaign(models.Model):
     name = models.CharField(max_length=200)
     rounds_planned = models.PositiveIntegerField()
     target_auc = models.FloatField(null=True, blank=True)
+    # The most epsilon its rounds may spend together (fl.privacy), or none.
+    epsilon_budget = models.FloatField(null=True, blank=True)
     # Seconds each round may collect for (its deadline is set when the campaign plans it).
     round_seconds = models.PositiveIntegerField()
     state = models.CharField(max_length=20, choices=State.choices, default=State.DRAFT)
@@ -75,6 +78,10 @@ class Round(models.Model):
     update_norm_bound = models.FloatField(default=DEFAULT_UPDATE_NORM_BOUND)
     # The server strategy applied to the opened sum (fl.strategy.ServerConfig.as_dict: name, hyperparameters).
     server_strategy = models.JSONField(default=dict, blank=True)
+    # Differential privacy (fl.privacy): the key parties add Gaussian noise of std dp_noise_multiplier x
+    # update_norm_bound to the opened sum, every node clipping its update to that bound; 0: none.
+    dp_noise_multiplier = models.FloatField(default=0.0)
+    dp_delta = models.FloatField(default=DEFAULT_DP_DELTA)
     quorum = models.PositiveSmallIntegerField()
     deadline = models.DateTimeField()
     state = models.CharField(max_length=20, choices=State.choices, default=State.DRAFT)
@@ -91,6 +98,11 @@ class Round(models.Model):
 
     class Meta:
         ordering = ["-id"]
+
+    @property
+    def dp_noise_std(self) -> float:
+        """The std of the Gaussian noise the key parties add to the opened sum (0: no differential privacy)."""
+        return self.dp_noise_multiplier * self.update_norm_bound
 
 
 class Participant(models.Model):

@@ -7,6 +7,7 @@ from typing import Any
 from django.db.models import Count, QuerySet
 
 from committee import protection
+from fl import privacy
 from hospitals.models import Hospital, User
 from ledger.selectors import node_chain_task
 from proofs import verification as proofs
@@ -128,7 +129,7 @@ def node_task(round_: Round, hospital: Hospital) -> NodeTask:
         ),
         config=RoundConfig.from_json(round_.config, "config"),
         protection=protection.get(round_.protection).node_material(
-            round_.committee, round_.update_norm_bound
+            round_.committee, round_.update_norm_bound, round_.dp_noise_std
         ),
         proof=proofs.node_material(round_, hospital),
         chain=node_chain_task(round_, hospital),
@@ -157,7 +158,8 @@ def visible_campaign(user: User, campaign_id: int) -> Campaign:
 
 
 def campaign_rounds(campaign: Campaign) -> list[dict[str, Any]]:
-    """Its rounds in order, with the validation accuracy and AUC of the model each produced (the curves)."""
+    """Its rounds in order, with the validation accuracy and AUC of the model each produced and, with
+    differential privacy, the epsilon spent once that round's sum is opened (the curves)."""
     produced = dict(
         GlobalModel.objects.filter(produced_by__campaign=campaign).values_list("produced_by", "metrics")
     )
@@ -171,6 +173,14 @@ def campaign_rounds(campaign: Campaign) -> list[dict[str, Any]]:
                 "state": round_.state,
                 "val_accuracy": metrics.get("val_accuracy"),
                 "val_auc": metrics.get("val_auc"),
+                "epsilon": round_epsilon(round_, number),
             }
         )
     return rows
+
+
+def round_epsilon(round_: Round, rounds: int = 1) -> float | None:
+    """The epsilon `rounds` rounds of this round's plan spend (fl.privacy); None without differential privacy."""
+    if round_.dp_noise_multiplier <= 0:
+        return None
+    return privacy.epsilon(round_.dp_noise_multiplier, rounds, round_.dp_delta)

@@ -29,7 +29,7 @@ from rounds.models import (
     Round,
     Submission,
 )
-from rounds.selectors import campaign_rounds, participant_status
+from rounds.selectors import campaign_rounds, participant_status, round_epsilon
 from web.json_input import JsonInputSerializer
 
 
@@ -79,6 +79,19 @@ class RoundCreateSerializer(JsonInputSerializer):
     server_strategy = serializers.DictField(
         required=False, help_text="server strategy: name and hyperparameters"
     )
+    dp_noise_multiplier = serializers.FloatField(
+        min_value=0.0,
+        max_value=100.0,
+        required=False,
+        help_text="differential privacy: Gaussian noise of this many times update_norm_bound added to the opened "
+        "sum by the key parties (0, the default: none; needs protection ckks)",
+    )
+    dp_delta = serializers.FloatField(
+        min_value=1e-12,
+        max_value=0.5,
+        required=False,
+        help_text="differential privacy's delta (default 1e-5)",
+    )
 
     def validate_participants(self, hospitals: list[Hospital]) -> list[Hospital]:
         slugs = [hospital.slug for hospital in hospitals]
@@ -109,6 +122,9 @@ class RoundSerializer(serializers.ModelSerializer):
     result_model = serializers.SerializerMethodField()
     proof_key = serializers.SerializerMethodField()
     chain = serializers.SerializerMethodField()
+    dp_epsilon = serializers.SerializerMethodField(
+        help_text="the epsilon this round alone spends (null: no DP)"
+    )
 
     class Meta:
         model = Round
@@ -127,6 +143,9 @@ class RoundSerializer(serializers.ModelSerializer):
             "max_samples",
             "update_norm_bound",
             "server_strategy",
+            "dp_noise_multiplier",
+            "dp_delta",
+            "dp_epsilon",
             "quorum",
             "deadline",
             "participants",
@@ -149,6 +168,9 @@ class RoundSerializer(serializers.ModelSerializer):
     def get_chain(self, round_: Round) -> dict | None:
         """The round's chain transactions (kind, hospital, tx hash, block, gas) and their total gas."""
         return ledger_selectors.chain_record(round_)
+
+    def get_dp_epsilon(self, round_: Round) -> float | None:
+        return round_epsilon(round_)
 
     def get_result_model(self, round_: Round) -> dict | None:
         model = model_produced_by(round_.pk)
@@ -307,6 +329,11 @@ class CampaignCreateSerializer(RoundCreateSerializer):
         required=False,
         help_text="stop once the model's validation AUC reaches it",
     )
+    epsilon_budget = serializers.FloatField(
+        min_value=0.0,
+        required=False,
+        help_text="the most epsilon the campaign's rounds may spend together (needs dp_noise_multiplier)",
+    )
 
 
 class CampaignRoundSerializer(serializers.Serializer):
@@ -315,6 +342,9 @@ class CampaignRoundSerializer(serializers.Serializer):
     state = serializers.CharField()
     val_accuracy = serializers.FloatField(allow_null=True)
     val_auc = serializers.FloatField(allow_null=True)
+    epsilon = serializers.FloatField(
+        allow_null=True, help_text="epsilon spent by the campaign up to this round"
+    )
 
 
 class CampaignSerializer(serializers.ModelSerializer):
@@ -330,6 +360,7 @@ class CampaignSerializer(serializers.ModelSerializer):
             "rounds_planned",
             "round_seconds",
             "target_auc",
+            "epsilon_budget",
             "rounds",
             "created_at",
             "updated_at",

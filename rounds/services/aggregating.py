@@ -70,6 +70,7 @@ def _job_terms(round_: Round, submissions: list[Submission]) -> JobTerms:
         min_hospitals=round_.quorum,
         norm_bound=round_.update_norm_bound,
         head_size=proofs.head_size(round_) if proofs.head_is_shared(round_) else 0,
+        dp_noise_std=round_.dp_noise_std,
         submissions=tuple(
             SignedUpload(
                 hospital=s.hospital.slug,

@@ -17,6 +17,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from fl import privacy
 from hospitals.models import Hospital, User
 from hospitals.services import require_coordinator
 from registry.models import GlobalModel
@@ -40,10 +41,12 @@ def create_campaign(
     base_model: GlobalModel,
     config: dict[str, Any],
     hospitals: list[Hospital],
+    epsilon_budget: float | None = None,
     **plan: Any,
 ) -> Campaign:
     """A campaign in draft with its first round planned (a draft round: planning.create_round checks the plan;
-    `plan` takes its other arguments: quorum, protection_scheme, proof_scheme, limits, server_strategy)."""
+    `plan` takes its other arguments: quorum, protection_scheme, proof_scheme, limits, server_strategy,
+    differential privacy). With `epsilon_budget`, a plan whose rounds would spend more epsilon is refused."""
     require_coordinator(actor)
     if not 1 <= rounds_planned <= MAX_ROUNDS:
         raise InvalidInput(f"A campaign runs 1 to {MAX_ROUNDS} rounds, not {rounds_planned}")
@@ -66,6 +69,7 @@ def create_campaign(
             rounds_planned=rounds_planned,
             round_seconds=round_seconds,
             target_auc=target_auc,
+            epsilon_budget=epsilon_budget,
             created_by=actor,
         )
         first = planning.create_round(
@@ -78,7 +82,31 @@ def create_campaign(
         )
         first.campaign = campaign
         first.save(update_fields=["campaign"])
+        _check_budget(campaign, first)
     return campaign
+
+
+def _check_budget(campaign: Campaign, plan: Round) -> None:
+    """Refuses (400, with the figures) a budget the campaign's rounds of `plan` would exceed."""
+    if campaign.epsilon_budget is None:
+        return
+    if plan.dp_noise_multiplier <= 0:
+        raise InvalidInput(
+            "A privacy budget needs differential privacy: set dp_noise_multiplier (the noise the key parties add)"
+        )
+    spent = privacy.epsilon(plan.dp_noise_multiplier, campaign.rounds_planned, plan.dp_delta)
+    if spent > campaign.epsilon_budget:
+        fitting = [
+            n
+            for n in range(1, campaign.rounds_planned)
+            if privacy.epsilon(plan.dp_noise_multiplier, n, plan.dp_delta) <= campaign.epsilon_budget
+        ]
+        raise InvalidInput(
+            f"{campaign.rounds_planned} rounds at noise multiplier {plan.dp_noise_multiplier:g} would spend epsilon "
+            f"{spent:.3g} (delta {plan.dp_delta:g}), above the budget {campaign.epsilon_budget:g}: plan "
+            + (f"at most {fitting[-1]} rounds, " if fitting else "")
+            + "more noise or a larger budget"
+        )
 
 
 def approve_campaign(actor: User, campaign: Campaign) -> Campaign:
@@ -150,6 +178,8 @@ def _plan_after(campaign: Campaign, previous: Round, model: GlobalModel) -> Roun
         max_samples=previous.max_samples,
         update_norm_bound=previous.update_norm_bound,
         server_strategy=previous.server_strategy or None,
+        dp_noise_multiplier=previous.dp_noise_multiplier,
+        dp_delta=previous.dp_delta,
     )
     following.campaign = campaign
     following.save(update_fields=["campaign"])

@@ -150,7 +150,9 @@ def check_signature(hospital: Hospital, round_: Round, digest: str, num_samples:
         raise InvalidUpload(
             f"{hospital.name}'s node enrolled a signing key: the upload must carry its signature (update the node)"
         )
-    statement = signing.upload_statement(round_id, digest, num_samples, round_.update_norm_bound)
+    statement = signing.upload_statement(
+        round_id, digest, num_samples, round_.update_norm_bound, round_.dp_noise_std
+    )
     signer = signing.signer_of(statement, signature)
     if signer is None or signer.lower() != hospital.signing_address.lower():
         raise InvalidUpload(

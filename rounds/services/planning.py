@@ -21,6 +21,7 @@ from proofs import verification as proofs
 from protocol.plan import config_hash
 from registry.models import GlobalModel
 from rounds.models import (
+    DEFAULT_DP_DELTA,
     DEFAULT_MAX_SAMPLES,
     DEFAULT_QUORUM,
     DEFAULT_UPDATE_NORM_BOUND,
@@ -33,7 +34,13 @@ from rounds.state_machine import TERMINAL
 from web.errors import Conflict, InvalidInput
 
 S = Round.State
-DEFAULT_LIMITS = {"max_samples": DEFAULT_MAX_SAMPLES, "update_norm_bound": DEFAULT_UPDATE_NORM_BOUND}
+DEFAULT_LIMITS = {
+    "max_samples": DEFAULT_MAX_SAMPLES,
+    "update_norm_bound": DEFAULT_UPDATE_NORM_BOUND,
+    "dp_noise_multiplier": 0.0,
+    "dp_delta": DEFAULT_DP_DELTA,
+}
+MAX_NOISE_MULTIPLIER = 100.0
 
 
 @transaction.atomic
@@ -49,8 +56,11 @@ def create_round(
     max_samples: int | None = None,
     update_norm_bound: float | None = None,
     server_strategy: dict[str, Any] | None = None,
+    dp_noise_multiplier: float | None = None,
+    dp_delta: float | None = None,
 ) -> Round:
-    """A round in draft. quorum None: DEFAULT_QUORUM, or every participant when fewer."""
+    """A round in draft. quorum None: DEFAULT_QUORUM, or every participant when fewer. dp_noise_multiplier z > 0:
+    differential privacy, noise of std z x update_norm_bound added to the opened sum by the key parties."""
     require_coordinator(actor)
     try:
         train_config = TrainConfig.from_dict({k: v for k, v in config.items() if k != "proof_steps"})
@@ -74,6 +84,7 @@ def create_round(
     proof_scheme = proof_scheme or settings.DH_PROOFS
     _refuse_downgrade(protection_scheme, proof_scheme)
     limits = _upload_limits(max_samples, update_norm_bound)
+    privacy = _privacy(dp_noise_multiplier, dp_delta, protection_scheme)
     try:
         server = ServerConfig.from_dict(server_strategy)
     except (ValueError, TypeError) as exc:
@@ -90,7 +101,10 @@ def create_round(
     }
     proofs.check_round_plan(proof_scheme, full_config)  # InvalidInput for a plan the circuit cannot prove
     # The upload limits join the hashed plan only when not the defaults: a default plan hashes as before.
-    hashed = {**full_config, **{k: v for k, v in limits.items() if v != DEFAULT_LIMITS[k]}}
+    hashed = {
+        **full_config,
+        **{k: v for k, v in {**limits, **privacy}.items() if v != DEFAULT_LIMITS[k]},
+    }
     if server != ServerConfig():  # so does a server strategy other than FedAvg
         hashed["server_strategy"] = server.as_dict()
     plan_hash = config_hash(hashed, base_model.architecture.architecture_hash)
@@ -107,6 +121,7 @@ def create_round(
         created_by=actor,
         server_strategy=server.as_dict(),
         **limits,
+        **privacy,
     )
     Participant.objects.bulk_create([Participant(round=round_, hospital=h) for h in hospitals])
     record_event(
@@ -146,6 +161,25 @@ def _upload_limits(max_samples: int | None, update_norm_bound: float | None) -> 
     if not 0 < limits["update_norm_bound"] < float("inf"):
         raise InvalidInput("update_norm_bound must be a positive finite number")
     return limits
+
+
+def _privacy(noise_multiplier: float | None, delta: float | None, protection_scheme: str) -> dict[str, float]:
+    """The plan's differential privacy: noise multiplier z (0: none) and delta. The noise is added inside the key
+    parties' MPC, so it needs encrypted aggregation."""
+    privacy = {
+        "dp_noise_multiplier": 0.0 if noise_multiplier is None else float(noise_multiplier),
+        "dp_delta": DEFAULT_DP_DELTA if delta is None else float(delta),
+    }
+    if not 0 <= privacy["dp_noise_multiplier"] <= MAX_NOISE_MULTIPLIER:
+        raise InvalidInput(f"dp_noise_multiplier must be between 0 (no noise) and {MAX_NOISE_MULTIPLIER:g}")
+    if not 0 < privacy["dp_delta"] < 1:
+        raise InvalidInput("dp_delta must be between 0 and 1 (typically below 1 / the number of hospitals)")
+    if privacy["dp_noise_multiplier"] > 0 and protection_scheme != "ckks":
+        raise InvalidInput(
+            "Differential privacy needs encrypted aggregation (protection ckks): its noise is added by the key "
+            "parties inside the MPC, before the sum is opened"
+        )
+    return privacy
 
 
 def _refuse_replayed_plan(

@@ -69,6 +69,7 @@ function CampaignCard({ campaign, coordinator, onDone }) {
         {campaign.target_auc != null ? `Stops at validation AUC ${campaign.target_auc}. ` : ""}
         {campaign.reason}
       </p>
+      <PrivacySpent campaign={campaign} completed={completed} />
       <AccuracyChart models={campaignPoints(campaign)} />
       <p>
         Rounds:{" "}
@@ -83,6 +84,20 @@ function CampaignCard({ campaign, coordinator, onDone }) {
       </p>
       {coordinator && <CampaignActions campaign={campaign} onDone={onDone} />}
     </section>
+  );
+}
+
+/** Differential privacy: the epsilon the completed rounds spent, each round's running total, and the budget. */
+export function PrivacySpent({ campaign, completed }) {
+  const rows = campaign.rounds.filter((row) => row.epsilon != null);
+  if (rows.length === 0) return null;
+  const spent = completed > 0 ? rows[completed - 1]?.epsilon : 0;
+  return (
+    <p data-testid="privacy">
+      Differential privacy: epsilon spent {spent.toFixed(2)}
+      {campaign.epsilon_budget != null ? ` of a budget of ${campaign.epsilon_budget}` : ""} after {completed} round{completed === 1 ? "" : "s"}{" "}
+      (running total per round: {rows.map((row) => row.epsilon.toFixed(2)).join(", ")}).
+    </p>
   );
 }
 

@@ -64,6 +64,8 @@ function freshPlan(models, hospitals, options) {
     proofScheme: options.proof_scheme?.default ?? "",
     serverStrategy: options.server_strategy?.default ?? "",
     serverLr: "",
+    dpNoise: "",
+    epsilonBudget: "",
     config: Object.fromEntries(Object.entries(options.config || {}).map(([name, field]) => [name, String(field.default ?? "")])),
     participants: hospitals.filter((hospital) => hospital.node_status === "online").map((hospital) => hospital.slug),
     quorum: null, // null: follows the ticked online hospitals until the coordinator sets it
@@ -88,6 +90,8 @@ function fitDraft(saved, fresh, models, hospitals, options) {
     proofScheme: oneOf(options.proof_scheme?.choices || [], saved.proofScheme, fresh.proofScheme),
     serverStrategy: oneOf(Object.keys(options.server_strategy?.choices || {}), saved.serverStrategy, fresh.serverStrategy),
     serverLr: typeof saved.serverLr === "string" ? saved.serverLr : fresh.serverLr,
+    dpNoise: typeof saved.dpNoise === "string" ? saved.dpNoise : fresh.dpNoise,
+    epsilonBudget: typeof saved.epsilonBudget === "string" ? saved.epsilonBudget : fresh.epsilonBudget,
     config: Object.fromEntries(
       Object.entries(fresh.config).map(([name, value]) => [name, typeof saved.config?.[name] === "string" ? saved.config[name] : value]),
     ),
@@ -133,6 +137,11 @@ function validatePlan(values, { configFields, quorum }) {
     if (problem) errors.server_strategy = problem;
     else if (Number(values.serverLr) <= 0) errors.server_strategy = "Above 0.";
   }
+  if (String(values.dpNoise).trim() !== "") {
+    const problem = numberProblem(values.dpNoise, { type: "number", min_value: 0, max_value: 100 });
+    if (problem) errors.dp_noise_multiplier = problem;
+    else if (Number(values.dpNoise) > 0 && values.protection === "plaintext") errors.dp_noise_multiplier = "Needs encrypted aggregation: its noise is added by the key parties.";
+  }
   if (values.participants.length === 0) errors.participants = "Tick at least one hospital to invite.";
   const quorumProblem = numberProblem(quorum, { type: "integer", min_value: 1, max_value: Math.max(1, values.participants.length) });
   if (quorumProblem) errors.quorum = quorumProblem;
@@ -156,6 +165,11 @@ function validateSchedule(values) {
     const auc = numberProblem(values.targetAuc, { type: "number", min_value: 0, max_value: 1 });
     if (auc) errors.target_auc = auc;
   }
+  if (String(values.epsilonBudget).trim() !== "") {
+    const budget = numberProblem(values.epsilonBudget, { type: "number", min_value: 0 });
+    if (budget) errors.epsilon_budget = budget;
+    else if (!(Number(values.dpNoise) > 0)) errors.epsilon_budget = "A privacy budget needs a noise multiplier above 0.";
+  }
   return errors;
 }
 
@@ -175,10 +189,12 @@ function planBody(values, { configFields, quorum }) {
     body.rounds = Number.parseInt(values.rounds, 10);
     body.round_seconds = Math.round(Number(values.roundMinutes) * 60);
     if (String(values.targetAuc).trim() !== "") body.target_auc = Number(values.targetAuc);
+    if (String(values.epsilonBudget).trim() !== "") body.epsilon_budget = Number(values.epsilonBudget);
   } else {
     body.deadline = new Date(values.deadline).toISOString();
   }
   if (values.protection) body.protection = values.protection;
+  if (String(values.dpNoise).trim() !== "" && Number(values.dpNoise) > 0) body.dp_noise_multiplier = Number(values.dpNoise);
   if (values.proofScheme) body.proof_scheme = values.proofScheme;
   if (hasServerLr(values)) {
     body.server_strategy = { name: values.serverStrategy };
@@ -250,8 +266,8 @@ function PlanForm({ models, hospitals, options }) {
     }
   };
 
-  const schedule = values.campaign ? ["name", "rounds", "round_seconds", "target_auc"] : ["deadline"];
-  const shown = ["base_model", "protection", "proof_scheme", "server_strategy", "participants", "quorum", ...schedule, ...shownConfig.map((name) => `config.${name}`)];
+  const schedule = values.campaign ? ["name", "rounds", "round_seconds", "target_auc", "epsilon_budget"] : ["deadline"];
+  const shown = ["base_model", "protection", "proof_scheme", "server_strategy", "dp_noise_multiplier", "participants", "quorum", ...schedule, ...shownConfig.map((name) => `config.${name}`)];
   return (
     <form className="form plan-form" onSubmit={submit} aria-label="Plan a round" noValidate ref={form}>
       {restoredAt && (
@@ -311,6 +327,13 @@ function PlanForm({ models, hospitals, options }) {
               />
             </Field>
           )}
+          <Field
+            label="Differential privacy noise"
+            hint="Optional: the key parties add Gaussian noise of this many times the update norm bound to each opened sum, inside the MPC (each node clips its update to the bound). Empty or 0: none."
+            error={errors.dp_noise_multiplier}
+          >
+            <input name="dp_noise_multiplier" type="number" inputMode="decimal" min={0} max={100} step="any" placeholder="none" value={values.dpNoise} onChange={(event) => edit("dp_noise_multiplier", { dpNoise: event.target.value })} />
+          </Field>
           {options.server_strategy && hasServerLr(values) && (
             <Field label={SERVER_LR.label} hint={SERVER_LR.hint} error={errors.server_strategy}>
               <input
@@ -407,6 +430,9 @@ function ScheduleSection({ values, errors, edit }) {
           </Field>
           <Field label="Target validation AUC" hint="Optional: stop once the global model's validation AUC reaches it." error={errors.target_auc}>
             <input name="target_auc" type="number" inputMode="decimal" min={0} max={1} step="any" placeholder="none" value={values.targetAuc} onChange={(event) => edit("target_auc", { targetAuc: event.target.value })} />
+          </Field>
+          <Field label="Privacy budget (epsilon)" hint="Optional, with differential privacy noise: a plan whose rounds would spend more epsilon is refused, with the figures." error={errors.epsilon_budget}>
+            <input name="epsilon_budget" type="number" inputMode="decimal" min={0} step="any" placeholder="none" value={values.epsilonBudget} onChange={(event) => edit("epsilon_budget", { epsilonBudget: event.target.value })} />
           </Field>
         </div>
       )}

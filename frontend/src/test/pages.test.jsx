@@ -268,6 +268,18 @@ describe("campaigns", () => {
   });
   const row = (number, state, auc) => ({ number, round: 10 + number, state, val_accuracy: auc && auc - 0.05, val_auc: auc });
 
+  it("shows the epsilon a private campaign spent, round by round, against its budget", async () => {
+    const private_ = (number, state, epsilon) => ({ ...row(number, state, 0.9), epsilon });
+    mockFetch({
+      "GET /api/me/": COORDINATOR,
+      "GET /api/campaigns/": [campaign("RUNNING", [private_(1, "COMPLETED", 1.234), private_(2, "COMPLETED", 1.9), private_(3, "COLLECTING", 2.4)], { epsilon_budget: 4 })],
+    });
+    renderAt("/campaigns");
+    expect(await screen.findByTestId("privacy")).toHaveTextContent(
+      "Differential privacy: epsilon spent 1.90 of a budget of 4 after 2 rounds (running total per round: 1.23, 1.90, 2.40).",
+    );
+  });
+
   it("approves a draft with one click and shows its rounds and curve", async () => {
     let current = campaign("DRAFT", [row(1, "DRAFT", null)]);
     const calls = mockFetch({

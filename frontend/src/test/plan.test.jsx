@@ -178,6 +178,24 @@ describe("plan form campaign", () => {
   });
 });
 
+describe("plan form differential privacy", () => {
+  it("sends the noise multiplier and a campaign's budget, and refuses a budget without noise", async () => {
+    const calls = planRoutes({ "POST /api/campaigns/": [201, { id: 4 }], "GET /api/campaigns/": [] });
+    await openForm();
+    await userEvent.click(screen.getByLabelText("Run as a campaign of rounds"));
+    await userEvent.type(screen.getByLabelText("Campaign name"), "Private");
+    await userEvent.type(screen.getByLabelText("Privacy budget (epsilon)"), "8");
+    await userEvent.click(screen.getByRole("button", { name: "Create the draft campaign" }));
+    expect(screen.getByLabelText("Privacy budget (epsilon)")).toHaveAccessibleDescription(/^A privacy budget needs a noise multiplier above 0\./);
+    expect(calls.filter((call) => call.method === "POST")).toHaveLength(0);
+    await userEvent.type(screen.getByLabelText("Differential privacy noise"), "1.5");
+    await userEvent.click(screen.getByRole("button", { name: "Create the draft campaign" }));
+    await waitFor(() => expect(calls.filter((call) => call.path === "/api/campaigns/" && call.method === "POST")).toHaveLength(1));
+    const body = calls.find((call) => call.path === "/api/campaigns/" && call.method === "POST").body;
+    expect(body).toMatchObject({ dp_noise_multiplier: 1.5, epsilon_budget: 8 });
+  });
+});
+
 describe("plan form participants", () => {
   it("ticks only online hospitals, and warns about ticked ones that are not", async () => {
     planRoutes();
