@@ -24,3 +24,12 @@ def epsilon(noise_multiplier: float, rounds: int, delta: float) -> float:
     accountant = RDPAccountant()
     accountant.history = [(float(noise_multiplier), 1.0, int(rounds))]
     return float(accountant.get_epsilon(delta=float(delta)))
+
+
+def noise_for_epsilon(target: float, rounds: int, delta: float) -> float:
+    """The smallest noise multiplier (to 0.1%) whose `rounds` rounds spend at most `target` epsilon at `delta`."""
+    low, high = 1e-3, 1e3  # epsilon falls as the noise grows
+    while high / low > 1.001:
+        middle = (low * high) ** 0.5
+        low, high = (low, middle) if epsilon(middle, rounds, delta) <= target else (middle, high)
+    return high

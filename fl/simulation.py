@@ -17,7 +17,7 @@ from dataclasses import replace
 import numpy as np
 
 from fl.data import Dataset, load_medmnist_npz, partition_dirichlet, partition_iid
-from fl.fedavg import round_head_to_fixed_point
+from fl.fedavg import clip_to_norm, round_head_to_fixed_point
 from fl.models import architecture_for_input, build_model
 from fl.params import StateDict, flatten
 from fl.strategy import (
@@ -44,10 +44,13 @@ def run_simulation(
     rounds: int,
     seed: int = 0,
     strategy: str | ServerStrategy = DEFAULT_SERVER_STRATEGY,
+    dp: tuple[float, float] | None = None,
 ) -> tuple[StateDict, list[dict]]:
     """The final global state and one report per round (validation metrics of the new global model, seconds).
 
     `strategy`: the server strategy or its name; the client strategy follows from `config` (client_update).
+    `dp`: (noise multiplier z, bound C): each weighted update clipped to C as the nodes clip it, and Gaussian noise
+    of std z C on the sum, the distribution the key parties add inside their MPC (crypto.threshold).
     """
     server = get_server_strategy(strategy) if isinstance(strategy, str) else strategy
     state = initial_global_state(arch_id, validation.num_classes, seed)
@@ -63,8 +66,13 @@ def run_simulation(
                 np.random.SeedSequence([seed, round_number, hospital_index]).generate_state(1)[0]
             )
             update = client_update(state, arch_id, config, dataset, local_seed)
-            weighted_sum += update.weighted_update
+            weighted_sum += (
+                update.weighted_update if dp is None else clip_to_norm(update.weighted_update, dp[1])
+            )
             total += update.num_samples
+        if dp is not None:
+            noise = np.random.default_rng(np.random.SeedSequence([seed, round_number, len(hospitals)]))
+            weighted_sum += noise.normal(0.0, dp[0] * dp[1], weighted_sum.shape)
         step = server.server_update(global_vector, weighted_sum, total, server_state)
         state, server_state = published_state(step.vector, state), step.state
         seconds = time.perf_counter() - started

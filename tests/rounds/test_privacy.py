@@ -41,6 +41,9 @@ def test_the_accountant_spends_more_with_rounds_and_less_with_noise() -> None:
     assert privacy.epsilon(Z, 10, 1e-3) < ten  # a larger delta, less epsilon
     for z, rounds in ((1.0, 1), (Z, 10), (4.0, 50)):
         assert privacy.epsilon(z, rounds, 1e-5) <= classical_epsilon(z, rounds, 1e-5)
+    for target in (1.0, 4.0, 8.0):  # the bench's noise levels: the least noise within each target
+        z = privacy.noise_for_epsilon(target, 10, 1e-5)
+        assert privacy.epsilon(z, 10, 1e-5) <= target < privacy.epsilon(0.99 * z, 10, 1e-5)
 
 
 def test_clipping_keeps_an_update_within_the_bound_on_its_grid() -> None:
