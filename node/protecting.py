@@ -18,6 +18,7 @@ from functools import lru_cache
 import numpy as np
 
 from crypto import ckks, keygen, plain, wellformed
+from crypto.zk.poseidon import head_values
 from fl.fedavg import clip_to_norm
 from node.client import PortalClient
 from protocol.node_task import ProtectionMaterial
@@ -106,10 +107,10 @@ def protect(
         else:
             context = _public_context(client, material.public_context_url, material.key_id)
             keys = [bytes.fromhex(key) for key in material.witness_keys]
-        head_values = [] if head is None else [v for row in head.weight for v in row] + list(head.bias)
+        shared_head = [] if head is None else head_values(head.weight, head.bias)
         if material.dp_noise_std > 0:  # differential privacy: the noise is sized for updates within the bound
             weighted_delta = clip_to_norm(weighted_delta, material.norm_bound)
-        return wellformed.encrypt_vector(context, weighted_delta, keys, material.norm_bound, head_values)
+        return wellformed.encrypt_vector(context, weighted_delta, keys, material.norm_bound, shared_head)
     raise ValueError(
         f"this node does not support the protection scheme {material.scheme!r}: update the node software"
     )

@@ -38,7 +38,7 @@ import numpy as np
 from crypto.zk import ProofError, verify_training
 from crypto.zk.merkle import ZERO_ADDRESS, ProofContext
 from crypto.zk.node import snarkjs
-from crypto.zk.poseidon import FIELD_PRIME
+from crypto.zk.poseidon import FIELD_PRIME, head_values
 from fl import fixed_head
 from hospitals.models import Hospital
 from proofs import ceremony
@@ -291,8 +291,7 @@ def proven_global_head(
     if weighted_heads is None:
         # Python integers: n_h * W_h summed over hospitals may pass 2^63 for large hospitals.
         weighted = sum(
-            s.num_samples
-            * np.array([int(v) for v in (*np.ravel(s.head["weight"]), *s.head["bias"])], dtype=object)
+            s.num_samples * np.array(head_values(s.head["weight"], s.head["bias"]), dtype=object)
             for s in submissions
         )
     else:

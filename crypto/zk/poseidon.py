@@ -181,9 +181,14 @@ def _ints(array: np.ndarray) -> list[int]:
     return [int(v) for v in np.asarray(array).reshape(-1)]
 
 
+def head_values(weight: np.ndarray, bias: np.ndarray) -> list[int]:
+    """A quantised head as one list: W (k x d) row-major, then b (k); what its hash and its shares cover."""
+    return _ints(weight) + _ints(bias)
+
+
 def head_hash(weight: np.ndarray, bias: np.ndarray) -> int:
-    """Hash of a quantised head: W (k x d) row-major, then b (k)."""
-    return hash_chain(_ints(weight) + _ints(bias))
+    """Hash of a quantised head (head_values)."""
+    return hash_chain(head_values(weight, bias))
 
 
 def batch_hash(features: np.ndarray, labels: np.ndarray) -> int:
