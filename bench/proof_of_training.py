@@ -1,8 +1,15 @@
-"""Proof of training (Groth16 spot-checks of the fixed-point head's SGD steps) on this machine.
+"""Proof of training (Groth16 proofs of the fixed-point head's SGD steps) on this machine.
 
     python bench/proof_of_training.py                       # batch 8 (default circuit, pot15) and batch 32 (pot16)
     python bench/proof_of_training.py --batch-sizes 8 --json out.json
     python bench/proof_of_training.py --batch-sizes 8 --classes 2 5 11 --features 16 32   # heads of other shapes
+    python bench/proof_of_training.py --whole-run --batch-sizes                          # only the whole run
+
+--whole-run: one hospital's local epoch on real data (--run-samples PneumoniaMNIST training images, 1,570 as in
+the demo's three-hospital split), every head step proven: local training time, proving time of the whole run
+with the native prover (and snarkjs' time per step on --snarkjs-steps of them, with the whole run extrapolated),
+the portal's verification of every proof, bundle bytes, and the gas of the chain's sample on a local EVM; the
+ratio proving / training. Target: under 60 s proving and under 5 s verifying per hospital.
 
 For each circuit HeadStep(d, k, B) (d features, k classes, batches of B): constraint count, compile and trusted-setup time (dev ceremony: setup from
 the dev powers of tau, two contributions, a beacon; "cached" when an earlier run made it), then on a synthetic
@@ -26,10 +33,13 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import numpy as np  # noqa: E402
+
 from crypto.zk import (  # noqa: E402
     CircuitShape,
     build_circuit,
     commit_trace,
+    export_solidity_verifier,
     head_hash,
     prove_training,
     verify_training,
@@ -37,6 +47,7 @@ from crypto.zk import (  # noqa: E402
 from crypto.zk.build import circuit_directory  # noqa: E402
 from crypto.zk.dev import dev_proving_key, synthetic_trace  # noqa: E402
 from crypto.zk.node import SnarkjsProcess  # noqa: E402
+from crypto.zk.provers import NativeProver, SnarkjsProver, native_available  # noqa: E402
 from crypto.zk.training_proof import step_input  # noqa: E402
 from fl.fixed_head import sgd_step  # noqa: E402
 
@@ -109,8 +120,16 @@ def bench_shape(shape: CircuitShape, ptau_dir: Path, steps: int, proofs: int) ->
                     wtns=f"{scratch}/w.wtns",
                 )
         started = time.perf_counter()
-        bundle = prove_training(trace, CONTEXT, proofs, proving_key, process=process)
+        bundle = prove_training(trace, CONTEXT, proofs, proving_key, SnarkjsProver(process))
         prove_training_s = time.perf_counter() - started
+        native_s = None
+        if native_available():
+            native = NativeProver(5, process)
+            native.prove(artifacts.wasm, proving_key.zkey, step_input(trace[0], CONTEXT))  # imports the key
+            started = time.perf_counter()
+            for step in trace[:proofs]:
+                native.prove(artifacts.wasm, proving_key.zkey, step_input(step, CONTEXT))
+            native_s = (time.perf_counter() - started) / proofs
         peak_mb = process.peak_rss_mb()
         weight, bias, _ = sgd_step(trace[-1])
         arguments = (CONTEXT, proving_key.verification_key(), head_hash(trace[0].weight, trace[0].bias))
@@ -134,6 +153,7 @@ def bench_shape(shape: CircuitShape, ptau_dir: Path, steps: int, proofs: int) ->
         "commit_s_per_step": round(commit_s / steps, 4),
         "witness_s": round(process.seconds["witness"][-1], 3),
         "prove_s_per_step": round(statistics.mean(prove_times), 2),
+        "native_prove_s_per_step": None if native_s is None else round(native_s, 2),
         "prove_s_max": round(max(prove_times), 2),
         "proofs": len(prove_times),
         "prove_training_s": round(prove_training_s, 2),
@@ -146,15 +166,88 @@ def bench_shape(shape: CircuitShape, ptau_dir: Path, steps: int, proofs: int) ->
     return result
 
 
+def bench_whole_run(ptau_dir: Path, samples: int, chain_proofs: int, snarkjs_steps: int) -> dict[str, Any]:
+    """One hospital's local epoch proven step by step (see the module's docstring)."""
+    from contracts.client import SnarkjsProof, deploy
+    from contracts.localchain import LocalChain
+    from contracts.registry import RoundRegistry
+    from crypto.zk.merkle import ProofContext
+    from crypto.zk.provers import SnarkjsProver, make_prover
+    from crypto.zk.training_proof import chain_sample
+    from fl.data import load_medmnist_npz
+    from fl.models import architecture_for_input, build_model
+    from fl.training import DEFAULT_TRAIN_CONFIG, train_local
+
+    data = load_medmnist_npz(ptau_dir.parent / "datasets" / "pneumoniamnist.npz", "train")
+    data = data.subset(np.arange(min(samples, len(data.labels))))
+    arch_id = architecture_for_input(data.sample_shape)
+    state = build_model(arch_id, data.num_classes, seed=0).state_dict()
+    started = time.perf_counter()
+    local = train_local(state, arch_id, DEFAULT_TRAIN_CONFIG, data, seed=0)
+    training_s = time.perf_counter() - started
+    trace = local.head_trace
+    proving_key = dev_proving_key(ptau_dir / "pot15_dev_final.ptau")
+    model_hash = "ab" * 32
+    with LocalChain() as local_chain:
+        connection = local_chain.connection()
+        hospital = connection.dev_accounts[0]
+        context = ProofContext("bench|whole run", 1, hospital.address, model_hash)
+        prover = make_prover()
+        prover.prove(proving_key.artifacts.wasm, proving_key.zkey, step_input(trace[0], context))  # warm
+        started = time.perf_counter()
+        bundle = prove_training(trace, context, chain_proofs, proving_key, prover, every_step=True)
+        prove_s = time.perf_counter() - started
+        reference = SnarkjsProver()
+        started = time.perf_counter()
+        for step in trace[:snarkjs_steps]:
+            reference.prove(proving_key.artifacts.wasm, proving_key.zkey, step_input(step, context))
+        snarkjs_per_step = (time.perf_counter() - started) / snarkjs_steps
+        weight, bias, _ = sgd_step(trace[-1])
+        arguments = (context, proving_key.verification_key(), head_hash(trace[0].weight, trace[0].bias))
+        started = time.perf_counter()
+        verify_training(bundle, *arguments, (weight, bias), trace[0].lr_q, chain_proofs, every_step=True)
+        verify_s = time.perf_counter() - started
+
+        deployment = deploy(connection, export_solidity_verifier(proving_key))
+        registry = RoundRegistry(connection, deployment.registry)
+        registry.register_hospital(hospital.address)
+        registry.open_round(1, "0x" + model_hash, "0x" + "22" * 32, chain_proofs)
+        sample = [SnarkjsProof.from_json(entry) for entry in chain_sample(bundle)]
+        submitted = registry.submit(hospital, 1, "0x" + "33" * 32, sample, bundle["run_hash"])
+    return {
+        "samples": len(data.labels),
+        "steps": len(trace),
+        "prover": prover.name,
+        "training_s": round(training_s, 2),
+        "prove_s": round(prove_s, 1),
+        "prove_s_per_step": round(prove_s / len(trace), 3),
+        "snarkjs_s_per_step": round(snarkjs_per_step, 3),
+        "snarkjs_whole_run_s_extrapolated": round(snarkjs_per_step * len(trace), 1),
+        "prove_over_training": round(prove_s / training_s, 1),
+        "verify_s": round(verify_s, 2),
+        "bundle_bytes_json": len(json.dumps(bundle)),
+        "chain_sample": chain_proofs,
+        "chain_gas": submitted.gas_used,
+    }
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--batch-sizes", type=int, nargs="+", default=[8, 32])
+    parser.add_argument("--batch-sizes", type=int, nargs="*", default=[8, 32])
     parser.add_argument("--classes", type=int, nargs="+", default=[2], help="class counts k of the head")
     parser.add_argument("--features", type=int, nargs="+", default=[16], help="feature widths d of the head")
     parser.add_argument("--steps", type=int, default=20, help="steps in the synthetic run")
     parser.add_argument("--proofs", type=int, default=4, help="steps proven (spot-checks)")
     parser.add_argument("--ptau-dir", type=Path, default=DEFAULT_PTAU_DIR)
     parser.add_argument("--json", type=Path, help="write the results here")
+    parser.add_argument(
+        "--whole-run", action="store_true", help="also prove one hospital's whole local epoch"
+    )
+    parser.add_argument("--run-samples", type=int, default=1570)
+    parser.add_argument("--chain-proofs", type=int, default=4, help="the chain's sample of a whole run")
+    parser.add_argument(
+        "--snarkjs-steps", type=int, default=8, help="steps proven with snarkjs for comparison"
+    )
     args = parser.parse_args(argv)
 
     results = []
@@ -171,14 +264,30 @@ def main(argv: list[str] | None = None) -> None:
         if result["ptau"] is None:
             continue
         print(
-            f"  witness {result['witness_s']} s, prove {result['prove_s_per_step']} s/step "
+            f"  witness {result['witness_s']} s, prove {result['prove_s_per_step']} s/step with snarkjs, "
+            f"{result['native_prove_s_per_step']} s/step native "
             f"(prove_training of {result['proofs']}: {result['prove_training_s']} s), "
             f"verify_training {result['verify_training_s']} s, node peak {result['node_peak_rss_mb']} MB, "
             f"commit {result['commit_s_per_step'] * 1000:.1f} ms/step",
             flush=True,
         )
+    whole_run = None
+    if args.whole_run:
+        print(f"Whole local epoch of {args.run_samples} samples, every step proven", flush=True)
+        whole_run = bench_whole_run(args.ptau_dir, args.run_samples, args.chain_proofs, args.snarkjs_steps)
+        print(
+            f"  {whole_run['steps']} steps: training {whole_run['training_s']} s, proving {whole_run['prove_s']} s "
+            f"({whole_run['prover']}, {whole_run['prove_s_per_step']} s/step; snarkjs {whole_run['snarkjs_s_per_step']} "
+            f"s/step, {whole_run['snarkjs_whole_run_s_extrapolated']} s for the run, extrapolated), proving / training "
+            f"{whole_run['prove_over_training']}x, verifying every proof {whole_run['verify_s']} s, bundle "
+            f"{whole_run['bundle_bytes_json']:,} bytes, chain sample of {whole_run['chain_sample']}: "
+            f"{whole_run['chain_gas']:,} gas",
+            flush=True,
+        )
     if args.json:
-        args.json.write_text(json.dumps({"proof_of_training": results}, indent=2) + "\n")
+        args.json.write_text(
+            json.dumps({"proof_of_training": results, "whole_run": whole_run}, indent=2) + "\n"
+        )
 
 
 if __name__ == "__main__":

@@ -54,6 +54,7 @@ api = [
     path("rounds/<int:round_id>/submissions/", rounds_api.RoundSubmissionsView.as_view()),
     path("rounds/<int:round_id>/events/", rounds_api.RoundEventsView.as_view()),
     path("rounds/<int:round_id>/audit/", rounds_api.RoundAuditView.as_view()),
+    path("rounds/<int:round_id>/proofs/", rounds_api.RoundProofsView.as_view()),
     path("events/", rounds_api.AuditTrailView.as_view()),
     path("node/enroll/", hospitals_api.NodeEnrollView.as_view()),
     path("node/heartbeat/", hospitals_api.NodeHeartbeatView.as_view()),

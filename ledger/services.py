@@ -44,6 +44,7 @@ from contracts.registry import RoundRegistry
 from crypto.paths import cache_dir
 from crypto.zk import ProvingKey, build_circuit, export_solidity_verifier
 from crypto.zk.node import SnarkjsError
+from crypto.zk.training_proof import chain_sample
 from events import realtime
 from events.services import record_event
 from hospitals.models import Hospital
@@ -259,7 +260,8 @@ def record_open(round_: Round) -> ChainTransaction | None:
 
 
 def submission_proofs(submission: Submission) -> list[SnarkjsProof]:
-    return [SnarkjsProof.from_json(entry) for entry in (submission.proof or {}).get("proofs", [])]
+    """The proofs the chain verifies: all of them, or with every step proven, the bundle's chain sample."""
+    return [SnarkjsProof.from_json(entry) for entry in chain_sample(submission.proof or {})]
 
 
 def record_submission(submission: Submission) -> ChainTransaction | None:

@@ -16,6 +16,7 @@ from typing import Any
 
 from contracts.client import SnarkjsProof, connect
 from contracts.registry import RoundRegistry
+from crypto.zk.training_proof import chain_sample
 from protocol.node_task import ChainMaterial
 
 log = logging.getLogger(__name__)
@@ -28,7 +29,8 @@ class NodeChainError(RuntimeError):
 def submit_on_chain(
     chain: ChainMaterial, blob: bytes, proof: dict[str, Any] | None, rpc_url: str, key_file: str
 ) -> str | None:
-    """Records submit(round, 0x<sha256 of the blob>, the bundle's proofs) from the hospital's own account;
+    """Records submit(round, 0x<sha256 of the blob>, the bundle's proofs or, with every step proven, its chain
+    sample) from the hospital's own account;
     returns the transaction hash, or None when the chain already has this hospital's submission (a rerun)."""
     if not rpc_url or not key_file:
         raise NodeChainError(
@@ -45,7 +47,7 @@ def submit_on_chain(
     round_id = chain.round
     if registry.read_submission(round_id, account.address) is not None:
         return None
-    proofs = [SnarkjsProof.from_json(entry) for entry in (proof or {}).get("proofs", [])]
+    proofs = [SnarkjsProof.from_json(entry) for entry in chain_sample(proof or {})]
     update_hash = "0x" + hashlib.sha256(blob).hexdigest()
     run_hash = (proof or {}).get("run_hash") or "0x" + "00" * 32
     result = registry.submit(account, round_id, update_hash, proofs, run_hash)

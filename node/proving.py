@@ -2,9 +2,10 @@
 
 With the "groth16" scheme the node commits to its whole run (the Merkle root of every head step of
 LocalResult.head_trace, its step count S and its sample count n_h, all before the challenge), receives the
-portal's challenge, proves the steps derived from the root, S and the challenged round context (crypto.zk, through the process's long-lived snarkjs node process) and uploads the
-bundle with its final head in the clear as fixed-point integers. The head's 16 x k + k numbers are visible to
-the portal so the proof can be checked against them; the CNN body's parameters never are.
+portal's challenge, proves the steps derived from the root, S and the challenged round context, or every step
+when the plan says so (crypto.zk, with the prover crypto.zk.provers.make_prover picks: native arkworks where
+groth16py is installed, else snarkjs; DH_PROVER chooses), and uploads the bundle. Under ckks the final head
+travels only inside the encrypted update; beside a plaintext update it is uploaded in the clear.
 
 The proving key's files (zkey, circuit wasm, verification key) are downloaded from the portal once and cached
 here by their SHA-256 digest, checked on download.
@@ -17,6 +18,8 @@ import os
 import tempfile
 from pathlib import Path
 from typing import Any
+
+from tqdm import tqdm
 
 from crypto.paths import cache_dir
 from crypto.zk import CircuitArtifacts, CircuitShape, ProvingKey, commit_trace, phase2
@@ -108,6 +111,17 @@ def prove(
     challenge = client.commit_run(
         material.commit_url, commitment.tree.root, commitment.step_count, result.num_samples
     )
-    bundle = prove_steps(commitment, trace, challenged_context(challenge), material.steps, key)
+    steps = commitment.step_count if material.every_step else min(material.steps, commitment.step_count)
+    # A bar on a terminal (dh-node run in a shell); nothing in a service's log.
+    with tqdm(total=steps, desc="proving head steps", unit="step", disable=None) as bar:
+        bundle = prove_steps(
+            commitment,
+            trace,
+            challenged_context(challenge),
+            material.steps,
+            key,
+            every_step=material.every_step,
+            progress=lambda done, total: bar.update(1),
+        )
     weight, bias = head_of(result.state)
     return bundle, Head(weight=weight.tolist(), bias=bias.tolist())

@@ -14,7 +14,7 @@ With the "groth16" scheme (settings.DH_PROOFS, stored on each round as Round.pro
    + k integers) travels inside the encrypted upload, shared between the key parties (crypto.wellformed), or in
    the clear beside an update in the clear (protection "plaintext");
 5. verify_submission checks the bundle against the round (crypto.zk.verify_training) before the submission is
-   stored: run starts at the published global head, ends at the head it commits to in its last leaf (the
+   stored (with the plan's prove_every_step, every step's proof, chained from the global head to the final head): run starts at the published global head, ends at the head it commits to in its last leaf (the
    uploaded head, in the clear), each checked step is an exact SGD step with the round's learning rate, bound to
    this round, hospital and challenge, with the committed step count, and the upload's num_samples is the
    committed n_h (a bundle whose Merkle root was already submitted anywhere is refused by the caller); the
@@ -39,6 +39,7 @@ from crypto.zk import ProofError, verify_training
 from crypto.zk.merkle import ZERO_ADDRESS, ProofContext
 from crypto.zk.node import snarkjs
 from crypto.zk.poseidon import FIELD_PRIME, head_values
+from crypto.zk.training_proof import verify_published
 from fl import fixed_head
 from hospitals.models import Hospital
 from proofs import ceremony
@@ -52,6 +53,8 @@ if TYPE_CHECKING:
 SCHEMES = ("groth16", "none")
 DEFAULT_STEPS = 4
 MAX_BUNDLE_BYTES = 256_000  # 4 proofs take about 13 kB, 32 about 100 kB; verify_training parses it whole
+# With every step proven, each step adds a proof (about 1.1 kB of JSON) and a leaf without path (about 0.2 kB).
+BUNDLE_BYTES_PER_STEP = 1_600
 VERIFIER_ROLE = "portal-verifier"  # one long-lived snarkjs process per portal process, apart from any prover
 
 
@@ -76,6 +79,15 @@ def head_size(round_: Round) -> int:
         return 0
     shape = round_.proof_setup["shape"]
     return shape["classes"] * (shape["features"] + 1)
+
+
+def proves_every_step(round_: Round) -> bool:
+    return round_.proof_scheme != "none" and bool(round_.config.get("prove_every_step"))
+
+
+def max_bundle_bytes(round_: Round, committed_steps: int) -> int:
+    """The largest proof bundle the round takes from a run of committed_steps steps."""
+    return MAX_BUNDLE_BYTES + (BUNDLE_BYTES_PER_STEP * committed_steps if proves_every_step(round_) else 0)
 
 
 def check_scheme(name: str) -> str:
@@ -145,6 +157,7 @@ def node_material(round_: Round, hospital: Hospital) -> ProofMaterial:
     material = ProofMaterial(
         scheme=round_.proof_scheme,
         steps=int(round_.config["proof_steps"]),
+        every_step=proves_every_step(round_),
         lr_q=fixed_head.quantise_lr(round_.config["head_lr"]),
         context=round_context(round_, hospital),
         commit_url=f"{base}/commitment/",
@@ -232,8 +245,9 @@ def verify_submission(
         raise InvalidUpload(
             "This round requires a proof of training: upload 'proof' (the bundle) and 'head' (the final head)"
         )
-    if len(json.dumps(proof)) > MAX_BUNDLE_BYTES:
-        raise InvalidUpload(f"The proof bundle exceeds {MAX_BUNDLE_BYTES} bytes")
+    limit = max_bundle_bytes(round_, participant.proof_steps or 0)
+    if len(json.dumps(proof)) > limit:
+        raise InvalidUpload(f"The proof bundle exceeds {limit} bytes")
     shape = round_.proof_setup["shape"]
     final_head = None if shared else parse_head(head, shape["classes"], shape["features"])
     if not participant.proof_root:
@@ -265,6 +279,7 @@ def verify_submission(
             fixed_head.quantise_lr(config["head_lr"]),
             int(config["proof_steps"]),
             expected_steps=participant.proof_steps,
+            every_step=proves_every_step(round_),
             process=snarkjs(VERIFIER_ROLE),
         )
     except ProofError as exc:
@@ -302,3 +317,48 @@ def proven_global_head(
         )
     weight = (weighted[: classes * features] // total).reshape(classes, features)
     return weight.astype(np.int64), (weighted[classes * features :] // total).astype(np.int64)
+
+
+def published_proof(submission: Submission) -> dict[str, Any]:
+    """Everything anyone needs to re-verify a submission's proof of training without the portal's database
+    (crypto.zk.training_proof.verify_published): the bundle with every proof made, and the round's terms."""
+    round_ = submission.round
+    participant = round_.participants.select_related("hospital").get(hospital=submission.hospital)
+    context = challenged_context(round_, participant)
+    return {
+        "round": round_.pk,
+        "hospital": submission.hospital.slug,
+        "bundle": submission.proof,
+        "context": {
+            "text": context.text,
+            "round_id": context.round_id,
+            "sender": context.sender,
+            "model_hash": context.model_hash,
+        },
+        "vkey": round_.proof_setup["vkey"],
+        "initial_head_hash": str(backfill_head_hash(round_.base_model)),
+        "lr_q": fixed_head.quantise_lr(round_.config["head_lr"]),
+        "proof_steps": int(round_.config["proof_steps"]),
+        "steps": participant.proof_steps,
+        "every_step": proves_every_step(round_),
+        "head_commitment": submission.head_commitment,
+    }
+
+
+def reverify_round(round_: Round) -> list[dict[str, Any]]:
+    """Each proven submission of the round re-verified from its published record: {"hospital", "verified",
+    "proofs", "reason"}."""
+    results = []
+    for submission in round_.submissions.select_related("hospital").order_by("hospital__slug"):
+        if not submission.proof:
+            continue
+        record = published_proof(submission)
+        try:
+            verify_published(record, process=snarkjs(VERIFIER_ROLE))
+            outcome = {"verified": True, "reason": ""}
+        except ProofError as exc:
+            outcome = {"verified": False, "reason": exc.reason}
+        results.append(
+            {"hospital": record["hospital"], "proofs": len(submission.proof.get("proofs", [])), **outcome}
+        )
+    return results

@@ -51,6 +51,7 @@ class RoundConfig(Message):
     proof_steps: int  # how many head steps each hospital proves
     augment: str = "none"  # plans made before these two were choices trained this way
     sampling: str = "proportional"
+    prove_every_step: bool = False  # every head step proven (proof_steps of them then sampled for the chain)
 
 
 @dataclass(frozen=True)
@@ -103,7 +104,8 @@ class ProofMaterial(Message):
     (shape to vkey) come together, once the round's key is prepared when it opens."""
 
     scheme: str
-    steps: int | None = None  # how many of its head steps the node proves
+    steps: int | None = None  # how many of its head steps the node proves (with every_step: the chain sample)
+    every_step: bool = False  # prove every head step of the run
     lr_q: int | None = None  # the head's learning rate in fixed point (scale 2^16)
     context: str | None = (
         None  # round, hospital and base model the proofs are bound to (before the challenge)

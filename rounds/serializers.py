@@ -45,7 +45,15 @@ class TrainingConfigSerializer(JsonInputSerializer):
     fedprox_mu = serializers.FloatField(
         min_value=0.0, max_value=10.0, default=DEFAULT_TRAIN_CONFIG.fedprox_mu
     )
-    proof_steps = serializers.IntegerField(min_value=1, max_value=32, default=proofs.DEFAULT_STEPS)
+    proof_steps = serializers.IntegerField(
+        min_value=1,
+        max_value=32,
+        default=proofs.DEFAULT_STEPS,
+        help_text="steps each hospital proves; with prove_every_step, the sample of them the chain verifies",
+    )
+    prove_every_step = serializers.BooleanField(
+        default=False, help_text="prove every head step of each hospital's run, not a spot-checked few"
+    )
     augment = serializers.ChoiceField(
         choices=AUGMENTATIONS,
         default=DEFAULT_TRAIN_CONFIG.augment,

@@ -1,25 +1,30 @@
-"""Proof of training by spot-checking: commit to every step of a local run, prove a few chosen by Fiat-Shamir.
+"""Proof of training: commit to every step of a local run, prove a few chosen by Fiat-Shamir, or every one.
 
 A run of S head steps W_0 -> W_1 -> ... -> W_S (fl.fixed_head.sgd_step) is committed to by a Merkle tree over
-leaves (i, hash(W_i), hash(batch_i)) for i < S and (S, hash(W_S), 0) (see crypto.zk.merkle). The steps to prove
-are derived from the root, S and the round context, so the node cannot choose them after seeing which ones are
-asked. Each proof (circuits/head_step.circom) shows hash(W_i) -> hash(W_i+1) on batch hash(batch_i) with the
-round's learning rate, and binds the round context. The verifier opens leaf i and leaf i+1 for each proof
-(the chain link), leaf 0 (must hold the published global head) and leaf S (must hold the uploaded head).
+leaves (i, hash(W_i), hash(batch_i)) for i < S and (S, hash(W_S), 0) (see crypto.zk.merkle). Each proof
+(circuits/head_step.circom) shows hash(W_i) -> hash(W_i+1) on batch hash(batch_i) with the round's learning
+rate, and binds the round context. The verifier opens leaf i and leaf i+1 for each proof (the chain link), leaf
+0 (must hold the published global head) and leaf S (must hold the uploaded head).
 
-What this shows: W_0 is the global head, W_S the uploaded one, and each checked step is an exact SGD step on
-some committed batch with the agreed learning rate. A run with f faked steps out of S passes n checks with
-probability about (1 - f/S)^n. What it does not show: that the batches came from the hospital's real images,
-that unchecked steps are honest, or anything about the CNN body (trained in float outside the proof). The round
-context should contain a value fixed only after the node committed (e.g. a portal nonce issued after the root
-is registered): a node that knows the context in advance can re-draw its commitment until the derived indices
-miss its faked steps.
+Two coverages:
+- spot checks: n steps derived from the root, S and the round context, so the node cannot choose them after
+  seeing which ones are asked. A run with f faked steps out of S passes with probability about (1 - f/S)^n,
+  and one faked step that jumps the head anywhere is the cheapest forgery (about 98% undetected with 4 of 180).
+- every step (every_step=True): all S steps are proven and every link W_i -> W_i+1 checked, so the proofs chain
+  W_0 to W_S with nothing left to chance: a forged step anywhere is refused with probability 1. The bundle then
+  opens every leaf (the verifier rebuilds the root from them; no paths) and names a chain sample: the few
+  proofs, derived like spot checks, that the chain contract verifies itself (hundreds of verifications do not
+  fit a block); every proof is published with the submission for anyone to re-verify.
+
+What this does not show: that the batches came from the hospital's real images, or anything about the CNN body
+(trained in float outside the proof). The round context contains a value fixed only after the node committed
+(the portal's challenge), so a node cannot re-draw its commitment until derived indices miss faked steps.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,6 +44,7 @@ from crypto.zk.merkle import (
 )
 from crypto.zk.node import SnarkjsError, SnarkjsProcess, snarkjs
 from crypto.zk.poseidon import FIELD_PRIME, batch_hash, head_hash
+from crypto.zk.provers import Prover, make_prover
 from fl.fixed_head import HeadStep, sgd_step
 
 BUNDLE_VERSION = 1
@@ -81,9 +87,17 @@ def commit_trace(trace: Sequence[HeadStep]) -> TraceCommitment:
         head_hash(final_weight, final_bias)
     ]
     batch_hashes = [batch_hash(step.features, step.labels) for step in trace]
-    leaves = [leaf_hash(i, weight_hashes[i], batch_hashes[i]) for i in range(len(trace))]
-    leaves.append(leaf_hash(len(trace), weight_hashes[-1], 0))
-    return TraceCommitment(tuple(weight_hashes), tuple(batch_hashes), MerkleTree.build(leaves))
+    return TraceCommitment(
+        tuple(weight_hashes), tuple(batch_hashes), MerkleTree.build(run_leaves(weight_hashes, batch_hashes))
+    )
+
+
+def run_leaves(weight_hashes: Sequence[int], batch_hashes: Sequence[int]) -> list[int]:
+    """The Merkle leaves of a run: (i, W_i, batch_i) for each step, then (S, W_S, 0)."""
+    step_count = len(batch_hashes)
+    leaves = [leaf_hash(i, weight_hashes[i], batch_hashes[i]) for i in range(step_count)]
+    leaves.append(leaf_hash(step_count, weight_hashes[step_count], 0))
+    return leaves
 
 
 def check_trace(trace: Sequence[HeadStep], shape: CircuitShape) -> None:
@@ -130,24 +144,28 @@ def prove_steps(
     round_context: ProofContext | str,
     n_proofs: int,
     proving_key: ProvingKey,
-    process: SnarkjsProcess | None = None,
+    prover: Prover | None = None,
+    *,
+    every_step: bool = False,
+    progress: Callable[[int, int], None] | None = None,
 ) -> dict[str, Any]:
-    """The bundle for a committed trace: the Fiat-Shamir indices' proofs and the leaves they need."""
-    node = process or snarkjs()
+    """The bundle for a committed trace: the proofs of the Fiat-Shamir indices and the leaves they need, or with
+    every_step, the proof of every step, every leaf, and the n_proofs steps of the chain sample.
+    progress(done, total) is called after each proof."""
+    prover = prover or make_prover()
     step_count = commitment.step_count
-    indices = derive_indices(commitment.tree.root, step_count, round_context, n_proofs)
-    opened = sorted({0, step_count, *indices, *(i + 1 for i in indices)})
+    derived = derive_indices(commitment.tree.root, step_count, round_context, n_proofs)
+    indices = list(range(step_count)) if every_step else derived
     proofs = []
-    for index in indices:
-        result = node.request(
-            "prove",
-            wasm=str(proving_key.artifacts.wasm),
-            zkey=str(proving_key.zkey),
-            input=step_input(trace[index], round_context),
+    for done, index in enumerate(indices, start=1):
+        result = prover.prove(
+            proving_key.artifacts.wasm, proving_key.zkey, step_input(trace[index], round_context)
         )
         proofs.append({"index": index, "proof": result["proof"], "public_signals": result["publicSignals"]})
+        if progress is not None:
+            progress(done, len(indices))
     shape = proving_key.artifacts.shape
-    return {
+    bundle: dict[str, Any] = {
         "version": BUNDLE_VERSION,
         "shape": {"features": shape.features, "classes": shape.classes, "batch": shape.batch},
         "step_count": step_count,
@@ -155,9 +173,29 @@ def prove_steps(
         "run_hash": "0x" + as_context(round_context).run_hash.hex(),  # what the chain's registry binds
         "lr_q": trace[0].lr_q,
         "indices": indices,
-        "leaves": [commitment.leaf(i) for i in opened],
         "proofs": proofs,
     }
+    if every_step:
+        bundle["chain_indices"] = derived
+        bundle["leaves"] = [
+            {"index": i, "weight_hash": str(w), "batch_hash": str(b)}
+            for i, (w, b) in enumerate(
+                zip(commitment.weight_hashes, (*commitment.batch_hashes, 0), strict=True)
+            )
+        ]
+    else:
+        opened = sorted({0, step_count, *indices, *(i + 1 for i in indices)})
+        bundle["leaves"] = [commitment.leaf(i) for i in opened]
+    return bundle
+
+
+def chain_sample(bundle: dict[str, Any]) -> list[dict[str, Any]]:
+    """The proofs of a bundle that the chain verifies: its chain sample with every step proven, else all."""
+    proofs = bundle.get("proofs", [])
+    if "chain_indices" not in bundle:
+        return proofs
+    sample = set(bundle["chain_indices"])
+    return [entry for entry in proofs if entry["index"] in sample]
 
 
 def prove_training(
@@ -165,12 +203,17 @@ def prove_training(
     round_context: ProofContext | str,
     n_proofs: int,
     zkey: ProvingKey,
-    process: SnarkjsProcess | None = None,
+    prover: Prover | None = None,
+    *,
+    every_step: bool = False,
 ) -> dict[str, Any]:
-    """Commits to the whole trace and proves n_proofs steps chosen from the commitment and round context.
-    round_context must name the round, the hospital and the global head (e.g. "round 7|hospital 3|<hash>")."""
+    """Commits to the whole trace and proves n_proofs steps chosen from the commitment and round context (with
+    every_step: every step, n_proofs of them sampled for the chain). round_context must name the round, the
+    hospital and the global head (e.g. "round 7|hospital 3|<hash>")."""
     check_trace(trace, zkey.artifacts.shape)
-    return prove_steps(commit_trace(trace), trace, round_context, n_proofs, zkey, process)
+    return prove_steps(
+        commit_trace(trace), trace, round_context, n_proofs, zkey, prover, every_step=every_step
+    )
 
 
 @dataclass(frozen=True)
@@ -209,6 +252,32 @@ def _checked_leaves(bundle: dict[str, Any], step_count: int, root: int) -> dict[
     return leaves
 
 
+def _all_leaves(bundle: dict[str, Any], step_count: int, root: int) -> dict[int, _Leaf]:
+    """Every leaf of the run, in order and without paths (every step proven): the tree they build must have the
+    committed root."""
+    entries = bundle["leaves"]
+    if len(entries) != step_count + 1:
+        raise ProofError(
+            f"malformed bundle: {len(entries)} leaves, a run of {step_count} steps has {step_count + 1}"
+        )
+    leaves: dict[int, _Leaf] = {}
+    for expected_index, entry in enumerate(entries):
+        if _parse_int(entry["index"], "leaf index") != expected_index:
+            raise ProofError(f"malformed bundle: leaf {expected_index} is missing or out of order")
+        leaves[expected_index] = _Leaf(
+            _parse_int(entry["weight_hash"], f"leaf {expected_index} weight hash"),
+            _parse_int(entry["batch_hash"], f"leaf {expected_index} batch hash"),
+        )
+    rebuilt = MerkleTree.build(
+        run_leaves(
+            [leaf.weight_hash for leaf in leaves.values()], [leaves[i].batch_hash for i in range(step_count)]
+        )
+    )
+    if rebuilt.root != root:
+        raise ProofError("the run's leaves do not build the committed Merkle root")
+    return leaves
+
+
 def _load_vkey(vkey: dict | str | Path) -> dict:
     loaded = vkey if isinstance(vkey, dict) else json.loads(Path(vkey).read_text())
     if loaded.get("protocol") != "groth16" or loaded.get("nPublic") != len(PUBLIC_SIGNALS):
@@ -226,6 +295,7 @@ def verify_training(
     n_proofs: int,
     *,
     expected_steps: int | None = None,
+    every_step: bool = False,
     process: SnarkjsProcess | None = None,
 ) -> int:
     """Checks a proof-of-training bundle against the round; raises ProofError(reason) if anything is off.
@@ -234,8 +304,9 @@ def verify_training(
     final_head: the uploaded quantised (weight, bias), or None where the head stays secret (the caller then
     checks the returned commitment against it some other way, as the key parties do in MPC); lr_q and n_proofs:
     the round's; expected_steps: the step count the round implies, if the caller knows it (otherwise any count is
-    accepted). Cap the bundle's size before calling (it is parsed whole). Returns the run's final head
-    commitment: head_hash of the head it ends at (its last leaf)."""
+    accepted); every_step: the round proves every step (n_proofs is then the size of the chain sample). Cap the
+    bundle's size before calling (it is parsed whole). Returns the run's final head commitment: head_hash of the
+    head it ends at (its last leaf)."""
     verification_key = _load_vkey(vkey)
     try:
         if bundle["version"] != BUNDLE_VERSION:
@@ -244,23 +315,42 @@ def verify_training(
         if isinstance(step_count, bool) or not isinstance(step_count, int) or step_count < 1:
             raise ProofError("malformed bundle: step_count must be a positive integer")
         root = _parse_int(bundle["merkle_root"], "merkle_root")
-        leaves = _checked_leaves(bundle, step_count, root)
+        if expected_steps is not None and step_count != expected_steps:
+            raise ProofError(f"the run has {step_count} steps, the round implies {expected_steps}")
+        if every_step != ("chain_indices" in bundle):
+            raise ProofError(
+                "the round proves every step: the bundle must prove them all and name its chain sample"
+                if every_step
+                else "malformed bundle: a chain sample, but the round does not prove every step"
+            )
+        leaves = (_all_leaves if every_step else _checked_leaves)(bundle, step_count, root)
         proofs = {_parse_int(p["index"], "proof index"): p for p in bundle["proofs"]}
         bundle_indices = list(bundle["indices"])
+        chain_indices = bundle.get("chain_indices")
     except (KeyError, TypeError, AttributeError) as error:
         raise ProofError(f"malformed bundle: {error!r}") from None
 
-    if expected_steps is not None and step_count != expected_steps:
-        raise ProofError(f"the run has {step_count} steps, the round implies {expected_steps}")
     if bundle.get("lr_q") != lr_q:
         raise ProofError(
             f"learning rate mismatch: the bundle declares {bundle.get('lr_q')}, the round's is {lr_q}"
         )
-    indices = derive_indices(root, step_count, round_context, n_proofs)
-    if bundle_indices != indices:
-        raise ProofError(
-            "the proven steps are not the ones derived from the Merkle root and this round's context"
-        )
+    derived = derive_indices(root, step_count, round_context, n_proofs)
+    if every_step:
+        indices = list(range(step_count))
+        if bundle_indices != indices:
+            raise ProofError(
+                f"the round proves every step: the bundle must prove steps 0 to {step_count - 1}"
+            )
+        if chain_indices != derived:
+            raise ProofError(
+                "the chain sample is not the steps derived from the Merkle root and this round's context"
+            )
+    else:
+        indices = derived
+        if bundle_indices != indices:
+            raise ProofError(
+                "the proven steps are not the ones derived from the Merkle root and this round's context"
+            )
     if sorted(proofs) != indices or len(proofs) != len(bundle["proofs"]):
         raise ProofError("the bundle does not hold exactly one proof per derived step")
     needed = {0, step_count, *indices, *(i + 1 for i in indices)}
@@ -306,3 +396,29 @@ def verify_training(
         if not ok:
             raise ProofError(f"the proof of step {index} does not verify")
     return leaves[step_count].weight_hash
+
+
+def verify_published(record: dict[str, Any], process: SnarkjsProcess | None = None) -> int:
+    """Re-verifies a submission's proof of training from its published record alone (what
+    proofs.verification.published_proof gives: the bundle, the round's verification key, the proofs' context,
+    the global head's hash, the learning rate, the step counts and the head commitment stored for it); raises
+    ProofError with the reason. Returns the run's final head commitment."""
+    try:
+        context = ProofContext(**record["context"])
+        commitment = verify_training(
+            record["bundle"],
+            context,
+            record["vkey"],
+            record["initial_head_hash"],
+            None,
+            record["lr_q"],
+            record["proof_steps"],
+            expected_steps=record["steps"],
+            every_step=record["every_step"],
+            process=process,
+        )
+    except (KeyError, TypeError) as error:
+        raise ProofError(f"malformed proof record: {error!r}") from None
+    if str(commitment) != str(record["head_commitment"]):
+        raise ProofError("the run ends at another head than the one recorded with the submission")
+    return commitment

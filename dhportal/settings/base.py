@@ -193,7 +193,8 @@ DH_MAX_UPLOAD_BYTES = env_int("DH_MAX_UPLOAD_BYTES", 64 * 1024 * 1024)
 DH_MIN_FREE_DISK_BYTES = env_int("DH_MIN_FREE_DISK_BYTES", 1024 * 1024 * 1024)
 # /metrics (rounds/metrics.py): the bearer token the operator's Prometheus sends; unset, /metrics answers 404.
 DH_METRICS_TOKEN = env_str("DH_METRICS_TOKEN")
-DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
+# An upload's form fields: a proof bundle with every step proven takes about 1.6 kB a step.
+DATA_UPLOAD_MAX_MEMORY_SIZE = 4 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
 
 # Aggregation: "ckks" (threshold-decrypted CKKS, the default) or "plaintext" (benchmark baseline only).

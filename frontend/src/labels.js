@@ -82,7 +82,12 @@ export const CONFIG_FIELDS = {
   },
   proof_steps: {
     label: "Proven steps per hospital",
-    hint: "Training steps checked by a proof, picked at random; more catch more cheating but take longer to prove.",
+    hint: "Training steps checked by a proof, picked at random; more catch more cheating but take longer to prove. With every step proven: how many of the proofs the chain verifies itself.",
+    proofOnly: true,
+  },
+  prove_every_step: {
+    label: "Prove every step",
+    hint: "Each hospital proves every training step of the head, so no forged step can pass; about a second per step with the native prover.",
     proofOnly: true,
   },
 };

@@ -41,6 +41,7 @@ DEFAULT_LIMITS = {
     "dp_delta": DEFAULT_DP_DELTA,
 }
 MAX_NOISE_MULTIPLIER = 100.0
+PROOF_OPTIONS = ("proof_steps", "prove_every_step")  # the plan's proof options, apart from local training
 
 
 @transaction.atomic
@@ -63,7 +64,7 @@ def create_round(
     differential privacy, noise of std z x update_norm_bound added to the opened sum by the key parties."""
     require_coordinator(actor)
     try:
-        train_config = TrainConfig.from_dict({k: v for k, v in config.items() if k != "proof_steps"})
+        train_config = TrainConfig.from_dict({k: v for k, v in config.items() if k not in PROOF_OPTIONS})
     except ValueError as exc:
         raise InvalidInput(f"Invalid training configuration: {exc}") from None
     if len(hospitals) < MIN_QUORUM:
@@ -98,6 +99,8 @@ def create_round(
     full_config = {
         **train_config.as_dict(),
         "proof_steps": int(config.get("proof_steps", proofs.DEFAULT_STEPS)),
+        # Only when asked, so that a spot-checked plan hashes as before.
+        **({"prove_every_step": True} if config.get("prove_every_step") else {}),
     }
     proofs.check_round_plan(proof_scheme, full_config)  # InvalidInput for a plan the circuit cannot prove
     # The upload limits join the hashed plan only when not the defaults: a default plan hashes as before.

@@ -321,6 +321,41 @@ def proven_submission(consortium, round_: Round, slug: str, bundle: dict) -> Sub
 
 
 @pytest.mark.django_db(transaction=True)
+def test_with_every_step_proven_the_chain_verifies_the_bundles_sample(
+    consortium, chain_on, dev_key, hospital_keys
+):
+    round_ = proof_round(consortium, dev_key)
+    registry = registry_of(round_)
+    context = ProofContext(
+        f"round {round_.pk}|hospital-b",
+        round_.pk,
+        consortium.hospital_b.chain_address,
+        round_.base_model.weights_digest,
+    )
+    # With every step proven, the chain verifies the bundle's sample (the round's one proof) and the portal
+    # finds those proofs on chain; the whole bundle stays with the submission for anyone to re-verify.
+    every_step = prove_training(synthetic_trace(3), context, 1, dev_key, every_step=True)
+    assert len(every_step["proofs"]) == 3
+    sampled = proven_submission(consortium, round_, "hospital-b", every_step)
+    submit_as_hospital(
+        hospital_keys["hospital-b"],
+        round_,
+        consortium.hospital_b,
+        blobstore.read_bytes(sampled.blob_digest),
+        every_step,
+    )
+    chain.record_submission(sampled)
+    on_chain = registry.read_submission(round_.pk, consortium.hospital_b.chain_address)
+    assert on_chain.proof_count == 1
+    assert on_chain.proof_hash == submission_proof_hash(chain.submission_proofs(sampled))
+    assert chain.submission_proofs(sampled)[0].public_signals == next(
+        entry["public_signals"]
+        for entry in every_step["proofs"]
+        if entry["index"] == every_step["chain_indices"][0]
+    )
+
+
+@pytest.mark.django_db(transaction=True)
 def test_proofs_are_verified_on_chain_and_refusals_come_back_with_the_reason(
     consortium, chain_on, dev_key, hospital_keys
 ):

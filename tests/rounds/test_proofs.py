@@ -9,6 +9,7 @@ by crypto.zk under the ptau and the contributors' names, so it is made once (abo
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import io
 import json
@@ -19,8 +20,8 @@ import pytest
 from django.conf import settings as django_settings
 
 from crypto import plain
-from crypto.zk import Ceremony, build_circuit, commit_trace, head_hash, phase2
-from crypto.zk.training_proof import prove_steps
+from crypto.zk import Ceremony, ProofError, build_circuit, commit_trace, head_hash, phase2
+from crypto.zk.training_proof import prove_steps, verify_published
 from demo.embedded import free_port, portal_server
 from events.models import AuditEvent
 from fl import fixed_head
@@ -28,6 +29,7 @@ from fl.fixed_head import SCALE, HeadStep, sgd_step
 from fl.models import FEATURE_DIM, HEAD_BIAS, HEAD_WEIGHT
 from fl.params import parameter_slice
 from fl.training import head_of
+from ledger.services import submission_proofs
 from node.ceremony import record_contribution
 from node.proving import challenged_context, proving_key
 from proofs import ceremony, verification
@@ -166,8 +168,9 @@ def prove(consortium, round_: Round, slug: str, trace: list[HeadStep]) -> dict:
         commitment,
         trace,
         challenged_context(ProofChallenge.from_json(response.json())),
-        round_.config["proof_steps"],
+        material.steps,
         key,
+        every_step=material.every_step,
     )
 
 
@@ -335,6 +338,65 @@ def test_a_run_with_a_step_that_is_not_sgd_is_refused(consortium):
     bundle = prove(consortium, round_, "hospital-a", trace)  # each step on its own is a valid step
     response = upload(consortium, round_, "hospital-a", bundle, final_head(trace))
     assert_refused(response, "step 0 does not lead to the head committed in leaf 1", round_)
+
+
+def test_with_every_step_proven_a_forged_step_is_refused_wherever_it_is(consortium):
+    """The plan's prove_every_step: the node proves all S steps, the portal verifies the whole chain from the
+    global head, and the chain takes the bundle's sample of proof_steps proofs. One step jumped anywhere is
+    refused, naming it, and nothing is stored."""
+    hospitals = [consortium.hospital_a, consortium.hospital_b, consortium.hospital_c]
+    round_ = collecting_round(consortium, hospitals, proof_steps=1, local_epochs=2, prove_every_step=True)
+    assert node_material(consortium, round_, "hospital-a").every_step
+    honest = honest_run(round_, seed=11)
+    assert len(honest) == 4
+    for position, slug in ((1, "hospital-a"), (3, "hospital-b")):
+        trace = honest_run(round_, seed=11)
+        if position + 1 < len(trace):
+            jumped = trace[position + 1]
+            trace[position + 1] = HeadStep(
+                jumped.weight + 7, jumped.bias, jumped.features, jumped.labels, jumped.lr_q
+            )
+            for later in range(position + 2, len(trace)):
+                step = trace[later]
+                weight, bias, _ = sgd_step(trace[later - 1])
+                trace[later] = HeadStep(weight, bias, step.features, step.labels, step.lr_q)
+        bundle = prove(consortium, round_, slug, trace)
+        assert len(bundle["proofs"]) == 4
+        if position + 1 == len(trace):  # the last step: a final head that is not its result
+            bundle["leaves"][4]["weight_hash"] = str(int(bundle["leaves"][4]["weight_hash"]) + 1)
+            assert_refused(
+                upload(consortium, round_, slug, bundle, final_head(trace)),
+                "the run's leaves do not build the committed Merkle root",
+                round_,
+            )
+            continue
+        response = upload(consortium, round_, slug, bundle, final_head(trace))
+        assert_refused(
+            response, f"step {position} does not lead to the head committed in leaf {position + 1}", round_
+        )
+    # An honest run of hospital-c: every step verified; the chain's sample is one of its proofs.
+    bundle = prove(consortium, round_, "hospital-c", honest)
+    response = upload(consortium, round_, "hospital-c", bundle, final_head(honest))
+    assert response.status_code == 201, response.content
+    submission = Submission.objects.get(round=round_)
+    assert submission.proof_status == "verified" and len(submission.proof["proofs"]) == 4
+    assert [proof.public_signals for proof in submission_proofs(submission)] == [
+        entry["public_signals"]
+        for entry in submission.proof["proofs"]
+        if entry["index"] in bundle["chain_indices"]
+    ]
+    assert len(submission_proofs(submission)) == 1
+    # Published: every proof, re-verifiable from the record alone; a proof edited in the middle of the run is not.
+    records = consortium.client("coordinator").get(f"/api/rounds/{round_.pk}/proofs/").json()
+    assert [r["hospital"] for r in records] == ["hospital-c"] and len(records[0]["bundle"]["proofs"]) == 4
+    assert str(verify_published(records[0])) == submission.head_commitment
+    assert verification.reverify_round(round_) == [
+        {"hospital": "hospital-c", "proofs": 4, "verified": True, "reason": ""}
+    ]
+    edited = copy.deepcopy(records[0])
+    edited["bundle"]["proofs"][2]["proof"]["pi_a"][0] = edited["bundle"]["proofs"][1]["proof"]["pi_a"][0]
+    with pytest.raises(ProofError, match="proof of step 2 does not verify|a proof is malformed"):
+        verify_published(edited)
 
 
 def test_a_changed_learning_rate_is_refused(consortium):

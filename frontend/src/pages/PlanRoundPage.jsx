@@ -129,7 +129,8 @@ function numberProblem(text, { type, min_value: min, max_value: max }) {
 function validatePlan(values, { configFields, quorum }) {
   const errors = {};
   for (const name of shownConfigFields(values)) {
-    const problem = configFields[name].type === "choice" ? null : numberProblem(values.config[name], configFields[name]);
+    const { type } = configFields[name];
+    const problem = type === "choice" || type === "boolean" ? null : numberProblem(values.config[name], configFields[name]);
     if (problem) errors[`config.${name}`] = problem;
   }
   if (hasServerLr(values) && String(values.serverLr).trim() !== "") {
@@ -176,6 +177,7 @@ function validateSchedule(values) {
 function planBody(values, { configFields, quorum }) {
   const typed = (name) => {
     const { type } = configFields[name];
+    if (type === "boolean") return values.config[name] === "true";
     return type === "integer" ? Number.parseInt(values.config[name], 10) : type === "number" ? Number(values.config[name]) : values.config[name];
   };
   const body = {
@@ -446,7 +448,9 @@ function ConfigField({ name, field, value, error, onChange }) {
   const props = { name: `config.${name}`, value, onChange: (event) => onChange(event.target.value) };
   return (
     <Field label={configLabel(name)} hint={words.hint} error={error}>
-      {field.choices ? (
+      {field.type === "boolean" ? (
+        <input type="checkbox" name={props.name} checked={value === "true"} onChange={(event) => onChange(String(event.target.checked))} />
+      ) : field.choices ? (
         <ChoiceSelect choices={field.choices} labels={words.choices} {...props} />
       ) : (
         <input

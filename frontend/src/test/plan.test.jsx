@@ -16,6 +16,7 @@ const OPTIONS = {
     batch_size: { type: "integer", min_value: 1, max_value: 256, default: 8 },
     fedprox_mu: { type: "number", min_value: 0, max_value: 10, default: 0 },
     proof_steps: { type: "integer", min_value: 1, max_value: 32, default: 4 },
+    prove_every_step: { type: "boolean", default: false },
   },
   protection: { default: "ckks", choices: ["ckks", "plaintext"] },
   proof_scheme: { default: "none", choices: ["groth16", "none"] },
@@ -94,6 +95,20 @@ describe("plan form fields", () => {
     expect(body.config).not.toHaveProperty("proof_steps");
     expect(body).toMatchObject({ protection: "ckks", proof_scheme: "none", participants: ["hospital-a"], quorum: 1 });
     expect(body).not.toHaveProperty("aggregation");
+  });
+
+  it("proves every step when its box is ticked, and sends a boolean", async () => {
+    const calls = planRoutes();
+    await openForm();
+    await userEvent.selectOptions(screen.getByLabelText("Proofs of training"), "groth16");
+    const box = screen.getByLabelText("Prove every step");
+    expect(box).not.toBeChecked();
+    expect(box).toHaveAccessibleDescription(/no forged step can pass/);
+    await userEvent.click(box);
+    expect(box).toBeChecked();
+    await userEvent.click(screen.getByRole("button", { name: "Create the draft round" }));
+    await waitFor(() => expect(posted(calls)).toHaveLength(1));
+    expect(posted(calls)[0].body.config).toMatchObject({ prove_every_step: true, proof_steps: 4 });
   });
 
   it("names a server strategy and its learning rate only when it is not FedAvg", async () => {

@@ -3,6 +3,7 @@ import json
 from django.core.management.base import BaseCommand, CommandError
 
 from ledger.selectors import audit_round
+from proofs.verification import reverify_round
 from rounds import selectors
 from web.errors import DomainError
 
@@ -16,12 +17,21 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("round", type=int, help="the round's id")
         parser.add_argument("--json", action="store_true", help="print the report as JSON")
+        parser.add_argument(
+            "--proofs",
+            action="store_true",
+            help="also re-verify every proof of every submission from its published record (with every step "
+            "proven: the whole run, not only the chain's sample)",
+        )
 
     def handle(self, *args, **options):
         try:
-            report = audit_round(selectors.get_round(options["round"]))
+            round_ = selectors.get_round(options["round"])
+            report = audit_round(round_)
         except DomainError as exc:
             raise CommandError(str(exc)) from None
+        if options["proofs"]:
+            report["proofs"] = reverify_round(round_)
         if options["json"]:
             self.stdout.write(json.dumps(report, indent=2))
         else:
@@ -35,6 +45,16 @@ class Command(BaseCommand):
                     f"  {difference['field']}{where}: database {difference['database']}, "
                     f"chain {difference['chain']}"
                 )
+            for checked in report.get("proofs", []):
+                outcome = "re-verified" if checked["verified"] else f"REFUSED: {checked['reason']}"
+                self.stdout.write(f"  proof [{checked['hospital']}]: {checked['proofs']} proofs {outcome}")
+        refused = [checked for checked in report.get("proofs", []) if not checked["verified"]]
+        if refused:
+            raise CommandError(
+                f"round {report['round']}: the proofs of {', '.join(c['hospital'] for c in refused)} do not "
+                "re-verify",
+                returncode=1,
+            )
         if not report["consistent"]:
             raise CommandError(
                 f"round {report['round']}: {len(report['differences'])} difference(s) between the database "
