@@ -27,6 +27,7 @@ from rounds.serializers import (
     CancelSerializer,
     ParticipantSerializer,
     ParticipationSerializer,
+    PublishedProofSerializer,
     RoundCreateSerializer,
     RoundSerializer,
     SubmissionSerializer,
@@ -59,6 +60,8 @@ class RoundPlanOptionsView(APIView):
 def _field_options(field: serializers.Field) -> dict:
     if isinstance(field, serializers.ChoiceField):
         options = {"type": "choice", "choices": list(field.choices)}
+    elif isinstance(field, serializers.BooleanField):
+        options = {"type": "boolean"}
     else:
         options = {"type": "integer" if isinstance(field, serializers.IntegerField) else "number"}
         for limit in ("min_value", "max_value"):
@@ -197,7 +200,7 @@ class RoundAuditView(APIView):
 class RoundProofsView(APIView):
     permission_classes = [IsPerson]
 
-    @extend_schema(responses={200: dict})
+    @extend_schema(responses=PublishedProofSerializer(many=True))
     def get(self, request, round_id: int):
         """Every proven submission's proof of training as published: the whole bundle (with every step proven,
         every proof, not only the chain's sample) and the round's terms, enough to re-verify it with snarkjs and

@@ -377,3 +377,28 @@ class CampaignSerializer(serializers.ModelSerializer):
     @extend_schema_field(CampaignRoundSerializer(many=True))
     def get_rounds(self, campaign: Campaign) -> list[dict[str, Any]]:
         return campaign_rounds(campaign)
+
+
+class PublishedProofSerializer(serializers.Serializer):
+    """A submission's proof of training as published (proofs.verification.published_proof): enough to re-verify
+    it without the portal."""
+
+    round = serializers.IntegerField()
+    hospital = serializers.CharField()
+    bundle = serializers.JSONField(help_text="the node's proof bundle: every proof it made, with its leaves")
+    context = serializers.DictField(
+        help_text="what every proof is bound to: text, round_id, sender, model_hash"
+    )
+    vkey = serializers.JSONField(help_text="the round's Groth16 verification key (snarkjs JSON)")
+    initial_head_hash = serializers.CharField(
+        help_text="Poseidon hash of the global head the run starts from"
+    )
+    lr_q = serializers.IntegerField(help_text="the head's learning rate at scale 2^16")
+    proof_steps = serializers.IntegerField(
+        help_text="steps spot-checked, or the chain's sample with every step"
+    )
+    steps = serializers.IntegerField(allow_null=True, help_text="the run's committed step count S")
+    every_step = serializers.BooleanField()
+    head_commitment = serializers.CharField(
+        allow_blank=True, help_text="the run's final head hash, as stored"
+    )

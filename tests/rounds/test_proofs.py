@@ -301,6 +301,31 @@ def test_a_plan_the_circuit_cannot_prove_is_refused(consortium):
     assert response.status_code == 201 and response.json()["proof_scheme"] == "none"
 
 
+def test_proving_every_step_is_a_plan_option_bound_into_its_hash(consortium):
+    client = consortium.client("coordinator")
+    options = client.get("/api/rounds/plan-options/").json()["config"]
+    assert options["prove_every_step"] == {"type": "boolean", "default": False}
+    body = {
+        "base_model": consortium.model.pk,
+        "participants": ["hospital-a", "hospital-b"],
+        "deadline": "2999-01-01T00:00:00Z",
+        "protection": "plaintext",
+    }
+    every = client.post("/api/rounds/", {**body, "config": {"prove_every_step": True}}, format="json")
+    sampled = client.post("/api/rounds/", {**body, "config": {"proof_steps": 4}}, format="json")
+    assert every.status_code == sampled.status_code == 201, (every.content, sampled.content)
+    assert every.json()["config"]["prove_every_step"] is True
+    assert "prove_every_step" not in sampled.json()["config"]  # a spot-checked plan hashes as before
+    assert (
+        Round.objects.get(pk=every.json()["id"]).config_hash
+        != Round.objects.get(pk=sampled.json()["id"]).config_hash
+    )
+    response = client.post(
+        "/api/rounds/", {**body, "config": {"prove_every_step": "sometimes"}}, format="json"
+    )
+    assert response.status_code == 400 and "prove_every_step" in response.content.decode()
+
+
 def test_an_update_without_a_proof_is_refused(consortium):
     round_ = collecting_round(consortium)
     head = final_head(honest_run(round_, seed=1))
