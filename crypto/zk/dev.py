@@ -45,3 +45,9 @@ def synthetic_trace(
         trace.append(step)
         weight, bias, _ = sgd_step(step)
     return trace
+
+
+def final_head(trace: list[HeadStep]) -> tuple[np.ndarray, np.ndarray]:
+    """The head a run ends at: the result of its last step."""
+    weight, bias, _ = sgd_step(trace[-1])
+    return weight, bias

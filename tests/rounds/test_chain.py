@@ -320,6 +320,15 @@ def proven_submission(consortium, round_: Round, slug: str, bundle: dict) -> Sub
     )
 
 
+def recorded_submission(consortium, round_: Round, slug: str, bundle: dict, key_files: dict) -> Submission:
+    """A verified submission whose hospital recorded it on chain with its bundle, found there by the portal."""
+    submission = proven_submission(consortium, round_, slug, bundle)
+    blob = blobstore.read_bytes(submission.blob_digest)
+    submit_as_hospital(key_files[slug], round_, consortium.hospital(slug), blob, bundle)
+    chain.record_submission(submission)
+    return submission
+
+
 @pytest.mark.django_db(transaction=True)
 def test_with_every_step_proven_the_chain_verifies_the_bundles_sample(
     consortium, chain_on, dev_key, hospital_keys
@@ -336,15 +345,7 @@ def test_with_every_step_proven_the_chain_verifies_the_bundles_sample(
     # finds those proofs on chain; the whole bundle stays with the submission for anyone to re-verify.
     every_step = prove_training(synthetic_trace(3), context, 1, dev_key, every_step=True)
     assert len(every_step["proofs"]) == 3
-    sampled = proven_submission(consortium, round_, "hospital-b", every_step)
-    submit_as_hospital(
-        hospital_keys["hospital-b"],
-        round_,
-        consortium.hospital_b,
-        blobstore.read_bytes(sampled.blob_digest),
-        every_step,
-    )
-    chain.record_submission(sampled)
+    sampled = recorded_submission(consortium, round_, "hospital-b", every_step, hospital_keys)
     on_chain = registry.read_submission(round_.pk, consortium.hospital_b.chain_address)
     assert on_chain.proof_count == 1
     assert on_chain.proof_hash == submission_proof_hash(chain.submission_proofs(sampled))
@@ -370,15 +371,7 @@ def test_proofs_are_verified_on_chain_and_refusals_come_back_with_the_reason(
         return ProofContext(text, round_.pk, hospital.chain_address, round_.base_model.weights_digest)
 
     bundle = prove_training(synthetic_trace(3), context(consortium.hospital_a), 1, dev_key)
-    good = proven_submission(consortium, round_, "hospital-a", bundle)
-    submit_as_hospital(
-        hospital_keys["hospital-a"],
-        round_,
-        consortium.hospital_a,
-        blobstore.read_bytes(good.blob_digest),
-        bundle,
-    )
-    chain.record_submission(good)
+    good = recorded_submission(consortium, round_, "hospital-a", bundle, hospital_keys)
     on_chain = registry.read_submission(round_.pk, consortium.hospital_a.chain_address)
     assert on_chain.proof_count == 1
     assert on_chain.proof_hash == submission_proof_hash(chain.submission_proofs(good))

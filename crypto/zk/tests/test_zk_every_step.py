@@ -10,12 +10,10 @@ from __future__ import annotations
 
 import copy
 
-import numpy as np
 import pytest
 
-from conftest import shared_file
 from crypto.zk import ProofError, batch_hash, derive_indices, head_hash, prove_training, verify_training
-from crypto.zk.dev import dev_proving_key, synthetic_trace
+from crypto.zk.dev import final_head, synthetic_trace
 from crypto.zk.merkle import MerkleTree
 from crypto.zk.node import snarkjs
 from crypto.zk.provers import NativeProver, ProverUnavailable, SnarkjsProver, make_prover, native_available
@@ -30,23 +28,8 @@ CHAIN_SAMPLE = 2
 
 
 @pytest.fixture(scope="module")
-def proving_key():
-    return dev_proving_key(shared_file("zk/pot15_dev_final.ptau"))
-
-
-@pytest.fixture(scope="module")
-def vkey(proving_key):
-    return proving_key.verification_key()
-
-
-@pytest.fixture(scope="module")
 def trace() -> list[HeadStep]:
     return synthetic_trace(STEPS, seed=5)
-
-
-def final_head(trace: list[HeadStep]) -> tuple[np.ndarray, np.ndarray]:
-    weight, bias, _ = sgd_step(trace[-1])
-    return weight, bias
 
 
 def check(bundle, trace, vkey, *, every_step=True, n_proofs=CHAIN_SAMPLE, final=None) -> int:

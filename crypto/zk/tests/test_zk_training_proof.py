@@ -6,7 +6,6 @@ import copy
 import json
 import time
 
-import numpy as np
 import pytest
 
 from conftest import shared_file
@@ -20,9 +19,9 @@ from crypto.zk import (
     prove_training,
     verify_training,
 )
-from crypto.zk.dev import dev_proving_key, synthetic_trace
+from crypto.zk.dev import dev_proving_key, final_head, synthetic_trace
 from crypto.zk.training_proof import prove_steps
-from fl.fixed_head import HeadStep, sgd_step
+from fl.fixed_head import HeadStep
 
 pytestmark = [pytest.mark.zk, pytest.mark.slow]
 
@@ -33,23 +32,8 @@ N_PROOFS = 4
 
 
 @pytest.fixture(scope="module")
-def proving_key():
-    return dev_proving_key(shared_file("zk/pot15_dev_final.ptau"))
-
-
-@pytest.fixture(scope="module")
-def vkey(proving_key):
-    return proving_key.verification_key()
-
-
-@pytest.fixture(scope="module")
 def trace() -> list[HeadStep]:
     return synthetic_trace(STEPS, seed=21)
-
-
-def final_head(trace: list[HeadStep]) -> tuple[np.ndarray, np.ndarray]:
-    weight, bias, _ = sgd_step(trace[-1])
-    return weight, bias
 
 
 @pytest.fixture(scope="module")
