@@ -223,11 +223,11 @@ def assert_refused(response, reason: str, round_: Round) -> None:
 
 @pytest.mark.django_db(transaction=True)
 def test_every_submission_of_a_round_carries_a_proof_the_portal_verifies(hospital_data):
-    """Hospital nodes make the round's trusted setup, then train on their own data, prove, and upload over
-    real HTTP; the round completes."""
+    """Hospital nodes make the round's trusted setup, then train on their own data, prove every step of their
+    runs, and upload over real HTTP; the round completes, and every proof re-verifies from its published record."""
     with portal_server(free_port()) as url:
         hospital_data.enroll_nodes(url)
-        round_ = hospital_data.plan_round()
+        round_ = hospital_data.plan_round(config={"prove_every_step": True})
         lifecycle.approve_round(hospital_data.coordinator, round_)
         round_.refresh_from_db()
         assert round_.state == S.OPEN  # waiting for its hospitals' contributions to the trusted setup
@@ -246,6 +246,9 @@ def test_every_submission_of_a_round_carries_a_proof_the_portal_verifies(hospita
     submissions = list(round_.submissions.order_by("hospital__slug"))
     assert [s.proof_status for s in submissions] == ["verified", "verified"]
     assert all(s.proof_root and s.proof["proofs"] for s in submissions)
+    assert [len(s.proof["proofs"]) for s in submissions] == [s.proof["step_count"] for s in submissions]
+    assert all(s.proof["step_count"] > 1 and len(s.proof["chain_indices"]) == 1 for s in submissions)
+    assert [checked["verified"] for checked in verification.reverify_round(round_)] == [True, True]
     # The new global head is exactly the sample-weighted mean of the proven heads, on the fixed-point grid.
     total = sum(s.num_samples for s in submissions)
     expected_weight = (
