@@ -166,6 +166,15 @@ def bench_shape(shape: CircuitShape, ptau_dir: Path, steps: int, proofs: int) ->
     return result
 
 
+def constraint_split(shape: CircuitShape) -> dict[str, int]:
+    """Constraints per sample and per step of HeadStep(d, k, B), from the circuit at batches of B and 2B (the
+    per-sample part grows with B, the per-step part is the head's range checks, divisions and hashes)."""
+    single = build_circuit(shape).constraints
+    double = build_circuit(CircuitShape(shape.features, shape.classes, 2 * shape.batch)).constraints
+    per_sample = (double - single) // shape.batch
+    return {"per_sample": per_sample, "per_step": single - shape.batch * per_sample}
+
+
 def bench_whole_run(ptau_dir: Path, samples: int, chain_proofs: int, snarkjs_steps: int) -> dict[str, Any]:
     """One hospital's local epoch proven step by step (see the module's docstring)."""
     from contracts.client import SnarkjsProof, deploy
@@ -214,9 +223,13 @@ def bench_whole_run(ptau_dir: Path, samples: int, chain_proofs: int, snarkjs_ste
         registry.open_round(1, "0x" + model_hash, "0x" + "22" * 32, chain_proofs)
         sample = [SnarkjsProof.from_json(entry) for entry in chain_sample(bundle)]
         submitted = registry.submit(hospital, 1, "0x" + "33" * 32, sample, bundle["run_hash"])
+    split = constraint_split(proving_key.artifacts.shape)
     return {
         "samples": len(data.labels),
         "steps": len(trace),
+        "constraints": proving_key.artifacts.constraints,
+        "constraints_per_sample": split["per_sample"],
+        "constraints_per_step": split["per_step"],
         "prover": prover.name,
         "training_s": round(training_s, 2),
         "prove_s": round(prove_s, 1),
@@ -281,7 +294,8 @@ def main(argv: list[str] | None = None) -> None:
             f"s/step, {whole_run['snarkjs_whole_run_s_extrapolated']} s for the run, extrapolated), proving / training "
             f"{whole_run['prove_over_training']}x, verifying every proof {whole_run['verify_s']} s, bundle "
             f"{whole_run['bundle_bytes_json']:,} bytes, chain sample of {whole_run['chain_sample']}: "
-            f"{whole_run['chain_gas']:,} gas",
+            f"{whole_run['chain_gas']:,} gas; circuit {whole_run['constraints']:,} constraints: "
+            f"{whole_run['constraints_per_sample']:,} per sample, {whole_run['constraints_per_step']:,} per step",
             flush=True,
         )
     if args.json:
