@@ -15,6 +15,7 @@ MIN_QUORUM = 2
 DEFAULT_QUORUM = 3  # capped at the number of participants
 DEFAULT_MAX_SAMPLES = 100_000  # default cap on one hospital's n_h
 DEFAULT_DP_DELTA = 1e-5
+MAX_DP_DELTA = 0.5  # a delta above it is no privacy guarantee at all
 MAX_SAMPLES_LIMIT = 10_000_000  # the most n_h any plan may allow, or any upload declare
 
 

@@ -22,6 +22,7 @@ from registry.models import GlobalModel
 from registry.selectors import model_produced_by
 from rounds.models import (
     DEFAULT_QUORUM,
+    MAX_DP_DELTA,
     MAX_SAMPLES_LIMIT,
     MIN_QUORUM,
     Campaign,
@@ -96,7 +97,7 @@ class RoundCreateSerializer(JsonInputSerializer):
     )
     dp_delta = serializers.FloatField(
         min_value=1e-12,
-        max_value=0.5,
+        max_value=MAX_DP_DELTA,
         required=False,
         help_text="differential privacy's delta (default 1e-5)",
     )

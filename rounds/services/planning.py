@@ -25,6 +25,7 @@ from rounds.models import (
     DEFAULT_MAX_SAMPLES,
     DEFAULT_QUORUM,
     DEFAULT_UPDATE_NORM_BOUND,
+    MAX_DP_DELTA,
     MAX_SAMPLES_LIMIT,
     MIN_QUORUM,
     Participant,
@@ -175,8 +176,10 @@ def _privacy(noise_multiplier: float | None, delta: float | None, protection_sch
     }
     if not 0 <= privacy["dp_noise_multiplier"] <= MAX_NOISE_MULTIPLIER:
         raise InvalidInput(f"dp_noise_multiplier must be between 0 (no noise) and {MAX_NOISE_MULTIPLIER:g}")
-    if not 0 < privacy["dp_delta"] < 1:
-        raise InvalidInput("dp_delta must be between 0 and 1 (typically below 1 / the number of hospitals)")
+    if not 0 < privacy["dp_delta"] <= MAX_DP_DELTA:
+        raise InvalidInput(
+            f"dp_delta must be above 0 and at most {MAX_DP_DELTA} (typically below 1 / the number of hospitals)"
+        )
     if privacy["dp_noise_multiplier"] > 0 and protection_scheme != "ckks":
         raise InvalidInput(
             "Differential privacy needs encrypted aggregation (protection ckks): its noise is added by the key "

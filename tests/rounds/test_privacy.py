@@ -69,8 +69,8 @@ def test_a_dp_plan_reaches_the_nodes_and_the_key_parties(consortium, key_committ
 def test_dp_needs_encrypted_aggregation_and_sane_parameters(consortium, key_committee) -> None:
     with pytest.raises(InvalidInput, match="needs encrypted aggregation"):
         consortium.plan_round(protection_scheme="plaintext", dp_noise_multiplier=Z)
-    with pytest.raises(InvalidInput, match="dp_delta must be between 0 and 1"):
-        consortium.plan_round(protection_scheme="ckks", dp_noise_multiplier=Z, dp_delta=1.0)
+    with pytest.raises(InvalidInput, match="dp_delta must be above 0 and at most 0.5"):
+        consortium.plan_round(protection_scheme="ckks", dp_noise_multiplier=Z, dp_delta=0.6)
 
 
 def plan_campaign(consortium, rounds: int, budget: float | None, **plan):
