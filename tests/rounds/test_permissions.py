@@ -150,6 +150,7 @@ MATRIX = [
     ("get", "/api/rounds/{round}/", None, "200 200 200 403 401 403"),
     ("get", "/api/rounds/{round}/submissions/", None, "200 200 200 403 401 403"),
     ("get", "/api/rounds/{round}/events/", None, "200 200 200 403 401 403"),
+    ("get", "/api/rounds/{round}/proofs/", None, "200 200 200 403 401 403"),
     ("get", "/api/rounds/{round}/audit/", None, "409 409 409 403 401 403"),  # DH_CHAIN=off: nothing to audit
     ("get", "/api/events/", None, "200 403 403 403 401 403"),
     ("post", "/api/rounds/{round}/participation/", {"opted_in": True}, "400 409 409 403 401 403"),
