@@ -1,6 +1,7 @@
 import { Link } from "react-router-dom";
 import { useAuth } from "../auth.jsx";
 import { AccuracyChart } from "../components/AccuracyChart.jsx";
+import { EpsilonChart } from "../components/EpsilonChart.jsx";
 import { ConfirmButton, PageHeader, Progress, StateBadge } from "../components/Bits.jsx";
 import { Async, Empty, InlineError } from "../components/States.jsx";
 import { useApi, useDocumentTitle, useInterval, usePost } from "../hooks.js";
@@ -71,6 +72,7 @@ function CampaignCard({ campaign, coordinator, onDone }) {
       </p>
       <PrivacySpent campaign={campaign} completed={completed} />
       <AccuracyChart models={campaignPoints(campaign)} />
+      <EpsilonChart rounds={campaign.rounds} budget={campaign.epsilon_budget} />
       <p>
         Rounds:{" "}
         {campaign.rounds.map((row, index) => (

@@ -278,6 +278,15 @@ describe("campaigns", () => {
     expect(await screen.findByTestId("privacy")).toHaveTextContent(
       "Differential privacy: epsilon spent 1.90 of a budget of 4 after 2 rounds (running total per round: 1.23, 1.90, 2.40).",
     );
+    const chart = screen.getByTestId("epsilon-chart");
+    expect(chart.querySelectorAll("circle.spent")).toHaveLength(2);
+    expect(chart.querySelectorAll("circle.planned")).toHaveLength(1);
+    expect(chart.querySelector('[data-series="budget"]')).toHaveTextContent("budget 4");
+    expect([...chart.querySelectorAll("circle title")].map((title) => title.textContent)).toEqual([
+      "round 1: epsilon 1.23",
+      "round 2: epsilon 1.90",
+      "round 3: epsilon 2.40 once it completes",
+    ]);
   });
 
   it("approves a draft with one click and shows its rounds and curve", async () => {
