@@ -4,8 +4,8 @@ Both take the circuit input and the ceremony's zkey and return a proof in snarkj
 verifies with snarkjs (`snarkjs groth16 verify`, the portal, `manage.py audit`) and on chain whichever prover
 made it. The native prover computes the witness with the circuit's own wasm (through the long-lived snarkjs
 process: the witness is the same whoever proves) and proves with arkworks from the snarkjs zkey, without a
-setup of its own. Measured here (bench/proof_of_training.py --provers): about 2.3 times faster than snarkjs on
-the default 15k-constraint circuit (1.1 s against 2.5 s a proof, witness included).
+setup of its own. Measured here (bench/proof_of_training.py --whole-run): about 2.4 times faster than snarkjs
+on the default 15k-constraint circuit (0.85 s against 2.06 s a proof, witness included, over 196 steps).
 
 Which prover a node uses: DH_PROVER ("native" or "snarkjs"), else native where groth16py is installed.
 """
