@@ -16,7 +16,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -263,9 +263,28 @@ def workers() -> Iterator[list[Worker]]:
             worker.stop()
 
 
+class WebServer:
+    """The portal's web server (API and websockets) on one port, which a test can stop and start again there."""
+
+    def __init__(self, host: str) -> None:
+        self.host, self.port = host, free_port()
+        self._stack = ExitStack()
+        self.url = self._stack.enter_context(portal_server(self.port, self.host))
+
+    def restart(self) -> None:
+        """Stops the server (its connections drop) and serves again on the same port, from the database alone."""
+        self._stack.close()
+        self._stack = ExitStack()
+        self.url = self._stack.enter_context(portal_server(self.port, self.host))
+
+    def close(self) -> None:
+        self._stack.close()
+
+
 @dataclass
 class RealPortal:
-    """What `real_portal` started: the private Redis, the portal's URL and the workers started so far."""
+    """What `real_portal` started: the private Redis, the portal's web server and URL and the workers started so
+    far."""
 
     settings: Any
     redis: RedisServer
@@ -275,6 +294,7 @@ class RealPortal:
     workers: list[Worker]
     nodes: list[PartyProcess]
     consortium: Any = None  # tests.conftest.Consortium, its nodes enrolled with this portal
+    web: WebServer | None = None
 
     def start_worker(
         self, name: str, queues: list[str], pause: str | None = None, beat: bool = False
@@ -314,14 +334,16 @@ def real_portal(
     services_configured()  # skipped (failed in CI) before anything starts
     with (
         private_redis(log_dir / "redis") as redis,
-        portal_server(free_port(), host) as url,
+        closing(WebServer(host)) as web,
         portal_uses_broker(settings, redis.url),
         workers() as started,
         party_processes() as node_processes,
     ):
         if nodes is not None:
-            nodes.enroll_nodes(url)
-        yield RealPortal(settings, redis, url, log_dir, dict(worker_env), started, node_processes, nodes)
+            nodes.enroll_nodes(web.url)
+        yield RealPortal(
+            settings, redis, web.url, log_dir, dict(worker_env), started, node_processes, nodes, web
+        )
 
 
 def reached(directory: Path, point: str) -> bool:

@@ -1,6 +1,7 @@
-"""A campaign survives its portal worker dying in the middle: the Celery worker (a real process, real Redis) is
-SIGKILLed while it plans the campaign's next round, inside the transaction that would record it. A fresh worker
-gets the unacknowledged step back (acks_late) and its beat sweeps running campaigns; the campaign goes on from the
+"""A campaign survives its portal restarting in the middle: the Celery worker (a real process, real Redis) is
+SIGKILLed while it plans the campaign's next round, inside the transaction that would record it, and the web
+server goes down with it and comes back on its port (the nodes' connections drop meanwhile). A fresh worker gets
+the unacknowledged step back (acks_late) and its beat sweeps running campaigns; the campaign goes on from the
 database alone, plans that round exactly once, and completes, the hospitals' nodes (real processes) training
 throughout."""
 
@@ -20,7 +21,7 @@ ROUND_SECONDS = 300
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_campaign_goes_on_after_its_worker_is_killed_while_planning_the_next_round(
+def test_a_campaign_goes_on_after_its_portal_restarts_while_planning_the_next_round(
     hospital_data, settings, tmp_path
 ):
     with real_portal(settings, tmp_path, nodes=hospital_data, DH_CELERY_VISIBILITY_TIMEOUT="4") as portal:
@@ -42,6 +43,7 @@ def test_a_campaign_goes_on_after_its_worker_is_killed_while_planning_the_next_r
             lambda: reached(tmp_path, "advance"), ROUND_SECONDS, "round 1 to end and round 2 to be planned"
         )
         portal.workers[-1].kill()  # mid-transaction: the planned round is never committed
+        portal.web.restart()
         assert [r.state for r in campaign.rounds.order_by("id")] == [S.COMPLETED]
         assert Campaign.objects.get(pk=campaign.pk).state == C.RUNNING
 

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from django.conf import settings as django_settings
+from django.core.management import CommandError, call_command
 
 from crypto import plain
 from crypto.zk import Ceremony, ProofError, build_circuit, commit_trace, head_hash, phase2
@@ -425,6 +426,16 @@ def test_with_every_step_proven_a_forged_step_is_refused_wherever_it_is(consorti
     edited["bundle"]["proofs"][2]["proof"]["pi_a"][0] = edited["bundle"]["proofs"][1]["proof"]["pi_a"][0]
     with pytest.raises(ProofError, match="proof of step 2 does not verify|a proof is malformed"):
         verify_published(edited)
+    # manage.py audit --proofs re-verifies them (here without a chain, which it says) and names a hospital whose
+    # stored bundle no longer holds.
+    output = io.StringIO()
+    with pytest.raises(CommandError, match=f"round {round_.pk}: .*chain"):
+        call_command("audit", round_.pk, "--proofs", stdout=output)
+    assert "proof [hospital-c]: 4 proofs re-verified" in output.getvalue()
+    submission.proof = edited["bundle"]
+    submission.save(update_fields=["proof"])
+    with pytest.raises(CommandError, match="the proofs of hospital-c do not re-verify"):
+        call_command("audit", round_.pk, "--proofs", stdout=io.StringIO())
 
 
 def test_a_changed_learning_rate_is_refused(consortium):
