@@ -24,7 +24,7 @@ What this does not show: that the batches came from the hospital's real images, 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -44,7 +44,7 @@ from crypto.zk.merkle import (
 )
 from crypto.zk.node import SnarkjsError, SnarkjsProcess, snarkjs
 from crypto.zk.poseidon import FIELD_PRIME, batch_hash, head_hash
-from crypto.zk.provers import Prover, make_prover
+from crypto.zk.provers import Progress, Prover, make_prover
 from fl.fixed_head import HeadStep, sgd_step
 
 BUNDLE_VERSION = 1
@@ -147,7 +147,7 @@ def prove_steps(
     prover: Prover | None = None,
     *,
     every_step: bool = False,
-    progress: Callable[[int, int], None] | None = None,
+    progress: Progress | None = None,
 ) -> dict[str, Any]:
     """The bundle for a committed trace: the proofs of the Fiat-Shamir indices and the leaves they need, or with
     every_step, the proof of every step, every leaf, and the n_proofs steps of the chain sample.
@@ -156,14 +156,16 @@ def prove_steps(
     step_count = commitment.step_count
     derived = derive_indices(commitment.tree.root, step_count, round_context, n_proofs)
     indices = list(range(step_count)) if every_step else derived
-    proofs = []
-    for done, index in enumerate(indices, start=1):
-        result = prover.prove(
-            proving_key.artifacts.wasm, proving_key.zkey, step_input(trace[index], round_context)
-        )
-        proofs.append({"index": index, "proof": result["proof"], "public_signals": result["publicSignals"]})
-        if progress is not None:
-            progress(done, len(indices))
+    results = prover.prove_many(
+        proving_key.artifacts.wasm,
+        proving_key.zkey,
+        [step_input(trace[index], round_context) for index in indices],
+        progress,
+    )
+    proofs = [
+        {"index": index, "proof": result["proof"], "public_signals": result["publicSignals"]}
+        for index, result in zip(indices, results, strict=True)
+    ]
     shape = proving_key.artifacts.shape
     bundle: dict[str, Any] = {
         "version": BUNDLE_VERSION,
