@@ -14,7 +14,7 @@ Two coverages:
   W_0 to W_S with nothing left to chance: a forged step anywhere is refused with probability 1. The bundle then
   opens every leaf (the verifier rebuilds the root from them; no paths) and names a chain sample: the few
   proofs, derived like spot checks, that the chain contract verifies itself (hundreds of verifications do not
-  fit a block); every proof is published with the submission for anyone to re-verify.
+  fit a block); every proof is published with the submission, for the round's parties to re-verify.
 
 What this does not show: that the batches came from the hospital's real images, or anything about the CNN body
 (trained in float outside the proof). The round context contains a value fixed only after the node committed
