@@ -345,20 +345,26 @@ def published_proof(submission: Submission) -> dict[str, Any]:
     }
 
 
+def published_proofs(round_: Round) -> list[dict[str, Any]]:
+    """published_proof of each proven submission of the round, by hospital."""
+    return [
+        published_proof(submission)
+        for submission in round_.submissions.select_related("hospital").order_by("hospital__slug")
+        if submission.proof
+    ]
+
+
 def reverify_round(round_: Round) -> list[dict[str, Any]]:
     """Each proven submission of the round re-verified from its published record: {"hospital", "verified",
     "proofs", "reason"}."""
     results = []
-    for submission in round_.submissions.select_related("hospital").order_by("hospital__slug"):
-        if not submission.proof:
-            continue
-        record = published_proof(submission)
+    for record in published_proofs(round_):
         try:
             verify_published(record, process=snarkjs(VERIFIER_ROLE))
             outcome = {"verified": True, "reason": ""}
         except ProofError as exc:
             outcome = {"verified": False, "reason": exc.reason}
         results.append(
-            {"hospital": record["hospital"], "proofs": len(submission.proof.get("proofs", [])), **outcome}
+            {"hospital": record["hospital"], "proofs": len(record["bundle"].get("proofs", [])), **outcome}
         )
     return results

@@ -205,14 +205,7 @@ class RoundProofsView(APIView):
         """Every proven submission's proof of training as published: the whole bundle (with every step proven,
         every proof, not only the chain's sample) and the round's terms, enough to re-verify it with snarkjs and
         crypto.zk.training_proof.verify_published, without the portal."""
-        round_ = selectors.visible_round(request.user, round_id)
-        return Response(
-            [
-                proofs.published_proof(submission)
-                for submission in round_.submissions.select_related("hospital").order_by("hospital__slug")
-                if submission.proof
-            ]
-        )
+        return Response(proofs.published_proofs(selectors.visible_round(request.user, round_id)))
 
 
 class HospitalSubmissionsView(APIView):
