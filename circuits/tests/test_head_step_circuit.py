@@ -23,7 +23,7 @@ pytestmark = [pytest.mark.zk, pytest.mark.slow]
 
 # A different shape too: 3 classes, and a batch of 3 makes the divisors S^2 B and S B non-powers of two.
 SMALL_SHAPE = CircuitShape(features=4, classes=3, batch=3)
-DEFAULT_CONSTRAINTS = 15354
+DEFAULT_CONSTRAINTS = 10332
 
 
 @pytest.fixture(scope="module", params=[DEFAULT_SHAPE, SMALL_SHAPE], ids=["d16k2b8", "d4k3b3"])

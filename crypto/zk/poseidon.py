@@ -191,6 +191,28 @@ def head_hash(weight: np.ndarray, bias: np.ndarray) -> int:
     return hash_chain(head_values(weight, bias))
 
 
+BATCH_SLOT_BITS = 18  # a feature + 2^16 lies in [0, 2^17]; a label index in [0, classes)
+BATCH_SLOTS = 14  # 14 x 18 = 252 bits, below the field's 254
+
+
+def pack_batch(features: np.ndarray, labels: np.ndarray) -> list[int]:
+    """A quantised batch as the circuit hashes it: X + 2^16 (B x d, row-major) then the label indices y (B),
+    14 values of 18 bits to a field element, the first value in the lowest bits. Injective on the ranges the
+    circuit checks (|X| <= 2^16, y >= 0), which are checked here too."""
+    offset = 1 << 16
+    shifted = [v + offset for v in _ints(features)]
+    labels = _ints(labels)
+    if any(not 0 <= v <= 2 * offset for v in shifted) or any(
+        not 0 <= v < 1 << BATCH_SLOT_BITS for v in labels
+    ):
+        raise ValueError("a batch to hash needs features within +-2^16 and label indices from 0 below 2^18")
+    values = shifted + labels
+    return [
+        sum(v << (BATCH_SLOT_BITS * slot) for slot, v in enumerate(values[start : start + BATCH_SLOTS]))
+        for start in range(0, len(values), BATCH_SLOTS)
+    ]
+
+
 def batch_hash(features: np.ndarray, labels: np.ndarray) -> int:
-    """Hash of a quantised batch: X (B x d) row-major, then the label indices y (B)."""
-    return hash_chain(_ints(features) + _ints(labels))
+    """Hash of a quantised batch: hash_chain of its packing (pack_batch)."""
+    return hash_chain(pack_batch(features, labels))

@@ -61,7 +61,26 @@ def test_head_and_batch_hashes_chain_sixteen_then_fifteen():
     assert hash_chain(values) == expected
     weight = [[1, -2, 3], [4, 5, -6]]
     assert head_hash(np.array(weight), np.array([7, -8])) == hash_chain([1, -2, 3, 4, 5, -6, 7, -8])
-    assert batch_hash(np.array(weight), np.array([1, 0])) == hash_chain([1, -2, 3, 4, 5, -6, 1, 0])
+
+
+def test_batch_hash_packs_fourteen_values_of_eighteen_bits():
+    # 2 x 8 features and 2 labels: 18 values, packed as 14 then 4, X shifted by 2^16.
+    features = np.arange(-8, 8).reshape(2, 8) * 4096
+    labels = np.array([1, 0])
+    values = [int(v) + 2**16 for v in features.reshape(-1)] + [1, 0]
+    packed = [sum(v << (18 * i) for i, v in enumerate(chunk)) for chunk in (values[:14], values[14:])]
+    assert batch_hash(features, labels) == poseidon(packed)
+    # Injective on the checked ranges: the largest feature and the smallest label stay in their slots.
+    edge = np.full((1, 13), 2**16)
+    assert batch_hash(edge, np.array([0])) != batch_hash(edge, np.array([1]))
+
+
+@pytest.mark.parametrize(
+    ("features", "labels"), [([[2**16 + 1]], [0]), ([[-(2**16) - 1]], [0]), ([[0]], [-1]), ([[0]], [2**18])]
+)
+def test_batch_hash_refuses_values_outside_the_packing(features, labels):
+    with pytest.raises(ValueError, match="within"):
+        batch_hash(np.array(features), np.array(labels))
 
 
 @pytest.fixture
