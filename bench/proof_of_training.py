@@ -3,18 +3,22 @@
     python bench/proof_of_training.py                       # batch 8 (default circuit, pot15) and batch 32 (pot16)
     python bench/proof_of_training.py --batch-sizes 8 --json out.json
     python bench/proof_of_training.py --batch-sizes 8 --classes 2 5 11 --features 16 32   # heads of other shapes
+    python bench/proof_of_training.py --batch-sizes 8 --steps-per-proof 1 2 4           # T steps per proof
     python bench/proof_of_training.py --whole-run --batch-sizes                          # only the whole run
 
 --whole-run: one hospital's local epoch on real data (--run-samples PneumoniaMNIST training images, 1,570 as in
-the demo's three-hospital split), every head step proven: local training time, proving time of the whole run
-with the native prover (and snarkjs' time per step on --snarkjs-steps of them, with the whole run extrapolated),
-the portal's verification of every proof, bundle bytes, and the gas of the chain's sample on a local EVM; the
-ratio proving / training. Target: under 60 s proving and under 5 s verifying per hospital.
+the demo's three-hospital split), every head step proven, once per --run-steps-per-proof T (default 1 and 4,
+side by side): local training time, proving time of the whole run with the native prover (and snarkjs' time
+per proof on --snarkjs-proofs of them, with the whole run extrapolated), the portal's verification of every
+proof, bundle bytes, and the gas of the chain's sample on a local EVM; the ratio proving / training. Target:
+under 60 s proving and under 5 s verifying per hospital.
 
-For each circuit HeadStep(d, k, B) (d features, k classes, batches of B): constraint count, compile and trusted-setup time (dev ceremony: setup from
-the dev powers of tau, two contributions, a beacon; "cached" when an earlier run made it), then on a synthetic
-run of --steps exact steps: commitment time per step (Poseidon hashes + Merkle tree, Python), witness time,
-prove time per step, the whole prove_training of --proofs steps, verify_training of the bundle (one long-lived
+For each circuit HeadSteps(d, k, B, T) (d features, k classes, batches of B, T steps per proof; T as the
+portal picks it, CircuitShape.for_head, unless --steps-per-proof says): constraint count (and per sample, per
+step and per proof), compile and trusted-setup time (dev ceremony: setup from the dev powers of tau, two
+contributions, a beacon; "cached" when an earlier run made it), then on a synthetic run of --steps exact steps
+(rounded up to whole proofs): commitment time per step (Poseidon hashes + Merkle tree, Python), witness time,
+prove time per step, the whole prove_training of --proofs proofs, verify_training of the bundle (one long-lived
 node process, already warm), proof size, and the node process's peak resident memory while proving.
 Targets (default circuit): <= 2^15 constraints, 4 proofs < 60 s, verifying a submission < 2 s.
 """
@@ -48,7 +52,7 @@ from crypto.zk.build import circuit_directory  # noqa: E402
 from crypto.zk.dev import dev_proving_key, synthetic_trace  # noqa: E402
 from crypto.zk.node import SnarkjsProcess  # noqa: E402
 from crypto.zk.provers import NativeProver, SnarkjsProver, native_available  # noqa: E402
-from crypto.zk.training_proof import step_input  # noqa: E402
+from crypto.zk.training_proof import segment_input  # noqa: E402
 from fl.fixed_head import sgd_step  # noqa: E402
 
 DEFAULT_PTAU_DIR = Path(__file__).resolve().parents[2] / "shared" / "zk"
@@ -84,6 +88,10 @@ def smallest_ptau(ptau_dir: Path, constraints: int) -> Path | None:
     return None
 
 
+def shape_json(shape: CircuitShape) -> dict[str, int]:
+    return {"features": shape.features, "classes": shape.classes, "batch": shape.batch, "steps": shape.steps}
+
+
 def bench_shape(shape: CircuitShape, ptau_dir: Path, steps: int, proofs: int) -> dict[str, Any]:
     cached = (circuit_directory(shape) / "head_step.r1cs").exists()
     started = time.perf_counter()
@@ -92,11 +100,7 @@ def bench_shape(shape: CircuitShape, ptau_dir: Path, steps: int, proofs: int) ->
     ptau = smallest_ptau(ptau_dir, artifacts.constraints)
     if ptau is None:
         print(f"  {artifacts.constraints} constraints: no dev ptau in {ptau_dir} is large enough", flush=True)
-        return {
-            "shape": {"features": shape.features, "classes": shape.classes, "batch": shape.batch},
-            "constraints": artifacts.constraints,
-            "ptau": None,
-        }
+        return {"shape": shape_json(shape), "constraints": artifacts.constraints, "ptau": None}
     started = time.perf_counter()
     proving_key = dev_proving_key(ptau, shape)
     setup_s = time.perf_counter() - started
@@ -104,10 +108,13 @@ def bench_shape(shape: CircuitShape, ptau_dir: Path, steps: int, proofs: int) ->
         f"  {artifacts.constraints} constraints; compile {compile_s:.1f} s, setup {setup_s:.1f} s", flush=True
     )
 
+    T = shape.steps
+    steps = -(-steps // T) * T
     trace = synthetic_trace(steps, shape, seed=1)
     started = time.perf_counter()
-    commit_trace(trace)
+    commit_trace(trace, T)
     commit_s = time.perf_counter() - started
+    segments = [trace[start : start + T] for start in range(0, steps, T)]
 
     process = TimedProcess()
     try:
@@ -116,7 +123,7 @@ def bench_shape(shape: CircuitShape, ptau_dir: Path, steps: int, proofs: int) ->
                 process.request(
                     "witness",
                     wasm=str(artifacts.wasm),
-                    input=step_input(trace[0], CONTEXT),
+                    input=segment_input(segments[0], CONTEXT),
                     wtns=f"{scratch}/w.wtns",
                 )
         started = time.perf_counter()
@@ -125,26 +132,34 @@ def bench_shape(shape: CircuitShape, ptau_dir: Path, steps: int, proofs: int) ->
         native_s = None
         if native_available():
             native = NativeProver(5, process)
-            native.prove(artifacts.wasm, proving_key.zkey, step_input(trace[0], CONTEXT))  # imports the key
+            native.prove(
+                artifacts.wasm, proving_key.zkey, segment_input(segments[0], CONTEXT)
+            )  # imports the key
             started = time.perf_counter()
-            for step in trace[:proofs]:
-                native.prove(artifacts.wasm, proving_key.zkey, step_input(step, CONTEXT))
-            native_s = (time.perf_counter() - started) / proofs
+            for segment in segments[:proofs]:
+                native.prove(artifacts.wasm, proving_key.zkey, segment_input(segment, CONTEXT))
+            native_s = (time.perf_counter() - started) / min(proofs, len(segments)) / T
         peak_mb = process.peak_rss_mb()
         weight, bias, _ = sgd_step(trace[-1])
         arguments = (CONTEXT, proving_key.verification_key(), head_hash(trace[0].weight, trace[0].bias))
         verify_times = []
         for _ in range(3):
             started = time.perf_counter()
-            verify_training(bundle, *arguments, (weight, bias), trace[0].lr_q, proofs, process=process)
+            verify_training(
+                bundle, *arguments, (weight, bias), trace[0].lr_q, proofs, steps_per_proof=T, process=process
+            )
             verify_times.append(time.perf_counter() - started)
     finally:
         process.close()
 
     prove_times = process.seconds["prove"]
+    split = constraint_split(shape)
     result = {
-        "shape": {"features": shape.features, "classes": shape.classes, "batch": shape.batch},
+        "shape": shape_json(shape),
         "constraints": artifacts.constraints,
+        "constraints_per_sample": split["per_sample"],
+        "constraints_per_step": split["per_step"],
+        "constraints_per_proof": split["per_proof"],
         "ptau": ptau.name,
         "compile_s": round(compile_s, 2),
         "compile_cached": cached,
@@ -152,7 +167,7 @@ def bench_shape(shape: CircuitShape, ptau_dir: Path, steps: int, proofs: int) ->
         "steps_in_run": steps,
         "commit_s_per_step": round(commit_s / steps, 4),
         "witness_s": round(process.seconds["witness"][-1], 3),
-        "prove_s_per_step": round(statistics.mean(prove_times), 2),
+        "prove_s_per_step": round(statistics.mean(prove_times) / T, 2),
         "native_prove_s_per_step": None if native_s is None else round(native_s, 2),
         "prove_s_max": round(max(prove_times), 2),
         "proofs": len(prove_times),
@@ -167,16 +182,23 @@ def bench_shape(shape: CircuitShape, ptau_dir: Path, steps: int, proofs: int) ->
 
 
 def constraint_split(shape: CircuitShape) -> dict[str, int]:
-    """Constraints per sample and per step of HeadStep(d, k, B), from the circuit at batches of B and 2B (the
-    per-sample part grows with B, the per-step part is the head's range checks, divisions and hashes)."""
-    single = build_circuit(shape).constraints
-    double = build_circuit(CircuitShape(shape.features, shape.classes, 2 * shape.batch)).constraints
-    per_sample = (double - single) // shape.batch
-    return {"per_sample": per_sample, "per_step": single - shape.batch * per_sample}
+    """Constraints per sample, per step and per proof of HeadSteps(d, k, B, T), from the circuits at (B, 1),
+    (2B, 1) and (B, 2): the per-sample part grows with B (range checks, products, the packed batch hash), the
+    per-step part is the head's range checks and divisions, the per-proof part the head's two hashes."""
+    d, k, batch = shape.features, shape.classes, shape.batch
+    one = build_circuit(CircuitShape(d, k, batch, 1)).constraints
+    double_batch = build_circuit(CircuitShape(d, k, 2 * batch, 1)).constraints
+    two_steps = build_circuit(CircuitShape(d, k, batch, 2)).constraints
+    per_sample = (double_batch - one) // batch
+    per_step = two_steps - one
+    return {"per_sample": per_sample, "per_step": per_step - batch * per_sample, "per_proof": one - per_step}
 
 
-def bench_whole_run(ptau_dir: Path, samples: int, chain_proofs: int, snarkjs_steps: int) -> dict[str, Any]:
-    """One hospital's local epoch proven step by step (see the module's docstring)."""
+def bench_whole_run(
+    ptau_dir: Path, samples: int, chain_proofs: int, snarkjs_proofs: int, steps_per_proof: int
+) -> dict[str, Any]:
+    """One hospital's local epoch, every step proven, T = steps_per_proof steps to a proof (see the module's
+    docstring)."""
     from contracts.client import SnarkjsProof, deploy
     from contracts.localchain import LocalChain
     from contracts.registry import RoundRegistry
@@ -191,30 +213,42 @@ def bench_whole_run(ptau_dir: Path, samples: int, chain_proofs: int, snarkjs_ste
     data = data.subset(np.arange(min(samples, len(data.labels))))
     arch_id = architecture_for_input(data.sample_shape)
     state = build_model(arch_id, data.num_classes, seed=0).state_dict()
+    shape = CircuitShape(16, data.num_classes, DEFAULT_TRAIN_CONFIG.batch_size, steps_per_proof)
     started = time.perf_counter()
-    local = train_local(state, arch_id, DEFAULT_TRAIN_CONFIG, data, seed=0)
+    local = train_local(state, arch_id, DEFAULT_TRAIN_CONFIG, data, seed=0, step_multiple=steps_per_proof)
     training_s = time.perf_counter() - started
     trace = local.head_trace
-    proving_key = dev_proving_key(ptau_dir / "pot15_dev_final.ptau")
+    segments = [trace[start : start + steps_per_proof] for start in range(0, len(trace), steps_per_proof)]
+    proving_key = dev_proving_key(ptau_dir / "pot15_dev_final.ptau", shape)
     model_hash = "ab" * 32
     with LocalChain() as local_chain:
         connection = local_chain.connection()
         hospital = connection.dev_accounts[0]
         context = ProofContext("bench|whole run", 1, hospital.address, model_hash)
         prover = make_prover()
-        prover.prove(proving_key.artifacts.wasm, proving_key.zkey, step_input(trace[0], context))  # warm
+        prover.prove(
+            proving_key.artifacts.wasm, proving_key.zkey, segment_input(segments[0], context)
+        )  # warm
         started = time.perf_counter()
         bundle = prove_training(trace, context, chain_proofs, proving_key, prover, every_step=True)
         prove_s = time.perf_counter() - started
         reference = SnarkjsProver()
         started = time.perf_counter()
-        for step in trace[:snarkjs_steps]:
-            reference.prove(proving_key.artifacts.wasm, proving_key.zkey, step_input(step, context))
-        snarkjs_per_step = (time.perf_counter() - started) / snarkjs_steps
+        for segment in segments[:snarkjs_proofs]:
+            reference.prove(proving_key.artifacts.wasm, proving_key.zkey, segment_input(segment, context))
+        snarkjs_per_step = (time.perf_counter() - started) / (snarkjs_proofs * steps_per_proof)
         weight, bias, _ = sgd_step(trace[-1])
         arguments = (context, proving_key.verification_key(), head_hash(trace[0].weight, trace[0].bias))
         started = time.perf_counter()
-        verify_training(bundle, *arguments, (weight, bias), trace[0].lr_q, chain_proofs, every_step=True)
+        verify_training(
+            bundle,
+            *arguments,
+            (weight, bias),
+            trace[0].lr_q,
+            chain_proofs,
+            steps_per_proof=steps_per_proof,
+            every_step=True,
+        )
         verify_s = time.perf_counter() - started
 
         deployment = deploy(connection, export_solidity_verifier(proving_key))
@@ -227,9 +261,12 @@ def bench_whole_run(ptau_dir: Path, samples: int, chain_proofs: int, snarkjs_ste
     return {
         "samples": len(data.labels),
         "steps": len(trace),
+        "steps_per_proof": steps_per_proof,
+        "proofs": len(segments),
         "constraints": proving_key.artifacts.constraints,
         "constraints_per_sample": split["per_sample"],
         "constraints_per_step": split["per_step"],
+        "constraints_per_proof": split["per_proof"],
         "prover": prover.name,
         "training_s": round(training_s, 2),
         "prove_s": round(prove_s, 1),
@@ -250,7 +287,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--classes", type=int, nargs="+", default=[2], help="class counts k of the head")
     parser.add_argument("--features", type=int, nargs="+", default=[16], help="feature widths d of the head")
     parser.add_argument("--steps", type=int, default=20, help="steps in the synthetic run")
-    parser.add_argument("--proofs", type=int, default=4, help="steps proven (spot-checks)")
+    parser.add_argument("--proofs", type=int, default=4, help="proofs made (spot-checks)")
+    parser.add_argument(
+        "--steps-per-proof", type=int, nargs="*", help="T values to compare (default: the portal's choice)"
+    )
     parser.add_argument("--ptau-dir", type=Path, default=DEFAULT_PTAU_DIR)
     parser.add_argument("--json", type=Path, help="write the results here")
     parser.add_argument(
@@ -259,24 +299,32 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--run-samples", type=int, default=1570)
     parser.add_argument("--chain-proofs", type=int, default=4, help="the chain's sample of a whole run")
     parser.add_argument(
-        "--snarkjs-steps", type=int, default=8, help="steps proven with snarkjs for comparison"
+        "--snarkjs-proofs", type=int, default=4, help="proofs made with snarkjs for comparison"
+    )
+    parser.add_argument(
+        "--run-steps-per-proof", type=int, nargs="+", default=[1, 4], help="T values of the whole run"
     )
     args = parser.parse_args(argv)
 
     results = []
     shapes = [
-        CircuitShape(features, classes, batch)
+        CircuitShape(features, classes, batch, steps)
+        if steps
+        else CircuitShape.for_head(features, classes, batch)
         for batch in args.batch_sizes
         for features in args.features
         for classes in args.classes
+        for steps in args.steps_per_proof or [None]
     ]
     for shape in shapes:
-        print(f"HeadStep({shape.features}, {shape.classes}, {shape.batch})", flush=True)
+        print(f"HeadSteps({shape.features}, {shape.classes}, {shape.batch}, {shape.steps})", flush=True)
         result = bench_shape(shape, args.ptau_dir, args.steps, args.proofs)
         results.append(result)
         if result["ptau"] is None:
             continue
         print(
+            f"  {result['constraints_per_sample']:,} constraints per sample, {result['constraints_per_step']:,} per "
+            f"step, {result['constraints_per_proof']:,} per proof\n"
             f"  witness {result['witness_s']} s, prove {result['prove_s_per_step']} s/step with snarkjs, "
             f"{result['native_prove_s_per_step']} s/step native "
             f"(prove_training of {result['proofs']}: {result['prove_training_s']} s), "
@@ -284,23 +332,41 @@ def main(argv: list[str] | None = None) -> None:
             f"commit {result['commit_s_per_step'] * 1000:.1f} ms/step",
             flush=True,
         )
-    whole_run = None
-    if args.whole_run:
-        print(f"Whole local epoch of {args.run_samples} samples, every step proven", flush=True)
-        whole_run = bench_whole_run(args.ptau_dir, args.run_samples, args.chain_proofs, args.snarkjs_steps)
+    whole_runs = []
+    for steps_per_proof in args.run_steps_per_proof if args.whole_run else []:
         print(
-            f"  {whole_run['steps']} steps: training {whole_run['training_s']} s, proving {whole_run['prove_s']} s "
+            f"Whole local epoch of {args.run_samples} samples, every step proven, {steps_per_proof} steps a proof",
+            flush=True,
+        )
+        whole_run = bench_whole_run(
+            args.ptau_dir, args.run_samples, args.chain_proofs, args.snarkjs_proofs, steps_per_proof
+        )
+        whole_runs.append(whole_run)
+        print(
+            f"  {whole_run['steps']} steps in {whole_run['proofs']} proofs: training {whole_run['training_s']} s, "
+            f"proving {whole_run['prove_s']} s "
             f"({whole_run['prover']}, {whole_run['prove_s_per_step']} s/step; snarkjs {whole_run['snarkjs_s_per_step']} "
             f"s/step, {whole_run['snarkjs_whole_run_s_extrapolated']} s for the run, extrapolated), proving / training "
             f"{whole_run['prove_over_training']}x, verifying every proof {whole_run['verify_s']} s, bundle "
             f"{whole_run['bundle_bytes_json']:,} bytes, chain sample of {whole_run['chain_sample']}: "
             f"{whole_run['chain_gas']:,} gas; circuit {whole_run['constraints']:,} constraints: "
-            f"{whole_run['constraints_per_sample']:,} per sample, {whole_run['constraints_per_step']:,} per step",
+            f"{whole_run['constraints_per_sample']:,} per sample, {whole_run['constraints_per_step']:,} per step, "
+            f"{whole_run['constraints_per_proof']:,} per proof",
             flush=True,
         )
+    if len(whole_runs) > 1:
+        base = whole_runs[0]
+        for run in whole_runs[1:]:
+            print(
+                f"T = {run['steps_per_proof']} against T = {base['steps_per_proof']}: proving "
+                f"{base['prove_s'] / run['prove_s']:.2f} times faster, verifying "
+                f"{base['verify_s'] / run['verify_s']:.2f} times faster, bundle "
+                f"{base['bundle_bytes_json'] / run['bundle_bytes_json']:.2f} times smaller",
+                flush=True,
+            )
     if args.json:
         args.json.write_text(
-            json.dumps({"proof_of_training": results, "whole_run": whole_run}, indent=2) + "\n"
+            json.dumps({"proof_of_training": results, "whole_runs": whole_runs}, indent=2) + "\n"
         )
 
 

@@ -88,24 +88,21 @@ template HashChain(n) {
     out <== hashes[calls - 1].out;
 }
 
-template HeadStep(d, k, B) {
-    // Public inputs, in this order (snarkjs public signals = this order: no outputs).
-    signal input headBefore;
-    signal input headAfter;
-    signal input batchHash;
-    signal input lrQ;
-    signal input context;
-    // Private inputs.
+// One SGD step: (W, b) -> (newW, newB) on the batch (X, y), with the range checks that keep it exact: |W|, |b| <
+// 2^24, |X| <= 2^16, 0 <= y < k (lr is checked once by the caller).
+template SgdStep(d, k, B) {
     signal input W[k][d];
     signal input b[k];
     signal input X[B][d];
     signal input y[B];
+    signal input lrQ;
+    signal output newW[k][d];
+    signal output newB[k];
 
     var SCALE_BITS = 16;
     var S = 1 << SCALE_BITS;
     var WEIGHT_BITS = 24;
 
-    // Range checks on every private input and on lr.
     component weightRange[k][d];
     component biasRange[k];
     for (var c = 0; c < k; c++) {
@@ -123,8 +120,6 @@ template HeadStep(d, k, B) {
             featureRange[s][j].in <== X[s][j];
         }
     }
-    component lrRange = Num2Bits(SCALE_BITS);  // 0 < lr <= 2^16
-    lrRange.in <== lrQ - 1;
 
     // Labels: one-hot bits summing to one, whose index is y (so 0 <= y < k).
     signal onehot[B][k];
@@ -166,7 +161,6 @@ template HeadStep(d, k, B) {
     signal errFeature[k][d][B];
     signal scaledGrad[k][d];
     component weightDiv[k][d];
-    signal newW[k][d];
     for (var c = 0; c < k; c++) {
         for (var j = 0; j < d; j++) {
             var grad = 0;
@@ -184,7 +178,6 @@ template HeadStep(d, k, B) {
     // b' = b - (lr * sum_s e_s) // (S * B).
     signal scaledBiasGrad[k];
     component biasDiv[k];
-    signal newB[k];
     for (var c = 0; c < k; c++) {
         var errSum = 0;
         for (var s = 0; s < B; s++) {
@@ -195,34 +188,87 @@ template HeadStep(d, k, B) {
         biasDiv[c].numerator <== scaledBiasGrad[c];
         newB[c] <== b[c] - biasDiv[c].quotient;
     }
+}
 
-    // Hashes: head = (W row-major, b); batch = (X row-major, y).
-    component hashBefore = HashChain(k * d + k);
-    component hashAfter = HashChain(k * d + k);
+// Poseidon hash of a head: W row-major, then b (HashChain of the k d + k values).
+template HeadHash(d, k) {
+    signal input W[k][d];
+    signal input b[k];
+    signal output out;
+    component hash = HashChain(k * d + k);
     for (var c = 0; c < k; c++) {
         for (var j = 0; j < d; j++) {
-            hashBefore.in[c * d + j] <== W[c][j];
-            hashAfter.in[c * d + j] <== newW[c][j];
+            hash.in[c * d + j] <== W[c][j];
         }
-        hashBefore.in[k * d + c] <== b[c];
-        hashAfter.in[k * d + c] <== newB[c];
+        hash.in[k * d + c] <== b[c];
+    }
+    out <== hash.out;
+}
+
+// T consecutive SGD steps of the head, from the head hashed as headBefore to the one hashed as headAfter; the
+// intermediate heads stay private, so the head is hashed twice per proof, not twice per step.
+template HeadSteps(d, k, B, T) {
+    // Public inputs, in this order (snarkjs public signals = this order: no outputs).
+    signal input headBefore;
+    signal input headAfter;
+    signal input batchHash;
+    signal input lrQ;
+    signal input context;
+    // Private inputs: the head before the first step, and each step's batch.
+    signal input W[k][d];
+    signal input b[k];
+    signal input X[T][B][d];
+    signal input y[T][B];
+
+    var S = 1 << 16;
+    component lrRange = Num2Bits(16);  // 0 < lr <= 2^16
+    lrRange.in <== lrQ - 1;
+
+    component steps[T];
+    for (var t = 0; t < T; t++) {
+        steps[t] = SgdStep(d, k, B);
+        steps[t].lrQ <== lrQ;
+        for (var c = 0; c < k; c++) {
+            for (var j = 0; j < d; j++) {
+                steps[t].W[c][j] <== t == 0 ? W[c][j] : steps[t - 1].newW[c][j];
+            }
+            steps[t].b[c] <== t == 0 ? b[c] : steps[t - 1].newB[c];
+        }
+        for (var s = 0; s < B; s++) {
+            for (var j = 0; j < d; j++) {
+                steps[t].X[s][j] <== X[t][s][j];
+            }
+            steps[t].y[s] <== y[t][s];
+        }
+    }
+
+    component hashBefore = HeadHash(d, k);
+    component hashAfter = HeadHash(d, k);
+    for (var c = 0; c < k; c++) {
+        for (var j = 0; j < d; j++) {
+            hashBefore.W[c][j] <== W[c][j];
+            hashAfter.W[c][j] <== steps[T - 1].newW[c][j];
+        }
+        hashBefore.b[c] <== b[c];
+        hashAfter.b[c] <== steps[T - 1].newB[c];
     }
     headBefore === hashBefore.out;
     headAfter === hashAfter.out;
 
-    // The batch is hashed packed: X + 2^16 (in [0, 2^17] by the range checks) row-major, then y (in [0, k)),
-    // BATCH_SLOTS values of BATCH_SLOT_BITS bits to a field element. Within those ranges the packing is
-    // injective, and it hashes 14 times fewer elements than the values one by one.
+    // The batches are hashed packed: X + 2^16 (in [0, 2^17] by the range checks) row-major over all T B samples,
+    // then y (in [0, k)), BATCH_SLOTS values of BATCH_SLOT_BITS bits to a field element. Within those ranges
+    // the packing is injective, and it hashes 14 times fewer elements than the values one by one.
     var BATCH_SLOT_BITS = 18;
     var BATCH_SLOTS = 14;
-    var values = B * d + B;
+    var rows = T * B;
+    var values = rows * d + rows;
     var packedCount = (values + BATCH_SLOTS - 1) \ BATCH_SLOTS;
     var packed[packedCount];
     for (var e = 0; e < packedCount; e++) {
         packed[e] = 0;
     }
     for (var v = 0; v < values; v++) {
-        var value = v < B * d ? X[v \ d][v % d] + S : y[v - B * d];
+        var value = v < rows * d ? X[v \ (B * d)][(v \ d) % B][v % d] + S : y[(v - rows * d) \ B][(v - rows * d) % B];
         packed[v \ BATCH_SLOTS] += value * (1 << (BATCH_SLOT_BITS * (v % BATCH_SLOTS)));
     }
     component hashBatch = HashChain(packedCount);

@@ -117,13 +117,14 @@ def smallest_ptau(zk_dir: Path, constraints: int) -> Path | None:
 
 
 def proving_ptau(zk_dir: Path, classes: int) -> Path | None:
-    """The ptau the demo's proofs need for a head of `classes` classes: 2^15 holds up to 6 classes with the default
-    batch of 8, 7 to 11 need 2^16. Compiles the circuit (cached) to count its constraints."""
+    """The ptau the demo's proofs need for a head of `classes` classes: 2^15 holds up to 7 classes with the default
+    batch of 8 (two classes: 4 steps per proof), 8 to 11 need 2^16. Compiles the circuit (cached) to count its
+    constraints."""
     from crypto.zk import CircuitShape, build_circuit
     from fl.models import FEATURE_DIM
     from fl.training import DEFAULT_TRAIN_CONFIG
 
-    shape = CircuitShape(FEATURE_DIM, max(classes, 2), DEFAULT_TRAIN_CONFIG.batch_size)
+    shape = CircuitShape.for_head(FEATURE_DIM, max(classes, 2), DEFAULT_TRAIN_CONFIG.batch_size)
     return smallest_ptau(zk_dir, build_circuit(shape).constraints)
 
 

@@ -255,14 +255,26 @@ class ClientStrategy(Protocol):
     def name(self) -> str: ...
 
     def client_update(
-        self, global_state: StateDict, arch_id: str, config: TrainConfig, dataset: Dataset, seed: int
+        self,
+        global_state: StateDict,
+        arch_id: str,
+        config: TrainConfig,
+        dataset: Dataset,
+        seed: int,
+        *,
+        step_multiple: int = 1,
     ) -> ClientUpdate: ...
 
 
 def _train_and_weigh(
-    global_state: StateDict, arch_id: str, config: TrainConfig, dataset: Dataset, seed: int
+    global_state: StateDict,
+    arch_id: str,
+    config: TrainConfig,
+    dataset: Dataset,
+    seed: int,
+    step_multiple: int,
 ) -> ClientUpdate:
-    result = train_local(global_state, arch_id, config, dataset, seed=seed)
+    result = train_local(global_state, arch_id, config, dataset, seed=seed, step_multiple=step_multiple)
     delta = flatten(result.state) - flatten(global_state)
     return ClientUpdate(result, weighted_update(delta, result.num_samples))
 
@@ -273,11 +285,18 @@ class FedAvgClient:
     name = "fedavg"
 
     def client_update(
-        self, global_state: StateDict, arch_id: str, config: TrainConfig, dataset: Dataset, seed: int
+        self,
+        global_state: StateDict,
+        arch_id: str,
+        config: TrainConfig,
+        dataset: Dataset,
+        seed: int,
+        *,
+        step_multiple: int = 1,
     ) -> ClientUpdate:
         if config.fedprox_mu:
             raise ValueError(f"{self.name} trains without a proximal term; fedprox_mu is {config.fedprox_mu}")
-        return _train_and_weigh(global_state, arch_id, config, dataset, seed)
+        return _train_and_weigh(global_state, arch_id, config, dataset, seed, step_multiple)
 
 
 class FedProxClient:
@@ -288,11 +307,18 @@ class FedProxClient:
     name = "fedprox"
 
     def client_update(
-        self, global_state: StateDict, arch_id: str, config: TrainConfig, dataset: Dataset, seed: int
+        self,
+        global_state: StateDict,
+        arch_id: str,
+        config: TrainConfig,
+        dataset: Dataset,
+        seed: int,
+        *,
+        step_multiple: int = 1,
     ) -> ClientUpdate:
         if not config.fedprox_mu > 0:
             raise ValueError(f"{self.name} needs fedprox_mu > 0, got {config.fedprox_mu}")
-        return _train_and_weigh(global_state, arch_id, config, dataset, seed)
+        return _train_and_weigh(global_state, arch_id, config, dataset, seed, step_multiple)
 
 
 CLIENT_STRATEGIES: dict[str, ClientStrategy] = {"fedavg": FedAvgClient(), "fedprox": FedProxClient()}
@@ -304,8 +330,16 @@ def client_strategy_for(config: TrainConfig) -> ClientStrategy:
 
 
 def client_update(
-    global_state: StateDict, arch_id: str, config: TrainConfig, dataset: Dataset, seed: int
+    global_state: StateDict,
+    arch_id: str,
+    config: TrainConfig,
+    dataset: Dataset,
+    seed: int,
+    *,
+    step_multiple: int = 1,
 ) -> ClientUpdate:
     """Train from `global_state` on `dataset` with the client strategy `config` calls for (deterministic given
-    `seed`); the result and the weighted update to protect and upload."""
-    return client_strategy_for(config).client_update(global_state, arch_id, config, dataset, seed)
+    `seed`); the result and the weighted update to protect and upload. step_multiple: see train_local."""
+    return client_strategy_for(config).client_update(
+        global_state, arch_id, config, dataset, seed, step_multiple=step_multiple
+    )

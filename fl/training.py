@@ -104,13 +104,27 @@ def _optimiser(config: TrainConfig, parameters: list[torch.nn.Parameter]) -> tor
     return torch.optim.SGD(parameters, lr=config.lr)
 
 
+def local_steps(num_samples: int, local_epochs: int, batch_size: int, step_multiple: int = 1) -> int:
+    """The steps of a local run: epochs x full batches, rounded up to a multiple of step_multiple."""
+    steps = local_epochs * (num_samples // batch_size)
+    return -(-steps // step_multiple) * step_multiple
+
+
 def train_local(
-    model_state: StateDict, arch_id: str, config: TrainConfig, dataset: Dataset, seed: int
+    model_state: StateDict,
+    arch_id: str,
+    config: TrainConfig,
+    dataset: Dataset,
+    seed: int,
+    *,
+    step_multiple: int = 1,
 ) -> LocalResult:
     """Train from the global `model_state` on the node's `dataset`; deterministic given `seed`.
 
     Batches are shuffled every epoch and the last incomplete batch is dropped, so every head step has exactly
-    batch_size rows (the circuit's fixed shape): epochs * (len(dataset) // batch_size) steps.
+    batch_size rows (the circuit's fixed shape): local_steps() steps, epochs x full batches, then as many
+    batches of a further shuffle as make the count a multiple of step_multiple (the steps one proof covers, so
+    that the run cuts into whole proofs).
     """
     model = model_from_state(model_state, arch_id)
     num_classes = model.head.out_features
@@ -135,12 +149,16 @@ def train_local(
     loss_sum, correct = 0.0, 0
     model.train()
     sample_weights = _balancing_weights(dataset.labels) if config.sampling == "balanced" else None
-    for _ in range(config.local_epochs):
+    steps = local_steps(len(dataset), config.local_epochs, batch, step_multiple)
+    epochs = [steps_per_epoch] * (steps // steps_per_epoch)
+    if steps % steps_per_epoch:
+        epochs.append(steps % steps_per_epoch)
+    for epoch_steps in epochs:
         if sample_weights is None:
             order = torch.randperm(len(dataset), generator=generator)
         else:
             order = torch.multinomial(sample_weights, len(dataset), replacement=True, generator=generator)
-        for step in range(steps_per_epoch):
+        for step in range(epoch_steps):
             index = order[step * batch : (step + 1) * batch]
             x, y = inputs[index], labels[index]
             if config.augment == "shift" and x.ndim == 4:
@@ -174,7 +192,6 @@ def train_local(
         with torch.no_grad():
             model.head.weight.copy_(torch.from_numpy(fixed_head.dequantise(weight_q)))
             model.head.bias.copy_(torch.from_numpy(fixed_head.dequantise(bias_q)))
-    steps = config.local_epochs * steps_per_epoch
     metrics = {"loss": loss_sum / steps, "accuracy": correct / (steps * batch), "steps": steps}
     state = {name: tensor.detach().clone() for name, tensor in model.state_dict().items()}
     return LocalResult(state, len(dataset), metrics, trace)

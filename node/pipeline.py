@@ -94,7 +94,12 @@ def run_round(client: PortalClient, round_id: int, config: NodeConfig, home: Pat
 
     started = time.perf_counter()
     update = client_update(
-        fl_params.unflatten(global_vector, template), architecture.key, training, train_set, seed
+        fl_params.unflatten(global_vector, template),
+        architecture.key,
+        training,
+        train_set,
+        seed,
+        step_multiple=proving.steps_per_proof(task.proof),
     )
     result = update.result
     local = evaluate(result.state, architecture.key, val_set)

@@ -70,7 +70,9 @@ def proving_key(material: ProofMaterial, client: PortalClient, contributions_fil
         raise ValueError("the round's proving key is not prepared yet: run the round once it is collecting")
     shape = material.shape
     artifacts = CircuitArtifacts(
-        shape=CircuitShape(features=shape.features, classes=shape.classes, batch=shape.batch),
+        shape=CircuitShape(
+            features=shape.features, classes=shape.classes, batch=shape.batch, steps=shape.steps
+        ),
         key=material.circuit_key,
         r1cs=Path(os.devnull),  # proving needs only the wasm and the zkey; the r1cs stays with the setup
         wasm=_cached_file(client, material.wasm, ".wasm"),
@@ -83,6 +85,12 @@ def proving_key(material: ProofMaterial, client: PortalClient, contributions_fil
         zkey=zkey,
         verification_key_path=_cached_file(client, material.vkey, ".vkey.json"),
     )
+
+
+def steps_per_proof(material: ProofMaterial) -> int:
+    """The steps one proof of the round covers: the run's step count must be a multiple of it (1 without proofs,
+    or before the round's key is prepared)."""
+    return material.shape.steps if material.scheme != "none" and material.shape is not None else 1
 
 
 def challenged_context(challenge: ProofChallenge) -> ProofContext:
@@ -107,13 +115,14 @@ def prove(
         raise ValueError(f"trained with lr_q {trace[0].lr_q}, the round's is {material.lr_q}")
     key = proving_key(material, client, contributions_file)
     check_trace(trace, key.artifacts.shape)
-    commitment = commit_trace(trace)
+    commitment = commit_trace(trace, key.artifacts.shape.steps)
     challenge = client.commit_run(
         material.commit_url, commitment.tree.root, commitment.step_count, result.num_samples
     )
-    steps = commitment.step_count if material.every_step else min(material.steps, commitment.step_count)
+    segments = commitment.segment_count
+    proofs = segments if material.every_step else min(material.steps, segments)
     # A bar on a terminal (dh-node run in a shell); nothing in a service's log.
-    with tqdm(total=steps, desc="proving head steps", unit="step", disable=None) as bar:
+    with tqdm(total=proofs, desc="proving head steps", unit="proof", disable=None) as bar:
         bundle = prove_steps(
             commitment,
             trace,

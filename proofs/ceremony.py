@@ -19,8 +19,8 @@ from web.errors import InvalidInput
 if TYPE_CHECKING:
     from rounds.models import Round
 
-# Batch sizes whose head-step circuit fits a 2^15 powers-of-tau file for two classes (15,354 and 24,805
-# constraints); a larger batch needs a larger ptau and a slower setup.
+# Batch sizes whose circuit fits a 2^15 powers-of-tau file for two classes (4 steps of 8 per proof: 31,986
+# constraints; 2 of 16); a larger batch needs a larger ptau and a slower setup.
 PROVABLE_BATCH_SIZES = (8, 16)
 ARTIFACTS = ("zkey", "wasm", "vkey")
 
@@ -53,8 +53,6 @@ def check_provable(config: dict[str, Any]) -> None:
 
 
 def circuit_shape(round_: Round) -> CircuitShape:
-    return CircuitShape(
-        features=FEATURE_DIM,
-        classes=round_.base_model.architecture.num_classes,
-        batch=int(round_.config["batch_size"]),
+    return CircuitShape.for_head(
+        FEATURE_DIM, round_.base_model.architecture.num_classes, int(round_.config["batch_size"])
     )

@@ -167,7 +167,12 @@ def _live_ceremony(
         with transaction.atomic():
             ceremony = Ceremony.objects.create(
                 circuit_key=artifacts.key,
-                shape={"features": shape.features, "classes": shape.classes, "batch": shape.batch},
+                shape={
+                    "features": shape.features,
+                    "classes": shape.classes,
+                    "batch": shape.batch,
+                    "steps": shape.steps,
+                },
                 constraints=artifacts.constraints,
                 ptau_name=ptau.name,
                 ptau_sha256=ptau_sha256,

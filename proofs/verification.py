@@ -41,6 +41,7 @@ from crypto.zk.node import snarkjs
 from crypto.zk.poseidon import FIELD_PRIME, head_values
 from crypto.zk.training_proof import verify_published
 from fl import fixed_head
+from fl.training import local_steps
 from hospitals.models import Hospital
 from proofs import ceremony
 from protocol.node_task import CircuitShapeSpec, FileSpec, ProofMaterial
@@ -127,9 +128,15 @@ def challenged_context(round_: Round, participant: Participant) -> ProofContext:
 
 
 def implied_steps(round_: Round, num_samples: int) -> int:
-    """The head steps a run on num_samples samples takes under the round's plan (epochs x full batches)."""
+    """The head steps a run on num_samples samples takes under the round's plan (epochs x full batches, rounded
+    up to whole proofs of the round's circuit)."""
     config = round_.config
-    return int(config["local_epochs"]) * (num_samples // int(config["batch_size"]))
+    return local_steps(
+        num_samples,
+        int(config["local_epochs"]),
+        int(config["batch_size"]),
+        ceremony.circuit_shape(round_).steps,
+    )
 
 
 def check_committed_steps(round_: Round, num_steps: Any, num_samples: int) -> None:
@@ -138,15 +145,16 @@ def check_committed_steps(round_: Round, num_steps: Any, num_samples: int) -> No
         raise InvalidUpload("num_steps must be the positive number of head steps of the committed run")
     expected = implied_steps(round_, num_samples)
     checks = int(round_.config["proof_steps"])
-    if expected < checks:  # every submission carries exactly proof_steps proofs (the registry counts them)
+    steps_per_proof = ceremony.circuit_shape(round_).steps
+    if expected < checks * steps_per_proof:  # every submission carries exactly proof_steps proofs on chain
         raise InvalidUpload(
-            f"num_samples {num_samples} gives a run of {expected} head steps, fewer than the {checks} steps the "
-            "round proves (local_epochs x full batches must be at least proof_steps)"
+            f"num_samples {num_samples} gives a run of {expected} head steps, fewer than the {checks} proofs of "
+            f"{steps_per_proof} steps the round checks (local_epochs x full batches must be at least that)"
         )
     if num_steps != expected:
         raise InvalidUpload(
             f"num_steps {num_steps} is not what the round plan implies for num_samples {num_samples} "
-            f"({expected} = local_epochs x full batches)"
+            f"({expected} = local_epochs x full batches, rounded up to proofs of {steps_per_proof} steps)"
         )
 
 
@@ -278,6 +286,7 @@ def verify_submission(
             final_head,
             fixed_head.quantise_lr(config["head_lr"]),
             int(config["proof_steps"]),
+            steps_per_proof=int(shape["steps"]),
             expected_steps=participant.proof_steps,
             every_step=proves_every_step(round_),
             process=snarkjs(VERIFIER_ROLE),
@@ -339,6 +348,7 @@ def published_proof(submission: Submission) -> dict[str, Any]:
         "initial_head_hash": str(backfill_head_hash(round_.base_model)),
         "lr_q": fixed_head.quantise_lr(round_.config["head_lr"]),
         "proof_steps": int(round_.config["proof_steps"]),
+        "steps_per_proof": int(round_.proof_setup["shape"]["steps"]),
         "steps": participant.proof_steps,
         "every_step": proves_every_step(round_),
         "head_commitment": submission.head_commitment,

@@ -91,11 +91,12 @@ class FileSpec(Message):
 
 @dataclass(frozen=True)
 class CircuitShapeSpec(Message):
-    """The training-step circuit's shape: head input width, classes, samples per step."""
+    """The training-step circuit's shape: head input width, classes, samples per step, steps per proof."""
 
     features: int
     classes: int
     batch: int
+    steps: int
 
 
 @dataclass(frozen=True)
@@ -104,7 +105,7 @@ class ProofMaterial(Message):
     (shape to vkey) come together, once the round's key is prepared when it opens."""
 
     scheme: str
-    steps: int | None = None  # how many of its head steps the node proves (with every_step: the chain sample)
+    steps: int | None = None  # how many proofs the node makes (with every_step: the chain sample's size)
     every_step: bool = False  # prove every head step of the run
     lr_q: int | None = None  # the head's learning rate in fixed point (scale 2^16)
     context: str | None = (

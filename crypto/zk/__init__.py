@@ -7,7 +7,8 @@ key = ceremony.finalize(beacon_hex)                 # ProvingKey: zkey + verific
 # A ceremony whose hospitals contribute on their own machines: crypto.zk.phase2 (setup_zkey, contribute,
 # verify_chain, apply_beacon); the ptau's and zkeys' contributions: crypto.zk.ptau.
 bundle = prove_training(trace, context, n_proofs, key)
-verify_training(bundle, context, key.verification_key(), head_hash(W0, b0), (W, b), lr_q, n_proofs)
+verify_training(bundle, context, key.verification_key(), head_hash(W0, b0), (W, b), lr_q, n_proofs,
+                steps_per_proof=key.artifacts.shape.steps)
 """
 
 from crypto.zk.build import (

@@ -47,18 +47,36 @@ CIRCUIT_NAME = "head_step"
 PUBLIC_SIGNALS = ("headBefore", "headAfter", "batchHash", "lrQ", "context")
 
 
+# Samples one proof covers for small heads: T = SAMPLES_PER_PROOF // B consecutive steps per proof. Measured here
+# (bench/proof_of_training.py --steps-per-proof 1 2 4): the head is hashed once at each end of a proof, not at
+# each step, and the prover's cost per proof is paid once per T steps; T = 4 at B = 8 proved a local epoch 2.3
+# times faster than T = 1, and its 31,986 constraints still fit 2^15 powers of tau.
+SAMPLES_PER_PROOF = 32
+# Heads of at most this many weights (k x d) take T > 1; larger ones prove one step per proof, so that their
+# circuit keeps the powers-of-tau size it has at T = 1.
+MULTI_STEP_HEAD_WEIGHTS = 32
+
+
 @dataclass(frozen=True)
 class CircuitShape:
     features: int = 16  # d: the head's input width
     classes: int = 2  # k
     batch: int = 8  # B: samples per step
+    steps: int = 1  # T: consecutive steps one proof covers
 
     def __post_init__(self) -> None:
-        if min(self.features, self.classes, self.batch) < 1 or self.classes < 2:
+        if min(self.features, self.classes, self.batch, self.steps) < 1 or self.classes < 2:
             raise ValueError(f"invalid circuit shape {self}")
 
+    @classmethod
+    def for_head(cls, features: int, classes: int, batch: int) -> CircuitShape:
+        """The shape a round's proofs use for this head and batch size: T steps per proof as chosen above."""
+        small = features * classes <= MULTI_STEP_HEAD_WEIGHTS
+        steps = max(1, SAMPLES_PER_PROOF // batch) if small else 1
+        return cls(features=features, classes=classes, batch=batch, steps=steps)
 
-DEFAULT_SHAPE = CircuitShape()
+
+DEFAULT_SHAPE = CircuitShape.for_head(16, 2, 8)
 
 
 @dataclass(frozen=True)
@@ -126,12 +144,14 @@ def _locked(name: str) -> Iterator[None]:
 
 
 def main_source(shape: CircuitShape) -> str:
-    """circuits/head_step_main.circom with HeadStep's arguments set to the shape."""
+    """circuits/head_step_main.circom with HeadSteps' arguments set to the shape."""
     text = MAIN_SOURCE.read_text()
-    pattern = r"HeadStep\(\s*\d+\s*,\s*\d+\s*,\s*\d+\s*\)"
+    pattern = r"HeadSteps\(\s*\d+\s*,\s*\d+\s*,\s*\d+\s*,\s*\d+\s*\)"
     if len(re.findall(pattern, text)) != 1:
-        raise RuntimeError(f"{MAIN_SOURCE} must instantiate HeadStep(d, k, B) exactly once")
-    return re.sub(pattern, f"HeadStep({shape.features}, {shape.classes}, {shape.batch})", text)
+        raise RuntimeError(f"{MAIN_SOURCE} must instantiate HeadSteps(d, k, B, T) exactly once")
+    return re.sub(
+        pattern, f"HeadSteps({shape.features}, {shape.classes}, {shape.batch}, {shape.steps})", text
+    )
 
 
 def circuit_key(shape: CircuitShape) -> str:
@@ -170,7 +190,7 @@ def r1cs_constraint_count(path: Path) -> int:
 
 
 def build_circuit(shape: CircuitShape = DEFAULT_SHAPE) -> CircuitArtifacts:
-    """Compile HeadStep(d, k, B) with circom2 (about 10 s for the default shape), or reuse the cached build."""
+    """Compile HeadSteps(d, k, B, T) with circom2 (about 20 s for the default shape), or reuse the cached build."""
     key = circuit_key(shape)
     directory = circuit_directory(shape)
     r1cs = directory / f"{CIRCUIT_NAME}.r1cs"

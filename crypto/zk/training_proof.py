@@ -1,17 +1,19 @@
 """Proof of training: commit to every step of a local run, prove a few chosen by Fiat-Shamir, or every one.
 
-A run of S head steps W_0 -> W_1 -> ... -> W_S (fl.fixed_head.sgd_step) is committed to by a Merkle tree over
-leaves (i, hash(W_i), hash(batch_i)) for i < S and (S, hash(W_S), 0) (see crypto.zk.merkle). Each proof
-(circuits/head_step.circom) shows hash(W_i) -> hash(W_i+1) on batch hash(batch_i) with the round's learning
-rate, and binds the round context. The verifier opens leaf i and leaf i+1 for each proof (the chain link), leaf
-0 (must hold the published global head) and leaf S (must hold the uploaded head).
+A run of S head steps W_0 -> W_1 -> ... -> W_S (fl.fixed_head.sgd_step) is cut into C = S / T segments of T
+consecutive steps (T: the circuit's `steps`, CircuitShape.for_head), and committed to by a Merkle tree over
+leaves (c, hash(W_cT), hash(batches of segment c)) for c < C and (C, hash(W_S), 0) (see crypto.zk.merkle). Each
+proof (circuits/head_step.circom, HeadSteps) shows hash(W_cT) -> hash(W_(c+1)T) through the T steps on the
+segment's batches with the round's learning rate, and binds the round context; the heads between stay private
+to the proof. The verifier opens leaf c and leaf c+1 for each proof (the chain link), leaf 0 (must hold the
+published global head) and leaf C (must hold the uploaded head).
 
 Two coverages:
-- spot checks: n steps derived from the root, S and the round context, so the node cannot choose them after
-  seeing which ones are asked. A run with f faked steps out of S passes with probability about (1 - f/S)^n,
-  and one faked step that jumps the head anywhere is the cheapest forgery (about 98% undetected with 4 of 180).
-- every step (every_step=True): all S steps are proven and every link W_i -> W_i+1 checked, so the proofs chain
-  W_0 to W_S with nothing left to chance: a forged step anywhere is refused with probability 1. The bundle then
+- spot checks: n segments derived from the root, C and the round context, so the node cannot choose them after
+  seeing which ones are asked. A run with f faked segments out of C passes with probability about (1 - f/C)^n,
+  and one faked step that jumps the head anywhere is the cheapest forgery (about 91% undetected with 4 of 44).
+- every step (every_step=True): all C segments are proven and every link checked, so the proofs chain W_0 to
+  W_S with nothing left to chance: a forged step anywhere is refused with probability 1. The bundle then
   opens every leaf (the verifier rebuilds the root from them; no paths) and names a chain sample: the few
   proofs, derived like spot checks, that the chain contract verifies itself (hundreds of verifications do not
   fit a block); every proof is published with the submission, for the round's parties to re-verify.
@@ -60,16 +62,21 @@ class ProofError(Exception):
 
 @dataclass(frozen=True)
 class TraceCommitment:
-    weight_hashes: tuple[int, ...]  # S + 1: before each step, then the final head
-    batch_hashes: tuple[int, ...]  # S
+    weight_hashes: tuple[int, ...]  # C + 1: the head before each segment, then the final head
+    batch_hashes: tuple[int, ...]  # C: each segment's batches
     tree: MerkleTree
+    steps_per_proof: int  # T
+
+    @property
+    def segment_count(self) -> int:
+        return len(self.batch_hashes)
 
     @property
     def step_count(self) -> int:
-        return len(self.batch_hashes)
+        return self.segment_count * self.steps_per_proof
 
     def leaf(self, index: int) -> dict[str, Any]:
-        batch = self.batch_hashes[index] if index < self.step_count else 0
+        batch = self.batch_hashes[index] if index < self.segment_count else 0
         return {
             "index": index,
             "weight_hash": str(self.weight_hashes[index]),
@@ -78,30 +85,53 @@ class TraceCommitment:
         }
 
 
-def commit_trace(trace: Sequence[HeadStep]) -> TraceCommitment:
-    """Hashes every step's head and batch and the head after the last step (about 15 ms a step)."""
+def segments(trace: Sequence[HeadStep], steps_per_proof: int) -> list[Sequence[HeadStep]]:
+    """The trace cut into its proofs' segments of steps_per_proof consecutive steps."""
     if not trace:
         raise ValueError("an empty trace has nothing to prove")
+    if len(trace) % steps_per_proof:
+        raise ValueError(
+            f"a run of {len(trace)} steps does not divide into proofs of {steps_per_proof} steps (the round's "
+            "training rounds its step count up to a multiple of that)"
+        )
+    return [trace[start : start + steps_per_proof] for start in range(0, len(trace), steps_per_proof)]
+
+
+def segment_batch_hash(segment: Sequence[HeadStep]) -> int:
+    """Hash of a segment's batches: batch_hash of their rows one after another, then their labels."""
+    return batch_hash(
+        np.concatenate([step.features for step in segment]), np.concatenate([step.labels for step in segment])
+    )
+
+
+def commit_trace(trace: Sequence[HeadStep], steps_per_proof: int) -> TraceCommitment:
+    """Hashes the head at the start of every segment and after the last step, and every segment's batches."""
+    parts = segments(trace, steps_per_proof)
     final_weight, final_bias, _ = sgd_step(trace[-1])
-    weight_hashes = [head_hash(step.weight, step.bias) for step in trace] + [
+    weight_hashes = [head_hash(part[0].weight, part[0].bias) for part in parts] + [
         head_hash(final_weight, final_bias)
     ]
-    batch_hashes = [batch_hash(step.features, step.labels) for step in trace]
+    batch_hashes = [segment_batch_hash(part) for part in parts]
     return TraceCommitment(
-        tuple(weight_hashes), tuple(batch_hashes), MerkleTree.build(run_leaves(weight_hashes, batch_hashes))
+        tuple(weight_hashes),
+        tuple(batch_hashes),
+        MerkleTree.build(run_leaves(weight_hashes, batch_hashes)),
+        steps_per_proof,
     )
 
 
 def run_leaves(weight_hashes: Sequence[int], batch_hashes: Sequence[int]) -> list[int]:
-    """The Merkle leaves of a run: (i, W_i, batch_i) for each step, then (S, W_S, 0)."""
-    step_count = len(batch_hashes)
-    leaves = [leaf_hash(i, weight_hashes[i], batch_hashes[i]) for i in range(step_count)]
-    leaves.append(leaf_hash(step_count, weight_hashes[step_count], 0))
+    """The Merkle leaves of a run: (c, W_cT, batches_c) for each segment, then (C, W_S, 0)."""
+    segment_count = len(batch_hashes)
+    leaves = [leaf_hash(i, weight_hashes[i], batch_hashes[i]) for i in range(segment_count)]
+    leaves.append(leaf_hash(segment_count, weight_hashes[segment_count], 0))
     return leaves
 
 
 def check_trace(trace: Sequence[HeadStep], shape: CircuitShape) -> None:
-    """Raises ValueError unless the trace is a chain of sgd_step calls of the circuit's shape with one lr."""
+    """Raises ValueError unless the trace is a chain of sgd_step calls of the circuit's shape with one lr, in
+    whole segments."""
+    segments(trace, shape.steps)
     for i, step in enumerate(trace):
         if step.weight.shape != (shape.classes, shape.features) or step.bias.shape != (shape.classes,):
             raise ValueError(f"step {i}: head shape {step.weight.shape} does not fit the circuit {shape}")
@@ -122,19 +152,21 @@ def _field(values: np.ndarray) -> list:
     return np.vectorize(lambda v: str(int(v) % FIELD_PRIME), otypes=[object])(np.asarray(values)).tolist()
 
 
-def step_input(step: HeadStep, round_context: ProofContext | str) -> dict[str, Any]:
-    """The circuit input (public and private signals) for one step. Holds private data: never log it."""
-    new_weight, new_bias, _ = sgd_step(step)
+def segment_input(segment: Sequence[HeadStep], round_context: ProofContext | str) -> dict[str, Any]:
+    """The circuit input (public and private signals) for one segment's steps. Holds private data: never log
+    it."""
+    first = segment[0]
+    new_weight, new_bias, _ = sgd_step(segment[-1])
     return {
-        "headBefore": str(head_hash(step.weight, step.bias)),
+        "headBefore": str(head_hash(first.weight, first.bias)),
         "headAfter": str(head_hash(new_weight, new_bias)),
-        "batchHash": str(batch_hash(step.features, step.labels)),
-        "lrQ": str(step.lr_q),
+        "batchHash": str(segment_batch_hash(segment)),
+        "lrQ": str(first.lr_q),
         "context": str(context_field(round_context)),
-        "W": _field(step.weight),
-        "b": _field(step.bias),
-        "X": _field(step.features),
-        "y": _field(step.labels),
+        "W": _field(first.weight),
+        "b": _field(first.bias),
+        "X": _field(np.stack([step.features for step in segment])),
+        "y": _field(np.stack([step.labels for step in segment])),
     }
 
 
@@ -149,28 +181,38 @@ def prove_steps(
     every_step: bool = False,
     progress: Progress | None = None,
 ) -> dict[str, Any]:
-    """The bundle for a committed trace: the proofs of the Fiat-Shamir indices and the leaves they need, or with
-    every_step, the proof of every step, every leaf, and the n_proofs steps of the chain sample.
+    """The bundle for a committed trace: the proofs of the Fiat-Shamir segment indices and the leaves they need,
+    or with every_step, the proof of every segment, every leaf, and the n_proofs segments of the chain sample.
     progress(done, total) is called after each proof."""
     prover = prover or make_prover()
-    step_count = commitment.step_count
-    derived = derive_indices(commitment.tree.root, step_count, round_context, n_proofs)
-    indices = list(range(step_count)) if every_step else derived
+    shape = proving_key.artifacts.shape
+    if commitment.steps_per_proof != shape.steps:
+        raise ValueError(
+            f"the commitment cuts the run into {commitment.steps_per_proof} steps, the circuit's {shape}"
+        )
+    parts = segments(trace, shape.steps)
+    segment_count = commitment.segment_count
+    derived = derive_indices(commitment.tree.root, segment_count, round_context, n_proofs)
+    indices = list(range(segment_count)) if every_step else derived
     results = prover.prove_many(
         proving_key.artifacts.wasm,
         proving_key.zkey,
-        [step_input(trace[index], round_context) for index in indices],
+        [segment_input(parts[index], round_context) for index in indices],
         progress,
     )
     proofs = [
         {"index": index, "proof": result["proof"], "public_signals": result["publicSignals"]}
         for index, result in zip(indices, results, strict=True)
     ]
-    shape = proving_key.artifacts.shape
     bundle: dict[str, Any] = {
         "version": BUNDLE_VERSION,
-        "shape": {"features": shape.features, "classes": shape.classes, "batch": shape.batch},
-        "step_count": step_count,
+        "shape": {
+            "features": shape.features,
+            "classes": shape.classes,
+            "batch": shape.batch,
+            "steps": shape.steps,
+        },
+        "step_count": commitment.step_count,
         "merkle_root": str(commitment.tree.root),
         "run_hash": "0x" + as_context(round_context).run_hash.hex(),  # what the chain's registry binds
         "lr_q": trace[0].lr_q,
@@ -186,7 +228,7 @@ def prove_steps(
             )
         ]
     else:
-        opened = sorted({0, step_count, *indices, *(i + 1 for i in indices)})
+        opened = sorted({0, segment_count, *indices, *(i + 1 for i in indices)})
         bundle["leaves"] = [commitment.leaf(i) for i in opened]
     return bundle
 
@@ -209,12 +251,18 @@ def prove_training(
     *,
     every_step: bool = False,
 ) -> dict[str, Any]:
-    """Commits to the whole trace and proves n_proofs steps chosen from the commitment and round context (with
-    every_step: every step, n_proofs of them sampled for the chain). round_context must name the round, the
+    """Commits to the whole trace and proves n_proofs segments chosen from the commitment and round context (with
+    every_step: every segment, n_proofs of them sampled for the chain). round_context must name the round, the
     hospital and the global head (e.g. "round 7|hospital 3|<hash>")."""
     check_trace(trace, zkey.artifacts.shape)
     return prove_steps(
-        commit_trace(trace), trace, round_context, n_proofs, zkey, prover, every_step=every_step
+        commit_trace(trace, zkey.artifacts.shape.steps),
+        trace,
+        round_context,
+        n_proofs,
+        zkey,
+        prover,
+        every_step=every_step,
     )
 
 
@@ -236,12 +284,12 @@ def _parse_int(value: Any, what: str) -> int:
     return number
 
 
-def _checked_leaves(bundle: dict[str, Any], step_count: int, root: int) -> dict[int, _Leaf]:
-    depth = tree_depth(step_count + 1)
+def _checked_leaves(bundle: dict[str, Any], segment_count: int, root: int) -> dict[int, _Leaf]:
+    depth = tree_depth(segment_count + 1)
     leaves: dict[int, _Leaf] = {}
     for entry in bundle["leaves"]:
         index = _parse_int(entry["index"], "leaf index")
-        if index > step_count or index in leaves:
+        if index > segment_count or index in leaves:
             raise ProofError(f"malformed bundle: leaf {index} is out of range or repeated")
         weight = _parse_int(entry["weight_hash"], f"leaf {index} weight hash")
         batch = _parse_int(entry["batch_hash"], f"leaf {index} batch hash")
@@ -254,13 +302,13 @@ def _checked_leaves(bundle: dict[str, Any], step_count: int, root: int) -> dict[
     return leaves
 
 
-def _all_leaves(bundle: dict[str, Any], step_count: int, root: int) -> dict[int, _Leaf]:
+def _all_leaves(bundle: dict[str, Any], segment_count: int, root: int) -> dict[int, _Leaf]:
     """Every leaf of the run, in order and without paths (every step proven): the tree they build must have the
     committed root."""
     entries = bundle["leaves"]
-    if len(entries) != step_count + 1:
+    if len(entries) != segment_count + 1:
         raise ProofError(
-            f"malformed bundle: {len(entries)} leaves, a run of {step_count} steps has {step_count + 1}"
+            f"malformed bundle: {len(entries)} leaves, a run of {segment_count} segments has {segment_count + 1}"
         )
     leaves: dict[int, _Leaf] = {}
     for expected_index, entry in enumerate(entries):
@@ -272,7 +320,8 @@ def _all_leaves(bundle: dict[str, Any], step_count: int, root: int) -> dict[int,
         )
     rebuilt = MerkleTree.build(
         run_leaves(
-            [leaf.weight_hash for leaf in leaves.values()], [leaves[i].batch_hash for i in range(step_count)]
+            [leaf.weight_hash for leaf in leaves.values()],
+            [leaves[i].batch_hash for i in range(segment_count)],
         )
     )
     if rebuilt.root != root:
@@ -296,6 +345,7 @@ def verify_training(
     lr_q: int,
     n_proofs: int,
     *,
+    steps_per_proof: int,
     expected_steps: int | None = None,
     every_step: bool = False,
     process: SnarkjsProcess | None = None,
@@ -305,8 +355,10 @@ def verify_training(
     expected_initial_head_hash: head_hash of the published (quantised) global head (int or decimal string);
     final_head: the uploaded quantised (weight, bias), or None where the head stays secret (the caller then
     checks the returned commitment against it some other way, as the key parties do in MPC); lr_q and n_proofs:
-    the round's; expected_steps: the step count the round implies, if the caller knows it (otherwise any count is
-    accepted); every_step: the round proves every step (n_proofs is then the size of the chain sample). Cap the
+    the round's; steps_per_proof: the steps each proof of the round's circuit covers (its shape's T: the
+    verification key fixes it, the bundle's word is not taken); expected_steps: the step count the round
+    implies, if the caller knows it (otherwise any whole number of segments is accepted); every_step: the round
+    proves every step (n_proofs is then the size of the chain sample, in segments). Cap the
     bundle's size before calling (it is parsed whole). Returns the run's final head commitment: head_hash of the
     head it ends at (its last leaf)."""
     verification_key = _load_vkey(vkey)
@@ -319,13 +371,18 @@ def verify_training(
         root = _parse_int(bundle["merkle_root"], "merkle_root")
         if expected_steps is not None and step_count != expected_steps:
             raise ProofError(f"the run has {step_count} steps, the round implies {expected_steps}")
+        if step_count % steps_per_proof:
+            raise ProofError(
+                f"the run's {step_count} steps do not divide into the circuit's segments of {steps_per_proof}"
+            )
+        segment_count = step_count // steps_per_proof
         if every_step != ("chain_indices" in bundle):
             raise ProofError(
                 "the round proves every step: the bundle must prove them all and name its chain sample"
                 if every_step
                 else "malformed bundle: a chain sample, but the round does not prove every step"
             )
-        leaves = (_all_leaves if every_step else _checked_leaves)(bundle, step_count, root)
+        leaves = (_all_leaves if every_step else _checked_leaves)(bundle, segment_count, root)
         proofs = {_parse_int(p["index"], "proof index"): p for p in bundle["proofs"]}
         bundle_indices = list(bundle["indices"])
         chain_indices = bundle.get("chain_indices")
@@ -336,33 +393,33 @@ def verify_training(
         raise ProofError(
             f"learning rate mismatch: the bundle declares {bundle.get('lr_q')}, the round's is {lr_q}"
         )
-    derived = derive_indices(root, step_count, round_context, n_proofs)
+    derived = derive_indices(root, segment_count, round_context, n_proofs)
     if every_step:
-        indices = list(range(step_count))
+        indices = list(range(segment_count))
         if bundle_indices != indices:
             raise ProofError(
-                f"the round proves every step: the bundle must prove steps 0 to {step_count - 1}"
+                f"the round proves every step: the bundle must prove segments 0 to {segment_count - 1}"
             )
         if chain_indices != derived:
             raise ProofError(
-                "the chain sample is not the steps derived from the Merkle root and this round's context"
+                "the chain sample is not the segments derived from the Merkle root and this round's context"
             )
     else:
         indices = derived
         if bundle_indices != indices:
             raise ProofError(
-                "the proven steps are not the ones derived from the Merkle root and this round's context"
+                "the proven segments are not the ones derived from the Merkle root and this round's context"
             )
     if sorted(proofs) != indices or len(proofs) != len(bundle["proofs"]):
-        raise ProofError("the bundle does not hold exactly one proof per derived step")
-    needed = {0, step_count, *indices, *(i + 1 for i in indices)}
+        raise ProofError("the bundle does not hold exactly one proof per derived segment")
+    needed = {0, segment_count, *indices, *(i + 1 for i in indices)}
     if missing := needed - set(leaves):
         raise ProofError(f"malformed bundle: leaves {sorted(missing)} are not opened")
     if leaves[0].weight_hash != int(expected_initial_head_hash):
         raise ProofError("the first head of the run is not the published global head")
-    if leaves[step_count].batch_hash != 0:
+    if leaves[segment_count].batch_hash != 0:
         raise ProofError("malformed bundle: the last leaf must hold the final head only")
-    if final_head is not None and leaves[step_count].weight_hash != head_hash(
+    if final_head is not None and leaves[segment_count].weight_hash != head_hash(
         np.asarray(final_head[0]), np.asarray(final_head[1])
     ):
         raise ProofError("the final head of the run is not the uploaded head")
@@ -382,13 +439,15 @@ def verify_training(
         if isinstance(declared, list) and len(declared) == len(PUBLIC_SIGNALS):
             # Name the first disagreement; the proof is checked against `expected` below in any case.
             if str(declared[3]) != str(lr_q):
-                raise ProofError(f"learning rate mismatch: step {index} was proven with lr_q {declared[3]}")
+                raise ProofError(
+                    f"learning rate mismatch: segment {index} was proven with lr_q {declared[3]}"
+                )
             if str(declared[4]) != str(context):
-                raise ProofError(f"the proof of step {index} is bound to another round context")
+                raise ProofError(f"the proof of segment {index} is bound to another round context")
             if str(declared[0]) != str(expected[0]) or str(declared[2]) != str(expected[2]):
-                raise ProofError(f"the proof of step {index} is not for committed leaf {index}")
+                raise ProofError(f"the proof of segment {index} is not for committed leaf {index}")
             if str(declared[1]) != str(expected[1]):
-                raise ProofError(f"step {index} does not lead to the head committed in leaf {index + 1}")
+                raise ProofError(f"segment {index} does not lead to the head committed in leaf {index + 1}")
         items.append({"proof": entry.get("proof"), "publicSignals": [str(v) for v in expected]})
     try:
         results = (process or snarkjs()).request("verify", vkey=verification_key, items=items)
@@ -396,8 +455,8 @@ def verify_training(
         raise ProofError(f"a proof is malformed: {error}") from None
     for index, ok in zip(indices, results, strict=True):
         if not ok:
-            raise ProofError(f"the proof of step {index} does not verify")
-    return leaves[step_count].weight_hash
+            raise ProofError(f"the proof of segment {index} does not verify")
+    return leaves[segment_count].weight_hash
 
 
 def verify_published(record: dict[str, Any], process: SnarkjsProcess | None = None) -> int:
@@ -415,6 +474,7 @@ def verify_published(record: dict[str, Any], process: SnarkjsProcess | None = No
             None,
             record["lr_q"],
             record["proof_steps"],
+            steps_per_proof=record["steps_per_proof"],
             expected_steps=record["steps"],
             every_step=record["every_step"],
             process=process,

@@ -63,7 +63,7 @@ def full_task() -> NodeTask:
             lr_q=3276,
             context="decentrahealth|round 7|hospital a",
             commit_url=f"{PROOF_BASE}/commitment/",
-            shape=CircuitShapeSpec(features=16, classes=2, batch=8),
+            shape=CircuitShapeSpec(features=16, classes=2, batch=8, steps=4),
             circuit_key="c" * 16,
             constraints=12345,
             zkey=FileSpec(sha256="1" * 64, url=f"{PROOF_BASE}/zkey/"),
@@ -118,7 +118,7 @@ def test_a_task_round_trips_through_json(task):
 def test_the_task_json_is_the_wire_format_the_node_reads():
     data = full_task().to_json()
     assert data["proof"]["zkey"] == {"sha256": "1" * 64, "url": f"{PROOF_BASE}/zkey/"}
-    assert data["proof"]["shape"] == {"features": 16, "classes": 2, "batch": 8}
+    assert data["proof"]["shape"] == {"features": 16, "classes": 2, "batch": 8, "steps": 4}
     assert data["chain"]["signer"] == "node"
     assert plain_task().to_json()["proof"]["steps"] is None  # every field is written, None included
 

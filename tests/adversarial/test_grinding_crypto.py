@@ -40,11 +40,13 @@ def test_verify_training_accepts_only_the_committed_step_count():
             "lr_q": 1,
         }
         with pytest.raises(ProofError) as refused:
-            verify_training(bundle, CONTEXT, vkey, 0, head, 1, CHECKS, expected_steps=committed)
+            verify_training(
+                bundle, CONTEXT, vkey, 0, head, 1, CHECKS, steps_per_proof=1, expected_steps=committed
+            )
         refusals[step_count] = refused.value.reason
     for step_count, reason in refusals.items():
         if step_count != committed:
             assert reason == f"the run has {step_count} steps, the round implies {committed}"
     # The committed S passes the step-count and index checks and is refused only later (this bundle holds no
     # proofs): the step count is no longer the node's choice.
-    assert refusals[committed] == "the bundle does not hold exactly one proof per derived step"
+    assert refusals[committed] == "the bundle does not hold exactly one proof per derived segment"

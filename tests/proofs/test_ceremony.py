@@ -274,14 +274,14 @@ def test_a_round_with_a_ptau_below_the_minimum_fails_with_the_reason(consortium,
 
 @pytest.mark.django_db
 def test_a_circuit_too_large_for_the_ptau_fails_the_round_naming_the_file_it_needs(consortium):
-    """Eleven classes with batches of 8: 47,475 constraints, more than the 2^15 dev file holds."""
+    """Eleven classes with batches of 8: 42,453 constraints, more than the 2^15 dev file holds."""
     consortium.model = registry_services.initialise_model(consortium.coordinator, "cnn28c3-d16", 11)
     round_ = consortium.plan_round()
     lifecycle.transition(round_, S.APPROVED, "test")
     collecting.open_round(round_.pk)
     round_.refresh_from_db()
     assert round_.state == S.FAILED
-    assert "11 classes and batches of 8 has 47,475 constraints, more than the 2^15" in round_.reason
+    assert "11 classes and batches of 8 has 42,453 constraints, more than the 2^15" in round_.reason
     assert "set DH_PTAU_PATH to a file of 2^16 or more" in round_.reason
     assert not Ceremony.objects.exists()
 

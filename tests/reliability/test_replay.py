@@ -132,12 +132,13 @@ WRITES = [
     ("post", "api/rounds/<int:round_id>/cancel/", "coordinator", {"reason": "replayed"}, 409),
     ("post", "api/rounds/<int:round_id>/participation/", "admin_b", {"opted_in": False}, "same"),
     ("post", "api/node/rounds/<int:round_id>/submission/", "node_hospital-a", upload, 409),
-    # The same commitment again gets the same challenge (S = 6: 3 local epochs x 2 batches of 8 on n_h = 16).
+    # The same commitment again gets the same challenge (S = 8: 3 local epochs x 2 batches of 8 on n_h = 16,
+    # rounded up to whole proofs of 4 steps).
     (
         "post",
         "api/node/rounds/<int:round_id>/proof/commitment/",
         "node_hospital-a",
-        {"merkle_root": "12", "num_steps": 6, "num_samples": 16},
+        {"merkle_root": "12", "num_steps": 8, "num_samples": 16},
         "same",
     ),
 ]

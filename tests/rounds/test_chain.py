@@ -343,7 +343,9 @@ def test_with_every_step_proven_the_chain_verifies_the_bundles_sample(
     )
     # With every step proven, the chain verifies the bundle's sample (the round's one proof) and the portal
     # finds those proofs on chain; the whole bundle stays with the submission for anyone to re-verify.
-    every_step = prove_training(synthetic_trace(3), context, 1, dev_key, every_step=True)
+    every_step = prove_training(
+        synthetic_trace(3 * DEFAULT_SHAPE.steps), context, 1, dev_key, every_step=True
+    )
     assert len(every_step["proofs"]) == 3
     sampled = recorded_submission(consortium, round_, "hospital-b", every_step, hospital_keys)
     on_chain = registry.read_submission(round_.pk, consortium.hospital_b.chain_address)
@@ -370,7 +372,9 @@ def test_proofs_are_verified_on_chain_and_refusals_come_back_with_the_reason(
         text = f"round {round_.pk}|{hospital.slug}"
         return ProofContext(text, round_.pk, hospital.chain_address, round_.base_model.weights_digest)
 
-    bundle = prove_training(synthetic_trace(3), context(consortium.hospital_a), 1, dev_key)
+    bundle = prove_training(
+        synthetic_trace(3 * DEFAULT_SHAPE.steps), context(consortium.hospital_a), 1, dev_key
+    )
     good = recorded_submission(consortium, round_, "hospital-a", bundle, hospital_keys)
     on_chain = registry.read_submission(round_.pk, consortium.hospital_a.chain_address)
     assert on_chain.proof_count == 1
@@ -378,7 +382,7 @@ def test_proofs_are_verified_on_chain_and_refusals_come_back_with_the_reason(
 
     # Hospital C records one proof on chain and uploads another of the same run (re-randomised: another proof
     # hash): the portal compares the chain's proof hash with the upload's and refuses to count it.
-    trace = synthetic_trace(3)
+    trace = synthetic_trace(3 * DEFAULT_SHAPE.steps)
     recorded = prove_training(trace, context(consortium.hospital_c), 1, dev_key)
     uploaded = prove_training(trace, context(consortium.hospital_c), 1, dev_key)
     other = proven_submission(consortium, round_, "hospital-c", uploaded)
@@ -396,7 +400,9 @@ def test_proofs_are_verified_on_chain_and_refusals_come_back_with_the_reason(
     with pytest.raises(ChainError, match="proof bound to another round, hospital, model or run: proof 0"):
         submit_as_hospital(hospital_keys["hospital-b"], round_, consortium.hospital_b, b"update", bundle)
     # A bad proof: the statement changed (another batch hash) -> the verifier refuses; the round fails with it.
-    bundle = prove_training(synthetic_trace(3), context(consortium.hospital_b), 1, dev_key)
+    bundle = prove_training(
+        synthetic_trace(3 * DEFAULT_SHAPE.steps), context(consortium.hospital_b), 1, dev_key
+    )
     entry = bundle["proofs"][0]
     forged = {
         **entry,

@@ -82,7 +82,12 @@ def key_made_by_this_test(round_: Round) -> dict:
     vkey = key.verification_key()
     shape = artifacts.shape
     return {
-        "shape": {"features": shape.features, "classes": shape.classes, "batch": shape.batch},
+        "shape": {
+            "features": shape.features,
+            "classes": shape.classes,
+            "batch": shape.batch,
+            "steps": shape.steps,
+        },
         "constraints": artifacts.constraints,
         "circuit_key": artifacts.key,
         "participants": slugs,
@@ -117,7 +122,7 @@ def honest_run(round_: Round, seed: int, lr_q: int | None = None) -> list[HeadSt
     weight, bias = base_head(round_)
     lr_q = lr_q or fixed_head.quantise_lr(config["head_lr"])
     trace = []
-    for _ in range(config["local_epochs"] * (SAMPLES // config["batch_size"])):
+    for _ in range(verification.implied_steps(round_, SAMPLES)):
         features = rng.integers(-SCALE, SCALE + 1, size=(config["batch_size"], FEATURE_DIM))
         labels = rng.integers(0, 2, size=config["batch_size"])
         step = HeadStep(weight, bias, features, labels, lr_q)
@@ -144,8 +149,13 @@ def update_blob(round_: Round, head: dict) -> bytes:
     return plain.encode(vector)
 
 
-def commit(consortium, round_: Round, slug: str, root: int, num_steps: int = 2, num_samples: int = SAMPLES):
-    """The node's commitment: the run's Merkle root, its step count S and its sample count n_h."""
+def commit(
+    consortium, round_: Round, slug: str, root: int, num_steps: int | None = None, num_samples: int = SAMPLES
+):
+    """The node's commitment: the run's Merkle root, its step count S (by default the plan's for n_h) and its
+    sample count n_h."""
+    if num_steps is None:
+        num_steps = verification.implied_steps(round_, num_samples)
     body = {"merkle_root": str(root), "num_steps": num_steps, "num_samples": num_samples}
     return consortium.client(f"node_{slug}").post(
         f"/api/node/rounds/{round_.pk}/proof/commitment/", body, format="json"
@@ -158,16 +168,17 @@ def own_contributions(round_: Round) -> Path:
     return Path(django_settings.DATA_DIR).parent / f"contributions-round-{round_.pk}.json"
 
 
-def prove(consortium, round_: Round, slug: str, trace: list[HeadStep]) -> dict:
-    """What node.proving does: commit through the API, then prove the challenged steps."""
-    commitment = commit_trace(trace)
+def prove(consortium, round_: Round, slug: str, trace: list[HeadStep], proven: list | None = None) -> dict:
+    """What node.proving does: commit through the API, then prove the challenged segments. `proven`: the steps
+    a forger proves instead of the committed ones (each segment's witness must be a true chain)."""
+    commitment = commit_trace(trace, ceremony.circuit_shape(round_).steps)
     response = commit(consortium, round_, slug, commitment.tree.root, commitment.step_count)
     assert response.status_code == 200, response.content
     material = node_material(consortium, round_, slug)
     key = proving_key(material, NodeFiles(consortium, slug), own_contributions(round_))
     return prove_steps(
         commitment,
-        trace,
+        proven or trace,
         challenged_context(ProofChallenge.from_json(response.json())),
         material.steps,
         key,
@@ -247,7 +258,10 @@ def test_every_submission_of_a_round_carries_a_proof_the_portal_verifies(hospita
     submissions = list(round_.submissions.order_by("hospital__slug"))
     assert [s.proof_status for s in submissions] == ["verified", "verified"]
     assert all(s.proof_root and s.proof["proofs"] for s in submissions)
-    assert [len(s.proof["proofs"]) for s in submissions] == [s.proof["step_count"] for s in submissions]
+    # Every step: one proof per segment of the circuit's steps.
+    assert [len(s.proof["proofs"]) * s.proof["shape"]["steps"] for s in submissions] == [
+        s.proof["step_count"] for s in submissions
+    ]
     assert all(s.proof["step_count"] > 1 and len(s.proof["chain_indices"]) == 1 for s in submissions)
     assert [checked["verified"] for checked in verification.reverify_round(round_)] == [True, True]
     # The new global head is exactly the sample-weighted mean of the proven heads, on the fixed-point grid.
@@ -271,7 +285,7 @@ def test_nodes_download_the_proving_key_by_digest_and_only_for_their_rounds(cons
     round_ = collecting_round(consortium)
     material = node_material(consortium, round_, "hospital-a")
     assert material.scheme == "groth16" and material.steps == round_.config["proof_steps"]
-    assert material.shape == CircuitShapeSpec(features=16, classes=2, batch=8)
+    assert material.shape == CircuitShapeSpec(features=16, classes=2, batch=8, steps=4)
     assert (
         f"round {round_.pk}|hospital hospital-a|model {round_.base_model.weights_digest}" in material.context
     )
@@ -359,56 +373,71 @@ def test_a_head_that_is_not_the_result_of_the_declared_steps_is_refused(consorti
     assert response.json()["proof_status"] == "verified"
 
 
+def jumped(trace: list[HeadStep], position: int) -> list[HeadStep]:
+    """The run with the head after step `position` moved by 7 x 2^-16 on every weight, honest from there."""
+    run = list(trace[: position + 1])
+    weight, bias, _ = sgd_step(run[-1])
+    weight = weight + 7
+    for step in trace[position + 1 :]:
+        run.append(HeadStep(weight, bias, step.features, step.labels, step.lr_q))
+        weight, bias, _ = sgd_step(run[-1])
+    return run
+
+
+def segment_honest(run: list[HeadStep], segment: int, steps_per_proof: int) -> list[HeadStep]:
+    """`run` with one segment's steps replaced by the true chain from its committed start: what a forger can
+    prove for the segment that holds its jump."""
+    start = segment * steps_per_proof
+    honest, head = [], (run[start].weight, run[start].bias)
+    for step in run[start : start + steps_per_proof]:
+        honest.append(HeadStep(*head, step.features, step.labels, step.lr_q))
+        head = sgd_step(honest[-1])[:2]
+    return run[:start] + honest + run[start + steps_per_proof :]
+
+
 def test_a_run_with_a_step_that_is_not_sgd_is_refused(consortium):
-    round_ = collecting_round(consortium, proof_steps=2)  # both steps checked
-    trace = honest_run(round_, seed=3)
-    forged = trace[1]
-    trace[1] = HeadStep(forged.weight + 7, forged.bias, forged.features, forged.labels, forged.lr_q)
-    bundle = prove(consortium, round_, "hospital-a", trace)  # each step on its own is a valid step
+    round_ = collecting_round(consortium, proof_steps=2, local_epochs=4)  # both segments checked
+    steps_per_proof = ceremony.circuit_shape(round_).steps
+    trace = jumped(honest_run(round_, seed=3), steps_per_proof - 1)  # the second segment starts off the chain
+    bundle = prove(consortium, round_, "hospital-a", trace)  # each segment on its own is a true chain
     response = upload(consortium, round_, "hospital-a", bundle, final_head(trace))
-    assert_refused(response, "step 0 does not lead to the head committed in leaf 1", round_)
+    assert_refused(response, "segment 0 does not lead to the head committed in leaf 1", round_)
 
 
 def test_with_every_step_proven_a_forged_step_is_refused_wherever_it_is(consortium):
     """The plan's prove_every_step: the node proves all S steps, the portal verifies the whole chain from the
     global head, and the chain takes the bundle's sample of proof_steps proofs. One step jumped anywhere is
-    refused, naming it, and nothing is stored."""
+    refused, naming its segment, and nothing is stored."""
     hospitals = [consortium.hospital_a, consortium.hospital_b, consortium.hospital_c]
-    round_ = collecting_round(consortium, hospitals, proof_steps=1, local_epochs=2, prove_every_step=True)
+    round_ = collecting_round(consortium, hospitals, proof_steps=1, local_epochs=4, prove_every_step=True)
     assert node_material(consortium, round_, "hospital-a").every_step
+    steps_per_proof = ceremony.circuit_shape(round_).steps
     honest = honest_run(round_, seed=11)
-    assert len(honest) == 4
-    for position, slug in ((1, "hospital-a"), (3, "hospital-b")):
-        trace = honest_run(round_, seed=11)
-        if position + 1 < len(trace):
-            jumped = trace[position + 1]
-            trace[position + 1] = HeadStep(
-                jumped.weight + 7, jumped.bias, jumped.features, jumped.labels, jumped.lr_q
-            )
-            for later in range(position + 2, len(trace)):
-                step = trace[later]
-                weight, bias, _ = sgd_step(trace[later - 1])
-                trace[later] = HeadStep(weight, bias, step.features, step.labels, step.lr_q)
-        bundle = prove(consortium, round_, slug, trace)
-        assert len(bundle["proofs"]) == 4
-        if position + 1 == len(trace):  # the last step: a final head that is not its result
-            bundle["leaves"][4]["weight_hash"] = str(int(bundle["leaves"][4]["weight_hash"]) + 1)
+    assert len(honest) == 2 * steps_per_proof
+    for position, slug in ((1, "hospital-a"), (len(honest) - 1, "hospital-b")):
+        if position + 1 == len(honest):  # the last step: a final head that is not its result
+            bundle = prove(consortium, round_, slug, honest)
+            bundle["leaves"][-1]["weight_hash"] = str(int(bundle["leaves"][-1]["weight_hash"]) + 1)
             assert_refused(
-                upload(consortium, round_, slug, bundle, final_head(trace)),
+                upload(consortium, round_, slug, bundle, final_head(honest)),
                 "the run's leaves do not build the committed Merkle root",
                 round_,
             )
             continue
+        trace = jumped(honest, position)
+        segment = position // steps_per_proof
+        bundle = prove(consortium, round_, slug, trace, segment_honest(trace, segment, steps_per_proof))
+        assert len(bundle["proofs"]) == 2
         response = upload(consortium, round_, slug, bundle, final_head(trace))
         assert_refused(
-            response, f"step {position} does not lead to the head committed in leaf {position + 1}", round_
+            response, f"segment {segment} does not lead to the head committed in leaf {segment + 1}", round_
         )
     # An honest run of hospital-c: every step verified; the chain's sample is one of its proofs.
     bundle = prove(consortium, round_, "hospital-c", honest)
     response = upload(consortium, round_, "hospital-c", bundle, final_head(honest))
     assert response.status_code == 201, response.content
     submission = Submission.objects.get(round=round_)
-    assert submission.proof_status == "verified" and len(submission.proof["proofs"]) == 4
+    assert submission.proof_status == "verified" and len(submission.proof["proofs"]) == 2
     assert [proof.public_signals for proof in submission_proofs(submission)] == [
         entry["public_signals"]
         for entry in submission.proof["proofs"]
@@ -417,21 +446,21 @@ def test_with_every_step_proven_a_forged_step_is_refused_wherever_it_is(consorti
     assert len(submission_proofs(submission)) == 1
     # Published: every proof, re-verifiable from the record alone; a proof edited in the middle of the run is not.
     records = consortium.client("coordinator").get(f"/api/rounds/{round_.pk}/proofs/").json()
-    assert [r["hospital"] for r in records] == ["hospital-c"] and len(records[0]["bundle"]["proofs"]) == 4
+    assert [r["hospital"] for r in records] == ["hospital-c"] and len(records[0]["bundle"]["proofs"]) == 2
     assert str(verify_published(records[0])) == submission.head_commitment
     assert verification.reverify_round(round_) == [
-        {"hospital": "hospital-c", "proofs": 4, "verified": True, "reason": ""}
+        {"hospital": "hospital-c", "proofs": 2, "verified": True, "reason": ""}
     ]
     edited = copy.deepcopy(records[0])
-    edited["bundle"]["proofs"][2]["proof"]["pi_a"][0] = edited["bundle"]["proofs"][1]["proof"]["pi_a"][0]
-    with pytest.raises(ProofError, match="proof of step 2 does not verify|a proof is malformed"):
+    edited["bundle"]["proofs"][1]["proof"]["pi_a"][0] = edited["bundle"]["proofs"][0]["proof"]["pi_a"][0]
+    with pytest.raises(ProofError, match="proof of segment 1 does not verify|a proof is malformed"):
         verify_published(edited)
     # manage.py audit --proofs re-verifies them (here without a chain, which it says) and names a hospital whose
     # stored bundle no longer holds.
     output = io.StringIO()
     with pytest.raises(CommandError, match=f"round {round_.pk}: .*chain"):
         call_command("audit", round_.pk, "--proofs", stdout=output)
-    assert "proof [hospital-c]: 4 proofs re-verified" in output.getvalue()
+    assert "proof [hospital-c]: 2 proofs re-verified" in output.getvalue()
     submission.proof = edited["bundle"]
     submission.save(update_fields=["proof"])
     with pytest.raises(CommandError, match="the proofs of hospital-c do not re-verify"):

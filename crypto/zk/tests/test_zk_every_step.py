@@ -2,8 +2,9 @@
 
 The forger here is a node that jumps its head to values of its choosing after one step (the cheapest forgery:
 it moves the model anywhere while every other step stays honest), commits to that run, and proves what it can:
-every honest step, and for the forged one the true step (a witness of the jump violates the circuit), with or
-without editing the proof's declared public signals to the leaves it committed.
+every honest segment, and for the one holding the jump the true steps from the segment's committed start (a
+witness of the jump violates the circuit), with or without editing the proof's declared public signals to the
+leaves it committed.
 """
 
 from __future__ import annotations
@@ -12,18 +13,28 @@ import copy
 
 import pytest
 
-from crypto.zk import ProofError, batch_hash, derive_indices, head_hash, prove_training, verify_training
+from crypto.zk import DEFAULT_SHAPE, ProofError, derive_indices, head_hash, prove_training, verify_training
 from crypto.zk.dev import final_head, synthetic_trace
 from crypto.zk.merkle import MerkleTree
 from crypto.zk.node import snarkjs
 from crypto.zk.provers import NativeProver, ProverUnavailable, SnarkjsProver, make_prover, native_available
-from crypto.zk.training_proof import TraceCommitment, chain_sample, prove_steps, run_leaves, step_input
+from crypto.zk.training_proof import (
+    TraceCommitment,
+    chain_sample,
+    prove_steps,
+    run_leaves,
+    segment_batch_hash,
+    segment_input,
+    segments,
+)
 from fl.fixed_head import HeadStep, sgd_step
 
 pytestmark = [pytest.mark.zk, pytest.mark.slow]
 
 CONTEXT = "round 9|hospital a|every step"
-STEPS = 4
+T = DEFAULT_SHAPE.steps  # steps per proof
+SEGMENTS = 3
+STEPS = SEGMENTS * T
 CHAIN_SAMPLE = 2
 
 
@@ -41,24 +52,38 @@ def check(bundle, trace, vkey, *, every_step=True, n_proofs=CHAIN_SAMPLE, final=
         final_head(trace) if final is None else final,
         trace[0].lr_q,
         n_proofs,
+        steps_per_proof=T,
         expected_steps=len(trace),
         every_step=every_step,
     )
 
 
+def chained(start: tuple, batches: list[HeadStep]) -> list[HeadStep]:
+    """Honest steps from the head `start` on the batches of `batches`."""
+    steps = []
+    for batch in batches:
+        steps.append(HeadStep(*start, batch.features, batch.labels, batch.lr_q))
+        start = sgd_step(steps[-1])[:2]
+    return steps
+
+
 def forged_run(trace: list[HeadStep], position: int) -> tuple[TraceCommitment, list[HeadStep], tuple]:
     """The run with the head after step `position` jumped (+0.25 on every weight), honest before and after:
-    its commitment, its steps and its final head."""
+    its commitment, the steps the forger proves (the forged segment's steps honest from its committed start,
+    the only witness the circuit takes) and its final head."""
     steps = list(trace[: position + 1])
     weight, bias, _ = sgd_step(trace[position])
     heads = [(step.weight, step.bias) for step in steps] + [(weight + (1 << 14), bias)]
     for step in trace[position + 1 :]:
         steps.append(HeadStep(*heads[-1], step.features, step.labels, step.lr_q))
         heads.append(sgd_step(steps[-1])[:2])
-    weight_hashes = [head_hash(w, b) for w, b in heads]
-    batch_hashes = [batch_hash(step.features, step.labels) for step in steps]
+    parts = segments(steps, T)
+    weight_hashes = [head_hash(*heads[c * T]) for c in range(len(parts))] + [head_hash(*heads[-1])]
+    batch_hashes = [segment_batch_hash(part) for part in parts]
     tree = MerkleTree.build(run_leaves(weight_hashes, batch_hashes))
-    return TraceCommitment(tuple(weight_hashes), tuple(batch_hashes), tree), steps, heads[-1]
+    start = position // T * T
+    proven = steps[:start] + chained(heads[start], steps[start : start + T]) + steps[start + T :]
+    return TraceCommitment(tuple(weight_hashes), tuple(batch_hashes), tree, T), proven, heads[-1]
 
 
 @pytest.fixture(scope="module")
@@ -67,8 +92,8 @@ def every_step_bundle(trace, proving_key):
 
 
 def test_honest_run_every_step_verifies(every_step_bundle, trace, proving_key, vkey):
-    assert [entry["index"] for entry in every_step_bundle["proofs"]] == list(range(STEPS))
-    assert len(every_step_bundle["leaves"]) == STEPS + 1
+    assert [entry["index"] for entry in every_step_bundle["proofs"]] == list(range(SEGMENTS))
+    assert len(every_step_bundle["leaves"]) == SEGMENTS + 1
     sample = chain_sample(every_step_bundle)
     assert len(sample) == CHAIN_SAMPLE
     assert {entry["index"] for entry in sample} == set(every_step_bundle["chain_indices"])
@@ -85,11 +110,11 @@ def test_honest_run_every_step_verifies(every_step_bundle, trace, proving_key, v
 def test_every_step_bundle_tampering_refused(every_step_bundle, trace, vkey):
     missing = copy.deepcopy(every_step_bundle)
     del missing["proofs"][2]
-    with pytest.raises(ProofError, match="exactly one proof per derived step"):
+    with pytest.raises(ProofError, match="exactly one proof per derived segment"):
         check(missing, trace, vkey)
     chosen = copy.deepcopy(every_step_bundle)
-    chosen["chain_indices"] = [i for i in range(STEPS) if i not in chosen["chain_indices"]][:CHAIN_SAMPLE]
-    with pytest.raises(ProofError, match="chain sample is not the steps derived"):
+    chosen["chain_indices"] = [i for i in range(SEGMENTS) if i not in chosen["chain_indices"]][:CHAIN_SAMPLE]
+    with pytest.raises(ProofError, match="chain sample is not the segments derived"):
         check(chosen, trace, vkey)
     edited = copy.deepcopy(every_step_bundle)
     edited["leaves"][2]["weight_hash"] = str(int(edited["leaves"][2]["weight_hash"]) + 1)
@@ -101,21 +126,22 @@ def test_every_step_bundle_tampering_refused(every_step_bundle, trace, vkey):
 def test_forged_step_at_every_position_refused(position, trace, proving_key, vkey):
     commitment, steps, final = forged_run(trace, position)
     bundle = prove_steps(commitment, steps, CONTEXT, CHAIN_SAMPLE, proving_key, every_step=True)
-    with pytest.raises(ProofError, match=f"step {position} does not lead to the head committed"):
+    segment = position // T
+    with pytest.raises(ProofError, match=f"segment {segment} does not lead to the head committed"):
         check(bundle, steps, vkey, final=final)
     # Declaring the committed head as the proof's output only moves the refusal to the Groth16 check.
-    bundle["proofs"][position]["public_signals"][1] = bundle["leaves"][position + 1]["weight_hash"]
-    with pytest.raises(ProofError, match=f"the proof of step {position} does not verify"):
+    bundle["proofs"][segment]["public_signals"][1] = bundle["leaves"][segment + 1]["weight_hash"]
+    with pytest.raises(ProofError, match=f"the proof of segment {segment} does not verify"):
         check(bundle, steps, vkey, final=final)
 
 
 def test_spot_checks_miss_the_same_forgery(trace, proving_key, vkey):
-    """The contrast that makes every-step proving worth its cost: spot-checking one step of this run accepts
-    the forged run whenever the derived step is not the forged one."""
+    """The contrast that makes every-step proving worth its cost: spot-checking one segment of this run accepts
+    the forged run whenever the derived segment is not the forged one."""
     accepted = 0
-    for position in range(STEPS):
+    for position in range(0, STEPS, T):
         commitment, steps, final = forged_run(trace, position)
-        if position in derive_indices(commitment.tree.root, STEPS, CONTEXT, 1):
+        if position // T in derive_indices(commitment.tree.root, SEGMENTS, CONTEXT, 1):
             continue  # this forgery happens to be checked: refused, as above
         bundle = prove_steps(commitment, steps, CONTEXT, 1, proving_key)
         check(bundle, steps, vkey, every_step=False, n_proofs=1, final=final)
@@ -126,7 +152,7 @@ def test_spot_checks_miss_the_same_forgery(trace, proving_key, vkey):
 def test_native_and_snarkjs_proofs_agree(trace, proving_key, vkey):
     if not native_available():
         pytest.skip("groth16py is not installed (requirements/node.txt)")
-    circuit_input = step_input(trace[0], CONTEXT)
+    circuit_input = segment_input(trace[:T], CONTEXT)
     native = NativeProver(5).prove(proving_key.artifacts.wasm, proving_key.zkey, circuit_input)
     reference = SnarkjsProver().prove(proving_key.artifacts.wasm, proving_key.zkey, circuit_input)
     assert native["publicSignals"] == reference["publicSignals"]

@@ -10,6 +10,7 @@ import pytest
 
 from conftest import shared_file
 from crypto.zk import (
+    DEFAULT_SHAPE,
     PUBLIC_SIGNALS,
     ProofError,
     commit_trace,
@@ -21,13 +22,15 @@ from crypto.zk import (
 )
 from crypto.zk.dev import dev_proving_key, final_head, synthetic_trace
 from crypto.zk.training_proof import prove_steps
-from fl.fixed_head import HeadStep
+from fl.fixed_head import HeadStep, sgd_step
 
 pytestmark = [pytest.mark.zk, pytest.mark.slow]
 
 GLOBAL_HEAD = "head:0x1234"
 CONTEXT = f"round 7|hospital a|{GLOBAL_HEAD}"
-STEPS = 12
+T = DEFAULT_SHAPE.steps  # steps per proof
+SEGMENTS = 6
+STEPS = SEGMENTS * T
 N_PROOFS = 4
 
 
@@ -65,6 +68,7 @@ def check(
         final_head(trace) if final is None else final,
         trace[0].lr_q if lr_q is None else lr_q,
         n_proofs,
+        steps_per_proof=T,
         expected_steps=steps,
     )
 
@@ -90,21 +94,21 @@ def test_update_that_is_not_the_declared_steps_refused(bundle, trace, vkey):
 
 
 def test_faked_step_refused(trace, proving_key, vkey):
-    """A node commits to a run whose step 1 does not lead to the head of step 2; with every step checked
-    (n >= S), the proof of step 1 cannot reach leaf 2."""
-    short = trace[:3]
-    faked = [
-        short[0],
-        short[1],
-        HeadStep(short[2].weight + 5, short[2].bias, short[2].features, short[2].labels, short[2].lr_q),
-    ]
-    with pytest.raises(ValueError, match="not the result of step 1"):
+    """A node commits to a run of 3 segments whose segment 2 starts from a head that segment 1 does not lead to
+    (and then trains honestly from it); with every segment checked (n >= C), the proof of segment 1 cannot reach
+    leaf 2."""
+    faked = list(trace[: 2 * T])
+    weight, bias = trace[2 * T].weight + 5, trace[2 * T].bias
+    for step in trace[2 * T : 3 * T]:
+        faked.append(HeadStep(weight, bias, step.features, step.labels, step.lr_q))
+        weight, bias, _ = sgd_step(faked[-1])
+    with pytest.raises(ValueError, match=f"not the result of step {2 * T - 1}"):
         prove_training(faked, CONTEXT, 3, proving_key)
-    forged = prove_steps(commit_trace(faked), faked, CONTEXT, 3, proving_key)
-    refused("step 1 does not lead to the head committed in leaf 2", forged, faked, vkey, n_proofs=3)
+    forged = prove_steps(commit_trace(faked, T), faked, CONTEXT, 3, proving_key)
+    refused("segment 1 does not lead to the head committed in leaf 2", forged, faked, vkey, n_proofs=3)
     # Editing the declared public signals to match the leaves only moves the refusal to the Groth16 check.
     forged["proofs"][1]["public_signals"][1] = forged["leaves"][2]["weight_hash"]
-    refused("proof of step 1 does not verify", forged, faked, vkey, n_proofs=3)
+    refused("proof of segment 1 does not verify", forged, faked, vkey, n_proofs=3)
 
 
 def test_changed_learning_rate_refused(bundle, trace, vkey):
@@ -126,8 +130,8 @@ def test_proof_for_another_round_or_hospital_refused(bundle, trace, vkey):
 
 
 def test_replay_with_every_step_proven_refused(trace, proving_key, vkey):
-    """With n >= S the indices are the same in every context; the proofs themselves bind the context."""
-    short = trace[:2]
+    """With n >= C the indices are the same in every context; the proofs themselves bind the context."""
+    short = trace[: 2 * T]
     replayed = prove_training(short, CONTEXT, 2, proving_key)
     check(replayed, short, vkey, n_proofs=2)
     other = f"round 7|hospital b|{GLOBAL_HEAD}"
@@ -146,12 +150,14 @@ def test_tampered_commitment_refused(bundle, trace, vkey):
     refused("not the ones derived", chosen, trace, vkey)
     missing = copy.deepcopy(bundle)
     missing["proofs"].pop()
-    refused("exactly one proof per derived step", missing, trace, vkey)
+    refused("exactly one proof per derived segment", missing, trace, vkey)
     garbled = copy.deepcopy(bundle)
     garbled["proofs"][0]["proof"] = {"pi_a": ["1", "2", "1"]}
     refused("malformed|does not verify", garbled, trace, vkey)
     refused("malformed bundle", {"version": 1}, trace, vkey)
     refused(f"the run has {STEPS} steps, the round implies {STEPS + 1}", bundle, trace, vkey, steps=STEPS + 1)
+    uneven = {**copy.deepcopy(bundle), "step_count": STEPS + 1}
+    refused(f"do not divide into the circuit's segments of {T}", uneven, trace, vkey)
 
 
 def test_ceremony_rerun_reuses_every_step(proving_key):
