@@ -248,41 +248,14 @@ class ClientUpdate:
         return self.result.num_samples
 
 
-class ClientStrategy(Protocol):
-    """Local training at a hospital, from the global state to the update it protects and uploads."""
+class ClientStrategy:
+    """Local training at a hospital, from the global state to the update it protects and uploads: train_local,
+    then the update weighted by n_h. Each strategy checks the configuration is its own."""
 
-    @property
-    def name(self) -> str: ...
+    name: str
 
-    def client_update(
-        self,
-        global_state: StateDict,
-        arch_id: str,
-        config: TrainConfig,
-        dataset: Dataset,
-        seed: int,
-        *,
-        step_multiple: int = 1,
-    ) -> ClientUpdate: ...
-
-
-def _train_and_weigh(
-    global_state: StateDict,
-    arch_id: str,
-    config: TrainConfig,
-    dataset: Dataset,
-    seed: int,
-    step_multiple: int,
-) -> ClientUpdate:
-    result = train_local(global_state, arch_id, config, dataset, seed=seed, step_multiple=step_multiple)
-    delta = flatten(result.state) - flatten(global_state)
-    return ClientUpdate(result, weighted_update(delta, result.num_samples))
-
-
-class FedAvgClient:
-    """Plain local training (config.fedprox_mu == 0)."""
-
-    name = "fedavg"
+    def check(self, config: TrainConfig) -> None:
+        raise NotImplementedError
 
     def client_update(
         self,
@@ -294,31 +267,32 @@ class FedAvgClient:
         *,
         step_multiple: int = 1,
     ) -> ClientUpdate:
+        self.check(config)
+        result = train_local(global_state, arch_id, config, dataset, seed=seed, step_multiple=step_multiple)
+        delta = flatten(result.state) - flatten(global_state)
+        return ClientUpdate(result, weighted_update(delta, result.num_samples))
+
+
+class FedAvgClient(ClientStrategy):
+    """Plain local training (config.fedprox_mu == 0)."""
+
+    name = "fedavg"
+
+    def check(self, config: TrainConfig) -> None:
         if config.fedprox_mu:
             raise ValueError(f"{self.name} trains without a proximal term; fedprox_mu is {config.fedprox_mu}")
-        return _train_and_weigh(global_state, arch_id, config, dataset, seed, step_multiple)
 
 
-class FedProxClient:
+class FedProxClient(ClientStrategy):
     """FedProx (Li et al., 2020): mu/2 * ||body - global body||^2 added to the local loss, mu =
     config.fedprox_mu > 0. train_local adds the term's gradient to the body's; the fixed-point head's proven
     steps stay plain SGD. The upload, and so the server side, is FedAvg's."""
 
     name = "fedprox"
 
-    def client_update(
-        self,
-        global_state: StateDict,
-        arch_id: str,
-        config: TrainConfig,
-        dataset: Dataset,
-        seed: int,
-        *,
-        step_multiple: int = 1,
-    ) -> ClientUpdate:
+    def check(self, config: TrainConfig) -> None:
         if not config.fedprox_mu > 0:
             raise ValueError(f"{self.name} needs fedprox_mu > 0, got {config.fedprox_mu}")
-        return _train_and_weigh(global_state, arch_id, config, dataset, seed, step_multiple)
 
 
 CLIENT_STRATEGIES: dict[str, ClientStrategy] = {"fedavg": FedAvgClient(), "fedprox": FedProxClient()}

@@ -50,7 +50,8 @@ class TrainingConfigSerializer(JsonInputSerializer):
         min_value=1,
         max_value=32,
         default=proofs.DEFAULT_STEPS,
-        help_text="steps each hospital proves; with prove_every_step, the sample of them the chain verifies",
+        help_text="proofs (each of the circuit's T consecutive steps) each hospital makes; with prove_every_step, the "
+        "sample of them the chain verifies",
     )
     prove_every_step = serializers.BooleanField(
         default=False, help_text="prove every head step of each hospital's run, not a spot-checked few"
@@ -396,8 +397,9 @@ class PublishedProofSerializer(serializers.Serializer):
     )
     lr_q = serializers.IntegerField(help_text="the head's learning rate at scale 2^16")
     proof_steps = serializers.IntegerField(
-        help_text="steps spot-checked, or the chain's sample with every step"
+        help_text="proofs spot-checked, or the chain's sample with every step"
     )
+    steps_per_proof = serializers.IntegerField(help_text="T: the consecutive steps each proof covers")
     steps = serializers.IntegerField(allow_null=True, help_text="the run's committed step count S")
     every_step = serializers.BooleanField()
     head_commitment = serializers.CharField(

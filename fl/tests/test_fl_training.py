@@ -9,7 +9,15 @@ from fl.data import Dataset, load_breast_cancer
 from fl.fedavg import round_head_to_fixed_point
 from fl.models import build_model
 from fl.params import flatten
-from fl.training import DEFAULT_TRAIN_CONFIG, TrainConfig, _shifted, evaluate, head_of, train_local
+from fl.training import (
+    DEFAULT_TRAIN_CONFIG,
+    TrainConfig,
+    _shifted,
+    evaluate,
+    head_of,
+    local_steps,
+    train_local,
+)
 
 pytestmark = [pytest.mark.unit]
 
@@ -44,6 +52,23 @@ def test_head_trace_replays_exactly_to_the_trained_head():
     assert np.array_equal(final_weight, weight) and np.array_equal(final_bias, bias)
     assert not np.array_equal(final_weight, head_of(state)[0])
     assert result.num_samples == 43
+
+
+def test_a_run_rounds_its_steps_up_to_whole_proofs():
+    """2 epochs x 5 full batches = 10 steps; proofs of 4 steps need 12: two batches of a third shuffle, the run
+    still one exact chain and the same as the plain run for its first 10 steps."""
+    assert [local_steps(43, 2, 8, multiple) for multiple in (1, 2, 3, 4, 7)] == [10, 10, 12, 12, 14]
+    state = global_state()
+    plain = train_local(state, "cnn28-d16", CONFIG, tiny_images(), seed=5)
+    rounded = train_local(state, "cnn28-d16", CONFIG, tiny_images(), seed=5, step_multiple=4)
+    assert len(rounded.head_trace) == rounded.metrics["steps"] == 12
+    for ours, theirs in zip(rounded.head_trace[:10], plain.head_trace, strict=False):
+        assert np.array_equal(ours.features, theirs.features) and np.array_equal(ours.weight, theirs.weight)
+    weight, bias = head_of(state)
+    for step in rounded.head_trace:
+        assert np.array_equal(step.weight, weight) and np.array_equal(step.bias, bias)
+        weight, bias, _ = fixed_head.sgd_step(step)
+    assert np.array_equal(head_of(rounded.state)[0], weight)
 
 
 def test_dequantised_head_quantises_back_exactly():

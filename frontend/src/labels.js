@@ -81,13 +81,13 @@ export const CONFIG_FIELDS = {
     choices: { proportional: "As the data holds them", balanced: "Balanced" },
   },
   proof_steps: {
-    label: "Proven steps per hospital",
-    hint: "Training steps checked by a proof, picked at random; more catch more cheating but take longer to prove. With every step proven: how many of the proofs the chain verifies itself.",
+    label: "Proofs per hospital",
+    hint: "Proofs checked, each of a few consecutive training steps (4 for a two-class head), picked at random; more catch more cheating but take longer to prove. With every step proven: how many of the proofs the chain verifies itself.",
     proofOnly: true,
   },
   prove_every_step: {
     label: "Prove every step",
-    hint: "Each hospital proves every training step of the head, so no forged step can pass; about a second per step with the native prover.",
+    hint: "Each hospital proves every training step of the head, so no forged step can pass; about 35 s for an epoch of 1,570 images with the native prover.",
     proofOnly: true,
   },
 };

@@ -178,7 +178,7 @@ async function planRoundWithTheForm() {
 
   log("coordinator: the portal's own refusal shows too (proofs of training need the fixed-point head)");
   await field("Proofs of training").selectOption("groth16");
-  await field("Proven steps per hospital").waitFor();
+  await field("Proofs per hospital").waitFor();
   await field("Loss function").selectOption("cross_entropy");
   await page.getByRole("button", { name: "Create the draft round" }).click();
   await page.getByRole("alert").filter({ hasText: "fixed-point head" }).waitFor();

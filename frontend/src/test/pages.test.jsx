@@ -167,7 +167,7 @@ describe("a collecting round", () => {
     expect(row("hospital-a")).toHaveTextContent("Training locally…");
     expect(row("hospital-b")).toHaveTextContent("Waiting for node");
     expect(screen.getByText("Learning rate")).toBeInTheDocument(); // the settings in words
-    expect(screen.queryByText("Proven steps per hospital")).not.toBeInTheDocument(); // meaningless without proofs
+    expect(screen.queryByText("Proofs per hospital")).not.toBeInTheDocument(); // meaningless without proofs
     expect(document.title).toBe("Round 7 · DecentraHealth");
   });
 

@@ -84,11 +84,11 @@ describe("plan form fields", () => {
   it("hides proof-only fields while proofs are off, and does not send them", async () => {
     const calls = planRoutes();
     await openForm();
-    expect(screen.queryByLabelText("Proven steps per hospital")).not.toBeInTheDocument();
+    expect(screen.queryByLabelText("Proofs per hospital")).not.toBeInTheDocument();
     await userEvent.selectOptions(screen.getByLabelText("Proofs of training"), "groth16");
-    expect(screen.getByLabelText("Proven steps per hospital")).toHaveValue(4);
+    expect(screen.getByLabelText("Proofs per hospital")).toHaveValue(4);
     await userEvent.selectOptions(screen.getByLabelText("Proofs of training"), "none");
-    expect(screen.queryByLabelText("Proven steps per hospital")).not.toBeInTheDocument();
+    expect(screen.queryByLabelText("Proofs per hospital")).not.toBeInTheDocument();
     await userEvent.click(screen.getByRole("button", { name: "Create the draft round" }));
     await waitFor(() => expect(posted(calls)).toHaveLength(1));
     const body = posted(calls)[0].body;
@@ -264,7 +264,7 @@ describe("plan form draft", () => {
     await openForm();
     expect(screen.getByTestId("draft-restored")).toHaveTextContent("Restored the plan you had not sent");
     expect(screen.getByLabelText("Learning rate")).toHaveValue(0.02);
-    expect(screen.getByLabelText("Proven steps per hospital")).toHaveValue(6);
+    expect(screen.getByLabelText("Proofs per hospital")).toHaveValue(6);
     expect(screen.getByLabelText("Update protection")).toHaveValue("plaintext");
     expect(screen.getByLabelText("Hospital B")).toBeChecked();
     expect(screen.getByLabelText("Quorum")).toHaveValue(2);
