@@ -199,7 +199,7 @@ def bench_whole_run(
 ) -> dict[str, Any]:
     """One hospital's local epoch, every step proven, T = steps_per_proof steps to a proof (see the module's
     docstring)."""
-    from contracts.client import SnarkjsProof, deploy
+    from contracts.client import SnarkjsProof, all_proofs_hash, deploy
     from contracts.localchain import LocalChain
     from contracts.registry import RoundRegistry
     from crypto.zk.merkle import ProofContext
@@ -256,7 +256,9 @@ def bench_whole_run(
         registry.register_hospital(hospital.address)
         registry.open_round(1, "0x" + model_hash, "0x" + "22" * 32, chain_proofs)
         sample = [SnarkjsProof.from_json(entry) for entry in chain_sample(bundle)]
-        submitted = registry.submit(hospital, 1, "0x" + "33" * 32, sample, bundle["run_hash"])
+        submitted = registry.submit(
+            hospital, 1, "0x" + "33" * 32, sample, bundle["run_hash"], all_proofs_hash(bundle)
+        )
     split = constraint_split(proving_key.artifacts.shape)
     return {
         "samples": len(data.labels),

@@ -11,7 +11,9 @@ pragma solidity ^0.8.24;
 /// round's model hash and the submission's run hash (the SHA-256 of the rest of the context: hospital, head, step
 /// count, sample count and the portal's challenge), and a submission carries exactly the round's number of proofs;
 /// so a proof made for another round, hospital or run is refused here, re-randomised or not. The head hashes and
-/// the Merkle spot-check are checked off chain by the portal.
+/// the Merkle spot-check are checked off chain by the portal. A hospital that proves every step verifies a sample
+/// here and records a hash of every proof it made (`allProofsHash`), so that the published proofs can be held to
+/// what it recorded.
 contract RoundRegistry {
     enum RoundState {
         None,
@@ -37,6 +39,9 @@ contract RoundRegistry {
         bytes32 updateHash;
         /// keccak256 of the concatenated per-proof hashes, in submission order.
         bytes32 proofHash;
+        /// The same hash over every proof the hospital made, verified here or not (with every step proven, the
+        /// whole run's; otherwise equal to proofHash), as the hospital recorded it.
+        bytes32 allProofsHash;
         /// SHA-256 of the rest of the proofs' context (the run the hospital committed to and the challenge).
         bytes32 runHash;
         uint32 proofCount;
@@ -152,8 +157,15 @@ contract RoundRegistry {
     }
 
     /// @notice Record the sender's update for an open round: exactly the round's number of proofs, each bound to
-    /// this round, sender, model and run (`runHash`) and verifying, else the call reverts.
-    function submit(uint256 roundId, bytes32 updateHash, bytes32 runHash, Proof[] calldata proofs) external {
+    /// this round, sender, model and run (`runHash`) and verifying, else the call reverts; and the hash of every
+    /// proof it made (`allProofsHash`: recorded, not verified here).
+    function submit(
+        uint256 roundId,
+        bytes32 updateHash,
+        bytes32 runHash,
+        bytes32 allProofsHash,
+        Proof[] calldata proofs
+    ) external {
         require(isHospital[msg.sender], "sender is not a registered hospital");
         Round storage round = rounds[roundId];
         require(round.state == RoundState.Open, "round is not open");
@@ -174,6 +186,7 @@ contract RoundRegistry {
 
         submission.updateHash = updateHash;
         submission.proofHash = proofHash;
+        submission.allProofsHash = allProofsHash;
         submission.runHash = runHash;
         submission.proofCount = uint32(proofs.length);
         submission.blockNumber = uint64(block.number);

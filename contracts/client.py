@@ -106,6 +106,12 @@ def submission_proof_hash(proofs: Sequence[SnarkjsProof]) -> str:
     return to_hex(keccak(b"".join(bytes.fromhex(p.proof_hash()[2:]) for p in proofs)))
 
 
+def all_proofs_hash(bundle: Mapping) -> str:
+    """submission_proof_hash of every proof of a proof-of-training bundle (crypto.zk.training_proof), in the
+    bundle's order: what a submission records as allProofsHash."""
+    return submission_proof_hash([SnarkjsProof.from_json(entry) for entry in bundle.get("proofs", [])])
+
+
 @dataclass
 class ChainConnection:
     """A web3 connection and the coordinator's signer; `dev_accounts` are further funded signers (local only)."""

@@ -22,6 +22,7 @@ from contracts.client import (
     ChainConnection,
     SnarkjsProof,
     TxResult,
+    submission_proof_hash,
     to_hex,
 )
 from contracts.compile import compile_registry
@@ -46,6 +47,7 @@ class SubmissionRecord:
     hospital: str
     update_hash: str
     proof_hash: str
+    all_proofs_hash: str
     run_hash: str
     proof_count: int
     block_number: int
@@ -89,11 +91,20 @@ class RoundRegistry:
         update_hash: str | bytes,
         proofs: Sequence[SnarkjsProof],
         run_hash: str | bytes = b"\0" * 32,
+        all_proofs_hash: str | bytes | None = None,
     ) -> TxResult:
-        """Record `hospital`'s update for the round; the registry verifies every proof (the spot-checked steps)
-        and that each is bound to this round, hospital, model and `run_hash` (crypto.zk ProofContext)."""
+        """Record `hospital`'s update for the round; the registry verifies every proof (the spot-checked segments,
+        or the chain sample) and that each is bound to this round, hospital, model and `run_hash` (crypto.zk
+        ProofContext). all_proofs_hash: submission_proof_hash of every proof the hospital made (default: of
+        `proofs`, when they are all)."""
+        if all_proofs_hash is None:
+            all_proofs_hash = submission_proof_hash(proofs)
         function = self.contract.functions.submit(
-            round_id, to_bytes32(update_hash), to_bytes32(run_hash), [p.calldata() for p in proofs]
+            round_id,
+            to_bytes32(update_hash),
+            to_bytes32(run_hash),
+            to_bytes32(all_proofs_hash),
+            [p.calldata() for p in proofs],
         )
         gas = GAS_SUBMIT_BASE + len(proofs) * (self.verify_gas + GAS_SUBMIT_PER_PROOF_EXTRA)
         return self.connection.transact(hospital, function, gas)
@@ -129,13 +140,21 @@ class RoundRegistry:
     def read_submission(self, round_id: int, hospital: str) -> SubmissionRecord | None:
         """The hospital's submission in the round, or None when it has none."""
         hospital = to_checksum_address(hospital)
-        update, proof_hash, run_hash, count, block, included = self.contract.functions.getSubmission(
-            round_id, hospital
-        ).call()
+        update, proof_hash, all_proofs_hash, run_hash, count, block, included = (
+            self.contract.functions.getSubmission(round_id, hospital).call()
+        )
         if block == 0:
             return None
         return SubmissionRecord(
-            round_id, hospital, to_hex(update), to_hex(proof_hash), to_hex(run_hash), count, block, included
+            round_id,
+            hospital,
+            to_hex(update),
+            to_hex(proof_hash),
+            to_hex(all_proofs_hash),
+            to_hex(run_hash),
+            count,
+            block,
+            included,
         )
 
     def is_hospital(self, address: str) -> bool:

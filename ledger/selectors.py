@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from contracts.client import submission_proof_hash
+from contracts.client import all_proofs_hash, submission_proof_hash
 from contracts.registry import RoundRegistry
 from hospitals.models import Hospital
 from ledger import connection as chain
@@ -159,6 +159,9 @@ def audit_round(round_: Round) -> dict[str, Any]:
                 submission_proof_hash(submission_proofs(database)),
                 on_chain.proof_hash,
                 who(key),
+            )
+            differ(
+                "all_proofs_hash", all_proofs_hash(database.proof or {}), on_chain.all_proofs_hash, who(key)
             )
 
         result = model_produced_by(round_.pk)

@@ -39,7 +39,14 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from eth_utils import to_checksum_address
 
-from contracts.client import ChainError, SnarkjsProof, TxResult, deploy, submission_proof_hash
+from contracts.client import (
+    ChainError,
+    SnarkjsProof,
+    TxResult,
+    all_proofs_hash,
+    deploy,
+    submission_proof_hash,
+)
 from contracts.registry import RoundRegistry
 from crypto.paths import cache_dir
 from crypto.zk import ProvingKey, build_circuit, export_solidity_verifier
@@ -293,6 +300,13 @@ def record_submission(submission: Submission) -> ChainTransaction | None:
             raise ChainRefused(
                 f"{hospital.name}'s submission on chain records proofs {recorded.proof_hash}, not its upload's "
                 f"{proof_hash}"
+            )
+        # With every step proven the chain verifies a sample: the hash of all the proofs binds the rest.
+        uploaded = all_proofs_hash(submission.proof or {})
+        if recorded.all_proofs_hash != uploaded:
+            raise ChainRefused(
+                f"{hospital.name}'s submission on chain records all its proofs as {recorded.all_proofs_hash}, "
+                f"not its upload's {uploaded}"
             )
     return _store(deployment, round_, Kind.SUBMIT, hospital, result)
 

@@ -14,7 +14,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from contracts.client import SnarkjsProof, connect
+from contracts.client import SnarkjsProof, all_proofs_hash, connect
 from contracts.registry import RoundRegistry
 from crypto.zk.training_proof import chain_sample
 from protocol.node_task import ChainMaterial
@@ -30,7 +30,7 @@ def submit_on_chain(
     chain: ChainMaterial, blob: bytes, proof: dict[str, Any] | None, rpc_url: str, key_file: str
 ) -> str | None:
     """Records submit(round, 0x<sha256 of the blob>, the bundle's proofs or, with every step proven, its chain
-    sample) from the hospital's own account;
+    sample, and the hash of all its proofs) from the hospital's own account;
     returns the transaction hash, or None when the chain already has this hospital's submission (a rerun)."""
     if not rpc_url or not key_file:
         raise NodeChainError(
@@ -50,7 +50,7 @@ def submit_on_chain(
     proofs = [SnarkjsProof.from_json(entry) for entry in chain_sample(proof or {})]
     update_hash = "0x" + hashlib.sha256(blob).hexdigest()
     run_hash = (proof or {}).get("run_hash") or "0x" + "00" * 32
-    result = registry.submit(account, round_id, update_hash, proofs, run_hash)
+    result = registry.submit(account, round_id, update_hash, proofs, run_hash, all_proofs_hash(proof or {}))
     log.info(
         "round %s: submission recorded on chain in %s (gas %d)", round_id, result.tx_hash, result.gas_used
     )

@@ -167,7 +167,7 @@ def test_round_with_four_proofs_per_submission(
         4,
         True,
     )
-    assert submission.proof_hash == submission_proof_hash(four)
+    assert submission.proof_hash == submission.all_proofs_hash == submission_proof_hash(four)  # all verified
     assert submission.run_hash == "0x" + context_of(round_id, second).run_hash.hex()
     assert submission.block_number == submitted_four.block_number
     assert all(registry.proof_used(p) for p in one + four)
@@ -366,13 +366,26 @@ def test_round_rules(
         registry.close_round(open_round, NEW_MODEL, [hospital.address])
 
 
+def test_a_submission_records_the_hash_of_every_proof_it_made_as_given(
+    registry: RoundRegistry, hospital: LocalAccount, open_round: int, prove: Prover
+) -> None:
+    """With every step proven the chain verifies a sample and records the hash of all the run's proofs, which
+    it cannot check itself: the portal and the audit compare it with the uploaded bundle."""
+    context = context_of(open_round, hospital)
+    (proof,) = prove(context)
+    whole_run = "0x" + "ab" * 32
+    registry.submit(hospital, open_round, "0x" + "06" * 32, [proof], context.run_hash, whole_run)
+    recorded = registry.read_submission(open_round, hospital.address)
+    assert (recorded.proof_hash, recorded.all_proofs_hash) == (submission_proof_hash([proof]), whole_run)
+
+
 def test_too_little_gas_is_a_clear_refusal_not_an_invalid_proof(
     registry: RoundRegistry, hospital: LocalAccount, open_round: int, prove: Prover
 ) -> None:
     context = context_of(open_round, hospital)
     (proof,) = prove(context)
     function = registry.contract.functions.submit(
-        open_round, "0x" + "07" * 32, context.run_hash, [proof.calldata()]
+        open_round, "0x" + "07" * 32, context.run_hash, submission_proof_hash([proof]), [proof.calldata()]
     )
     with pytest.raises(ChainError, match="gas too low to verify the proofs"):
         registry.connection.transact(hospital, function, 250_000)

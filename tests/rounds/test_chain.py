@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import io
 from collections.abc import Iterator
@@ -12,7 +13,7 @@ from django.conf import settings
 from django.core.management import CommandError, call_command
 
 from conftest import shared_file
-from contracts.client import ChainConnection, ChainError, SnarkjsProof, submission_proof_hash
+from contracts.client import ChainConnection, ChainError, SnarkjsProof, all_proofs_hash, submission_proof_hash
 from contracts.localchain import LocalChain
 from contracts.registry import RoundRegistry
 from crypto.zk import prove_training
@@ -356,6 +357,41 @@ def test_with_every_step_proven_the_chain_verifies_the_bundles_sample(
         for entry in every_step["proofs"]
         if entry["index"] == every_step["chain_indices"][0]
     )
+    # Every proof the hospital made is bound on chain by its hash, not only the verified sample.
+    assert on_chain.all_proofs_hash == all_proofs_hash(every_step) != on_chain.proof_hash
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_node_that_records_other_proofs_than_it_uploads_outside_the_chain_sample_is_refused(
+    consortium, chain_on, dev_key, hospital_keys
+):
+    """Every step proven: the chain verifies only the sample, so a node could record one run's proofs and upload
+    others that agree with them on the sample (here: one proof outside it re-made, another proof of the same
+    statement). The hash of all the proofs recorded on chain tells them apart, and the portal refuses the
+    submission naming both hashes; the audit then reports the difference too."""
+    round_ = proof_round(consortium, dev_key)
+    hospital = consortium.hospital_c
+    context = ProofContext(
+        f"round {round_.pk}|hospital-c", round_.pk, hospital.chain_address, round_.base_model.weights_digest
+    )
+    trace = synthetic_trace(3 * DEFAULT_SHAPE.steps)
+    recorded = prove_training(trace, context, 1, dev_key, every_step=True)
+    again = prove_training(trace, context, 1, dev_key, every_step=True)
+    assert again["chain_indices"] == recorded["chain_indices"]
+    outside = next(i for i in range(3) if i not in recorded["chain_indices"])
+    uploaded = copy.deepcopy(recorded)
+    uploaded["proofs"][outside] = again["proofs"][outside]
+    submission = proven_submission(consortium, round_, "hospital-c", uploaded)
+    blob = blobstore.read_bytes(submission.blob_digest)
+    submit_as_hospital(hospital_keys["hospital-c"], round_, hospital, blob, recorded)
+    with pytest.raises(ChainRefused, match="records all its proofs as 0x[0-9a-f]+, not its upload's 0x"):
+        chain.record_submission(submission)
+    assert (
+        submission_proof_hash(chain.submission_proofs(submission))
+        == registry_of(round_).read_submission(round_.pk, hospital.chain_address).proof_hash
+    )  # the sample alone agrees
+    report = audit.audit_round(round_)
+    assert any(d["field"] == "all_proofs_hash" for d in report["differences"]), report
 
 
 @pytest.mark.django_db(transaction=True)
