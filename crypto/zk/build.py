@@ -366,6 +366,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--features", type=int, default=DEFAULT_SHAPE.features)
     parser.add_argument("--classes", type=int, default=DEFAULT_SHAPE.classes)
     parser.add_argument("--batch", type=int, default=DEFAULT_SHAPE.batch)
+    parser.add_argument(
+        "--steps", type=int, help="steps per proof (default: the portal's choice for the head)"
+    )
     parser.add_argument("--ptau", type=Path, help="prepared powers-of-tau file (phase 1)")
     parser.add_argument(
         "--participant", action="append", default=[], help="a phase-2 contributor (repeatable)"
@@ -373,7 +376,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--beacon", help="hex beacon for the final step (with --ptau)")
     parser.add_argument("--solidity", type=Path, help="write the Solidity verifier here (with --beacon)")
     args = parser.parse_args(argv)
-    artifacts = build_circuit(CircuitShape(args.features, args.classes, args.batch))
+    shape = CircuitShape.for_head(args.features, args.classes, args.batch)
+    artifacts = build_circuit(
+        CircuitShape(shape.features, shape.classes, shape.batch, args.steps or shape.steps)
+    )
     print(
         f"circuit {artifacts.shape}: {artifacts.constraints} constraints\n  r1cs {artifacts.r1cs}\n  wasm {artifacts.wasm}"
     )

@@ -38,28 +38,29 @@ def commitment_of(round_, slug: str) -> tuple:
 
 def test_a_step_count_chosen_after_the_challenge_is_refused(consortium):
     round_ = collecting_round(consortium)
-    trace = honest_run(round_, seed=11)  # S = 2 steps on n_h = 16 samples, batch 8
-    bundle = prove(consortium, round_, "hospital-a", trace)  # commits (root, S=2, n_h=16), gets the challenge
+    # S = 4 steps on n_h = 16 samples: 2 batches of 8, rounded up to a whole proof of 4 steps.
+    trace = honest_run(round_, seed=11)
+    bundle = prove(consortium, round_, "hospital-a", trace)  # commits (root, S=4, n_h=16), gets the challenge
     head = final_head(trace)
     committed = commitment_of(round_, "hospital-a")
-    assert committed[2:] == (2, SAMPLES)
-    assert f"|steps 2|samples {SAMPLES}|challenge {committed[1]}" in _context(consortium, round_)
+    assert committed[2:] == (4, SAMPLES)
+    assert f"|steps 4|samples {SAMPLES}|challenge {committed[1]}" in _context(consortium, round_)
 
-    # Another n_h after the challenge (24 samples: another S = 3) is refused before anything is stored.
+    # Another n_h after the challenge (40 samples: another S = 8) is refused before anything is stored.
     assert_refused(
-        upload(consortium, round_, "hospital-a", bundle, head, num_samples=24),
-        f"num_samples 24 is not the {SAMPLES} this hospital committed to",
+        upload(consortium, round_, "hospital-a", bundle, head, num_samples=40),
+        f"num_samples 40 is not the {SAMPLES} this hospital committed to",
         round_,
     )
     # A bundle claiming another step count (the S a grinder would pick) is refused by name.
-    ground = {**bundle, "step_count": 3}
+    ground = {**bundle, "step_count": 8}
     assert_refused(
         upload(consortium, round_, "hospital-a", ground, head),
-        "its step count 3 is not the 2 steps this hospital committed to",
+        "its step count 8 is not the 4 steps this hospital committed to",
         round_,
     )
     # Re-committing the same root with another S or n_h is refused too: the commitment is fixed once.
-    again = commit(consortium, round_, "hospital-a", bundle["merkle_root"], num_steps=3, num_samples=24)
+    again = commit(consortium, round_, "hospital-a", bundle["merkle_root"], num_steps=8, num_samples=40)
     assert (
         again.status_code == 409
         and "step count and sample count are fixed together" in again.json()["detail"]
