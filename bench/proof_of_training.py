@@ -207,7 +207,7 @@ def bench_whole_run(
     from crypto.zk.training_proof import chain_sample
     from fl.data import load_medmnist_npz
     from fl.models import architecture_for_input, build_model
-    from fl.training import DEFAULT_TRAIN_CONFIG, train_local
+    from fl.training import DEFAULT_TRAIN_CONFIG, StepRule, train_local
 
     data = load_medmnist_npz(ptau_dir.parent / "datasets" / "pneumoniamnist.npz", "train")
     data = data.subset(np.arange(min(samples, len(data.labels))))
@@ -215,7 +215,9 @@ def bench_whole_run(
     state = build_model(arch_id, data.num_classes, seed=0).state_dict()
     shape = CircuitShape(16, data.num_classes, DEFAULT_TRAIN_CONFIG.batch_size, steps_per_proof)
     started = time.perf_counter()
-    local = train_local(state, arch_id, DEFAULT_TRAIN_CONFIG, data, seed=0, step_multiple=steps_per_proof)
+    local = train_local(
+        state, arch_id, DEFAULT_TRAIN_CONFIG, data, seed=0, step_rule=StepRule(steps_per_proof)
+    )
     training_s = time.perf_counter() - started
     trace = local.head_trace
     segments = [trace[start : start + steps_per_proof] for start in range(0, len(trace), steps_per_proof)]

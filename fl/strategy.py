@@ -41,7 +41,7 @@ from fl.data import Dataset
 from fl.fedavg import apply_update, average_from_weighted_sum, round_head_to_fixed_point, weighted_update
 from fl.models import HEAD_BIAS, HEAD_WEIGHT
 from fl.params import StateDict, flatten, unflatten
-from fl.training import LocalResult, TrainConfig, train_local
+from fl.training import PLAIN_RUN, LocalResult, StepRule, TrainConfig, train_local
 
 # A server optimiser's state between rounds (FedAdam's moments, say): named float64 vectors, storable as .npz.
 ServerState = dict[str, np.ndarray]
@@ -265,10 +265,10 @@ class ClientStrategy:
         dataset: Dataset,
         seed: int,
         *,
-        step_multiple: int = 1,
+        step_rule: StepRule = PLAIN_RUN,
     ) -> ClientUpdate:
         self.check(config)
-        result = train_local(global_state, arch_id, config, dataset, seed=seed, step_multiple=step_multiple)
+        result = train_local(global_state, arch_id, config, dataset, seed=seed, step_rule=step_rule)
         delta = flatten(result.state) - flatten(global_state)
         return ClientUpdate(result, weighted_update(delta, result.num_samples))
 
@@ -310,10 +310,10 @@ def client_update(
     dataset: Dataset,
     seed: int,
     *,
-    step_multiple: int = 1,
+    step_rule: StepRule = PLAIN_RUN,
 ) -> ClientUpdate:
     """Train from `global_state` on `dataset` with the client strategy `config` calls for (deterministic given
-    `seed`); the result and the weighted update to protect and upload. step_multiple: see train_local."""
+    `seed`); the result and the weighted update to protect and upload. step_rule: see train_local."""
     return client_strategy_for(config).client_update(
-        global_state, arch_id, config, dataset, seed, step_multiple=step_multiple
+        global_state, arch_id, config, dataset, seed, step_rule=step_rule
     )

@@ -104,10 +104,24 @@ def _optimiser(config: TrainConfig, parameters: list[torch.nn.Parameter]) -> tor
     return torch.optim.SGD(parameters, lr=config.lr)
 
 
-def local_steps(num_samples: int, local_epochs: int, batch_size: int, step_multiple: int = 1) -> int:
-    """The steps of a local run: epochs x full batches, rounded up to a multiple of step_multiple."""
+@dataclass(frozen=True)
+class StepRule:
+    """What a run's head steps must add up to besides epochs x full batches, for its proofs: a multiple of
+    `multiple` (the steps one proof covers) and at least `minimum` (the proofs the round checks on chain, times
+    that, so that a small hospital's run still holds them)."""
+
+    multiple: int = 1
+    minimum: int = 0
+
+
+PLAIN_RUN = StepRule()  # epochs x full batches, nothing added (a run without proofs)
+
+
+def local_steps(num_samples: int, local_epochs: int, batch_size: int, rule: StepRule = PLAIN_RUN) -> int:
+    """The steps of a local run: epochs x full batches, rounded up to a multiple of rule.multiple, and at least
+    rule.minimum."""
     steps = local_epochs * (num_samples // batch_size)
-    return -(-steps // step_multiple) * step_multiple
+    return max(-(-steps // rule.multiple) * rule.multiple, rule.minimum)
 
 
 def train_local(
@@ -117,14 +131,13 @@ def train_local(
     dataset: Dataset,
     seed: int,
     *,
-    step_multiple: int = 1,
+    step_rule: StepRule = PLAIN_RUN,
 ) -> LocalResult:
     """Train from the global `model_state` on the node's `dataset`; deterministic given `seed`.
 
     Batches are shuffled every epoch and the last incomplete batch is dropped, so every head step has exactly
     batch_size rows (the circuit's fixed shape): local_steps() steps, epochs x full batches, then as many
-    batches of a further shuffle as make the count a multiple of step_multiple (the steps one proof covers, so
-    that the run cuts into whole proofs).
+    batches of further shuffles as step_rule asks for (so that the run cuts into whole proofs, enough of them).
     """
     model = model_from_state(model_state, arch_id)
     num_classes = model.head.out_features
@@ -149,7 +162,7 @@ def train_local(
     loss_sum, correct = 0.0, 0
     model.train()
     sample_weights = _balancing_weights(dataset.labels) if config.sampling == "balanced" else None
-    steps = local_steps(len(dataset), config.local_epochs, batch, step_multiple)
+    steps = local_steps(len(dataset), config.local_epochs, batch, step_rule)
     epochs = [steps_per_epoch] * (steps // steps_per_epoch)
     if steps % steps_per_epoch:
         epochs.append(steps % steps_per_epoch)

@@ -99,7 +99,7 @@ def run_round(client: PortalClient, round_id: int, config: NodeConfig, home: Pat
         training,
         train_set,
         seed,
-        step_multiple=proving.steps_per_proof(task.proof),
+        step_rule=proving.step_rule(task.proof),
     )
     result = update.result
     local = evaluate(result.state, architecture.key, val_set)

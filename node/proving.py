@@ -25,7 +25,7 @@ from crypto.paths import cache_dir
 from crypto.zk import CircuitArtifacts, CircuitShape, ProvingKey, commit_trace, phase2
 from crypto.zk.merkle import ProofContext
 from crypto.zk.training_proof import check_trace, prove_steps
-from fl.training import LocalResult, head_of
+from fl.training import PLAIN_RUN, LocalResult, StepRule, head_of
 from node import ceremony
 from node.client import PortalClient
 from protocol.node_task import FileSpec, ProofChallenge, ProofMaterial
@@ -87,10 +87,12 @@ def proving_key(material: ProofMaterial, client: PortalClient, contributions_fil
     )
 
 
-def steps_per_proof(material: ProofMaterial) -> int:
-    """The steps one proof of the round covers: the run's step count must be a multiple of it (1 without proofs,
-    or before the round's key is prepared)."""
-    return material.shape.steps if material.scheme != "none" and material.shape is not None else 1
+def step_rule(material: ProofMaterial) -> StepRule:
+    """What the run's step count must fit for the round's proofs: whole proofs of the circuit's steps, at least
+    the round's proof count of them (none without proofs, or before the round's key is prepared)."""
+    if material.scheme == "none" or material.shape is None:
+        return PLAIN_RUN
+    return StepRule(material.shape.steps, material.shape.steps * (material.steps or 0))
 
 
 def challenged_context(challenge: ProofChallenge) -> ProofContext:

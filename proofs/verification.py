@@ -41,7 +41,7 @@ from crypto.zk.node import snarkjs
 from crypto.zk.poseidon import FIELD_PRIME, head_values
 from crypto.zk.training_proof import verify_published
 from fl import fixed_head
-from fl.training import local_steps
+from fl.training import StepRule, local_steps
 from hospitals.models import Hospital
 from proofs import ceremony
 from protocol.node_task import CircuitShapeSpec, FileSpec, ProofMaterial
@@ -129,14 +129,11 @@ def challenged_context(round_: Round, participant: Participant) -> ProofContext:
 
 def implied_steps(round_: Round, num_samples: int) -> int:
     """The head steps a run on num_samples samples takes under the round's plan (epochs x full batches, rounded
-    up to whole proofs of the round's circuit)."""
+    up to whole proofs of the round's circuit, at least as many proofs as the round checks)."""
     config = round_.config
-    return local_steps(
-        num_samples,
-        int(config["local_epochs"]),
-        int(config["batch_size"]),
-        ceremony.circuit_shape(round_).steps,
-    )
+    steps_per_proof = ceremony.circuit_shape(round_).steps
+    rule = StepRule(steps_per_proof, steps_per_proof * int(config["proof_steps"]))
+    return local_steps(num_samples, int(config["local_epochs"]), int(config["batch_size"]), rule)
 
 
 def check_committed_steps(round_: Round, num_steps: Any, num_samples: int) -> None:
@@ -144,17 +141,12 @@ def check_committed_steps(round_: Round, num_steps: Any, num_samples: int) -> No
     if isinstance(num_steps, bool) or not isinstance(num_steps, int) or num_steps < 1:
         raise InvalidUpload("num_steps must be the positive number of head steps of the committed run")
     expected = implied_steps(round_, num_samples)
-    checks = int(round_.config["proof_steps"])
-    steps_per_proof = ceremony.circuit_shape(round_).steps
-    if expected < checks * steps_per_proof:  # every submission carries exactly proof_steps proofs on chain
-        raise InvalidUpload(
-            f"num_samples {num_samples} gives a run of {expected} head steps, fewer than the {checks} proofs of "
-            f"{steps_per_proof} steps the round checks (local_epochs x full batches must be at least that)"
-        )
     if num_steps != expected:
+        steps_per_proof = ceremony.circuit_shape(round_).steps
         raise InvalidUpload(
             f"num_steps {num_steps} is not what the round plan implies for num_samples {num_samples} "
-            f"({expected} = local_epochs x full batches, rounded up to proofs of {steps_per_proof} steps)"
+            f"({expected} = local_epochs x full batches, rounded up to proofs of {steps_per_proof} steps, at "
+            f"least proof_steps of them)"
         )
 
 

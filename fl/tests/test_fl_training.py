@@ -11,6 +11,7 @@ from fl.models import build_model
 from fl.params import flatten
 from fl.training import (
     DEFAULT_TRAIN_CONFIG,
+    StepRule,
     TrainConfig,
     _shifted,
     evaluate,
@@ -54,14 +55,18 @@ def test_head_trace_replays_exactly_to_the_trained_head():
     assert result.num_samples == 43
 
 
-def test_a_run_rounds_its_steps_up_to_whole_proofs():
+def test_a_run_rounds_its_steps_up_to_whole_proofs_and_enough_of_them():
     """2 epochs x 5 full batches = 10 steps; proofs of 4 steps need 12: two batches of a third shuffle, the run
-    still one exact chain and the same as the plain run for its first 10 steps."""
-    assert [local_steps(43, 2, 8, multiple) for multiple in (1, 2, 3, 4, 7)] == [10, 10, 12, 12, 14]
+    still one exact chain and the same as the plain run for its first 10 steps. A round checking 4 proofs of 4
+    steps needs 16 (a small hospital's run is lengthened, not refused)."""
+    assert [local_steps(43, 2, 8, StepRule(multiple)) for multiple in (1, 2, 3, 4, 7)] == [10, 10, 12, 12, 14]
+    assert local_steps(43, 2, 8, StepRule(4, 16)) == 16 and local_steps(43, 1, 8, StepRule(4, 16)) == 16
     state = global_state()
     plain = train_local(state, "cnn28-d16", CONFIG, tiny_images(), seed=5)
-    rounded = train_local(state, "cnn28-d16", CONFIG, tiny_images(), seed=5, step_multiple=4)
+    rounded = train_local(state, "cnn28-d16", CONFIG, tiny_images(), seed=5, step_rule=StepRule(4))
     assert len(rounded.head_trace) == rounded.metrics["steps"] == 12
+    lengthened = train_local(state, "cnn28-d16", CONFIG, tiny_images(), seed=5, step_rule=StepRule(4, 16))
+    assert len(lengthened.head_trace) == 16
     for ours, theirs in zip(rounded.head_trace[:10], plain.head_trace, strict=False):
         assert np.array_equal(ours.features, theirs.features) and np.array_equal(ours.weight, theirs.weight)
     weight, bias = head_of(state)
