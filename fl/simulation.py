@@ -25,7 +25,7 @@ from fl.strategy import (
     SERVER_PARAMETERS,
     ServerState,
     ServerStrategy,
-    client_update,
+    client_strategy_for,
     get_server_strategy,
     published_state,
 )
@@ -65,7 +65,7 @@ def run_simulation(
             local_seed = int(
                 np.random.SeedSequence([seed, round_number, hospital_index]).generate_state(1)[0]
             )
-            update = client_update(state, arch_id, config, dataset, local_seed)
+            update = client_strategy_for(config).client_update(state, arch_id, config, dataset, local_seed)
             weighted_sum += (
                 update.weighted_update if dp is None else clip_to_norm(update.weighted_update, dp[1])
             )

@@ -301,19 +301,3 @@ CLIENT_STRATEGIES: dict[str, ClientStrategy] = {"fedavg": FedAvgClient(), "fedpr
 def client_strategy_for(config: TrainConfig) -> ClientStrategy:
     """The one place the client strategy is chosen: FedProx when config.fedprox_mu > 0, else FedAvg."""
     return CLIENT_STRATEGIES["fedprox" if config.fedprox_mu > 0 else "fedavg"]
-
-
-def client_update(
-    global_state: StateDict,
-    arch_id: str,
-    config: TrainConfig,
-    dataset: Dataset,
-    seed: int,
-    *,
-    step_rule: StepRule = PLAIN_RUN,
-) -> ClientUpdate:
-    """Train from `global_state` on `dataset` with the client strategy `config` calls for (deterministic given
-    `seed`); the result and the weighted update to protect and upload. step_rule: see train_local."""
-    return client_strategy_for(config).client_update(
-        global_state, arch_id, config, dataset, seed, step_rule=step_rule
-    )

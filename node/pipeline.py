@@ -15,7 +15,7 @@ from fl.data import Dataset
 from fl.local_data import load_local_dataset
 from fl.models import build_model, get_architecture
 from fl.serialization import weights_from_bytes
-from fl.strategy import client_update
+from fl.strategy import client_strategy_for
 from fl.training import TrainConfig, evaluate
 from node import chain as node_chain
 from node import keys, protecting, proving
@@ -93,7 +93,7 @@ def run_round(client: PortalClient, round_id: int, config: NodeConfig, home: Pat
     seconds["download"] = time.perf_counter() - started
 
     started = time.perf_counter()
-    update = client_update(
+    update = client_strategy_for(training).client_update(
         fl_params.unflatten(global_vector, template),
         architecture.key,
         training,

@@ -51,3 +51,13 @@ def final_head(trace: list[HeadStep]) -> tuple[np.ndarray, np.ndarray]:
     """The head a run ends at: the result of its last step."""
     weight, bias, _ = sgd_step(trace[-1])
     return weight, bias
+
+
+def rechained(start: tuple[np.ndarray, np.ndarray], batches: list[HeadStep]) -> list[HeadStep]:
+    """Honest steps from the head `start` = (weight, bias) on the batches (features, labels, lr) of `batches`:
+    what a run continues as after a jump, and the only witness a segment holding a jump takes."""
+    steps = []
+    for batch in batches:
+        steps.append(HeadStep(*start, batch.features, batch.labels, batch.lr_q))
+        start = sgd_step(steps[-1])[:2]
+    return steps

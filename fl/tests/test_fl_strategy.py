@@ -19,7 +19,6 @@ from fl.strategy import (
     FedProxClient,
     ServerConfig,
     client_strategy_for,
-    client_update,
     get_server_strategy,
     published_state,
 )
@@ -146,7 +145,7 @@ def test_client_strategy_follows_fedprox_mu():
 @pytest.mark.parametrize("mu", [0.0, 0.5])
 def test_client_update_is_train_local_and_its_weighted_update(mu):
     config, state, data = replace(CONFIG, fedprox_mu=mu), global_state(), tiny_images()
-    update = client_update(state, "cnn28-d16", config, data, seed=3)
+    update = client_strategy_for(config).client_update(state, "cnn28-d16", config, data, seed=3)
     expected = train_local(state, "cnn28-d16", config, data, seed=3)
     assert np.array_equal(flatten(update.result.state), flatten(expected.state))
     assert update.result.metrics == expected.metrics and update.num_samples == expected.num_samples == 43
@@ -158,8 +157,9 @@ def test_client_update_is_train_local_and_its_weighted_update(mu):
 
 def test_fedprox_client_uses_the_proximal_term():
     state, data = global_state(), tiny_images()
-    plain = client_update(state, "cnn28-d16", CONFIG, data, seed=3)
-    prox = client_update(state, "cnn28-d16", replace(CONFIG, fedprox_mu=0.5), data, seed=3)
+    plain = client_strategy_for(CONFIG).client_update(state, "cnn28-d16", CONFIG, data, seed=3)
+    prox_config = replace(CONFIG, fedprox_mu=0.5)
+    prox = client_strategy_for(prox_config).client_update(state, "cnn28-d16", prox_config, data, seed=3)
     assert not np.array_equal(plain.weighted_update, prox.weighted_update)
 
 

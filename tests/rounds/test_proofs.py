@@ -22,6 +22,7 @@ from django.core.management import CommandError, call_command
 
 from crypto import plain
 from crypto.zk import Ceremony, ProofError, build_circuit, commit_trace, head_hash, phase2
+from crypto.zk.dev import rechained
 from crypto.zk.training_proof import prove_steps, verify_published
 from demo.embedded import free_port, portal_server
 from events.models import AuditEvent
@@ -375,24 +376,15 @@ def test_a_head_that_is_not_the_result_of_the_declared_steps_is_refused(consorti
 
 def jumped(trace: list[HeadStep], position: int) -> list[HeadStep]:
     """The run with the head after step `position` moved by 7 x 2^-16 on every weight, honest from there."""
-    run = list(trace[: position + 1])
-    weight, bias, _ = sgd_step(run[-1])
-    weight = weight + 7
-    for step in trace[position + 1 :]:
-        run.append(HeadStep(weight, bias, step.features, step.labels, step.lr_q))
-        weight, bias, _ = sgd_step(run[-1])
-    return run
+    weight, bias, _ = sgd_step(trace[position])
+    return list(trace[: position + 1]) + rechained((weight + 7, bias), trace[position + 1 :])
 
 
 def segment_honest(run: list[HeadStep], segment: int, steps_per_proof: int) -> list[HeadStep]:
     """`run` with one segment's steps replaced by the true chain from its committed start: what a forger can
     prove for the segment that holds its jump."""
-    start = segment * steps_per_proof
-    honest, head = [], (run[start].weight, run[start].bias)
-    for step in run[start : start + steps_per_proof]:
-        honest.append(HeadStep(*head, step.features, step.labels, step.lr_q))
-        head = sgd_step(honest[-1])[:2]
-    return run[:start] + honest + run[start + steps_per_proof :]
+    start, end = segment * steps_per_proof, (segment + 1) * steps_per_proof
+    return run[:start] + rechained((run[start].weight, run[start].bias), run[start:end]) + run[end:]
 
 
 def test_a_run_with_a_step_that_is_not_sgd_is_refused(consortium):

@@ -14,7 +14,7 @@ import copy
 import pytest
 
 from crypto.zk import DEFAULT_SHAPE, ProofError, derive_indices, head_hash, prove_training, verify_training
-from crypto.zk.dev import final_head, synthetic_trace
+from crypto.zk.dev import final_head, rechained, synthetic_trace
 from crypto.zk.merkle import MerkleTree
 from crypto.zk.node import snarkjs
 from crypto.zk.provers import NativeProver, ProverUnavailable, SnarkjsProver, make_prover, native_available
@@ -58,15 +58,6 @@ def check(bundle, trace, vkey, *, every_step=True, n_proofs=CHAIN_SAMPLE, final=
     )
 
 
-def chained(start: tuple, batches: list[HeadStep]) -> list[HeadStep]:
-    """Honest steps from the head `start` on the batches of `batches`."""
-    steps = []
-    for batch in batches:
-        steps.append(HeadStep(*start, batch.features, batch.labels, batch.lr_q))
-        start = sgd_step(steps[-1])[:2]
-    return steps
-
-
 def forged_run(trace: list[HeadStep], position: int) -> tuple[TraceCommitment, list[HeadStep], tuple]:
     """The run with the head after step `position` jumped (+0.25 on every weight), honest before and after:
     its commitment, the steps the forger proves (the forged segment's steps honest from its committed start,
@@ -82,7 +73,7 @@ def forged_run(trace: list[HeadStep], position: int) -> tuple[TraceCommitment, l
     batch_hashes = [segment_batch_hash(part) for part in parts]
     tree = MerkleTree.build(run_leaves(weight_hashes, batch_hashes))
     start = position // T * T
-    proven = steps[:start] + chained(heads[start], steps[start : start + T]) + steps[start + T :]
+    proven = steps[:start] + rechained(heads[start], steps[start : start + T]) + steps[start + T :]
     return TraceCommitment(tuple(weight_hashes), tuple(batch_hashes), tree, T), proven, heads[-1]
 
 
