@@ -4,9 +4,9 @@ Both take the circuit input and the ceremony's zkey and return a proof in snarkj
 verifies with snarkjs (`snarkjs groth16 verify`, the portal, `manage.py audit`) and on chain whichever prover
 made it. The native prover computes the witness with the circuit's own wasm (through the long-lived snarkjs
 process: the witness is the same whoever proves) and proves with arkworks from the snarkjs zkey, without a
-setup of its own. Measured here (bench/proof_of_training.py --whole-run): about 2.3 times faster than snarkjs
-on the default 15k-constraint circuit one proof at a time (0.85 s against 1.94 s, witness included), 4.2 times
-with a run's proofs on two threads (0.46 s a proof).
+setup of its own. Measured here (bench/proof_of_training.py --whole-run --steps-per-proof 1 2 4) on the default
+circuit of 4 steps a proof: 0.177 s a step with a run's proofs on two threads, against 0.759 s a step for
+snarkjs (4.3 times); 0.36 s a step one proof at a time on the bench's synthetic run.
 
 Which prover a node uses: DH_PROVER ("native" or "snarkjs"), else native where groth16py is installed.
 """
@@ -114,7 +114,7 @@ def public_signals(wtns: Path, count: int) -> list[str]:
 class NativeProver(Prover):
     """arkworks (groth16py) proving from the snarkjs zkey; the key is imported once per zkey file. prove_many
     proves on `threads` threads (default: one per core), each with its own witness process, so that witnesses
-    and proofs overlap: 0.50 s a proof on this 2-core machine against 0.84 s one at a time."""
+    and proofs overlap: 0.71 s a proof of 4 steps on this 2-core machine against 1.44 s one at a time."""
 
     name = "native"
 
