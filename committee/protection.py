@@ -54,6 +54,9 @@ class ProtectionScheme(Protocol):
         self, committee: KeyCommittee | None, norm_bound: float, dp_noise_std: float = 0.0
     ) -> ProtectionMaterial: ...
 
+    def upload_bytes(self, expected_length: int) -> int:
+        """The most bytes one hospital's update of `expected_length` values takes: the round's upload limit."""
+
     def check(
         self,
         committee: KeyCommittee | None,
@@ -82,6 +85,9 @@ class PlaintextScheme:
         self, committee: KeyCommittee | None, norm_bound: float, dp_noise_std: float = 0.0
     ) -> ProtectionMaterial:
         return ProtectionMaterial(scheme=self.name, norm_bound=norm_bound)
+
+    def upload_bytes(self, expected_length: int) -> int:
+        return plain.HEADER.size + 8 * expected_length
 
     def check(
         self,
@@ -126,6 +132,9 @@ class CkksScheme:
             dp_noise_std=dp_noise_std,
         )
 
+    def upload_bytes(self, expected_length: int) -> int:
+        return ckks.blob_size(expected_length)
+
     def check(
         self,
         committee: KeyCommittee | None,
@@ -137,7 +146,7 @@ class CkksScheme:
         # check it in MPC before opening the sum (crypto.wellformed), naming a hospital above it.
         try:
             parsed = ckks.parse_blob(
-                public_context(committee), blob, expected_length, ckks.blob_size(expected_length)
+                public_context(committee), blob, expected_length, self.upload_bytes(expected_length)
             )
         except ckks.CiphertextError as exc:
             raise InvalidUpload(f"Encrypted update refused: {exc}") from None

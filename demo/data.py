@@ -32,16 +32,16 @@ class DemoData:
     validation_file: Path
 
 
-def locate_data(explicit: str | None, shared_dir: Path, work_dir: Path) -> DemoData:
+def locate_data(explicit: str | None, shared_dir: Path, work_dir: Path, family: str = "cnn") -> DemoData:
     """--data (a MedMNIST-format .npz or an image folder), else ../shared/datasets, else medmnist's download,
-    else scikit-learn's breast cancer set."""
+    else scikit-learn's breast cancer set; images get the model of `family` for their shape."""
     candidates = [Path(explicit)] if explicit else [shared_dir / "datasets" / "pneumoniamnist.npz"]
     for path in candidates:
         try:
             if path.is_file():
-                return _medmnist_data(path, f"{path.name} (MedMNIST format)")
+                return _medmnist_data(path, f"{path.name} (MedMNIST format)", family)
             if explicit and path.is_dir():
-                return _folder_data(path, work_dir)
+                return _folder_data(path, work_dir, family)
         except ValueError as exc:
             raise DemoError(f"--data {path}: {exc}") from None
         if explicit:
@@ -51,7 +51,7 @@ def locate_data(explicit: str | None, shared_dir: Path, work_dir: Path) -> DemoD
             )
     downloaded = _try_medmnist_download(work_dir)
     if downloaded is not None:
-        return _medmnist_data(downloaded, "PneumoniaMNIST (downloaded by medmnist)")
+        return _medmnist_data(downloaded, "PneumoniaMNIST (downloaded by medmnist)", family)
     train, validation = load_breast_cancer()
     validation_file = save_npz(work_dir / "validation.npz", {"val": validation})
     return DemoData(
@@ -63,20 +63,20 @@ def locate_data(explicit: str | None, shared_dir: Path, work_dir: Path) -> DemoD
     )
 
 
-def _medmnist_data(path: Path, description: str) -> DemoData:
+def _medmnist_data(path: Path, description: str, family: str) -> DemoData:
     train = load_medmnist_npz(path, "train")
     validation = load_medmnist_npz(path, "val", num_classes=train.num_classes)
-    return DemoData(description, architecture_for_input(train.sample_shape), train, validation, path)
+    return DemoData(description, architecture_for_input(train.sample_shape, family), train, validation, path)
 
 
-def _folder_data(path: Path, work_dir: Path) -> DemoData:
+def _folder_data(path: Path, work_dir: Path, family: str) -> DemoData:
     """An image folder at 28 px, in colour when any image is; a fifth of each class is the validation split."""
     images = load_image_folder(path, sample_shape=(image_folder_channels(path), 28, 28))
     train, validation = split_validation(images, FOLDER_VALIDATION_FRACTION, seed=0)
     validation_file = save_npz(work_dir / "validation.npz", {"val": validation})
     description = f"{path.name} (image folder, classes {', '.join(images.class_names)})"
     return DemoData(
-        description, architecture_for_input(train.sample_shape), train, validation, validation_file
+        description, architecture_for_input(train.sample_shape, family), train, validation, validation_file
     )
 
 

@@ -6,6 +6,7 @@ import argparse
 from dataclasses import dataclass, field
 from typing import Any
 
+from fl.models import MODEL_FAMILIES
 from fl.strategy import DEFAULT_SERVER_STRATEGY, SERVER_PARAMETERS, ServerConfig
 
 
@@ -18,6 +19,7 @@ class DemoOptions:
     hospitals: int = 3
     rounds: int = 5
     data: str | None = None
+    model_family: str = "cnn"  # fl.models.MODEL_FAMILIES: the body for the data's image shape
     partition: str = "iid"
     alpha: float = 0.5
     seed: int = 0
@@ -43,6 +45,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--data",
         help="a MedMNIST-format .npz of any size and colour, or a folder of images with one subfolder per class "
         "(default: ../shared/datasets/pneumoniamnist.npz)",
+    )
+    parser.add_argument(
+        "--model",
+        choices=MODEL_FAMILIES,
+        default="cnn",
+        help="the model body for the data's image shape: the small CNN (about 30k parameters), ResNet-18 "
+        "(11M: its encrypted updates need DH_MAX_UPLOAD_BYTES of about 1.1 GB) or ResNet-18 at a quarter width "
+        "(0.7M)",
     )
     parser.add_argument("--partition", choices=["iid", "dirichlet"], default="iid")
     parser.add_argument("--alpha", type=float, default=0.5, help="Dirichlet concentration (label skew)")
@@ -122,6 +132,7 @@ def demo_options(arguments: argparse.Namespace) -> DemoOptions:
         hospitals=arguments.hospitals,
         rounds=arguments.rounds,
         data=arguments.data,
+        model_family=arguments.model,
         partition=arguments.partition,
         alpha=arguments.alpha,
         seed=arguments.seed,

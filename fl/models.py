@@ -1,14 +1,22 @@
-"""Model architectures: a float body that maps an input to 16 features in [-1, 1], then a linear head.
+"""Model architectures: a body (a torch module) that maps an input to 16 features in [-1, 1], then a linear head.
 
-The head is the part whose training steps are proven (fl.fixed_head), so the body must end in Hardtanh: the
-quantised features then lie in the range the circuit checks. Architectures are declared as data (LAYERS
-specs) so that their hash depends on the declaration alone, not on how a torch version prints a module.
+The head is the part whose training steps are proven (fl.fixed_head), so every body ends in Hardtanh: the
+quantised features then lie in the range the circuit checks. Architectures are registered by name (register)
+with the function that builds their body; the architecture hash covers that function's source, the source of
+every module class of this project the body uses, each torch module's type and settings, and every tensor's
+name, shape and dtype, so that a round plan binds the definition, not only the name.
+
+Normalisation is GroupNorm (no running statistics): under federated averaging a BatchNorm's statistics would be
+averaged across hospitals whose data differ, and GroupNorm needs none.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import inspect
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -19,77 +27,181 @@ from fl.data import IMAGE_CHANNELS, IMAGE_SIZES
 FEATURE_DIM = 16
 HEAD_WEIGHT = "head.weight"
 HEAD_BIAS = "head.bias"
-# Bump when the meaning of a layer spec changes: it is part of every architecture hash.
-SPEC_VERSION = 1
+# Bump when what the hash covers changes: it is part of every architecture hash.
+SPEC_VERSION = 2
+MODEL_FAMILIES = ("cnn", "resnet18", "resnet18w16")
 
 
 @dataclass(frozen=True)
 class Architecture:
     arch_id: str
+    family: str  # one of MODEL_FAMILIES, or "mlp" for tabular data
     description: str
     input_shape: tuple[int, ...]  # one sample, without the batch dimension
-    # Body layers, each (kind, *integer arguments); see _build_layer for the kinds.
-    layers: tuple[tuple, ...]
+    builder: Callable[..., nn.Module]  # builder(*arguments): a fresh body
+    arguments: tuple[int, ...]
 
+    def build_body(self) -> nn.Module:
+        return self.builder(*self.arguments)
+
+
+ARCHITECTURES: dict[str, Architecture] = {}
+
+
+def register(architecture: Architecture) -> Architecture:
+    """Adds an architecture to the registry under its id (refused if the id is taken)."""
+    if architecture.arch_id in ARCHITECTURES:
+        raise ValueError(f"architecture {architecture.arch_id!r} is already registered")
+    ARCHITECTURES[architecture.arch_id] = architecture
+    return architecture
+
+
+def _features(width: int) -> nn.Sequential:
+    """The end of every body: a dense layer to FEATURE_DIM features, clipped to [-1, 1] for the circuit."""
+    return nn.Sequential(nn.Linear(width, FEATURE_DIM), nn.Hardtanh(-1.0, 1.0))
+
+
+# --- the small CNN ---------------------------------------------------------------------------------------
 
 POOLED_SIZE = 7  # the CNN's feature map before its dense layer, whatever the image size
 
 
-def cnn_id(channels: int, size: int) -> str:
-    """The small CNN's id for an image shape: cnn28-d16 (1x28x28, the first one), cnn64c3-d16 (3x64x64), ..."""
-    return f"cnn{size}{'c3' if channels == 3 else ''}-d16"
-
-
-def _cnn(channels: int, size: int) -> Architecture:
-    colour = "RGB" if channels == 3 else "grayscale"
-    # At 28 px two pooling steps leave 7x7; larger images are averaged down to 7x7 after the same two blocks.
-    pooling = () if size == 28 else (("adaptiveavgpool2d", POOLED_SIZE),)
-    return Architecture(
-        arch_id=cnn_id(channels, size),
-        description=f"Small CNN for {channels}x{size}x{size} {colour} images (MedMNIST): two 3x3 conv + "
-        + "max-pool blocks, "
-        + ("" if size == 28 else f"average-pooled to {POOLED_SIZE}x{POOLED_SIZE}, ")
-        + "a dense layer to 16 features in [-1, 1] (Hardtanh), linear head.",
-        input_shape=(channels, size, size),
-        layers=(
-            ("conv2d", channels, 16, 3, 1),
-            ("relu",),
-            ("maxpool2d", 2),
-            ("conv2d", 16, 32, 3, 1),
-            ("relu",),
-            ("maxpool2d", 2),
-            *pooling,
-            ("flatten",),
-            ("linear", 32 * POOLED_SIZE * POOLED_SIZE, FEATURE_DIM),
-            ("hardtanh",),
-        ),
+def small_cnn(channels: int, size: int) -> nn.Sequential:
+    """Two 3x3 conv + max-pool blocks; at 28 px they leave 7x7, larger images are averaged down to 7x7."""
+    pooling = [] if size == 28 else [nn.AdaptiveAvgPool2d(POOLED_SIZE)]
+    return nn.Sequential(
+        nn.Conv2d(channels, 16, 3, padding=1),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Conv2d(16, 32, 3, padding=1),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        *pooling,
+        nn.Flatten(),
+        *_features(32 * POOLED_SIZE * POOLED_SIZE),
     )
 
 
-ARCHITECTURES: dict[str, Architecture] = {
-    arch.arch_id: arch
-    for arch in (
-        *(_cnn(channels, size) for size in IMAGE_SIZES for channels in IMAGE_CHANNELS),
+# --- ResNet-18 ---------------------------------------------------------------------------------------------
+
+CHANNELS_PER_GROUP = 16  # GroupNorm's groups: 16 channels each (Wu and He: about as good as 32 groups)
+
+
+def _group_norm(channels: int) -> nn.GroupNorm:
+    return nn.GroupNorm(max(1, channels // CHANNELS_PER_GROUP), channels)
+
+
+class BasicBlock(nn.Module):
+    """ResNet's two 3x3 convolutions with a skip connection (1x1 projection when the shape changes)."""
+
+    def __init__(self, in_channels: int, out_channels: int, stride: int) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(in_channels, out_channels, 3, stride=stride, padding=1, bias=False)
+        self.norm1 = _group_norm(out_channels)
+        self.conv2 = nn.Conv2d(out_channels, out_channels, 3, padding=1, bias=False)
+        self.norm2 = _group_norm(out_channels)
+        self.shortcut = nn.Sequential()
+        if stride != 1 or in_channels != out_channels:
+            self.shortcut = nn.Sequential(
+                nn.Conv2d(in_channels, out_channels, 1, stride=stride, bias=False), _group_norm(out_channels)
+            )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = torch.relu(self.norm1(self.conv1(x)))
+        out = self.norm2(self.conv2(out))
+        return torch.relu(out + self.shortcut(x))
+
+
+def resnet18(channels: int, size: int, width: int) -> nn.Sequential:
+    """ResNet-18 (He et al.): a stem, four stages of two BasicBlocks (width, 2, 4 and 8 x width channels), global
+    average pooling. As in MedMNIST's baselines, 28 px images get a 3x3 stride-1 stem without max-pooling, larger
+    ones ImageNet's 7x7 stride-2 stem and max-pool; width 64 is the original."""
+    if size == 28:
+        stem = [nn.Conv2d(channels, width, 3, padding=1, bias=False), _group_norm(width), nn.ReLU()]
+    else:
+        stem = [
+            nn.Conv2d(channels, width, 7, stride=2, padding=3, bias=False),
+            _group_norm(width),
+            nn.ReLU(),
+            nn.MaxPool2d(3, stride=2, padding=1),
+        ]
+    stages: list[nn.Module] = []
+    in_channels = width
+    for stage in range(4):
+        out_channels = width * 2**stage
+        stride = 1 if stage == 0 else 2
+        stages += [BasicBlock(in_channels, out_channels, stride), BasicBlock(out_channels, out_channels, 1)]
+        in_channels = out_channels
+    return nn.Sequential(*stem, *stages, nn.AdaptiveAvgPool2d(1), nn.Flatten(), *_features(in_channels))
+
+
+# --- tabular ---------------------------------------------------------------------------------------------
+
+
+def mlp(inputs: int, hidden: int) -> nn.Sequential:
+    return nn.Sequential(nn.Linear(inputs, hidden), nn.ReLU(), *_features(hidden))
+
+
+# --- the registry ------------------------------------------------------------------------------------------
+
+
+def image_arch_id(family: str, channels: int, size: int) -> str:
+    """An image model's id: cnn28-d16 (1x28x28, the first one), cnn64c3-d16 (3x64x64), resnet18-28c3-d16, ..."""
+    shape = f"{size}{'c3' if channels == 3 else ''}"
+    return f"{family}{shape}-d16" if family == "cnn" else f"{family}-{shape}-d16"
+
+
+def _register_image_models(channels: int, size: int) -> None:
+    image = f"{channels}x{size}x{size} {'RGB' if channels == 3 else 'grayscale'} images"
+    register(
         Architecture(
-            arch_id="mlp30-d16",
-            description="MLP for 30 standardised tabular features (sklearn breast cancer): one hidden layer "
-            "of 32, then 16 features in [-1, 1] (Hardtanh), linear head.",
-            input_shape=(30,),
-            layers=(
-                ("linear", 30, 32),
-                ("relu",),
-                ("linear", 32, FEATURE_DIM),
-                ("hardtanh",),
-            ),
-        ),
+            arch_id=image_arch_id("cnn", channels, size),
+            family="cnn",
+            description=f"Small CNN for {image}: two 3x3 conv + max-pool blocks, "
+            + ("" if size == 28 else f"average-pooled to {POOLED_SIZE}x{POOLED_SIZE}, ")
+            + "a dense layer to 16 features in [-1, 1] (Hardtanh), linear head.",
+            input_shape=(channels, size, size),
+            builder=small_cnn,
+            arguments=(channels, size),
+        )
     )
-}
+    for family, width in (("resnet18", 64), ("resnet18w16", 16)):
+        register(
+            Architecture(
+                arch_id=image_arch_id(family, channels, size),
+                family=family,
+                description=f"ResNet-18 for {image}"
+                + (" (MedMNIST's baseline body)" if width == 64 else f" at a quarter of the width ({width})")
+                + ", GroupNorm, global average pooling, a dense layer to 16 features in [-1, 1], linear head.",
+                input_shape=(channels, size, size),
+                builder=resnet18,
+                arguments=(channels, size, width),
+            )
+        )
 
 
-def architecture_for_input(input_shape: tuple[int, ...]) -> str:
-    """The architecture that takes samples of `input_shape` (images: the small CNN of that shape)."""
+for _size in IMAGE_SIZES:
+    for _channels in IMAGE_CHANNELS:
+        _register_image_models(_channels, _size)
+register(
+    Architecture(
+        arch_id="mlp30-d16",
+        family="mlp",
+        description="MLP for 30 standardised tabular features (sklearn breast cancer): one hidden layer of 32, "
+        "then 16 features in [-1, 1] (Hardtanh), linear head.",
+        input_shape=(30,),
+        builder=mlp,
+        arguments=(30, 32),
+    )
+)
+
+
+def architecture_for_input(input_shape: tuple[int, ...], family: str = "cnn") -> str:
+    """The architecture of `family` that takes samples of `input_shape` (tabular data: the MLP)."""
+    if family not in MODEL_FAMILIES:
+        raise ValueError(f"unknown model family {family!r}; known: {', '.join(MODEL_FAMILIES)}")
     for arch in ARCHITECTURES.values():
-        if arch.input_shape == tuple(input_shape):
+        if arch.input_shape == tuple(input_shape) and (arch.family == family or len(input_shape) == 1):
             return arch.arch_id
     raise ValueError(
         f"no architecture takes inputs of shape {describe_input(input_shape)}; images must be square, "
@@ -108,7 +220,7 @@ def describe_input(input_shape: tuple[int, ...]) -> str:
 class HeadedModel(nn.Module):
     """body: input -> FEATURE_DIM features in [-1, 1]; head: nn.Linear(FEATURE_DIM, num_classes)."""
 
-    def __init__(self, body: nn.Sequential, num_classes: int) -> None:
+    def __init__(self, body: nn.Module, num_classes: int) -> None:
         super().__init__()
         self.body = body
         self.head = nn.Linear(FEATURE_DIM, num_classes)
@@ -126,26 +238,6 @@ def get_architecture(arch_id: str) -> Architecture:
         ) from None
 
 
-def _build_layer(spec: tuple) -> nn.Module:
-    kind, *args = spec
-    if kind == "conv2d":
-        in_channels, out_channels, kernel, padding = args
-        return nn.Conv2d(in_channels, out_channels, kernel, padding=padding)
-    if kind == "linear":
-        return nn.Linear(*args)
-    if kind == "maxpool2d":
-        return nn.MaxPool2d(*args)
-    if kind == "adaptiveavgpool2d":
-        return nn.AdaptiveAvgPool2d(*args)
-    if kind == "relu":
-        return nn.ReLU()
-    if kind == "flatten":
-        return nn.Flatten()
-    if kind == "hardtanh":
-        return nn.Hardtanh(-1.0, 1.0)
-    raise ValueError(f"unknown layer kind {kind!r}")
-
-
 def build_model(arch_id: str, num_classes: int, seed: int | None = None) -> HeadedModel:
     """A freshly initialised model; with `seed`, the initial weights are reproducible (the global RNG is left
     as it was)."""
@@ -155,11 +247,31 @@ def build_model(arch_id: str, num_classes: int, seed: int | None = None) -> Head
     with torch.random.fork_rng(devices=[]):
         if seed is not None:
             torch.manual_seed(seed)
-        return HeadedModel(nn.Sequential(*(_build_layer(spec) for spec in arch.layers)), num_classes)
+        return HeadedModel(arch.build_body(), num_classes)
 
 
+def architecture_definition(arch: Architecture, body: nn.Module) -> dict:
+    """What a body is made of: its builder's source, the source of this project's module classes in it, and each
+    torch module's type and settings (extra_repr: kernel, stride, groups, ...)."""
+    own_classes = sorted(
+        {type(m) for m in body.modules() if not type(m).__module__.startswith("torch.")},
+        key=lambda cls: f"{cls.__module__}.{cls.__qualname__}",
+    )
+    return {
+        "builder": inspect.getsource(arch.builder),
+        "arguments": list(arch.arguments),
+        "classes": {f"{cls.__module__}.{cls.__qualname__}": inspect.getsource(cls) for cls in own_classes},
+        "modules": [
+            [name, f"{type(m).__module__}.{type(m).__qualname__}", m.extra_repr()]
+            for name, m in body.named_modules()
+        ],
+    }
+
+
+@functools.cache
 def architecture_hash(arch_id: str) -> str:
-    """sha256 (hex) of the canonical description: id, input shape, layer specs and body parameter shapes.
+    """sha256 (hex) of the canonical description: id, input shape, the body's definition (architecture_definition) and the
+    name, shape and dtype of every tensor of its state.
 
     The number of classes is not part of it (the head is always Linear(FEATURE_DIM, k)); it belongs to the
     round's configuration.
@@ -170,8 +282,8 @@ def architecture_hash(arch_id: str) -> str:
         "spec_version": SPEC_VERSION,
         "id": arch.arch_id,
         "input_shape": list(arch.input_shape),
-        "layers": [list(spec) for spec in arch.layers],
-        "body_parameters": [[name, list(p.shape)] for name, p in body.named_parameters()],
+        "definition": architecture_definition(arch, body),
+        "state": [[name, list(t.shape), str(t.dtype)] for name, t in body.state_dict().items()],
         "head": ["linear", FEATURE_DIM, "num_classes"],
     }
     canonical = json.dumps(description, sort_keys=True, separators=(",", ":"))

@@ -1,4 +1,7 @@
-"""State dict <-> flat float64 vector, in one fixed order (sorted parameter names), for averaging and CKKS."""
+"""State dict <-> flat float64 vector, in one fixed order (sorted parameter names), for averaging and CKKS.
+
+Only floating-point tensors travel in the vector. Integer buffers (a BatchNorm's num_batches_tracked, say) are
+not averaged: unflatten carries them over from the template, the global model they started from."""
 
 from __future__ import annotations
 
@@ -9,10 +12,7 @@ StateDict = dict[str, torch.Tensor]
 
 
 def _ordered_names(state: StateDict) -> list[str]:
-    for name, tensor in state.items():
-        if not torch.is_floating_point(tensor):
-            raise ValueError(f"parameter {name!r} is {tensor.dtype}; only floating-point state dicts flatten")
-    return sorted(state)
+    return sorted(name for name, tensor in state.items() if torch.is_floating_point(tensor))
 
 
 def parameter_count(state: StateDict) -> int:
@@ -28,12 +28,13 @@ def flatten(state: StateDict) -> np.ndarray:
 
 
 def unflatten(vector: np.ndarray, template: StateDict) -> StateDict:
-    """The inverse of flatten: shapes, order and dtypes from `template` (values are cast to its dtypes)."""
+    """The inverse of flatten: shapes, order and dtypes from `template` (values are cast to its dtypes); its
+    integer buffers are copied as they are."""
     vector = np.asarray(vector, dtype=np.float64)
     expected = parameter_count(template)
     if vector.shape != (expected,):
         raise ValueError(f"vector has shape {vector.shape}, the template needs ({expected},)")
-    state: StateDict = {}
+    state: StateDict = {name: t.clone() for name, t in template.items() if not torch.is_floating_point(t)}
     offset = 0
     for name in _ordered_names(template):
         like = template[name]

@@ -187,8 +187,10 @@ CHANNEL_LAYERS = {
     )
 }
 
-# Uploads: refused past this size before being read whole.
-DH_MAX_UPLOAD_BYTES = env_int("DH_MAX_UPLOAD_BYTES", 64 * 1024 * 1024)
+# Uploads: refused past this size before being read whole. A round's own limit is what its model's update takes
+# (rounds.selectors.update_size_limit: about 100 bytes per parameter under CKKS, so 256 MiB holds 2.6M
+# parameters); a round whose model needs more than this is refused when planned.
+DH_MAX_UPLOAD_BYTES = env_int("DH_MAX_UPLOAD_BYTES", 256 * 1024 * 1024)
 # Readiness (/health/ready/, web/health.py): the blob store's disk (DATA_DIR) must have this much free space.
 DH_MIN_FREE_DISK_BYTES = env_int("DH_MIN_FREE_DISK_BYTES", 1024 * 1024 * 1024)
 # /metrics (rounds/metrics.py): the bearer token the operator's Prometheus sends; unset, /metrics answers 404.

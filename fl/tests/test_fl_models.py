@@ -1,7 +1,20 @@
+import dataclasses
+import json
+
 import pytest
 import torch
 
-from fl.models import ARCHITECTURES, FEATURE_DIM, architecture_hash, build_model, model_from_state
+from fl.models import (
+    ARCHITECTURES,
+    FEATURE_DIM,
+    BasicBlock,
+    architecture_definition,
+    architecture_for_input,
+    architecture_hash,
+    build_model,
+    model_from_state,
+    register,
+)
 from fl.params import parameter_count
 
 pytestmark = [pytest.mark.unit]
@@ -48,3 +61,42 @@ def test_unknown_architecture_and_mismatched_state_are_value_errors():
         model_from_state(build_model("mlp30-d16", 2).state_dict(), "cnn28-d16")
     with pytest.raises(ValueError, match="at least 2"):
         build_model("cnn28-d16", 1)
+
+
+def test_resnet18_has_the_original_shape_and_its_narrow_variant_a_sixteenth_of_the_weights():
+    full = parameter_count(build_model("resnet18-28-d16", 2).state_dict())
+    narrow = parameter_count(build_model("resnet18w16-28-d16", 2).state_dict())
+    # torchvision's resnet18 has 11,689,512 weights with its 1000-class head and 7x7 RGB stem; this one has a
+    # 3x3 grayscale stem, GroupNorm (as many weights as BatchNorm) and a 512 -> 16 -> 2 end.
+    assert 11_000_000 < full < 11_300_000
+    assert 600_000 < narrow < 800_000
+    body = build_model("resnet18-64c3-d16", 2).body
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in body.modules())
+    assert sum(isinstance(m, BasicBlock) for m in body.modules()) == 8
+
+
+def test_architecture_hash_covers_the_definition_not_only_the_name():
+    arch = ARCHITECTURES["resnet18w16-28-d16"]
+    wider = dataclasses.replace(arch, arch_id="test-wider", arguments=(1, 28, 32))
+    same = dataclasses.replace(arch, arch_id="test-same")
+    try:
+        register(wider)
+        register(same)
+        with pytest.raises(ValueError, match="already registered"):
+            register(same)
+        description = json.loads(json.dumps(architecture_definition(same, same.build_body())))
+        assert "class BasicBlock" in description["classes"]["fl.models.BasicBlock"]
+        assert "def resnet18" in description["builder"]
+        assert architecture_hash("test-wider") != architecture_hash("test-same")
+    finally:
+        ARCHITECTURES.pop("test-wider", None)
+        ARCHITECTURES.pop("test-same", None)
+
+
+def test_an_image_shape_finds_the_model_of_each_family():
+    assert architecture_for_input((3, 64, 64)) == "cnn64c3-d16"
+    assert architecture_for_input((1, 28, 28), "resnet18") == "resnet18-28-d16"
+    assert architecture_for_input((1, 224, 224), "resnet18w16") == "resnet18w16-224-d16"
+    assert architecture_for_input((30,), "resnet18") == "mlp30-d16"
+    with pytest.raises(ValueError, match="unknown model family"):
+        architecture_for_input((1, 28, 28), "vgg")

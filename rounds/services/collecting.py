@@ -26,7 +26,7 @@ from rounds import dispatch, locks, selectors
 from rounds import metrics as portal_metrics  # `metrics` is the submission's own (a parameter)
 from rounds.models import Participant, Round, Submission
 from rounds.services.lifecycle import add_stage_seconds, fail_round, locked_state, record, transition
-from web.errors import Conflict, InvalidUpload, NotFound, PermissionDenied
+from web.errors import Conflict, InvalidUpload, NotFound, PermissionDenied, UploadTooLarge
 
 S = Round.State
 
@@ -198,13 +198,26 @@ def submit_update(
         raise InvalidUpload(
             "Proof of training refused: this proof was already submitted (a proof counts once)"
         )
-    digest, size = blobstore.put_chunks(chunks, settings.DH_MAX_UPLOAD_BYTES)
-    check_signature(hospital, round_, digest, num_samples, signature)
+    parameter_count = round_.base_model.architecture.parameter_count
     scheme = protection.get(round_.protection)
+    needed = scheme.upload_bytes(parameter_count)
+    limit = min(needed, settings.DH_MAX_UPLOAD_BYTES)
+    try:
+        digest, size = blobstore.put_chunks(chunks, limit)
+    except UploadTooLarge:
+        why = (
+            f"a {scheme.name} update of {parameter_count} parameters takes at most that"
+            if limit == needed
+            else "the portal's DH_MAX_UPLOAD_BYTES"
+        )
+        raise UploadTooLarge(
+            f"Upload exceeds the limit of {limit} bytes for round {round_id} ({why})"
+        ) from None
+    check_signature(hospital, round_, digest, num_samples, signature)
     scheme.check(
         round_.committee,
         blobstore.read_bytes(digest),
-        round_.base_model.architecture.parameter_count,
+        parameter_count,
         norm_bound=round_.update_norm_bound,
     )
     checked = proofs.verify_submission(round_, participant, proof, head, num_samples)

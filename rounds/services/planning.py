@@ -83,6 +83,7 @@ def create_round(
         raise InvalidInput("The deadline must be in the future")
     protection_scheme = protection_scheme or settings.DH_PROTECTION
     protection.get(protection_scheme)  # raises InvalidInput for an unknown scheme
+    _refuse_oversize_updates(base_model, protection_scheme)
     proof_scheme = proof_scheme or settings.DH_PROOFS
     _refuse_downgrade(protection_scheme, proof_scheme)
     limits = _upload_limits(max_samples, update_norm_bound)
@@ -149,6 +150,18 @@ def _refuse_downgrade(protection_scheme: str, proof_scheme: str) -> None:
         raise InvalidInput(
             f"Proof scheme {proof_scheme!r} is refused in production: updates must carry a proof of training "
             "(groth16)"
+        )
+
+
+def _refuse_oversize_updates(base_model: GlobalModel, protection_scheme: str) -> None:
+    """A model whose updates the portal would refuse as too large cannot be planned (it would fail every upload)."""
+    architecture = base_model.architecture
+    needed = protection.get(protection_scheme).upload_bytes(architecture.parameter_count)
+    if needed > settings.DH_MAX_UPLOAD_BYTES:
+        raise InvalidInput(
+            f"A {protection_scheme} update of {architecture.key} ({architecture.parameter_count} parameters) takes "
+            f"{needed} bytes, over the portal's upload limit DH_MAX_UPLOAD_BYTES ({settings.DH_MAX_UPLOAD_BYTES}): "
+            "raise the limit, or plan a smaller model"
         )
 
 

@@ -8,6 +8,7 @@ from registry import blobstore
 from rounds.models import Round, Submission
 from rounds.services import lifecycle
 from tests.conftest import plain_update
+from web.errors import InvalidInput
 
 pytestmark = [pytest.mark.unit]
 
@@ -69,7 +70,6 @@ def test_unknown_round_is_404(consortium):
     ("blob_of", "reason"),
     [
         (lambda model: plain_update(model)[:-8], "bytes, expected"),
-        (lambda model: plain_update(model) + b"\0" * 8, "bytes, expected"),
         (lambda model: b"garbage", "shorter than its header"),
         (lambda model: b"X" * 64, "bad magic"),
     ],
@@ -100,6 +100,26 @@ def test_oversize_upload_is_refused_before_storing(consortium, collecting, setti
     assert response.status_code == 413
     assert "exceeds the limit of 1000 bytes" in response.json()["detail"]
     assert not Submission.objects.exists()
+
+
+def test_an_update_longer_than_the_models_is_refused_at_the_rounds_own_limit(consortium, collecting):
+    blob = plain_update(consortium.model, 0.5)
+    response = upload(consortium, collecting.pk, blob + b"\0")
+    assert response.status_code == 413
+    count = consortium.model.architecture.parameter_count
+    assert response.json()["detail"] == (
+        f"Upload exceeds the limit of {len(blob)} bytes for round {collecting.pk} (a plaintext update of {count} "
+        "parameters takes at most that)"
+    )
+    assert not Submission.objects.exists()
+
+
+def test_a_model_whose_updates_exceed_the_portals_limit_cannot_be_planned(consortium, settings):
+    settings.DH_MAX_UPLOAD_BYTES = 4096
+    rounds_before = Round.objects.count()
+    with pytest.raises(InvalidInput, match="over the portal's upload limit DH_MAX_UPLOAD_BYTES \\(4096\\)"):
+        consortium.plan_round()
+    assert Round.objects.count() == rounds_before
 
 
 def test_missing_fields_are_named(consortium, collecting):
