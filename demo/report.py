@@ -29,6 +29,7 @@ def round_row(round_: dict, submissions: list[dict], wall_seconds: float) -> dic
         "val_loss": metrics.get("val_loss"),
         "participants": round_["submitted"],
         "seconds": {k: round(v, 3) for k, v in stage_seconds.items()},
+        "upload_bytes": max((submission["blob_size"] for submission in submissions), default=None),
         # Gas of the round's transactions on chain (open, submissions, close), None with DH_CHAIN=off.
         "gas": (round_.get("chain") or {}).get("gas_used"),
     }
@@ -49,7 +50,7 @@ def print_table(rows: list[dict], write) -> None:
     header = (
         f"{'round':>5} {'state':<10} {'val acc':>7} {'val auc':>7} {'val loss':>8} "
         + " ".join(f"{s[:10]:>10}" for s in stages)
-        + f" {'gas':>9}"
+        + f" {'upload MB':>9} {'gas':>9}"
     )
     write(header)
     for row in rows:
@@ -63,7 +64,7 @@ def print_table(rows: list[dict], write) -> None:
             f"{row['number']:>5} {row['state']:<10} {fmt(row['val_accuracy'], '7.4f')} {fmt(row['val_auc'], '7.4f')} "
             f"{fmt(row['val_loss'], '8.4f')} "
             + " ".join(fmt(row["seconds"].get(s), "10.2f") for s in stages)
-            + f" {row.get('gas') or '-':>9}"
+            + f" {fmt(row['upload_bytes'] and row['upload_bytes'] / 1e6, '9.1f')} {row.get('gas') or '-':>9}"
         )
 
 

@@ -46,7 +46,8 @@ def run_simulation(
     strategy: str | ServerStrategy = DEFAULT_SERVER_STRATEGY,
     dp: tuple[float, float] | None = None,
 ) -> tuple[StateDict, list[dict]]:
-    """The final global state and one report per round (validation metrics of the new global model, seconds).
+    """The final global state and one report per round (validation metrics of the new global model, seconds, and
+    each hospital's training seconds).
 
     `strategy`: the server strategy or its name; the client strategy follows from `config` (client_update).
     `dp`: (noise multiplier z, bound C): each weighted update clipped to C as the nodes clip it, and Gaussian noise
@@ -61,11 +62,14 @@ def run_simulation(
         global_vector = flatten(state)
         weighted_sum = np.zeros_like(global_vector)
         total = 0
+        training_seconds = []
         for hospital_index, dataset in enumerate(hospitals):
             local_seed = int(
                 np.random.SeedSequence([seed, round_number, hospital_index]).generate_state(1)[0]
             )
+            trained = time.perf_counter()
             update = client_strategy_for(config).client_update(state, arch_id, config, dataset, local_seed)
+            training_seconds.append(time.perf_counter() - trained)
             weighted_sum += (
                 update.weighted_update if dp is None else clip_to_norm(update.weighted_update, dp[1])
             )
@@ -77,7 +81,12 @@ def run_simulation(
         state, server_state = published_state(step.vector, state), step.state
         seconds = time.perf_counter() - started
         reports.append(
-            {"round": round_number, **evaluate(state, arch_id, validation, config.loss), "seconds": seconds}
+            {
+                "round": round_number,
+                **evaluate(state, arch_id, validation, config.loss),
+                "seconds": seconds,
+                "training_seconds": training_seconds,
+            }
         )
     return state, reports
 
