@@ -19,6 +19,7 @@ from fl.data import (
 from fl.local_data import save_npz
 from fl.models import architecture_for_input
 
+ModelChoice = tuple[str, int]  # (fl.models family, head features)
 # An image folder has no validation split of its own: this share of each class is the coordinator's.
 FOLDER_VALIDATION_FRACTION = 0.2
 
@@ -32,16 +33,19 @@ class DemoData:
     validation_file: Path
 
 
-def locate_data(explicit: str | None, shared_dir: Path, work_dir: Path, family: str = "cnn") -> DemoData:
+def locate_data(
+    explicit: str | None, shared_dir: Path, work_dir: Path, model: ModelChoice = ("cnn", 16)
+) -> DemoData:
     """--data (a MedMNIST-format .npz or an image folder), else ../shared/datasets, else medmnist's download,
-    else scikit-learn's breast cancer set; images get the model of `family` for their shape."""
+    else scikit-learn's breast cancer set; images get the model of `model` (family, head features) for their
+    shape."""
     candidates = [Path(explicit)] if explicit else [shared_dir / "datasets" / "pneumoniamnist.npz"]
     for path in candidates:
         try:
             if path.is_file():
-                return _medmnist_data(path, f"{path.name} (MedMNIST format)", family)
+                return _medmnist_data(path, f"{path.name} (MedMNIST format)", model)
             if explicit and path.is_dir():
-                return _folder_data(path, work_dir, family)
+                return _folder_data(path, work_dir, model)
         except ValueError as exc:
             raise DemoError(f"--data {path}: {exc}") from None
         if explicit:
@@ -51,7 +55,7 @@ def locate_data(explicit: str | None, shared_dir: Path, work_dir: Path, family: 
             )
     downloaded = _try_medmnist_download(work_dir)
     if downloaded is not None:
-        return _medmnist_data(downloaded, "PneumoniaMNIST (downloaded by medmnist)", family)
+        return _medmnist_data(downloaded, "PneumoniaMNIST (downloaded by medmnist)", model)
     train, validation = load_breast_cancer()
     validation_file = save_npz(work_dir / "validation.npz", {"val": validation})
     return DemoData(
@@ -63,20 +67,20 @@ def locate_data(explicit: str | None, shared_dir: Path, work_dir: Path, family: 
     )
 
 
-def _medmnist_data(path: Path, description: str, family: str) -> DemoData:
+def _medmnist_data(path: Path, description: str, model: ModelChoice) -> DemoData:
     train = load_medmnist_npz(path, "train")
     validation = load_medmnist_npz(path, "val", num_classes=train.num_classes)
-    return DemoData(description, architecture_for_input(train.sample_shape, family), train, validation, path)
+    return DemoData(description, architecture_for_input(train.sample_shape, *model), train, validation, path)
 
 
-def _folder_data(path: Path, work_dir: Path, family: str) -> DemoData:
+def _folder_data(path: Path, work_dir: Path, model: ModelChoice) -> DemoData:
     """An image folder at 28 px, in colour when any image is; a fifth of each class is the validation split."""
     images = load_image_folder(path, sample_shape=(image_folder_channels(path), 28, 28))
     train, validation = split_validation(images, FOLDER_VALIDATION_FRACTION, seed=0)
     validation_file = save_npz(work_dir / "validation.npz", {"val": validation})
     description = f"{path.name} (image folder, classes {', '.join(images.class_names)})"
     return DemoData(
-        description, architecture_for_input(train.sample_shape, family), train, validation, validation_file
+        description, architecture_for_input(train.sample_shape, *model), train, validation, validation_file
     )
 
 

@@ -6,7 +6,7 @@ import argparse
 from dataclasses import dataclass, field
 from typing import Any
 
-from fl.models import MODEL_FAMILIES
+from fl.models import FEATURE_DIM, HEAD_FEATURE_WIDTHS, MODEL_FAMILIES
 from fl.strategy import DEFAULT_SERVER_STRATEGY, SERVER_PARAMETERS, ServerConfig
 
 
@@ -20,6 +20,7 @@ class DemoOptions:
     rounds: int = 5
     data: str | None = None
     model_family: str = "cnn"  # fl.models.MODEL_FAMILIES: the body for the data's image shape
+    head_features: int = FEATURE_DIM  # the body's output width, the proven head's input
     partition: str = "iid"
     alpha: float = 0.5
     seed: int = 0
@@ -53,6 +54,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="the model body for the data's image shape: the small CNN (about 30k parameters), ResNet-18 "
         "(11M: its encrypted updates need DH_MAX_UPLOAD_BYTES of about 1.1 GB) or ResNet-18 at a quarter width "
         "(0.7M)",
+    )
+    parser.add_argument(
+        "--head-features",
+        type=int,
+        choices=HEAD_FEATURE_WIDTHS,
+        default=FEATURE_DIM,
+        help="the features the body hands the proven head (default 16; 32 makes the head's circuit larger)",
     )
     parser.add_argument("--partition", choices=["iid", "dirichlet"], default="iid")
     parser.add_argument("--alpha", type=float, default=0.5, help="Dirichlet concentration (label skew)")
@@ -133,6 +141,7 @@ def demo_options(arguments: argparse.Namespace) -> DemoOptions:
         rounds=arguments.rounds,
         data=arguments.data,
         model_family=arguments.model,
+        head_features=arguments.head_features,
         partition=arguments.partition,
         alpha=arguments.alpha,
         seed=arguments.seed,

@@ -1,4 +1,5 @@
-"""Model architectures: a body (a torch module) that maps an input to 16 features in [-1, 1], then a linear head.
+"""Model architectures: a body (a torch module) that maps an input to 16 or 32 features in [-1, 1], then a linear
+head.
 
 The head is the part whose training steps are proven (fl.fixed_head), so every body ends in Hardtanh: the
 quantised features then lie in the range the circuit checks. Architectures are registered by name (register)
@@ -24,7 +25,8 @@ from torch import nn
 
 from fl.data import IMAGE_CHANNELS, IMAGE_SIZES
 
-FEATURE_DIM = 16
+FEATURE_DIM = 16  # the head's input width unless an architecture says otherwise
+HEAD_FEATURE_WIDTHS = (16, 32)  # the widths registered for every image body (their circuits: docs/PROOFS.md)
 HEAD_WEIGHT = "head.weight"
 HEAD_BIAS = "head.bias"
 # Bump when what the hash covers changes: it is part of every architecture hash.
@@ -38,11 +40,12 @@ class Architecture:
     family: str  # one of MODEL_FAMILIES, or "mlp" for tabular data
     description: str
     input_shape: tuple[int, ...]  # one sample, without the batch dimension
-    builder: Callable[..., nn.Module]  # builder(*arguments): a fresh body
+    builder: Callable[..., nn.Module]  # builder(*arguments, features): a fresh body
     arguments: tuple[int, ...]
+    features: int = FEATURE_DIM  # the body's output width: the proven head's input
 
     def build_body(self) -> nn.Module:
-        return self.builder(*self.arguments)
+        return self.builder(*self.arguments, self.features)
 
 
 ARCHITECTURES: dict[str, Architecture] = {}
@@ -56,9 +59,9 @@ def register(architecture: Architecture) -> Architecture:
     return architecture
 
 
-def _features(width: int) -> nn.Sequential:
-    """The end of every body: a dense layer to FEATURE_DIM features, clipped to [-1, 1] for the circuit."""
-    return nn.Sequential(nn.Linear(width, FEATURE_DIM), nn.Hardtanh(-1.0, 1.0))
+def _features(width: int, features: int) -> nn.Sequential:
+    """The end of every body: a dense layer to `features` features, clipped to [-1, 1] for the circuit."""
+    return nn.Sequential(nn.Linear(width, features), nn.Hardtanh(-1.0, 1.0))
 
 
 # --- the small CNN ---------------------------------------------------------------------------------------
@@ -66,7 +69,7 @@ def _features(width: int) -> nn.Sequential:
 POOLED_SIZE = 7  # the CNN's feature map before its dense layer, whatever the image size
 
 
-def small_cnn(channels: int, size: int) -> nn.Sequential:
+def small_cnn(channels: int, size: int, features: int) -> nn.Sequential:
     """Two 3x3 conv + max-pool blocks; at 28 px they leave 7x7, larger images are averaged down to 7x7."""
     pooling = [] if size == 28 else [nn.AdaptiveAvgPool2d(POOLED_SIZE)]
     return nn.Sequential(
@@ -78,7 +81,7 @@ def small_cnn(channels: int, size: int) -> nn.Sequential:
         nn.MaxPool2d(2),
         *pooling,
         nn.Flatten(),
-        *_features(32 * POOLED_SIZE * POOLED_SIZE),
+        *_features(32 * POOLED_SIZE * POOLED_SIZE, features),
     )
 
 
@@ -112,7 +115,7 @@ class BasicBlock(nn.Module):
         return torch.relu(out + self.shortcut(x))
 
 
-def resnet18(channels: int, size: int, width: int) -> nn.Sequential:
+def resnet18(channels: int, size: int, width: int, features: int) -> nn.Sequential:
     """ResNet-18 (He et al.): a stem, four stages of two BasicBlocks (width, 2, 4 and 8 x width channels), global
     average pooling. As in MedMNIST's baselines, 28 px images get a 3x3 stride-1 stem without max-pooling, larger
     ones ImageNet's 7x7 stride-2 stem and max-pool; width 64 is the original."""
@@ -132,57 +135,64 @@ def resnet18(channels: int, size: int, width: int) -> nn.Sequential:
         stride = 1 if stage == 0 else 2
         stages += [BasicBlock(in_channels, out_channels, stride), BasicBlock(out_channels, out_channels, 1)]
         in_channels = out_channels
-    return nn.Sequential(*stem, *stages, nn.AdaptiveAvgPool2d(1), nn.Flatten(), *_features(in_channels))
+    return nn.Sequential(
+        *stem, *stages, nn.AdaptiveAvgPool2d(1), nn.Flatten(), *_features(in_channels, features)
+    )
 
 
 # --- tabular ---------------------------------------------------------------------------------------------
 
 
-def mlp(inputs: int, hidden: int) -> nn.Sequential:
-    return nn.Sequential(nn.Linear(inputs, hidden), nn.ReLU(), *_features(hidden))
+def mlp(inputs: int, hidden: int, features: int) -> nn.Sequential:
+    return nn.Sequential(nn.Linear(inputs, hidden), nn.ReLU(), *_features(hidden, features))
 
 
 # --- the registry ------------------------------------------------------------------------------------------
 
 
-def image_arch_id(family: str, channels: int, size: int) -> str:
-    """An image model's id: cnn28-d16 (1x28x28, the first one), cnn64c3-d16 (3x64x64), resnet18-28c3-d16, ..."""
+def image_arch_id(family: str, channels: int, size: int, features: int = FEATURE_DIM) -> str:
+    """An image model's id: cnn28-d16 (1x28x28, the first one), cnn64c3-d16 (3x64x64), resnet18-28c3-d32 (32
+    features into the head), ..."""
     shape = f"{size}{'c3' if channels == 3 else ''}"
-    return f"{family}{shape}-d16" if family == "cnn" else f"{family}-{shape}-d16"
+    return f"{family}{shape}-d{features}" if family == "cnn" else f"{family}-{shape}-d{features}"
 
 
-def _register_image_models(channels: int, size: int) -> None:
+def _register_image_models(channels: int, size: int, features: int) -> None:
     image = f"{channels}x{size}x{size} {'RGB' if channels == 3 else 'grayscale'} images"
+    end = f"a dense layer to {features} features in [-1, 1] (Hardtanh), linear head."
     register(
         Architecture(
-            arch_id=image_arch_id("cnn", channels, size),
+            arch_id=image_arch_id("cnn", channels, size, features),
             family="cnn",
             description=f"Small CNN for {image}: two 3x3 conv + max-pool blocks, "
             + ("" if size == 28 else f"average-pooled to {POOLED_SIZE}x{POOLED_SIZE}, ")
-            + "a dense layer to 16 features in [-1, 1] (Hardtanh), linear head.",
+            + end,
             input_shape=(channels, size, size),
             builder=small_cnn,
             arguments=(channels, size),
+            features=features,
         )
     )
     for family, width in (("resnet18", 64), ("resnet18w16", 16)):
         register(
             Architecture(
-                arch_id=image_arch_id(family, channels, size),
+                arch_id=image_arch_id(family, channels, size, features),
                 family=family,
                 description=f"ResNet-18 for {image}"
                 + (" (MedMNIST's baseline body)" if width == 64 else f" at a quarter of the width ({width})")
-                + ", GroupNorm, global average pooling, a dense layer to 16 features in [-1, 1], linear head.",
+                + f", GroupNorm, global average pooling, {end}",
                 input_shape=(channels, size, size),
                 builder=resnet18,
                 arguments=(channels, size, width),
+                features=features,
             )
         )
 
 
-for _size in IMAGE_SIZES:
-    for _channels in IMAGE_CHANNELS:
-        _register_image_models(_channels, _size)
+for _features_width in HEAD_FEATURE_WIDTHS:
+    for _size in IMAGE_SIZES:
+        for _channels in IMAGE_CHANNELS:
+            _register_image_models(_channels, _size, _features_width)
 register(
     Architecture(
         arch_id="mlp30-d16",
@@ -196,12 +206,22 @@ register(
 )
 
 
-def architecture_for_input(input_shape: tuple[int, ...], family: str = "cnn") -> str:
-    """The architecture of `family` that takes samples of `input_shape` (tabular data: the MLP)."""
+def architecture_for_input(
+    input_shape: tuple[int, ...], family: str = "cnn", features: int = FEATURE_DIM
+) -> str:
+    """The architecture of `family` with `features` head inputs that takes samples of `input_shape` (tabular
+    data: the MLP)."""
     if family not in MODEL_FAMILIES:
         raise ValueError(f"unknown model family {family!r}; known: {', '.join(MODEL_FAMILIES)}")
+    if features not in HEAD_FEATURE_WIDTHS:
+        raise ValueError(
+            f"the head takes {' or '.join(map(str, HEAD_FEATURE_WIDTHS))} features, not {features}"
+        )
     for arch in ARCHITECTURES.values():
-        if arch.input_shape == tuple(input_shape) and (arch.family == family or len(input_shape) == 1):
+        tabular = len(input_shape) == 1 and arch.family == "mlp"
+        if arch.input_shape == tuple(input_shape) and (
+            tabular or (arch.family, arch.features) == (family, features)
+        ):
             return arch.arch_id
     raise ValueError(
         f"no architecture takes inputs of shape {describe_input(input_shape)}; images must be square, "
@@ -218,12 +238,12 @@ def describe_input(input_shape: tuple[int, ...]) -> str:
 
 
 class HeadedModel(nn.Module):
-    """body: input -> FEATURE_DIM features in [-1, 1]; head: nn.Linear(FEATURE_DIM, num_classes)."""
+    """body: input -> `features` features in [-1, 1]; head: nn.Linear(features, num_classes)."""
 
-    def __init__(self, body: nn.Module, num_classes: int) -> None:
+    def __init__(self, body: nn.Module, num_classes: int, features: int = FEATURE_DIM) -> None:
         super().__init__()
         self.body = body
-        self.head = nn.Linear(FEATURE_DIM, num_classes)
+        self.head = nn.Linear(features, num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.body(x))
@@ -247,7 +267,7 @@ def build_model(arch_id: str, num_classes: int, seed: int | None = None) -> Head
     with torch.random.fork_rng(devices=[]):
         if seed is not None:
             torch.manual_seed(seed)
-        return HeadedModel(arch.build_body(), num_classes)
+        return HeadedModel(arch.build_body(), num_classes, arch.features)
 
 
 def architecture_definition(arch: Architecture, body: nn.Module) -> dict:
@@ -273,8 +293,8 @@ def architecture_hash(arch_id: str) -> str:
     """sha256 (hex) of the canonical description: id, input shape, the body's definition (architecture_definition) and the
     name, shape and dtype of every tensor of its state.
 
-    The number of classes is not part of it (the head is always Linear(FEATURE_DIM, k)); it belongs to the
-    round's configuration.
+    The number of classes is not part of it (the head is Linear(features, k)); it belongs to the round's
+    configuration.
     """
     arch = get_architecture(arch_id)
     body = build_model(arch_id, num_classes=2, seed=0).body
@@ -284,7 +304,7 @@ def architecture_hash(arch_id: str) -> str:
         "input_shape": list(arch.input_shape),
         "definition": architecture_definition(arch, body),
         "state": [[name, list(t.shape), str(t.dtype)] for name, t in body.state_dict().items()],
-        "head": ["linear", FEATURE_DIM, "num_classes"],
+        "head": ["linear", arch.features, "num_classes"],
     }
     canonical = json.dumps(description, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()

@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from crypto.zk import CircuitShape
-from fl.models import FEATURE_DIM
+from fl.models import get_architecture
 from web.errors import InvalidInput
 
 if TYPE_CHECKING:
@@ -53,6 +53,9 @@ def check_provable(config: dict[str, Any]) -> None:
 
 
 def circuit_shape(round_: Round) -> CircuitShape:
+    architecture = round_.base_model.architecture
     return CircuitShape.for_head(
-        FEATURE_DIM, round_.base_model.architecture.num_classes, int(round_.config["batch_size"])
+        get_architecture(architecture.key).features,
+        architecture.num_classes,
+        int(round_.config["batch_size"]),
     )

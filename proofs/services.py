@@ -116,7 +116,7 @@ def round_proving_key(round_id: int, shape: CircuitShape, hospitals: Iterable[Ho
     if artifacts.constraints > 2**ptau_info.power:
         needed = (artifacts.constraints - 1).bit_length()
         raise CeremonyError(
-            f"the proving circuit of {shape.classes} classes and batches of {shape.batch} has "
+            f"the proving circuit of {shape.features} features, {shape.classes} classes and batches of {shape.batch} has "
             f"{artifacts.constraints:,} constraints, more than the 2^{ptau_info.power} of the powers-of-tau file "
             f"{ptau.name}: set DH_PTAU_PATH to a file of 2^{needed} or more ({hermez_hint(needed)}), or plan a "
             "smaller batch"

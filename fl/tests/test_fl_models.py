@@ -6,7 +6,6 @@ import torch
 
 from fl.models import (
     ARCHITECTURES,
-    FEATURE_DIM,
     BasicBlock,
     architecture_definition,
     architecture_for_input,
@@ -25,10 +24,12 @@ def test_body_features_lie_in_unit_interval_and_head_is_linear(arch_id):
     model = build_model(arch_id, num_classes=3, seed=0)
     x = torch.randn(5, *ARCHITECTURES[arch_id].input_shape) * 10
     features = model.body(x)
-    assert features.shape == (5, FEATURE_DIM)
+    assert features.shape == (5, ARCHITECTURES[arch_id].features)
     assert features.abs().max() <= 1.0
     assert model(x).shape == (5, 3)
-    assert isinstance(model.head, torch.nn.Linear) and model.head.in_features == FEATURE_DIM
+    assert (
+        isinstance(model.head, torch.nn.Linear) and model.head.in_features == ARCHITECTURES[arch_id].features
+    )
 
 
 def test_cnn_is_small_enough_for_cpu_rounds():
@@ -97,6 +98,9 @@ def test_an_image_shape_finds_the_model_of_each_family():
     assert architecture_for_input((3, 64, 64)) == "cnn64c3-d16"
     assert architecture_for_input((1, 28, 28), "resnet18") == "resnet18-28-d16"
     assert architecture_for_input((1, 224, 224), "resnet18w16") == "resnet18w16-224-d16"
+    assert architecture_for_input((1, 28, 28), "resnet18w16", 32) == "resnet18w16-28-d32"
     assert architecture_for_input((30,), "resnet18") == "mlp30-d16"
+    with pytest.raises(ValueError, match="16 or 32 features, not 24"):
+        architecture_for_input((1, 28, 28), "cnn", 24)
     with pytest.raises(ValueError, match="unknown model family"):
         architecture_for_input((1, 28, 28), "vgg")

@@ -15,6 +15,7 @@ import requests
 
 from contracts.localchain import LocalChain
 from crypto.zk import phase2
+from crypto.zk.build import CircuitShape
 from crypto.zk.ptau import read_zkey
 from demo.embedded import free_port, portal_server
 from events.models import AuditEvent
@@ -281,9 +282,21 @@ def test_a_circuit_too_large_for_the_ptau_fails_the_round_naming_the_file_it_nee
     collecting.open_round(round_.pk)
     round_.refresh_from_db()
     assert round_.state == S.FAILED
-    assert "11 classes and batches of 8 has 42,453 constraints, more than the 2^15" in round_.reason
+    assert (
+        "16 features, 11 classes and batches of 8 has 42,453 constraints, more than the 2^15" in round_.reason
+    )
     assert "set DH_PTAU_PATH to a file of 2^16 or more" in round_.reason
     assert not Ceremony.objects.exists()
+
+
+@pytest.mark.django_db
+def test_the_circuit_takes_the_head_width_of_the_rounds_architecture(consortium):
+    """A body with 32 features: the round's circuit proves a 32-input head (32 x 2 weights: one step a proof)."""
+    consortium.model = registry_services.initialise_model(consortium.coordinator, "resnet18w16-28-d32", 2)
+    round_ = consortium.plan_round()
+    assert circuit_shape(round_) == CircuitShape(features=32, classes=2, batch=8, steps=1)
+    consortium.model = registry_services.initialise_model(consortium.coordinator, "cnn28-d16", 2)
+    assert circuit_shape(consortium.plan_round()) == CircuitShape(features=16, classes=2, batch=8, steps=4)
 
 
 @pytest.fixture
