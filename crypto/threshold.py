@@ -25,7 +25,6 @@ job's std, no party knows the total, and the sum is never opened without it.
 from __future__ import annotations
 
 import math
-import secrets
 from collections.abc import Sequence
 
 import numpy as np
@@ -42,6 +41,8 @@ ERROR_TAIL_STDS = 13.0
 TARGET_DISTANCE = 2.0**-40
 KEY_LEAKAGE_BUDGET = TARGET_DISTANCE**2
 FINE_BITS = 24
+# The grid the updates travel on (fl.fedavg.UPDATE_GRID; crypto imports nothing of fl): the DP noise is on it too.
+DP_NOISE_GRID = 2.0**-12
 
 
 def error_variance(u_squared: float, e_squared: float, parties: int) -> float:
@@ -114,11 +115,21 @@ def party_noise_std(dp_noise_std: float, parties: int) -> float:
     return dp_noise_std / math.sqrt(parties - (parties - 1) // 2)
 
 
+def dp_noise_values(length: int, std: float) -> np.ndarray:
+    """`length` draws of a Gaussian of std `std` on the updates' grid (DP_NOISE_GRID): integers ~ round(N(0,
+    (std / grid)^2)) from the OS's randomness, times the grid. On the grid, not float Gaussians: a float sample's
+    low bits are not uniform (Mironov, CCS 2012), and a rounded Gaussian of std >> 1 step is within far below
+    2^-40 of the discrete Gaussian that the RDP accounting covers (Canonne, Kamath and Steinke, 2020)."""
+    steps = std / DP_NOISE_GRID
+    if not 0 < steps < 2.0**59:
+        raise ValueError(f"DP noise std {std} is outside (0, 2^47): the grid steps must fit 2^59")
+    return ckks.rounded_gaussians(length, steps).astype(np.float64) * DP_NOISE_GRID
+
+
 def dp_noise_share(length: int, std: float) -> np.ndarray:
-    """This party's differential-privacy noise: N(0, std^2) on each of the sum's `length` values (float64
-    Gaussians from the OS's randomness), as CKKS messages, NTT form, shape (count, primes, N). Never stored."""
-    values = np.random.default_rng(secrets.randbits(256)).normal(0.0, std, length)
-    return ckks.encode_values(sealapi.CKKSEncoder(ckks.seal_context()), values)
+    """This party's differential-privacy noise (dp_noise_values) on each of the sum's `length` values, as CKKS
+    messages, NTT form, shape (count, primes, N). Never stored."""
+    return ckks.encode_values(sealapi.CKKSEncoder(ckks.seal_context()), dp_noise_values(length, std))
 
 
 def decryption_share(

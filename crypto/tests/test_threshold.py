@@ -120,3 +120,16 @@ def test_gaussian_integers_have_the_asked_spread_and_random_low_bits() -> None:
     low_bits = np.array([int(value) & 0xFFF for value in samples[:4000]])
     assert len(np.unique(low_bits)) > 2300  # uniform draws would give about 2550 distinct values; floats 1
     assert abs(low_bits.mean() / 4095 - 0.5) < 0.05
+
+
+def test_dp_noise_lies_on_the_update_grid_with_the_asked_spread() -> None:
+    """The differential-privacy noise is a discrete Gaussian on the 2^-12 grid, not float Gaussians."""
+    std = 37.5
+    values = threshold.dp_noise_values(50_000, std)
+    steps = values / threshold.DP_NOISE_GRID
+    assert np.array_equal(steps, np.rint(steps))
+    assert abs(values.std() / std - 1.0) < 0.02 and abs(values.mean()) < 0.02 * std
+    # The low bits vary as a discrete Gaussian's do: steps mod 4096 spread over (almost) every residue.
+    assert len(np.unique(steps.astype(np.int64) % 4096)) > 4000
+    with pytest.raises(ValueError, match="outside"):
+        threshold.dp_noise_values(3, 2.0**48)
