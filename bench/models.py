@@ -165,7 +165,7 @@ def encrypted_rounds(args: argparse.Namespace) -> int:
         f"\n{summary['architecture']}: {summary['hospitals']} hospitals, {summary['protection']}, proofs "
         f"{summary['proofs']}, chain {summary['chain']}; {wall_s:.0f} s in all"
     )
-    stages = ("training", "protection", "proof", "upload_checks", "zk_verify", "aggregation", "total")
+    stages = ("training", "protection", "proof", "upload_checks", "zk_verify", "decryption", "total")
     print(
         f"{'round':>5} {'state':<10} {'val acc':>7} {'val AUC':>7} {'upload MB':>9} "
         + " ".join(f"{stage[:10]:>10}" for stage in stages)

@@ -7,7 +7,7 @@ from typing import Any
 
 from django.db.models import QuerySet
 
-from committee.models import CommitteeMember, KeyCommittee, KeyParty
+from committee.models import CommitteeMember, DecryptionJob, KeyCommittee, KeyParty
 from crypto import keygen
 from registry import blobstore
 from web.errors import Conflict, NotFound
@@ -59,6 +59,15 @@ def witness_keys(committee: KeyCommittee) -> list[str]:
         keygen.Contribution.from_bytes(blobstore.read_bytes(member.contribution_digest)).witness_key.hex()
         for member in members
     ]
+
+
+def decryption_seconds(job_name: str) -> float | None:
+    """Seconds from a decryption job's creation to its opened sum, once it is done."""
+    return (
+        DecryptionJob.objects.filter(name=job_name, state=DecryptionJob.State.DONE)
+        .values_list("seconds", flat=True)
+        .first()
+    )
 
 
 def key_parties() -> QuerySet[KeyParty]:

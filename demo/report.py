@@ -44,6 +44,7 @@ def print_table(rows: list[dict], write) -> None:
         "upload_checks",
         "zk_verify",
         "aggregation",
+        "decryption",
         "evaluation",
         "total",
     ]

@@ -13,6 +13,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from committee import protection
+from committee.selectors import decryption_seconds
 from crypto.decryption_job import JobTerms, SignedUpload, split_result
 from events import realtime
 from events.selectors import events_of_kind
@@ -181,14 +182,18 @@ def _open_sum(
             return None
         length = round_.base_model.architecture.parameter_count
         terms = _job_terms(round_, included)
+        job_name = _job_name(round_, excluded)
         try:
             opened = protection.get(round_.protection).sum_and_open(
                 round_.committee,
-                _job_name(round_, excluded),
+                job_name,
                 [blobstore.read_bytes(s.blob_digest) for s in included],
                 length,
                 terms,
             )
+            seconds = decryption_seconds(job_name)  # None in plaintext: nothing was decrypted
+            if seconds is not None:
+                add_stage_seconds(round_, "decryption", seconds)
             weighted_sum, weighted_heads = split_result(opened, length)
             return weighted_sum, weighted_heads if terms.head_size else None, included
         except protection.UploadRefused as exc:

@@ -92,6 +92,8 @@ def test_encrypted_rounds_match_the_plaintext_baseline(hospital_data, settings, 
     assert len(stored) == 4
     for digest in stored:  # what the portal stored is ciphertext under the committee's key
         assert blobstore.read_bytes(digest)[:4] == b"DHCB"
+    for round_ in Round.objects.all():  # the key parties' part, timed from the job to its opened sum
+        assert round_.stage_seconds["decryption"] > 0
     call_command("flush", interactive=False, verbosity=0)
     baseline = run_rounds(
         make_consortium(hospital_data.data_dir),
@@ -101,6 +103,7 @@ def test_encrypted_rounds_match_the_plaintext_baseline(hospital_data, settings, 
         server_strategy=server_strategy,
     )
     assert np.array_equal(encrypted, baseline)  # the opened sum, snapped to the update grid, is exact
+    assert not any("decryption" in r.stage_seconds for r in Round.objects.all())  # nothing was decrypted
 
 
 @dataclass
