@@ -13,7 +13,7 @@ import numpy as np
 from fl import params as fl_params
 from fl.data import Dataset
 from fl.local_data import load_local_dataset
-from fl.models import build_model, get_architecture
+from fl.models import architecture_hash, build_model, get_architecture
 from fl.serialization import weights_from_bytes
 from fl.strategy import client_strategy_for
 from fl.training import TrainConfig, evaluate
@@ -22,7 +22,7 @@ from node import keys, protecting, proving
 from node.client import PortalClient, PortalError
 from node.config import CONTRIBUTIONS_FILE, NodeConfig
 from protocol import signing
-from protocol.node_task import SIGNERS, ChainMaterial, RoundConfig
+from protocol.node_task import SIGNERS, ArchitectureRef, ChainMaterial, RoundConfig
 from protocol.upload import Upload
 
 log = logging.getLogger(__name__)
@@ -64,6 +64,20 @@ def signs_on_chain(chain: ChainMaterial) -> bool:
     return chain.signer == "node"
 
 
+def model_template(architecture: ArchitectureRef) -> fl_params.StateDict:
+    """A state of the round's architecture as this node's software defines it, once its hash is the plan's: a
+    model defined otherwise on the portal (another version, or a portal naming one model and meaning another)
+    is refused before anything is trained."""
+    own = architecture_hash(architecture.key)  # ValueError for an architecture this software does not know
+    if own != architecture.hash:
+        raise ValueError(
+            f"the round's model {architecture.key} is defined differently on the portal (architecture hash "
+            f"{architecture.hash[:12]}...) than in this node's software ({own[:12]}...): run the same version of "
+            "the software as the portal"
+        )
+    return build_model(architecture.key, architecture.num_classes).state_dict()
+
+
 def run_round(client: PortalClient, round_id: int, config: NodeConfig, home: Path) -> dict[str, Any]:
     """Runs this hospital's part of a round with the node's configuration and home; returns what was done.
     Safe to call twice (skips if submitted). The upload carries the node's signature (protocol.signing)."""
@@ -81,8 +95,8 @@ def run_round(client: PortalClient, round_id: int, config: NodeConfig, home: Pat
     seconds: dict[str, float] = {}
     started = time.perf_counter()
     architecture = task.architecture
+    template = model_template(architecture)
     global_vector = weights_from_bytes(client.get_bytes(task.model.weights_url))
-    template = build_model(architecture.key, architecture.num_classes).state_dict()
     if len(global_vector) != fl_params.parameter_count(template):
         raise ValueError("the downloaded model does not match its declared architecture")
     seed = training_seed(config.seed, task.model.version)

@@ -9,11 +9,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from fl.models import architecture_hash
 from fl.training import LocalResult, TrainConfig
 from node import pipeline, protecting, proving
 from node.client import PortalClient
 from protocol.codec import PROTOCOL_VERSION, ProtocolError, UnsupportedVersion
-from protocol.node_task import ChainMaterial, ProofMaterial, ProtectionMaterial, RoundConfig
+from protocol.node_task import ArchitectureRef, ChainMaterial, ProofMaterial, ProtectionMaterial, RoundConfig
 from protocol.upload import Head, Upload
 
 pytestmark = [pytest.mark.unit]
@@ -163,3 +164,13 @@ def test_proving_waits_for_the_rounds_key():
     material = ProofMaterial(scheme="groth16", steps=1, lr_q=3276, context="ctx", commit_url="/commit/")
     with pytest.raises(ValueError, match="proving key is not prepared yet"):
         proving.proving_key(material, client_answering({}), Path("none.json"))
+
+
+def test_a_model_defined_otherwise_on_the_portal_is_refused_before_training():
+    own = architecture_hash("cnn28-d16")
+    template = pipeline.model_template(ArchitectureRef(key="cnn28-d16", num_classes=3, hash=own))
+    assert template["head.weight"].shape == (3, 16)
+    with pytest.raises(ValueError, match="defined differently on the portal"):
+        pipeline.model_template(ArchitectureRef(key="cnn28-d16", num_classes=3, hash="ab" * 32))
+    with pytest.raises(ValueError, match="unknown architecture 'vgg16'"):
+        pipeline.model_template(ArchitectureRef(key="vgg16", num_classes=3, hash=own))
