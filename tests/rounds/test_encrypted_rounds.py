@@ -327,9 +327,16 @@ def test_an_upload_without_a_witness_share_for_every_key_party_is_refused(
 
 def test_wrong_number_of_ciphertexts_is_refused(consortium, collecting_ckks, key_committee):
     length = consortium.model.architecture.parameter_count
-    response = upload(consortium, collecting_ckks.pk, encrypted_update(key_committee, length + 5000))
+    # Fewer ciphertexts than the model needs: the ciphertext check refuses it.
+    response = upload(consortium, collecting_ckks.pk, encrypted_update(key_committee, length - 5000))
     assert response.status_code == 400
     assert "Encrypted update refused" in response.json()["detail"]
+    # More: longer than any update of the model, refused at the round's own upload limit before being parsed.
+    response = upload(consortium, collecting_ckks.pk, encrypted_update(key_committee, length + 5000))
+    assert response.status_code == 413
+    assert (
+        f"for round {collecting_ckks.pk} (a ckks update of {length} parameters" in response.json()["detail"]
+    )
     assert not Submission.objects.exists()
 
 
