@@ -26,8 +26,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -41,6 +39,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
 from bench.secure_aggregation import run_configuration  # noqa: E402
+from bench.secure_round import run_demo  # noqa: E402
 from crypto import ckks  # noqa: E402
 from crypto.tests.signed_jobs import LocalCommittee  # noqa: E402
 from fl.data import Dataset, load_medmnist_npz, partition_iid  # noqa: E402
@@ -134,35 +133,13 @@ def table(rows: list[dict]) -> str:
 
 
 def encrypted_rounds(args: argparse.Namespace) -> int:
-    """`manage.py demo --model FAMILY` on a fresh portal; its rows printed with the upload bytes."""
+    """`manage.py demo --model FAMILY` on a fresh portal (bench/secure_round.py's run_demo); its rows printed
+    with the upload bytes."""
     with tempfile.TemporaryDirectory(prefix="dh-bench-models-") as work:
-        env = {**os.environ, "DH_DATA_DIR": work}
-        manage = [sys.executable, str(REPO_ROOT / "manage.py")]
-        subprocess.run([*manage, "migrate", "--verbosity", "0"], env=env, check=True)
-        summary_path = Path(work) / "summary.json"
-        command = [
-            *manage,
-            "demo",
-            "--model",
-            args.encrypted_rounds,
-            "--protection",
-            "ckks",
-            "--hospitals",
-            str(args.hospitals),
-            "--rounds",
-            str(args.rounds),
-            "--data",
-            str(args.data),
-            "--json",
-            str(summary_path),
-        ]
-        print(f"[bench] {' '.join(command[2:])}", flush=True)
         started = time.perf_counter()
-        result = subprocess.run(command, env=env, capture_output=True, text=True)
-        if result.returncode != 0:
-            sys.exit(f"[bench] the demo failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
+        summary = run_demo("ckks", Path(work), args, ("--model", args.encrypted_rounds))
         wall_s = time.perf_counter() - started
-        summary = json.loads(summary_path.read_text())
+        summary.pop("final_weights")
     print(
         f"\n{summary['architecture']}: {summary['hospitals']} hospitals, {summary['protection']}, proofs "
         f"{summary['proofs']}, chain {summary['chain']}; {wall_s:.0f} s in all"

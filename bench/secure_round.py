@@ -30,7 +30,9 @@ from fl.serialization import weights_from_bytes  # noqa: E402
 SCHEMES = ("plaintext", "ckks")
 
 
-def run_demo(scheme: str, work: Path, args: argparse.Namespace) -> dict:
+def run_demo(scheme: str, work: Path, args: argparse.Namespace, extra: tuple[str, ...] = ()) -> dict:
+    """`manage.py demo` with `scheme` on a fresh portal under `work` (and `extra` demo arguments): its summary,
+    with the final global weights."""
     data_dir = work / scheme
     env = {**os.environ, "DH_DATA_DIR": str(data_dir)}
     manage = [sys.executable, str(REPO_ROOT / "manage.py")]
@@ -47,6 +49,7 @@ def run_demo(scheme: str, work: Path, args: argparse.Namespace) -> dict:
         str(args.rounds),
         "--json",
         str(summary_path),
+        *extra,
     ]
     if args.data:
         command += ["--data", args.data]

@@ -49,7 +49,7 @@ ERROR_DESCRIPTIONS = {
     "403": "Not allowed for this account or node.",
     "404": "No such object, or not visible to this account.",
     "409": "Refused in the object's current state (a round's state, a duplicate).",
-    "413": "The body is over the upload limit (DH_MAX_UPLOAD_BYTES).",
+    "413": "The body is over the upload limit: DH_MAX_UPLOAD_BYTES, or a round's own (what its model's update takes).",
     "415": "The body's media type is not one this endpoint reads.",
     "429": "Too many attempts: try again after Retry-After seconds.",
 }
