@@ -11,9 +11,10 @@ pragma solidity ^0.8.24;
 /// round's model hash and the submission's run hash (the SHA-256 of the rest of the context: hospital, head, step
 /// count, sample count and the portal's challenge), and a submission carries exactly the round's number of proofs;
 /// so a proof made for another round, hospital or run is refused here, re-randomised or not. The head hashes and
-/// the Merkle spot-check are checked off chain by the portal. A hospital that proves every step verifies a sample
-/// here and records a hash of every proof it made (`allProofsHash`), so that the published proofs can be held to
-/// what it recorded.
+/// the Merkle spot-check are checked off chain by the portal. In a round that proves every step, a hospital first
+/// commits to its update and to the hash of every proof it made (`commit`); the proofs this contract verifies are
+/// then drawn from the hash of the block that holds the commitment, which the hospital cannot know when it signs
+/// (`proveSample`), so it cannot choose which proofs are checked; the published proofs are held to that hash.
 contract RoundRegistry {
     enum RoundState {
         None,
@@ -31,6 +32,8 @@ contract RoundRegistry {
         uint64 closedBlock;
         /// Proofs each submission carries (the round plan's spot-checks; 0 for a registry without a verifier).
         uint32 proofsPerSubmission;
+        /// Every step proven: submissions commit first and their sample is drawn after (commit, proveSample).
+        bool everyStep;
         address[] submitters;
         address[] participants;
     }
@@ -39,13 +42,20 @@ contract RoundRegistry {
         bytes32 updateHash;
         /// keccak256 of the concatenated per-proof hashes, in submission order.
         bytes32 proofHash;
-        /// The same hash over every proof the hospital made, verified here or not (with every step proven, the
-        /// whole run's; otherwise equal to proofHash), as the hospital recorded it.
+        /// The same hash over every proof the hospital made (with every step proven, the whole run's, committed
+        /// before its sample was drawn; otherwise equal to proofHash).
         bytes32 allProofsHash;
         /// SHA-256 of the rest of the proofs' context (the run the hospital committed to and the challenge).
         bytes32 runHash;
+        /// Proofs the hospital made (with every step proven, the whole run's; otherwise the ones verified here).
         uint32 proofCount;
+        /// The block that recorded the submission (with every step proven, its commitment).
         uint64 blockNumber;
+        /// Whether its proofs (or, with every step proven, its sample) have been verified here.
+        bool verified;
+        /// With every step proven, the hash of the commitment's block, kept once the sample is verified (the EVM
+        /// forgets block hashes after 256 blocks; audits recompute the sample from it).
+        bytes32 sampleSeed;
         /// Whether the round's closing aggregate included this submission.
         bool included;
     }
@@ -85,6 +95,7 @@ contract RoundRegistry {
     event HospitalRegistered(address indexed hospital);
     event HospitalRevoked(address indexed hospital);
     event RoundOpened(uint256 indexed roundId, bytes32 modelHash, bytes32 configHash);
+    event SubmissionCommitted(uint256 indexed roundId, address indexed hospital, bytes32 updateHash, bytes32 allProofsHash);
     event SubmissionRecorded(uint256 indexed roundId, address indexed hospital, bytes32 updateHash, bytes32 proofHash);
     event RoundClosed(uint256 indexed roundId, bytes32 newModelHash, address[] participants);
     event RoundCancelled(uint256 indexed roundId);
@@ -137,18 +148,24 @@ contract RoundRegistry {
         emit HospitalRevoked(hospital);
     }
 
-    function openRound(uint256 roundId, bytes32 modelHash, bytes32 configHash, uint32 proofsPerSubmission)
-        external
-        onlyCoordinator
-    {
+    /// @param proofsPerSubmission proofs verified here per submission (with everyStep, the sample's size)
+    /// @param everyStep submissions prove every step: they commit first and are sampled after (commit, proveSample)
+    function openRound(
+        uint256 roundId,
+        bytes32 modelHash,
+        bytes32 configHash,
+        uint32 proofsPerSubmission,
+        bool everyStep
+    ) external onlyCoordinator {
         Round storage round = rounds[roundId];
         require(round.state == RoundState.None, "round id already used");
         if (verifier == address(0)) {
-            require(proofsPerSubmission == 0, "this registry takes no proofs");
+            require(proofsPerSubmission == 0 && !everyStep, "this registry takes no proofs");
         } else {
             require(proofsPerSubmission > 0, "a round of this registry needs proofs");
         }
         round.proofsPerSubmission = proofsPerSubmission;
+        round.everyStep = everyStep;
         round.modelHash = modelHash;
         round.configHash = configHash;
         round.state = RoundState.Open;
@@ -157,20 +174,12 @@ contract RoundRegistry {
     }
 
     /// @notice Record the sender's update for an open round: exactly the round's number of proofs, each bound to
-    /// this round, sender, model and run (`runHash`) and verifying, else the call reverts; and the hash of every
-    /// proof it made (`allProofsHash`: recorded, not verified here).
-    function submit(
-        uint256 roundId,
-        bytes32 updateHash,
-        bytes32 runHash,
-        bytes32 allProofsHash,
-        Proof[] calldata proofs
-    ) external {
-        require(isHospital[msg.sender], "sender is not a registered hospital");
-        Round storage round = rounds[roundId];
-        require(round.state == RoundState.Open, "round is not open");
-        Submission storage submission = submissions[roundId][msg.sender];
-        require(submission.blockNumber == 0, "hospital already submitted in this round");
+    /// this round, sender, model and run (`runHash`) and verifying, else the call reverts. Not for rounds that
+    /// prove every step.
+    function submit(uint256 roundId, bytes32 updateHash, bytes32 runHash, Proof[] calldata proofs) external {
+        Round storage round = _openRoundOf(roundId);
+        require(!round.everyStep, "this round proves every step: commit, then proveSample");
+        Submission storage submission = _newSubmission(roundId);
         if (proofs.length != round.proofsPerSubmission) {
             revert(string.concat(
                 "wrong number of proofs: ", _decimal(proofs.length), ", the round takes ", _decimal(round.proofsPerSubmission)
@@ -186,12 +195,95 @@ contract RoundRegistry {
 
         submission.updateHash = updateHash;
         submission.proofHash = proofHash;
-        submission.allProofsHash = allProofsHash;
+        submission.allProofsHash = proofHash;
         submission.runHash = runHash;
         submission.proofCount = uint32(proofs.length);
         submission.blockNumber = uint64(block.number);
+        submission.verified = true;
         round.submitters.push(msg.sender);
         emit SubmissionRecorded(roundId, msg.sender, updateHash, proofHash);
+    }
+
+    /// @notice In a round that proves every step, commit the sender's update, its run and the hash of all its
+    /// `proofCount` proofs (keccak256 of their proof hashes, in run order). The proofs verified here are drawn
+    /// from this block's hash (`samplePositions`) and given to `proveSample` in a later block.
+    function commit(uint256 roundId, bytes32 updateHash, bytes32 runHash, bytes32 allProofsHash, uint32 proofCount)
+        external
+    {
+        Round storage round = _openRoundOf(roundId);
+        require(round.everyStep, "this round does not prove every step: submit its proofs");
+        Submission storage submission = _newSubmission(roundId);
+        if (proofCount < round.proofsPerSubmission) {
+            revert(string.concat(
+                "too few proofs: ", _decimal(proofCount), ", the round samples ", _decimal(round.proofsPerSubmission)
+            ));
+        }
+        submission.updateHash = updateHash;
+        submission.allProofsHash = allProofsHash;
+        submission.runHash = runHash;
+        submission.proofCount = proofCount;
+        submission.blockNumber = uint64(block.number);
+        round.submitters.push(msg.sender);
+        emit SubmissionCommitted(roundId, msg.sender, updateHash, allProofsHash);
+    }
+
+    /// @notice Verify the sample of the sender's committed proofs: `proofHashes` is the hash of each of its proofs
+    /// in run order (together they must give the committed allProofsHash) and `proofs` the sampled ones, in the
+    /// order of `samplePositions`. Must come within 256 blocks of the commitment (the EVM forgets older block
+    /// hashes); a hospital that lets the window pass cannot be recorded in this round.
+    function proveSample(uint256 roundId, bytes32[] calldata proofHashes, Proof[] calldata proofs) external {
+        Round storage round = _openRoundOf(roundId);
+        Submission storage submission = submissions[roundId][msg.sender];
+        require(submission.blockNumber != 0, "nothing committed by this hospital in this round");
+        require(!submission.verified, "sample already verified");
+        require(proofHashes.length == submission.proofCount, "wrong number of proof hashes");
+        require(
+            keccak256(abi.encodePacked(proofHashes)) == submission.allProofsHash,
+            "the proof hashes are not the committed ones"
+        );
+        uint256[] memory positions = samplePositions(roundId, msg.sender);
+        require(proofs.length == positions.length, "wrong number of sampled proofs");
+
+        uint256 context = contextOf(roundId, msg.sender, round.modelHash, submission.runHash);
+        bytes32[] memory sampled = new bytes32[](proofs.length);
+        for (uint256 i = 0; i < proofs.length; i++) {
+            sampled[i] = _acceptProof(roundId, proofs[i], i, context);
+            if (sampled[i] != proofHashes[positions[i]]) {
+                revert(string.concat(
+                    "proof ", _decimal(i), " is not the committed proof at sampled position ", _decimal(positions[i])
+                ));
+            }
+        }
+        submission.proofHash = keccak256(abi.encodePacked(sampled));
+        submission.verified = true;
+        submission.sampleSeed = blockhash(submission.blockNumber);
+        emit SubmissionRecorded(roundId, msg.sender, submission.updateHash, submission.proofHash);
+    }
+
+    /// The positions (in run order, distinct) of the proofs that `proveSample` verifies for a committed submission:
+    /// a partial Fisher-Yates shuffle seeded by the hash of the block that holds the commitment, the round and the
+    /// hospital. Before the sample is verified, reverts until that block is sealed and once the EVM no longer
+    /// knows its hash; after, answers from the kept hash.
+    function samplePositions(uint256 roundId, address hospital) public view returns (uint256[] memory positions) {
+        Submission storage submission = submissions[roundId][hospital];
+        require(submission.blockNumber != 0, "nothing committed by this hospital in this round");
+        bytes32 seed = submission.sampleSeed;
+        if (seed == bytes32(0)) {
+            require(block.number > submission.blockNumber, "the commitment's block is not sealed yet");
+            seed = blockhash(submission.blockNumber);
+            require(seed != bytes32(0), "the sample window (256 blocks after the commitment) has passed");
+        }
+        uint256 count = submission.proofCount;
+        uint256[] memory order = new uint256[](count);
+        for (uint256 i = 0; i < count; i++) {
+            order[i] = i;
+        }
+        positions = new uint256[](rounds[roundId].proofsPerSubmission);
+        for (uint256 i = 0; i < positions.length; i++) {
+            uint256 j = i + uint256(keccak256(abi.encode(seed, roundId, hospital, i))) % (count - i);
+            (order[i], order[j]) = (order[j], order[i]);
+            positions[i] = order[i];
+        }
     }
 
     /// @notice Close an open round with the aggregate's model hash and the hospitals whose updates it includes.
@@ -205,6 +297,7 @@ contract RoundRegistry {
         for (uint256 i = 0; i < participants.length; i++) {
             Submission storage submission = submissions[roundId][participants[i]];
             require(submission.blockNumber != 0, "participant did not submit in this round");
+            require(submission.verified, "participant's sampled proofs are not verified");
             require(!submission.included, "participant listed twice");
             submission.included = true;
         }
@@ -233,6 +326,8 @@ contract RoundRegistry {
             RoundState state,
             uint64 openedBlock,
             uint64 closedBlock,
+            uint32 proofsPerSubmission,
+            bool everyStep,
             address[] memory submitters,
             address[] memory participants
         )
@@ -245,6 +340,8 @@ contract RoundRegistry {
             round.state,
             round.openedBlock,
             round.closedBlock,
+            round.proofsPerSubmission,
+            round.everyStep,
             round.submitters,
             round.participants
         );
@@ -265,6 +362,17 @@ contract RoundRegistry {
 
     function proofHashOf(Proof calldata proof) public pure returns (bytes32) {
         return keccak256(abi.encode(proof.a, proof.b, proof.c, proof.publicSignals));
+    }
+
+    function _openRoundOf(uint256 roundId) private view returns (Round storage round) {
+        require(isHospital[msg.sender], "sender is not a registered hospital");
+        round = rounds[roundId];
+        require(round.state == RoundState.Open, "round is not open");
+    }
+
+    function _newSubmission(uint256 roundId) private view returns (Submission storage submission) {
+        submission = submissions[roundId][msg.sender];
+        require(submission.blockNumber == 0, "hospital already submitted in this round");
     }
 
     function _acceptProof(uint256 roundId, Proof calldata proof, uint256 index, uint256 context)

@@ -38,13 +38,17 @@ ROUND_STATES = ("none", "open", "closed", "cancelled")
 # Gas limits, from measurements on hardhat (Prague rules) with headroom; see contracts/tests/test_round_registry.py.
 # Limits above what a call uses are not charged, only reserved from the sender's balance.
 GAS_DEPLOY_VERIFIER = 1_500_000
-GAS_DEPLOY_REGISTRY = 2_500_000
+GAS_DEPLOY_REGISTRY = 3_500_000
 GAS_REGISTER_HOSPITAL = 80_000
 GAS_OPEN_ROUND = 150_000
 GAS_CANCEL_ROUND = 60_000
 GAS_SUBMIT_BASE = 200_000
 # Per proof on top of the verifier's budget: storage, hashing and calldata.
 GAS_SUBMIT_PER_PROOF_EXTRA = 80_000
+# A commitment of a round that proves every step; its sample's verification: per committed proof (its hash in
+# calldata and the sampling shuffle) on top of the submit's base and per-proof figures.
+GAS_COMMIT = 200_000
+GAS_SAMPLE_PER_COMMITTED_PROOF = 3_000
 GAS_CLOSE_BASE = 120_000
 GAS_CLOSE_PER_PARTICIPANT = 60_000
 RECEIPT_TIMEOUT_S = 180
@@ -106,10 +110,31 @@ def submission_proof_hash(proofs: Sequence[SnarkjsProof]) -> str:
     return to_hex(keccak(b"".join(bytes.fromhex(p.proof_hash()[2:]) for p in proofs)))
 
 
+def bundle_proofs(bundle: Mapping) -> list[SnarkjsProof]:
+    """Every proof of a proof-of-training bundle (crypto.zk.training_proof), in the bundle's (run) order."""
+    return [SnarkjsProof.from_json(entry) for entry in bundle.get("proofs", [])]
+
+
 def all_proofs_hash(bundle: Mapping) -> str:
-    """submission_proof_hash of every proof of a proof-of-training bundle (crypto.zk.training_proof), in the
-    bundle's order: what a submission records as allProofsHash."""
-    return submission_proof_hash([SnarkjsProof.from_json(entry) for entry in bundle.get("proofs", [])])
+    """submission_proof_hash of every proof of a bundle, in run order: what a submission records as
+    allProofsHash."""
+    return submission_proof_hash(bundle_proofs(bundle))
+
+
+def sample_positions(
+    seed: str | bytes, round_id: int, hospital: str, proof_count: int, sample_size: int
+) -> list[int]:
+    """The registry's samplePositions, computed here: which of a committed run's proofs (by position) the chain
+    verifies, from the hash of the block that holds the commitment (a partial Fisher-Yates shuffle)."""
+    seed = bytes.fromhex(seed.removeprefix("0x")) if isinstance(seed, str) else bytes(seed)
+    order = list(range(proof_count))
+    positions = []
+    for i in range(sample_size):
+        draw = keccak(abi_encode(["bytes32", "uint256", "address", "uint256"], [seed, round_id, hospital, i]))
+        j = i + int.from_bytes(draw, "big") % (proof_count - i)
+        order[i], order[j] = order[j], order[i]
+        positions.append(order[i])
+    return positions
 
 
 @dataclass
@@ -179,7 +204,9 @@ class ChainConnection:
         receipt = self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=RECEIPT_TIMEOUT_S)
         return TxResult(to_hex(receipt["transactionHash"]), receipt["blockNumber"], receipt["gasUsed"])
 
-    def _simulate(self, transaction: Mapping, block: int | str = "latest") -> None:
+    def _simulate(self, transaction: Mapping, block: int | str = "pending") -> None:
+        """eth_call in the block the transaction would go into (the pending one): a call that needs a later block
+        than the latest (the registry's proveSample) simulates as it will run."""
         call = {key: transaction[key] for key in ("from", "to", "data", "gas", "value") if key in transaction}
         try:
             self.w3.eth.call(call, block_identifier=block)

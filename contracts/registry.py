@@ -14,14 +14,18 @@ from contracts.client import (
     GAS_CANCEL_ROUND,
     GAS_CLOSE_BASE,
     GAS_CLOSE_PER_PARTICIPANT,
+    GAS_COMMIT,
     GAS_OPEN_ROUND,
     GAS_REGISTER_HOSPITAL,
+    GAS_SAMPLE_PER_COMMITTED_PROOF,
     GAS_SUBMIT_BASE,
     GAS_SUBMIT_PER_PROOF_EXTRA,
     ROUND_STATES,
     ChainConnection,
+    ChainError,
     SnarkjsProof,
     TxResult,
+    sample_positions,
     submission_proof_hash,
     to_hex,
 )
@@ -37,6 +41,8 @@ class RoundRecord:
     state: str  # one of ROUND_STATES
     opened_block: int
     closed_block: int
+    proofs_per_submission: int  # proofs verified on chain per submission (with every_step, the sample's size)
+    every_step: bool  # submissions commit to all their proofs, then a sample drawn after is verified
     submitters: tuple[str, ...]
     participants: tuple[str, ...]
 
@@ -51,6 +57,7 @@ class SubmissionRecord:
     run_hash: str
     proof_count: int
     block_number: int
+    verified: bool  # its proofs (with every step proven, its sample) verified on chain
     included: bool
 
 
@@ -75,12 +82,18 @@ class RoundRegistry:
         return self._as_coordinator(function, GAS_REGISTER_HOSPITAL)
 
     def open_round(
-        self, round_id: int, model_hash: str | bytes, config_hash: str | bytes, proofs_per_submission: int = 0
+        self,
+        round_id: int,
+        model_hash: str | bytes,
+        config_hash: str | bytes,
+        proofs_per_submission: int = 0,
+        every_step: bool = False,
     ) -> TxResult:
-        """Open a round whose submissions each carry `proofs_per_submission` proofs (0: a registry without a
-        verifier)."""
+        """Open a round whose submissions each have `proofs_per_submission` proofs verified on chain (0: a
+        registry without a verifier); with every_step, submissions commit to all their proofs first and that
+        many are sampled after (commit, prove_sample)."""
         function = self.contract.functions.openRound(
-            round_id, to_bytes32(model_hash), to_bytes32(config_hash), proofs_per_submission
+            round_id, to_bytes32(model_hash), to_bytes32(config_hash), proofs_per_submission, every_step
         )
         return self._as_coordinator(function, GAS_OPEN_ROUND)
 
@@ -91,22 +104,60 @@ class RoundRegistry:
         update_hash: str | bytes,
         proofs: Sequence[SnarkjsProof],
         run_hash: str | bytes = b"\0" * 32,
-        all_proofs_hash: str | bytes | None = None,
     ) -> TxResult:
-        """Record `hospital`'s update for the round; the registry verifies every proof (the spot-checked segments,
-        or the chain sample) and that each is bound to this round, hospital, model and `run_hash` (crypto.zk
-        ProofContext). all_proofs_hash: submission_proof_hash of every proof the hospital made (default: of
-        `proofs`, when they are all)."""
-        if all_proofs_hash is None:
-            all_proofs_hash = submission_proof_hash(proofs)
+        """Record `hospital`'s update for a round that spot-checks; the registry verifies every proof and that
+        each is bound to this round, hospital, model and `run_hash` (crypto.zk ProofContext)."""
         function = self.contract.functions.submit(
+            round_id, to_bytes32(update_hash), to_bytes32(run_hash), [p.calldata() for p in proofs]
+        )
+        gas = GAS_SUBMIT_BASE + len(proofs) * (self.verify_gas + GAS_SUBMIT_PER_PROOF_EXTRA)
+        return self.connection.transact(hospital, function, gas)
+
+    def commit(
+        self,
+        hospital: LocalAccount,
+        round_id: int,
+        update_hash: str | bytes,
+        run_hash: str | bytes,
+        all_proofs: Sequence[SnarkjsProof],
+    ) -> TxResult:
+        """In a round that proves every step: record `hospital`'s update and the hash of all its proofs (in run
+        order); the chain then draws the sample that prove_sample verifies."""
+        function = self.contract.functions.commit(
             round_id,
             to_bytes32(update_hash),
             to_bytes32(run_hash),
-            to_bytes32(all_proofs_hash),
-            [p.calldata() for p in proofs],
+            to_bytes32(submission_proof_hash(all_proofs)),
+            len(all_proofs),
         )
-        gas = GAS_SUBMIT_BASE + len(proofs) * (self.verify_gas + GAS_SUBMIT_PER_PROOF_EXTRA)
+        return self.connection.transact(hospital, function, GAS_COMMIT)
+
+    def sample_positions(self, round_id: int, hospital: str) -> list[int]:
+        """The positions (in run order) of the hospital's committed proofs that the chain verifies, drawn from the
+        hash of the block that holds its commitment (computed here from that block, as the contract does)."""
+        record = self.read_submission(round_id, hospital)
+        if record is None:
+            raise ChainError("nothing committed by this hospital in this round")
+        seed = self.connection.w3.eth.get_block(record.block_number)["hash"]
+        size = self.read_round(round_id).proofs_per_submission
+        return sample_positions(seed, round_id, record.hospital, record.proof_count, size)
+
+    def prove_sample(
+        self, hospital: LocalAccount, round_id: int, all_proofs: Sequence[SnarkjsProof]
+    ) -> TxResult:
+        """Verify on chain the sample of `hospital`'s committed proofs (all_proofs: every proof, in run order,
+        as committed), in a block after the commitment's."""
+        positions = self.sample_positions(round_id, hospital.address)
+        function = self.contract.functions.proveSample(
+            round_id,
+            [bytes.fromhex(p.proof_hash()[2:]) for p in all_proofs],
+            [all_proofs[p].calldata() for p in positions],
+        )
+        gas = (
+            GAS_SUBMIT_BASE
+            + len(all_proofs) * GAS_SAMPLE_PER_COMMITTED_PROOF
+            + len(positions) * (self.verify_gas + GAS_SUBMIT_PER_PROOF_EXTRA)
+        )
         return self.connection.transact(hospital, function, gas)
 
     def close_round(
@@ -122,9 +173,18 @@ class RoundRegistry:
         return self._as_coordinator(self.contract.functions.cancelRound(round_id), GAS_CANCEL_ROUND)
 
     def read_round(self, round_id: int) -> RoundRecord:
-        model, config, new_model, state, opened, closed, submitters, participants = (
-            self.contract.functions.getRound(round_id).call()
-        )
+        (
+            model,
+            config,
+            new_model,
+            state,
+            opened,
+            closed,
+            per_submission,
+            every_step,
+            submitters,
+            participants,
+        ) = self.contract.functions.getRound(round_id).call()
         return RoundRecord(
             round_id,
             to_hex(model),
@@ -133,6 +193,8 @@ class RoundRegistry:
             ROUND_STATES[state],
             opened,
             closed,
+            per_submission,
+            every_step,
             tuple(submitters),
             tuple(participants),
         )
@@ -140,7 +202,7 @@ class RoundRegistry:
     def read_submission(self, round_id: int, hospital: str) -> SubmissionRecord | None:
         """The hospital's submission in the round, or None when it has none."""
         hospital = to_checksum_address(hospital)
-        update, proof_hash, all_proofs_hash, run_hash, count, block, included = (
+        update, proof_hash, all_proofs_hash, run_hash, count, block, verified, _seed, included = (
             self.contract.functions.getSubmission(round_id, hospital).call()
         )
         if block == 0:
@@ -154,6 +216,7 @@ class RoundRegistry:
             to_hex(run_hash),
             count,
             block,
+            verified,
             included,
         )
 
@@ -185,6 +248,7 @@ class RoundRegistry:
             event.topic: event
             for event in (
                 events.RoundOpened(),
+                events.SubmissionCommitted(),
                 events.SubmissionRecorded(),
                 events.RoundClosed(),
                 events.RoundCancelled(),

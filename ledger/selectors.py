@@ -156,7 +156,7 @@ def audit_round(round_: Round) -> dict[str, Any]:
             differ("update_hash", _hash(database.blob_digest), on_chain.update_hash, who(key))
             differ(
                 "proof_hash",
-                submission_proof_hash(submission_proofs(database)),
+                submission_proof_hash(submission_proofs(database, registry)),
                 on_chain.proof_hash,
                 who(key),
             )
@@ -187,6 +187,7 @@ def audit_round(round_: Round) -> dict[str, Any]:
             "tx_hash"
         ]
         for e in events
+        if e["event"] in EVENT_KINDS  # a commitment is completed by its SubmissionRecorded
     }
     left_out = {entry["hospital"] for entry in excluded}  # their submit transaction was never stored: refused
     for kind, hospital in sorted(set(recorded) | set(mined), key=lambda k: (k[0], k[1] or "")):

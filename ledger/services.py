@@ -2,7 +2,9 @@
 
 Per round (hashes are the portal's SHA-256 digests, as bytes32):
     open     openRound(round id, base model's weights digest, config hash)      coordinator, when the round opens
-    submit   submit(round id, update blob digest, the submission's Groth16 proofs, verified on chain)
+    submit   submit(round id, update blob digest, the submission's Groth16 proofs, verified on chain), or with every
+             step proven, commit(round id, digest, hash of all its proofs) then proveSample(the sample the chain
+             drew from the commitment's block hash)                              the hospital's node, its own key
     close    closeRound(round id, new model's weights digest, participants' addresses)   before COMPLETED
     cancel   cancelRound(round id)                                 coordinator, when an opened round fails or is cancelled
 Hospitals are registered on a registry by the coordinator's account before they submit. One registry is deployed
@@ -44,6 +46,7 @@ from contracts.client import (
     SnarkjsProof,
     TxResult,
     all_proofs_hash,
+    bundle_proofs,
     deploy,
     submission_proof_hash,
 )
@@ -51,7 +54,6 @@ from contracts.registry import RoundRegistry
 from crypto.paths import cache_dir
 from crypto.zk import ProvingKey, build_circuit, export_solidity_verifier
 from crypto.zk.node import SnarkjsError
-from crypto.zk.training_proof import chain_sample
 from events import realtime
 from events.services import record_event
 from hospitals.models import Hospital
@@ -260,15 +262,26 @@ def record_open(round_: Round) -> ChainTransaction | None:
                 _bytes32(round_.base_model.weights_digest),
                 _bytes32(round_.config_hash),
                 int(round_.config["proof_steps"]) if round_.proof_scheme != "none" else 0,
+                round_.proof_scheme != "none" and bool(round_.config.get("prove_every_step")),
             ),
             lambda: _mined(registry, round_.pk, "RoundOpened"),
         )
     return _store(deployment, round_, Kind.OPEN, None, result)
 
 
-def submission_proofs(submission: Submission) -> list[SnarkjsProof]:
-    """The proofs the chain verifies: all of them, or with every step proven, the bundle's chain sample."""
-    return [SnarkjsProof.from_json(entry) for entry in chain_sample(submission.proof or {})]
+def submission_proofs(submission: Submission, registry: RoundRegistry) -> list[SnarkjsProof]:
+    """The uploaded proofs the chain verifies: all of them, or with every step proven, those at the positions the
+    chain drew for this hospital's commitment."""
+    proofs = bundle_proofs(submission.proof or {})
+    if not (submission.proof or {}).get("every_step"):
+        return proofs
+    positions = registry.sample_positions(submission.round_id, hospital_address(submission.hospital))
+    if any(position >= len(proofs) for position in positions):
+        raise ChainRefused(
+            f"{submission.hospital.name}'s commitment on chain samples proof {max(positions)}, but it uploaded "
+            f"{len(proofs)}"
+        )
+    return [proofs[position] for position in positions]
 
 
 def record_submission(submission: Submission) -> ChainTransaction | None:
@@ -287,7 +300,10 @@ def record_submission(submission: Submission) -> ChainTransaction | None:
         address = hospital_address(hospital)
         result = _mined(registry, round_.pk, "SubmissionRecorded", address)
         if result is None:
-            raise ChainUnavailable(f"{hospital.name}'s node has not recorded its submission on chain yet")
+            raise ChainUnavailable(
+                f"{hospital.name}'s node has not recorded its submission on chain yet (or has committed it and not "
+                "yet proven its sample)"
+            )
         # The chain must record this upload and its proofs (a node could record one and upload another).
         recorded = registry.read_submission(round_.pk, address)
         if recorded is None or recorded.update_hash != _bytes32(submission.blob_digest):
@@ -295,7 +311,7 @@ def record_submission(submission: Submission) -> ChainTransaction | None:
                 f"{hospital.name}'s submission on chain records update {recorded and recorded.update_hash}, "
                 f"not its upload's 0x{submission.blob_digest}"
             )
-        proof_hash = submission_proof_hash(submission_proofs(submission))
+        proof_hash = submission_proof_hash(submission_proofs(submission, registry))
         if recorded.proof_hash != proof_hash:
             raise ChainRefused(
                 f"{hospital.name}'s submission on chain records proofs {recorded.proof_hash}, not its upload's "

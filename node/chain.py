@@ -14,9 +14,8 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from contracts.client import SnarkjsProof, all_proofs_hash, connect
+from contracts.client import bundle_proofs, connect
 from contracts.registry import RoundRegistry
-from crypto.zk.training_proof import chain_sample
 from protocol.node_task import ChainMaterial
 
 log = logging.getLogger(__name__)
@@ -29,9 +28,10 @@ class NodeChainError(RuntimeError):
 def submit_on_chain(
     chain: ChainMaterial, blob: bytes, proof: dict[str, Any] | None, rpc_url: str, key_file: str
 ) -> str | None:
-    """Records submit(round, 0x<sha256 of the blob>, the bundle's proofs or, with every step proven, its chain
-    sample, and the hash of all its proofs) from the hospital's own account;
-    returns the transaction hash, or None when the chain already has this hospital's submission (a rerun)."""
+    """Records the submission from the hospital's own account: submit(round, 0x<sha256 of the blob>, the bundle's
+    proofs), or with every step proven, commit(the update, the hash of all its proofs) and then proveSample (the
+    proofs the chain drew from the commitment's block hash). Returns the hash of the transaction that completes
+    it, or None when the chain already has this hospital's submission (a rerun; one left half-way is finished)."""
     if not rpc_url or not key_file:
         raise NodeChainError(
             "the portal expects this node to sign its own submission: set chain_rpc_url and chain_key_file in "
@@ -45,12 +45,19 @@ def submit_on_chain(
         )
     registry = RoundRegistry(connection, chain.contract)
     round_id = chain.round
-    if registry.read_submission(round_id, account.address) is not None:
+    recorded = registry.read_submission(round_id, account.address)
+    if recorded is not None and recorded.verified:
         return None
-    proofs = [SnarkjsProof.from_json(entry) for entry in chain_sample(proof or {})]
+    proofs = bundle_proofs(proof or {})
     update_hash = "0x" + hashlib.sha256(blob).hexdigest()
     run_hash = (proof or {}).get("run_hash") or "0x" + "00" * 32
-    result = registry.submit(account, round_id, update_hash, proofs, run_hash, all_proofs_hash(proof or {}))
+    if (proof or {}).get("every_step"):
+        if recorded is None:
+            committed = registry.commit(account, round_id, update_hash, run_hash, proofs)
+            log.info("round %s: proofs committed on chain in %s", round_id, committed.tx_hash)
+        result = registry.prove_sample(account, round_id, proofs)
+    else:
+        result = registry.submit(account, round_id, update_hash, proofs, run_hash)
     log.info(
         "round %s: submission recorded on chain in %s (gas %d)", round_id, result.tx_hash, result.gas_used
     )

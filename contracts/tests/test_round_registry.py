@@ -24,6 +24,7 @@ from contracts.client import (
     chain_from_env,
     deploy,
     deploy_contract,
+    sample_positions,
     submission_proof_hash,
 )
 from contracts.compile import compile_registry, compile_with_verifier
@@ -75,7 +76,7 @@ def submit(
 
 @pytest.fixture(scope="module")
 def chain() -> Iterator[LocalChain]:
-    with LocalChain(num_accounts=20) as local_chain:
+    with LocalChain(num_accounts=30) as local_chain:
         yield local_chain
 
 
@@ -366,17 +367,138 @@ def test_round_rules(
         registry.close_round(open_round, NEW_MODEL, [hospital.address])
 
 
-def test_a_submission_records_the_hash_of_every_proof_it_made_as_given(
-    registry: RoundRegistry, hospital: LocalAccount, open_round: int, prove: Prover
+@pytest.fixture
+def every_step_round(registry: RoundRegistry, round_ids: Iterator[int]) -> int:
+    """A round that proves every step and verifies 2 proofs of each submission on chain."""
+    round_id = next(round_ids)
+    registry.open_round(round_id, MODEL, CONFIG, 2, every_step=True)
+    return round_id
+
+
+def test_every_step_round_verifies_a_sample_drawn_from_the_block_hash_after_the_commitment(
+    registry: RoundRegistry,
+    connection: ChainConnection,
+    hospital: LocalAccount,
+    every_step_round: int,
+    prove: Prover,
 ) -> None:
-    """With every step proven the chain verifies a sample and records the hash of all the run's proofs, which
-    it cannot check itself: the portal and the audit compare it with the uploaded bundle."""
-    context = context_of(open_round, hospital)
-    (proof,) = prove(context)
-    whole_run = "0x" + "ab" * 32
-    registry.submit(hospital, open_round, "0x" + "06" * 32, [proof], context.run_hash, whole_run)
-    recorded = registry.read_submission(open_round, hospital.address)
-    assert (recorded.proof_hash, recorded.all_proofs_hash) == (submission_proof_hash([proof]), whole_run)
+    context = context_of(every_step_round, hospital)
+    run = prove(context, 6)
+    assert registry.read_round(every_step_round).every_step
+    committed = registry.commit(hospital, every_step_round, "0x" + "09" * 32, context.run_hash, run)
+    recorded = registry.read_submission(every_step_round, hospital.address)
+    assert (recorded.verified, recorded.proof_count, recorded.all_proofs_hash) == (
+        False,
+        6,
+        submission_proof_hash(run),
+    )
+    with pytest.raises(ChainError, match="participant's sampled proofs are not verified"):
+        registry.close_round(every_step_round, NEW_MODEL, [hospital.address])
+
+    # The sample: computed here from the commitment block's hash, as the contract computes it.
+    block_hash = connection.w3.eth.get_block(committed.block_number)["hash"]
+    positions = sample_positions(block_hash, every_step_round, hospital.address, 6, 2)
+    assert registry.sample_positions(every_step_round, hospital.address) == positions
+    assert len(set(positions)) == 2 and all(0 <= p < 6 for p in positions)
+
+    sampled = registry.prove_sample(hospital, every_step_round, run)
+    assert sampled.block_number > committed.block_number
+    recorded = registry.read_submission(every_step_round, hospital.address)
+    assert recorded.verified and recorded.block_number == committed.block_number
+    assert recorded.proof_hash == submission_proof_hash([run[p] for p in positions])
+    assert [registry.proof_used(p) for p in run] == [i in positions for i in range(6)]
+    # The contract answers from the kept block hash once the sample is verified.
+    assert registry.contract.functions.samplePositions(every_step_round, hospital.address).call() == positions
+    assert [e["event"] for e in registry.round_events(every_step_round)] == [
+        "RoundOpened",
+        "SubmissionCommitted",
+        "SubmissionRecorded",
+    ]
+    registry.close_round(every_step_round, NEW_MODEL, [hospital.address])
+
+
+def test_a_hospital_cannot_choose_which_committed_proofs_the_chain_verifies(
+    registry: RoundRegistry,
+    connection: ChainConnection,
+    hospital: LocalAccount,
+    every_step_round: int,
+    prove: Prover,
+) -> None:
+    """The forger's move: commit a run holding an invalid proof, then offer the chain only valid ones. The chain
+    verifies the proofs at the positions it drew, whatever the hospital offers."""
+    context = context_of(every_step_round, hospital)
+    run = prove(context, 6)
+    signals = run[0].public_signals
+    run[0] = SnarkjsProof(run[0].proof, [*signals[:2], "12345", *signals[3:]])  # a forged step's proof
+    registry.commit(hospital, every_step_round, "0x" + "0a" * 32, context.run_hash, run)
+    positions = registry.sample_positions(every_step_round, hospital.address)
+    hashes = [bytes.fromhex(p.proof_hash()[2:]) for p in run]
+
+    def prove_sample(offered_hashes: list[bytes], offered: list[SnarkjsProof]):
+        function = registry.contract.functions.proveSample(
+            every_step_round, offered_hashes, [p.calldata() for p in offered]
+        )
+        return connection.transact(hospital, function, 3_000_000)
+
+    others = [i for i in range(1, 6) if i not in positions][:2]
+    with pytest.raises(
+        ChainError, match=f"proof 0 is not the committed proof at sampled position {positions[0]}"
+    ):
+        prove_sample(hashes, [run[i] for i in others])
+    with pytest.raises(ChainError, match="the proof hashes are not the committed ones"):
+        prove_sample([*hashes[1:], hashes[0]], [run[i] for i in positions])
+    with pytest.raises(ChainError, match="wrong number of sampled proofs"):
+        prove_sample(hashes, [run[positions[0]]])
+    if 0 in positions:
+        with pytest.raises(ChainError, match=f"invalid proof {positions.index(0)}"):
+            prove_sample(hashes, [run[i] for i in positions])
+        assert not registry.read_submission(every_step_round, hospital.address).verified
+    else:  # the sample missed the forged proof: the chain records it, the portal's full check refuses it
+        prove_sample(hashes, [run[i] for i in positions])
+        assert registry.read_submission(every_step_round, hospital.address).verified
+
+
+def test_every_step_rounds_take_commitments_and_spot_checked_rounds_take_proofs(
+    registry: RoundRegistry,
+    hospital: LocalAccount,
+    every_step_round: int,
+    open_round: int,
+    prove: Prover,
+) -> None:
+    context = context_of(every_step_round, hospital)
+    with pytest.raises(ChainError, match="this round proves every step: commit, then proveSample"):
+        submit(registry, hospital, every_step_round, "0x" + "0b" * 32, prove(context, 2))
+    with pytest.raises(ChainError, match="this round does not prove every step: submit its proofs"):
+        registry.commit(hospital, open_round, "0x" + "0b" * 32, context.run_hash, prove(context, 2))
+    with pytest.raises(ChainError, match="too few proofs: 1, the round samples 2"):
+        registry.commit(hospital, every_step_round, "0x" + "0b" * 32, context.run_hash, prove(context, 1))
+    with pytest.raises(ChainError, match="nothing committed by this hospital in this round"):
+        registry.prove_sample(hospital, every_step_round, prove(context, 2))
+    run = prove(context, 3)
+    registry.commit(hospital, every_step_round, "0x" + "0b" * 32, context.run_hash, run)
+    with pytest.raises(ChainError, match="hospital already submitted in this round"):
+        registry.commit(hospital, every_step_round, "0x" + "0c" * 32, context.run_hash, run)
+    registry.prove_sample(hospital, every_step_round, run)
+    with pytest.raises(ChainError, match="sample already verified"):
+        registry.prove_sample(hospital, every_step_round, run)
+
+
+def test_a_sample_not_proven_within_256_blocks_of_the_commitment_cannot_be(
+    registry: RoundRegistry,
+    connection: ChainConnection,
+    hospital: LocalAccount,
+    every_step_round: int,
+    prove: Prover,
+) -> None:
+    """Else a hospital could wait until the EVM forgets the block hash (blockhash then answers 0) and draw a sample
+    it knows."""
+    context = context_of(every_step_round, hospital)
+    run = prove(context, 3)
+    registry.commit(hospital, every_step_round, "0x" + "0d" * 32, context.run_hash, run)
+    connection.w3.provider.make_request("hardhat_mine", [hex(257)])
+    with pytest.raises(ChainError, match="the sample window"):
+        registry.prove_sample(hospital, every_step_round, run)
+    assert not registry.read_submission(every_step_round, hospital.address).verified
 
 
 def test_too_little_gas_is_a_clear_refusal_not_an_invalid_proof(
@@ -385,7 +507,7 @@ def test_too_little_gas_is_a_clear_refusal_not_an_invalid_proof(
     context = context_of(open_round, hospital)
     (proof,) = prove(context)
     function = registry.contract.functions.submit(
-        open_round, "0x" + "07" * 32, context.run_hash, submission_proof_hash([proof]), [proof.calldata()]
+        open_round, "0x" + "07" * 32, context.run_hash, [proof.calldata()]
     )
     with pytest.raises(ChainError, match="gas too low to verify the proofs"):
         registry.connection.transact(hospital, function, 250_000)

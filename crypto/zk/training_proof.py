@@ -14,9 +14,10 @@ Two coverages:
   and one faked step that jumps the head anywhere is the cheapest forgery (about 91% undetected with 4 of 44).
 - every step (every_step=True): all C segments are proven and every link checked, so the proofs chain W_0 to
   W_S with nothing left to chance: a forged step anywhere is refused with probability 1. The bundle then
-  opens every leaf (the verifier rebuilds the root from them; no paths) and names a chain sample: the few
-  proofs, derived like spot checks, that the chain contract verifies itself (hundreds of verifications do not
-  fit a block); every proof is published with the submission, for the round's parties to re-verify.
+  opens every leaf (the verifier rebuilds the root from them; no paths). The chain contract verifies a few of
+  the proofs itself (hundreds of verifications do not fit a block), drawn from a block hash after the node
+  committed to all of them (contracts/RoundRegistry.sol, proveSample); every proof is published with the
+  submission, for the round's parties to re-verify.
 
 What this does not show: that the batches came from the hospital's real images, or anything about the CNN body
 (trained in float outside the proof). The round context contains a value fixed only after the node committed
@@ -49,7 +50,7 @@ from crypto.zk.poseidon import FIELD_PRIME, batch_hash, head_hash
 from crypto.zk.provers import Progress, Prover, make_prover
 from fl.fixed_head import HeadStep, sgd_step
 
-BUNDLE_VERSION = 1
+BUNDLE_VERSION = 2  # 2: every step proven is marked "every_step"; the chain draws its own sample
 
 
 class ProofError(Exception):
@@ -181,8 +182,8 @@ def prove_steps(
     every_step: bool = False,
     progress: Progress | None = None,
 ) -> dict[str, Any]:
-    """The bundle for a committed trace: the proofs of the Fiat-Shamir segment indices and the leaves they need,
-    or with every_step, the proof of every segment, every leaf, and the n_proofs segments of the chain sample.
+    """The bundle for a committed trace: the proofs of the n_proofs Fiat-Shamir segment indices and the leaves they
+    need, or with every_step, the proof of every segment and every leaf (n_proofs unused).
     progress(done, total) is called after each proof."""
     prover = prover or make_prover()
     shape = proving_key.artifacts.shape
@@ -192,8 +193,10 @@ def prove_steps(
         )
     parts = segments(trace, shape.steps)
     segment_count = commitment.segment_count
-    derived = derive_indices(commitment.tree.root, segment_count, round_context, n_proofs)
-    indices = list(range(segment_count)) if every_step else derived
+    if every_step:
+        indices = list(range(segment_count))
+    else:
+        indices = derive_indices(commitment.tree.root, segment_count, round_context, n_proofs)
     results = prover.prove_many(
         proving_key.artifacts.wasm,
         proving_key.zkey,
@@ -220,7 +223,7 @@ def prove_steps(
         "proofs": proofs,
     }
     if every_step:
-        bundle["chain_indices"] = derived
+        bundle["every_step"] = True
         bundle["leaves"] = [
             {"index": i, "weight_hash": str(w), "batch_hash": str(b)}
             for i, (w, b) in enumerate(
@@ -233,15 +236,6 @@ def prove_steps(
     return bundle
 
 
-def chain_sample(bundle: dict[str, Any]) -> list[dict[str, Any]]:
-    """The proofs of a bundle that the chain verifies: its chain sample with every step proven, else all."""
-    proofs = bundle.get("proofs", [])
-    if "chain_indices" not in bundle:
-        return proofs
-    sample = set(bundle["chain_indices"])
-    return [entry for entry in proofs if entry["index"] in sample]
-
-
 def prove_training(
     trace: Sequence[HeadStep],
     round_context: ProofContext | str,
@@ -252,7 +246,7 @@ def prove_training(
     every_step: bool = False,
 ) -> dict[str, Any]:
     """Commits to the whole trace and proves n_proofs segments chosen from the commitment and round context (with
-    every_step: every segment, n_proofs of them sampled for the chain). round_context must name the round, the
+    every_step: every segment). round_context must name the round, the
     hospital and the global head (e.g. "round 7|hospital 3|<hash>")."""
     check_trace(trace, zkey.artifacts.shape)
     return prove_steps(
@@ -358,7 +352,7 @@ def verify_training(
     the round's; steps_per_proof: the steps each proof of the round's circuit covers (its shape's T: the
     verification key fixes it, the bundle's word is not taken); expected_steps: the step count the round
     implies, if the caller knows it (otherwise any whole number of segments is accepted); every_step: the round
-    proves every step (n_proofs is then the size of the chain sample, in segments). Cap the
+    proves every step (n_proofs is then unused). Cap the
     bundle's size before calling (it is parsed whole). Returns the run's final head commitment: head_hash of the
     head it ends at (its last leaf)."""
     verification_key = _load_vkey(vkey)
@@ -376,16 +370,15 @@ def verify_training(
                 f"the run's {step_count} steps do not divide into the circuit's segments of {steps_per_proof}"
             )
         segment_count = step_count // steps_per_proof
-        if every_step != ("chain_indices" in bundle):
+        if every_step != (bundle.get("every_step") is True):
             raise ProofError(
-                "the round proves every step: the bundle must prove them all and name its chain sample"
+                "the round proves every step: the bundle must prove them all"
                 if every_step
-                else "malformed bundle: a chain sample, but the round does not prove every step"
+                else "malformed bundle: it proves every step, but the round spot-checks"
             )
         leaves = (_all_leaves if every_step else _checked_leaves)(bundle, segment_count, root)
         proofs = {_parse_int(p["index"], "proof index"): p for p in bundle["proofs"]}
         bundle_indices = list(bundle["indices"])
-        chain_indices = bundle.get("chain_indices")
     except (KeyError, TypeError, AttributeError) as error:
         raise ProofError(f"malformed bundle: {error!r}") from None
 
@@ -393,19 +386,14 @@ def verify_training(
         raise ProofError(
             f"learning rate mismatch: the bundle declares {bundle.get('lr_q')}, the round's is {lr_q}"
         )
-    derived = derive_indices(root, segment_count, round_context, n_proofs)
     if every_step:
         indices = list(range(segment_count))
         if bundle_indices != indices:
             raise ProofError(
                 f"the round proves every step: the bundle must prove segments 0 to {segment_count - 1}"
             )
-        if chain_indices != derived:
-            raise ProofError(
-                "the chain sample is not the segments derived from the Merkle root and this round's context"
-            )
     else:
-        indices = derived
+        indices = derive_indices(root, segment_count, round_context, n_proofs)
         if bundle_indices != indices:
             raise ProofError(
                 "the proven segments are not the ones derived from the Merkle root and this round's context"

@@ -9,6 +9,7 @@ import pytest
 from crypto.zk import ProofError, verify_training
 from crypto.zk.build import PUBLIC_SIGNALS
 from crypto.zk.merkle import derive_indices
+from crypto.zk.training_proof import BUNDLE_VERSION
 
 pytestmark = [pytest.mark.unit]
 
@@ -31,7 +32,7 @@ def test_verify_training_accepts_only_the_committed_step_count():
     refusals = {}
     for step_count in range(8, 64):
         bundle = {
-            "version": 1,
+            "version": BUNDLE_VERSION,
             "step_count": step_count,
             "merkle_root": str(ROOT),
             "leaves": [],

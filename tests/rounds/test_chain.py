@@ -13,7 +13,14 @@ from django.conf import settings
 from django.core.management import CommandError, call_command
 
 from conftest import shared_file
-from contracts.client import ChainConnection, ChainError, SnarkjsProof, all_proofs_hash, submission_proof_hash
+from contracts.client import (
+    ChainConnection,
+    ChainError,
+    SnarkjsProof,
+    all_proofs_hash,
+    bundle_proofs,
+    submission_proof_hash,
+)
 from contracts.localchain import LocalChain
 from contracts.registry import RoundRegistry
 from crypto.zk import prove_training
@@ -285,11 +292,16 @@ def dev_key():
     return dev_proving_key(shared_file("zk/pot15_dev_final.ptau"), DEFAULT_SHAPE)
 
 
-def proof_round(consortium, dev_key) -> Round:
-    """A collecting round whose proving key is the dev key (as proofs.ceremony records it on the round)."""
+def proof_round(consortium, dev_key, every_step: bool = False) -> Round:
+    """A collecting round whose proving key is the dev key (as proofs.ceremony records it on the round), one
+    proof verified on chain per submission (with every_step, of a run that proves every step)."""
     round_ = consortium.plan_round(
         [consortium.hospital_a, consortium.hospital_b, consortium.hospital_c],
-        config={"batch_size": DEFAULT_SHAPE.batch, "proof_steps": 1},
+        config={
+            "batch_size": DEFAULT_SHAPE.batch,
+            "proof_steps": 1,
+            **({"prove_every_step": True} if every_step else {}),
+        },
     )
     vkey = dev_key.verification_key()
     with open(dev_key.zkey, "rb") as handle:
@@ -331,64 +343,69 @@ def recorded_submission(consortium, round_: Round, slug: str, bundle: dict, key_
 
 
 @pytest.mark.django_db(transaction=True)
-def test_with_every_step_proven_the_chain_verifies_the_bundles_sample(
+def test_with_every_step_proven_the_chain_verifies_a_sample_it_draws_after_the_commitment(
     consortium, chain_on, dev_key, hospital_keys
 ):
-    round_ = proof_round(consortium, dev_key)
+    round_ = proof_round(consortium, dev_key, every_step=True)
     registry = registry_of(round_)
+    assert registry.read_round(round_.pk).every_step
     context = ProofContext(
         f"round {round_.pk}|hospital-b",
         round_.pk,
         consortium.hospital_b.chain_address,
         round_.base_model.weights_digest,
     )
-    # With every step proven, the chain verifies the bundle's sample (the round's one proof) and the portal
-    # finds those proofs on chain; the whole bundle stays with the submission for anyone to re-verify.
+    # The node commits to all three proofs, then the chain verifies the one it drew from the commitment's block
+    # hash; the portal finds that proof in the upload; the whole bundle stays with the submission to re-verify.
     every_step = prove_training(
         synthetic_trace(3 * DEFAULT_SHAPE.steps), context, 1, dev_key, every_step=True
     )
     assert len(every_step["proofs"]) == 3
     sampled = recorded_submission(consortium, round_, "hospital-b", every_step, hospital_keys)
     on_chain = registry.read_submission(round_.pk, consortium.hospital_b.chain_address)
-    assert on_chain.proof_count == 1
-    assert on_chain.proof_hash == submission_proof_hash(chain.submission_proofs(sampled))
-    assert chain.submission_proofs(sampled)[0].public_signals == next(
-        entry["public_signals"]
-        for entry in every_step["proofs"]
-        if entry["index"] == every_step["chain_indices"][0]
-    )
-    # Every proof the hospital made is bound on chain by its hash, not only the verified sample.
+    assert (on_chain.proof_count, on_chain.verified) == (3, True)
+    (position,) = registry.sample_positions(round_.pk, consortium.hospital_b.chain_address)
+    assert chain.submission_proofs(sampled, registry) == [bundle_proofs(every_step)[position]]
+    assert on_chain.proof_hash == submission_proof_hash(chain.submission_proofs(sampled, registry))
+    # Every proof the hospital made is bound on chain by its hash, committed before the sample was drawn.
     assert on_chain.all_proofs_hash == all_proofs_hash(every_step) != on_chain.proof_hash
+    events = [e["event"] for e in registry.round_events(round_.pk)]
+    assert events == ["RoundOpened", "SubmissionCommitted", "SubmissionRecorded"]
+    assert audit.audit_round(round_)["consistent"]
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_node_that_records_other_proofs_than_it_uploads_outside_the_chain_sample_is_refused(
+def test_a_node_that_commits_other_proofs_than_it_uploads_outside_the_chain_sample_is_refused(
     consortium, chain_on, dev_key, hospital_keys
 ):
-    """Every step proven: the chain verifies only the sample, so a node could record one run's proofs and upload
+    """Every step proven: the chain verifies only the sample, so a node could commit one run's proofs and upload
     others that agree with them on the sample (here: one proof outside it re-made, another proof of the same
-    statement). The hash of all the proofs recorded on chain tells them apart, and the portal refuses the
+    statement). The hash of all the proofs committed on chain tells them apart, and the portal refuses the
     submission naming both hashes; the audit then reports the difference too."""
-    round_ = proof_round(consortium, dev_key)
+    round_ = proof_round(consortium, dev_key, every_step=True)
     hospital = consortium.hospital_c
     context = ProofContext(
         f"round {round_.pk}|hospital-c", round_.pk, hospital.chain_address, round_.base_model.weights_digest
     )
     trace = synthetic_trace(3 * DEFAULT_SHAPE.steps)
     recorded = prove_training(trace, context, 1, dev_key, every_step=True)
+    submission = proven_submission(consortium, round_, "hospital-c", recorded)
+    submit_as_hospital(
+        hospital_keys["hospital-c"], round_, hospital, blobstore.read_bytes(submission.blob_digest), recorded
+    )
+    # Knowing the sample now, the node swaps a proof outside it for another of the same statement.
+    registry = registry_of(round_)
+    sample = registry.sample_positions(round_.pk, hospital.chain_address)
+    outside = next(i for i in range(3) if i not in sample)
     again = prove_training(trace, context, 1, dev_key, every_step=True)
-    assert again["chain_indices"] == recorded["chain_indices"]
-    outside = next(i for i in range(3) if i not in recorded["chain_indices"])
-    uploaded = copy.deepcopy(recorded)
-    uploaded["proofs"][outside] = again["proofs"][outside]
-    submission = proven_submission(consortium, round_, "hospital-c", uploaded)
-    blob = blobstore.read_bytes(submission.blob_digest)
-    submit_as_hospital(hospital_keys["hospital-c"], round_, hospital, blob, recorded)
+    submission.proof = copy.deepcopy(recorded)
+    submission.proof["proofs"][outside] = again["proofs"][outside]
+    submission.save(update_fields=["proof"])
     with pytest.raises(ChainRefused, match="records all its proofs as 0x[0-9a-f]+, not its upload's 0x"):
         chain.record_submission(submission)
     assert (
-        submission_proof_hash(chain.submission_proofs(submission))
-        == registry_of(round_).read_submission(round_.pk, hospital.chain_address).proof_hash
+        submission_proof_hash(chain.submission_proofs(submission, registry))
+        == registry.read_submission(round_.pk, hospital.chain_address).proof_hash
     )  # the sample alone agrees
     report = audit.audit_round(round_)
     assert any(d["field"] == "all_proofs_hash" for d in report["differences"]), report
@@ -414,7 +431,7 @@ def test_proofs_are_verified_on_chain_and_refusals_come_back_with_the_reason(
     good = recorded_submission(consortium, round_, "hospital-a", bundle, hospital_keys)
     on_chain = registry.read_submission(round_.pk, consortium.hospital_a.chain_address)
     assert on_chain.proof_count == 1
-    assert on_chain.proof_hash == submission_proof_hash(chain.submission_proofs(good))
+    assert on_chain.proof_hash == submission_proof_hash(chain.submission_proofs(good, registry))
 
     # Hospital C records one proof on chain and uploads another of the same run (re-randomised: another proof
     # hash): the portal compares the chain's proof hash with the upload's and refuses to count it.

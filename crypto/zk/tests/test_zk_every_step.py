@@ -20,7 +20,6 @@ from crypto.zk.node import snarkjs
 from crypto.zk.provers import NativeProver, ProverUnavailable, SnarkjsProver, make_prover, native_available
 from crypto.zk.training_proof import (
     TraceCommitment,
-    chain_sample,
     prove_steps,
     run_leaves,
     segment_batch_hash,
@@ -35,7 +34,7 @@ CONTEXT = "round 9|hospital a|every step"
 T = DEFAULT_SHAPE.steps  # steps per proof
 SEGMENTS = 3
 STEPS = SEGMENTS * T
-CHAIN_SAMPLE = 2
+SPOT_CHECKS = 2
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +42,7 @@ def trace() -> list[HeadStep]:
     return synthetic_trace(STEPS, seed=5)
 
 
-def check(bundle, trace, vkey, *, every_step=True, n_proofs=CHAIN_SAMPLE, final=None) -> int:
+def check(bundle, trace, vkey, *, every_step=True, n_proofs=SPOT_CHECKS, final=None) -> int:
     return verify_training(
         bundle,
         CONTEXT,
@@ -79,21 +78,19 @@ def forged_run(trace: list[HeadStep], position: int) -> tuple[TraceCommitment, l
 
 @pytest.fixture(scope="module")
 def every_step_bundle(trace, proving_key):
-    return prove_training(trace, CONTEXT, CHAIN_SAMPLE, proving_key, every_step=True)
+    return prove_training(trace, CONTEXT, SPOT_CHECKS, proving_key, every_step=True)
 
 
 def test_honest_run_every_step_verifies(every_step_bundle, trace, proving_key, vkey):
     assert [entry["index"] for entry in every_step_bundle["proofs"]] == list(range(SEGMENTS))
     assert len(every_step_bundle["leaves"]) == SEGMENTS + 1
-    sample = chain_sample(every_step_bundle)
-    assert len(sample) == CHAIN_SAMPLE
-    assert {entry["index"] for entry in sample} == set(every_step_bundle["chain_indices"])
+    assert every_step_bundle["every_step"] is True
     weight, bias = final_head(trace)
     assert check(every_step_bundle, trace, vkey) == head_hash(weight, bias)
     # A spot-checking verifier does not take it, nor an every-step verifier a spot-checked bundle.
-    with pytest.raises(ProofError, match="a chain sample, but the round does not prove every step"):
+    with pytest.raises(ProofError, match="it proves every step, but the round spot-checks"):
         check(every_step_bundle, trace, vkey, every_step=False)
-    spot = prove_training(trace, CONTEXT, CHAIN_SAMPLE, proving_key)
+    spot = prove_training(trace, CONTEXT, SPOT_CHECKS, proving_key)
     with pytest.raises(ProofError, match="the round proves every step: the bundle must prove them all"):
         check(spot, trace, vkey)
 
@@ -103,10 +100,6 @@ def test_every_step_bundle_tampering_refused(every_step_bundle, trace, vkey):
     del missing["proofs"][2]
     with pytest.raises(ProofError, match="exactly one proof per derived segment"):
         check(missing, trace, vkey)
-    chosen = copy.deepcopy(every_step_bundle)
-    chosen["chain_indices"] = [i for i in range(SEGMENTS) if i not in chosen["chain_indices"]][:CHAIN_SAMPLE]
-    with pytest.raises(ProofError, match="chain sample is not the segments derived"):
-        check(chosen, trace, vkey)
     edited = copy.deepcopy(every_step_bundle)
     edited["leaves"][2]["weight_hash"] = str(int(edited["leaves"][2]["weight_hash"]) + 1)
     with pytest.raises(ProofError, match="do not build the committed Merkle root"):
@@ -116,7 +109,7 @@ def test_every_step_bundle_tampering_refused(every_step_bundle, trace, vkey):
 @pytest.mark.parametrize("position", range(STEPS))
 def test_forged_step_at_every_position_refused(position, trace, proving_key, vkey):
     commitment, steps, final = forged_run(trace, position)
-    bundle = prove_steps(commitment, steps, CONTEXT, CHAIN_SAMPLE, proving_key, every_step=True)
+    bundle = prove_steps(commitment, steps, CONTEXT, SPOT_CHECKS, proving_key, every_step=True)
     segment = position // T
     with pytest.raises(ProofError, match=f"segment {segment} does not lead to the head committed"):
         check(bundle, steps, vkey, final=final)

@@ -21,7 +21,7 @@ from crypto.zk import (
     verify_training,
 )
 from crypto.zk.dev import dev_proving_key, final_head, synthetic_trace
-from crypto.zk.training_proof import prove_steps
+from crypto.zk.training_proof import BUNDLE_VERSION, prove_steps
 from fl.fixed_head import HeadStep, sgd_step
 
 pytestmark = [pytest.mark.zk, pytest.mark.slow]
@@ -154,7 +154,8 @@ def test_tampered_commitment_refused(bundle, trace, vkey):
     garbled = copy.deepcopy(bundle)
     garbled["proofs"][0]["proof"] = {"pi_a": ["1", "2", "1"]}
     refused("malformed|does not verify", garbled, trace, vkey)
-    refused("malformed bundle", {"version": 1}, trace, vkey)
+    refused("malformed bundle", {"version": BUNDLE_VERSION}, trace, vkey)
+    refused("unsupported bundle version 1", {**copy.deepcopy(bundle), "version": 1}, trace, vkey)
     refused(f"the run has {STEPS} steps, the round implies {STEPS + 1}", bundle, trace, vkey, steps=STEPS + 1)
     uneven = {**copy.deepcopy(bundle), "step_count": STEPS + 1}
     refused(f"do not divide into the circuit's segments of {T}", uneven, trace, vkey)
