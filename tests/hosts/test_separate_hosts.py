@@ -31,9 +31,12 @@ import pytest
 
 from committee.models import KeyCommittee
 from conftest import REPO_ROOT, shared_file
+from contracts.client import all_proofs_hash
 from contracts.localchain import LocalChain
 from fl.training import DEFAULT_TRAIN_CONFIG
 from hospitals import services as hospital_services
+from ledger import services as chain_services
+from ledger.models import ChainTransaction
 from proofs import verification as proof_plans
 from registry.models import GlobalModel
 from rounds.models import Round
@@ -54,9 +57,10 @@ BENCH_DATA = Path(os.environ["DH_HOSTS_DATA_DIR"]) if os.environ.get("DH_HOSTS_D
 
 
 def round_config() -> dict:
-    """The tests' small plan; for the bench, the portal's default plan (the demo's)."""
+    """The tests' small plan, every step proven (each node commits to all its proofs on chain, then proves the
+    sample the chain draws); for the bench, the portal's default plan (the demo's)."""
     if BENCH_DATA is None:
-        return {}
+        return {"prove_every_step": True}
     return {**DEFAULT_TRAIN_CONFIG.as_dict(), "proof_steps": proof_plans.DEFAULT_STEPS}
 
 
@@ -227,6 +231,15 @@ def test_a_secure_round_across_separate_network_hosts(needs_netns, hospital_data
             assert all(
                 s.proof_status == "verified" and s.head is None and s.head_commitment for s in submissions
             )
+            # Each node committed to all its proofs on chain from its own host, then proved the drawn sample.
+            if BENCH_DATA is None:
+                registry = chain_services.registry_of(
+                    chain_services.round_transaction(first, ChainTransaction.Kind.OPEN).deployment
+                )
+                for submission in submissions:
+                    recorded = registry.read_submission(first.pk, submission.hospital.chain_address)
+                    assert recorded.verified and recorded.proof_count == len(submission.proof["proofs"])
+                    assert recorded.all_proofs_hash == all_proofs_hash(submission.proof)
 
             # Round two, with key party k3 stopped once the round collects: it waits, then completes.
             hospital_data.model = GlobalModel.objects.get(produced_by=first)
