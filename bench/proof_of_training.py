@@ -49,7 +49,7 @@ from crypto.zk import (  # noqa: E402
     verify_training,
 )
 from crypto.zk.build import circuit_directory  # noqa: E402
-from crypto.zk.dev import dev_proving_key, synthetic_trace  # noqa: E402
+from crypto.zk.dev import dev_proving_key, smallest_dev_ptau, synthetic_trace  # noqa: E402
 from crypto.zk.node import SnarkjsProcess  # noqa: E402
 from crypto.zk.provers import NativeProver, SnarkjsProver, native_available  # noqa: E402
 from crypto.zk.training_proof import segment_input  # noqa: E402
@@ -79,15 +79,6 @@ class TimedProcess(SnarkjsProcess):
         return float("nan")
 
 
-def smallest_ptau(ptau_dir: Path, constraints: int) -> Path | None:
-    for power in (15, 16):
-        path = ptau_dir / f"pot{power}_dev_final.ptau"
-        # Groth16 needs a domain of at least constraints + public inputs + 1.
-        if path.exists() and constraints + 6 <= 2**power:
-            return path
-    return None
-
-
 def shape_json(shape: CircuitShape) -> dict[str, int]:
     return {"features": shape.features, "classes": shape.classes, "batch": shape.batch, "steps": shape.steps}
 
@@ -97,7 +88,7 @@ def bench_shape(shape: CircuitShape, ptau_dir: Path, steps: int, proofs: int) ->
     started = time.perf_counter()
     artifacts = build_circuit(shape)
     compile_s = time.perf_counter() - started
-    ptau = smallest_ptau(ptau_dir, artifacts.constraints)
+    ptau = smallest_dev_ptau(ptau_dir, artifacts.constraints)
     if ptau is None:
         print(f"  {artifacts.constraints} constraints: no dev ptau in {ptau_dir} is large enough", flush=True)
         return {"shape": shape_json(shape), "constraints": artifacts.constraints, "ptau": None}
@@ -220,7 +211,12 @@ def bench_whole_run(
     training_s = time.perf_counter() - started
     trace = local.head_trace
     segments = [trace[start : start + steps_per_proof] for start in range(0, len(trace), steps_per_proof)]
-    proving_key = dev_proving_key(ptau_dir / "pot15_dev_final.ptau", shape)
+    ptau = smallest_dev_ptau(ptau_dir, build_circuit(shape).constraints)
+    if ptau is None:
+        raise SystemExit(
+            f"no dev powers-of-tau file in {ptau_dir} holds the circuit of {steps_per_proof} steps"
+        )
+    proving_key = dev_proving_key(ptau, shape)
     model_hash = "ab" * 32
     with LocalChain() as local_chain:
         connection = local_chain.connection()

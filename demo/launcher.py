@@ -106,26 +106,17 @@ def prepare(options: DemoOptions) -> tuple[Launch, dict[str, str]]:
     return Launch(data, work_dir, port, chain_port), environment
 
 
-def smallest_ptau(zk_dir: Path, constraints: int) -> Path | None:
-    """The smallest dev powers-of-tau file (pot<power>_dev_final.ptau) in zk_dir of at least `constraints` points."""
-    fitting = []
-    for path in zk_dir.glob("pot*_dev_final.ptau"):
-        power = path.name.removeprefix("pot").removesuffix("_dev_final.ptau")
-        if power.isdigit() and 2 ** int(power) >= constraints:
-            fitting.append((int(power), path))
-    return min(fitting)[1].resolve() if fitting else None
-
-
 def proving_ptau(zk_dir: Path, classes: int) -> Path | None:
     """The ptau the demo's proofs need for a head of `classes` classes: 2^15 holds up to 7 classes with the default
     batch of 8 (two classes: 4 steps per proof), 8 to 11 need 2^16. Compiles the circuit (cached) to count its
     constraints."""
     from crypto.zk import CircuitShape, build_circuit
+    from crypto.zk.dev import smallest_dev_ptau
     from fl.models import FEATURE_DIM
     from fl.training import DEFAULT_TRAIN_CONFIG
 
     shape = CircuitShape.for_head(FEATURE_DIM, max(classes, 2), DEFAULT_TRAIN_CONFIG.batch_size)
-    return smallest_ptau(zk_dir, build_circuit(shape).constraints)
+    return smallest_dev_ptau(zk_dir, build_circuit(shape).constraints)
 
 
 def start_django(environment: dict[str, str], arguments: argparse.Namespace) -> None:

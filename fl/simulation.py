@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 import numpy as np
@@ -45,6 +45,7 @@ def run_simulation(
     seed: int = 0,
     strategy: str | ServerStrategy = DEFAULT_SERVER_STRATEGY,
     dp: tuple[float, float] | None = None,
+    round_config: Callable[[int], TrainConfig] | None = None,
 ) -> tuple[StateDict, list[dict]]:
     """The final global state and one report per round (validation metrics of the new global model, seconds, and
     each hospital's training seconds).
@@ -52,6 +53,8 @@ def run_simulation(
     `strategy`: the server strategy or its name; the client strategy follows from `config` (client_update).
     `dp`: (noise multiplier z, bound C): each weighted update clipped to C as the nodes clip it, and Gaussian noise
     of std z C on the sum, the distribution the key parties add inside their MPC (crypto.threshold).
+    `round_config`: the training configuration of each round by its number (a schedule across rounds); default
+    `config` in every round.
     """
     server = get_server_strategy(strategy) if isinstance(strategy, str) else strategy
     state = initial_global_state(arch_id, validation.num_classes, seed)
@@ -59,6 +62,7 @@ def run_simulation(
     reports = []
     for round_number in range(1, rounds + 1):
         started = time.perf_counter()
+        this_round = config if round_config is None else round_config(round_number)
         global_vector = flatten(state)
         weighted_sum = np.zeros_like(global_vector)
         total = 0
@@ -68,7 +72,9 @@ def run_simulation(
                 np.random.SeedSequence([seed, round_number, hospital_index]).generate_state(1)[0]
             )
             trained = time.perf_counter()
-            update = client_strategy_for(config).client_update(state, arch_id, config, dataset, local_seed)
+            update = client_strategy_for(this_round).client_update(
+                state, arch_id, this_round, dataset, local_seed
+            )
             training_seconds.append(time.perf_counter() - trained)
             weighted_sum += (
                 update.weighted_update if dp is None else clip_to_norm(update.weighted_update, dp[1])
@@ -83,7 +89,7 @@ def run_simulation(
         reports.append(
             {
                 "round": round_number,
-                **evaluate(state, arch_id, validation, config.loss),
+                **evaluate(state, arch_id, validation, this_round.loss),
                 "seconds": seconds,
                 "training_seconds": training_seconds,
             }

@@ -10,11 +10,23 @@ from pathlib import Path
 
 import numpy as np
 
-from crypto.zk.build import DEFAULT_SHAPE, Ceremony, CircuitShape, ProvingKey, build_circuit
+from crypto.zk.build import DEFAULT_SHAPE, PUBLIC_SIGNALS, Ceremony, CircuitShape, ProvingKey, build_circuit
 from fl.fixed_head import FEATURE_BOUND, SCALE, HeadStep, sgd_step
 
 DEV_PARTICIPANTS = ("dev-hospital-a", "dev-hospital-b")
 DEV_BEACON = "6465766265616f6e" * 4  # fixed, so the whole dev ceremony is cached
+
+
+def smallest_dev_ptau(zk_dir: Path, constraints: int) -> Path | None:
+    """The smallest dev powers-of-tau file (pot<power>_dev_final.ptau) in zk_dir that holds a circuit of
+    `constraints` constraints, or None: Groth16 needs a domain of at least the constraints, one per public signal
+    and one more."""
+    fitting = []
+    for path in zk_dir.glob("pot*_dev_final.ptau"):
+        power = path.name.removeprefix("pot").removesuffix("_dev_final.ptau")
+        if power.isdigit() and constraints + len(PUBLIC_SIGNALS) + 1 <= 2 ** int(power):
+            fitting.append((int(power), path))
+    return min(fitting)[1].resolve() if fitting else None
 
 
 def dev_proving_key(ptau: Path, shape: CircuitShape = DEFAULT_SHAPE) -> ProvingKey:

@@ -11,6 +11,7 @@ from sklearn.metrics import balanced_accuracy_score
 
 from fl.data import Dataset, load_medmnist_npz, partition_dirichlet, partition_iid
 from fl.local_data import save_npz
+from fl.models import HEAD_WEIGHT
 from fl.params import flatten
 from fl.simulation import main, run_simulation
 from fl.strategy import FedAvg, ServerState, ServerStep
@@ -91,6 +92,27 @@ def test_the_server_strategy_is_pluggable_and_keeps_its_state_across_rounds():
     )
     assert np.array_equal(flatten(state), flatten(plain))
     assert [r["accuracy"] for r in reports] == [r["accuracy"] for r in plain_reports]
+
+
+@pytest.mark.unit
+def test_a_schedule_gives_each_round_its_own_training_configuration():
+    hospitals, validation = [tiny_images(24, 1), tiny_images(17, 2)], tiny_images(20, 3)
+    asked = []
+
+    def slower_after_the_first(round_number: int):
+        asked.append(round_number)
+        return DEFAULT_TRAIN_CONFIG if round_number == 1 else replace(DEFAULT_TRAIN_CONFIG, head_lr=2**-10)
+
+    scheduled, _ = run_simulation(
+        "cnn28-d16", DEFAULT_TRAIN_CONFIG, hospitals, validation, 2, 1, round_config=slower_after_the_first
+    )
+    assert asked == [1, 2]
+    constant, _ = run_simulation("cnn28-d16", DEFAULT_TRAIN_CONFIG, hospitals, validation, 2, 1)
+    first_only, _ = run_simulation("cnn28-d16", DEFAULT_TRAIN_CONFIG, hospitals, validation, 1, 1)
+    assert not np.array_equal(flatten(scheduled), flatten(constant))
+    # Round 2 ran at the lower rate: the head moved less from round 1's than it did at the constant rate.
+    moved = np.abs(scheduled[HEAD_WEIGHT] - first_only[HEAD_WEIGHT]).sum()
+    assert 0 < moved < np.abs(constant[HEAD_WEIGHT] - first_only[HEAD_WEIGHT]).sum()
 
 
 @pytest.mark.unit

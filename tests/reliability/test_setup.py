@@ -12,7 +12,7 @@ import pytest
 from conftest import REPO_ROOT
 from contracts import nodetools
 from crypto.zk import node as zk_node
-from demo.launcher import smallest_ptau
+from crypto.zk.dev import smallest_dev_ptau
 
 pytestmark = [pytest.mark.unit]
 
@@ -78,7 +78,9 @@ def test_the_demo_picks_the_smallest_dev_ptau_that_holds_the_circuit(tmp_path):
     for power in (15, 16):
         (tmp_path / f"pot{power}_dev_final.ptau").write_bytes(b"")
     (tmp_path / "pot99_other.ptau").write_bytes(b"")
-    assert smallest_ptau(tmp_path, 25_923) == (tmp_path / "pot15_dev_final.ptau").resolve()  # 5 classes
-    assert smallest_ptau(tmp_path, 2**15) == (tmp_path / "pot15_dev_final.ptau").resolve()
-    assert smallest_ptau(tmp_path, 47_475) == (tmp_path / "pot16_dev_final.ptau").resolve()  # 11 classes
-    assert smallest_ptau(tmp_path, 89_207) is None  # 32 features and 11 classes: no file here is large enough
+    assert smallest_dev_ptau(tmp_path, 25_923) == (tmp_path / "pot15_dev_final.ptau").resolve()  # 5 classes
+    # The domain holds the constraints, one row per public signal (5) and one more.
+    assert smallest_dev_ptau(tmp_path, 2**15 - 6) == (tmp_path / "pot15_dev_final.ptau").resolve()
+    assert smallest_dev_ptau(tmp_path, 2**15 - 5) == (tmp_path / "pot16_dev_final.ptau").resolve()
+    assert smallest_dev_ptau(tmp_path, 47_475) == (tmp_path / "pot16_dev_final.ptau").resolve()  # 11 classes
+    assert smallest_dev_ptau(tmp_path, 89_207) is None  # 32 features and 11 classes: no file here is large enough
