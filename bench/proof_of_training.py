@@ -5,13 +5,16 @@
     python bench/proof_of_training.py --batch-sizes 8 --classes 2 5 11 --features 16 32   # heads of other shapes
     python bench/proof_of_training.py --batch-sizes 8 --steps-per-proof 1 2 4           # T steps per proof
     python bench/proof_of_training.py --whole-run --batch-sizes                          # only the whole run
+    python bench/proof_of_training.py --whole-run --batch-sizes --run-steps-per-proof 1 \
+        --run-heads 16x2 16x5 32x2 32x5                                                    # whole runs of other heads
 
 --whole-run: one hospital's local epoch on real data (--run-samples PneumoniaMNIST training images, 1,570 as in
 the demo's three-hospital split), every head step proven, once per --run-steps-per-proof T (default 1 and 4,
 side by side): local training time, proving time of the whole run with the native prover (and snarkjs' time
 per proof on --snarkjs-proofs of them, with the whole run extrapolated), the portal's verification of every
-proof, bundle bytes, and the gas of the chain's sample on a local EVM; the ratio proving / training. Target:
-under 60 s proving and under 5 s verifying per hospital.
+proof, bundle bytes, and the gas of the chain's commitment and of the sample drawn after it on a local EVM; the
+ratio proving / training. --run-heads: heads other than 16x2 prove a synthetic trace of the same number of steps.
+Target: under 60 s proving and under 5 s verifying per hospital.
 
 For each circuit HeadSteps(d, k, B, T) (d features, k classes, batches of B, T steps per proof; T as the
 portal picks it, CircuitShape.for_head, unless --steps-per-proof says): constraint count (and per sample, per
@@ -185,11 +188,26 @@ def constraint_split(shape: CircuitShape) -> dict[str, int]:
     return {"per_sample": per_sample, "per_step": per_step - batch * per_sample, "per_proof": one - per_step}
 
 
+def head_size(text: str) -> tuple[int, int]:
+    """FEATURESxCLASSES, e.g. 16x5."""
+    try:
+        features, classes = (int(part) for part in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"a head is FEATURESxCLASSES, e.g. 16x5, not {text!r}") from None
+    return features, classes
+
+
 def bench_whole_run(
-    ptau_dir: Path, samples: int, chain_proofs: int, snarkjs_proofs: int, steps_per_proof: int
+    ptau_dir: Path,
+    samples: int,
+    chain_proofs: int,
+    snarkjs_proofs: int,
+    steps_per_proof: int,
+    head: tuple[int, int] = (16, 2),
 ) -> dict[str, Any]:
     """One hospital's local epoch, every step proven, T = steps_per_proof steps to a proof (see the module's
-    docstring)."""
+    docstring). `head` (features, classes): other than PneumoniaMNIST's (16, 2), the run is a synthetic head
+    trace of the same number of steps (proving does not depend on the values), and nothing is trained."""
     from contracts.client import bundle_proofs, deploy
     from contracts.localchain import LocalChain
     from contracts.registry import RoundRegistry
@@ -201,15 +219,20 @@ def bench_whole_run(
 
     data = load_medmnist_npz(ptau_dir.parent / "datasets" / "pneumoniamnist.npz", "train")
     data = data.subset(np.arange(min(samples, len(data.labels))))
-    arch_id = architecture_for_input(data.sample_shape)
-    state = build_model(arch_id, data.num_classes, seed=0).state_dict()
-    shape = CircuitShape(16, data.num_classes, DEFAULT_TRAIN_CONFIG.batch_size, steps_per_proof)
-    started = time.perf_counter()
-    local = train_local(
-        state, arch_id, DEFAULT_TRAIN_CONFIG, data, seed=0, step_rule=StepRule(steps_per_proof)
-    )
-    training_s = time.perf_counter() - started
-    trace = local.head_trace
+    shape = CircuitShape(*head, DEFAULT_TRAIN_CONFIG.batch_size, steps_per_proof)
+    if head == (16, data.num_classes):
+        arch_id = architecture_for_input(data.sample_shape)
+        state = build_model(arch_id, data.num_classes, seed=0).state_dict()
+        started = time.perf_counter()
+        local = train_local(
+            state, arch_id, DEFAULT_TRAIN_CONFIG, data, seed=0, step_rule=StepRule(steps_per_proof)
+        )
+        training_s: float | None = time.perf_counter() - started
+        trace = local.head_trace
+    else:
+        steps = len(data.labels) // shape.batch
+        trace = synthetic_trace(-(-steps // steps_per_proof) * steps_per_proof, shape)
+        training_s = None
     segments = [trace[start : start + steps_per_proof] for start in range(0, len(trace), steps_per_proof)]
     ptau = smallest_dev_ptau(ptau_dir, build_circuit(shape).constraints)
     if ptau is None:
@@ -266,12 +289,13 @@ def bench_whole_run(
         "constraints_per_step": split["per_step"],
         "constraints_per_proof": split["per_proof"],
         "prover": prover.name,
-        "training_s": round(training_s, 2),
+        "head": list(head),
+        "training_s": None if training_s is None else round(training_s, 2),
         "prove_s": round(prove_s, 1),
         "prove_s_per_step": round(prove_s / len(trace), 3),
         "snarkjs_s_per_step": round(snarkjs_per_step, 3),
         "snarkjs_whole_run_s_extrapolated": round(snarkjs_per_step * len(trace), 1),
-        "prove_over_training": round(prove_s / training_s, 1),
+        "prove_over_training": None if training_s is None else round(prove_s / training_s, 1),
         "verify_s": round(verify_s, 2),
         "bundle_bytes_json": len(json.dumps(bundle)),
         "chain_sample": chain_proofs,
@@ -303,6 +327,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--run-steps-per-proof", type=int, nargs="+", default=[1, 4], help="T values of the whole run"
     )
+    parser.add_argument(
+        "--run-heads",
+        type=head_size,
+        nargs="+",
+        default=[(16, 2)],
+        help="heads FEATURESxCLASSES of the whole run (other than 16x2: a synthetic trace of the same length)",
+    )
     args = parser.parse_args(argv)
 
     results = []
@@ -333,33 +364,40 @@ def main(argv: list[str] | None = None) -> None:
         )
     whole_runs = []
     for steps_per_proof in args.run_steps_per_proof if args.whole_run else []:
-        print(
-            f"Whole local epoch of {args.run_samples} samples, every step proven, {steps_per_proof} steps a proof",
-            flush=True,
-        )
-        whole_run = bench_whole_run(
-            args.ptau_dir, args.run_samples, args.chain_proofs, args.snarkjs_proofs, steps_per_proof
-        )
-        whole_runs.append(whole_run)
-        print(
-            f"  {whole_run['steps']} steps in {whole_run['proofs']} proofs: training {whole_run['training_s']} s, "
-            f"proving {whole_run['prove_s']} s "
-            f"({whole_run['prover']}, {whole_run['prove_s_per_step']} s/step; snarkjs {whole_run['snarkjs_s_per_step']} "
-            f"s/step, {whole_run['snarkjs_whole_run_s_extrapolated']} s for the run, extrapolated), proving / training "
-            f"{whole_run['prove_over_training']}x, verifying every proof {whole_run['verify_s']} s, bundle "
-            f"{whole_run['bundle_bytes_json']:,} bytes, on chain: commitment "
-            f"{whole_run['chain_gas_commit']:,} gas, sample of {whole_run['chain_sample']} drawn after it "
-            f"{whole_run['chain_gas_sample']:,} gas; circuit {whole_run['constraints']:,} constraints: "
-            f"{whole_run['constraints_per_sample']:,} per sample, {whole_run['constraints_per_step']:,} per step, "
-            f"{whole_run['constraints_per_proof']:,} per proof",
-            flush=True,
-        )
-    if len(whole_runs) > 1:
-        base = whole_runs[0]
-        for run in whole_runs[1:]:
+        for head in args.run_heads:
+            features, classes = head
             print(
-                f"T = {run['steps_per_proof']} against T = {base['steps_per_proof']}: proving "
-                f"{base['prove_s'] / run['prove_s']:.2f} times faster, verifying "
+                f"Whole local epoch of {args.run_samples} samples, every step proven, {steps_per_proof} steps a "
+                f"proof, head {features} x {classes}",
+                flush=True,
+            )
+            whole_run = bench_whole_run(
+                args.ptau_dir, args.run_samples, args.chain_proofs, args.snarkjs_proofs, steps_per_proof, head
+            )
+            whole_runs.append(whole_run)
+            training = (
+                "synthetic head trace, no training"
+                if whole_run["training_s"] is None
+                else f"training {whole_run['training_s']} s, proving / training {whole_run['prove_over_training']}x"
+            )
+            print(
+                f"  {whole_run['steps']} steps in {whole_run['proofs']} proofs: {training}, proving "
+                f"{whole_run['prove_s']} s ({whole_run['prover']}, {whole_run['prove_s_per_step']} s/step; snarkjs "
+                f"{whole_run['snarkjs_s_per_step']} s/step, {whole_run['snarkjs_whole_run_s_extrapolated']} s for "
+                f"the run, extrapolated), verifying every proof {whole_run['verify_s']} s, bundle "
+                f"{whole_run['bundle_bytes_json']:,} bytes, on chain: commitment "
+                f"{whole_run['chain_gas_commit']:,} gas, sample of {whole_run['chain_sample']} drawn after it "
+                f"{whole_run['chain_gas_sample']:,} gas; circuit {whole_run['constraints']:,} constraints: "
+                f"{whole_run['constraints_per_sample']:,} per sample, {whole_run['constraints_per_step']:,} per "
+                f"step, {whole_run['constraints_per_proof']:,} per proof",
+                flush=True,
+            )
+    for run in whole_runs:
+        base = next(other for other in whole_runs if other["head"] == run["head"])
+        if run is not base:
+            print(
+                f"head {run['head'][0]} x {run['head'][1]}, T = {run['steps_per_proof']} against T = "
+                f"{base['steps_per_proof']}: proving {base['prove_s'] / run['prove_s']:.2f} times faster, verifying "
                 f"{base['verify_s'] / run['verify_s']:.2f} times faster, bundle "
                 f"{base['bundle_bytes_json'] / run['bundle_bytes_json']:.2f} times smaller",
                 flush=True,
