@@ -83,4 +83,6 @@ def test_the_demo_picks_the_smallest_dev_ptau_that_holds_the_circuit(tmp_path):
     assert smallest_dev_ptau(tmp_path, 2**15 - 6) == (tmp_path / "pot15_dev_final.ptau").resolve()
     assert smallest_dev_ptau(tmp_path, 2**15 - 5) == (tmp_path / "pot16_dev_final.ptau").resolve()
     assert smallest_dev_ptau(tmp_path, 47_475) == (tmp_path / "pot16_dev_final.ptau").resolve()  # 11 classes
-    assert smallest_dev_ptau(tmp_path, 89_207) is None  # 32 features and 11 classes: no file here is large enough
+    assert (
+        smallest_dev_ptau(tmp_path, 89_207) is None
+    )  # 32 features and 11 classes: no file here is large enough
