@@ -113,7 +113,9 @@ def _install_batched_share_randomness() -> None:
 
     MPyC's thresha.np_random_split calls secrets.randbelow once per coefficient, about half of the
     decryption's MPC time; this draws the same distribution (uniform mod p, from the OS's CSPRNG) for a
-    whole array at once, for prime fields below 2^64, and leaves the rest of the computation to MPyC.
+    whole array at once and evaluates the polynomials in uint64 (Horner: a value below p < 2^60 times a party
+    number up to 15, plus one more, stays below 2^64), for prime fields below 2^60, and leaves the rest of the
+    computation to MPyC.
     """
     from mpyc import thresha
 
@@ -121,13 +123,19 @@ def _install_batched_share_randomness() -> None:
 
     def np_random_split(field, s, t, m):
         order = field.order
-        if field.ext_deg != 1 or order >= 1 << 64:
+        if field.ext_deg != 1 or order >= 1 << 60 or m > 15:
             return original(field, s, t, m)
-        values = s.value if isinstance(s, field.array) else s
-        n = len(values)
-        coefficients = uniform_below(order, t * n).astype(object).reshape(t, n)
-        vandermonde = np.vander(np.array(range(1, m + 1), dtype=object), N=t + 1, increasing=True)
-        return (vandermonde @ np.concatenate((values.reshape(1, n), coefficients))) % field.modulus
+        values = (s.value if isinstance(s, field.array) else s).reshape(-1).astype(np.uint64)
+        coefficients = uniform_below(order, t * values.size).reshape(t, values.size)
+        modulus = np.uint64(order)
+        shares = np.empty((m, values.size), dtype=np.uint64)
+        for party in range(1, m + 1):
+            point = np.uint64(party)
+            evaluated = np.zeros(values.size, dtype=np.uint64)
+            for coefficient in coefficients[::-1]:
+                evaluated = (evaluated + coefficient) % modulus * point % modulus
+            shares[party - 1] = (evaluated + values) % modulus
+        return shares.astype(object)
 
     np_random_split.original = original
     thresha.np_random_split = np_random_split
@@ -289,6 +297,18 @@ def open_sums(
                 ).reshape(block.shape)
         return opened
 
+    async def add_projections(shares: np.ndarray) -> np.ndarray:
+        # Every party sends its projections as they are: each share of u but the last is uniform mod Q (from
+        # its seed), and so are its projections, so the parts show nothing beyond their sum, which is opened
+        # anyway (docs/THREAT_MODEL.md, "Well-formed ciphertexts", step 5).
+        moduli = primes[None, :, None]
+        total = np.zeros_like(shares)
+        for peer, part in enumerate(await mpc.transfer(shares)):
+            if not isinstance(part, np.ndarray) or part.shape != shares.shape or part.dtype != shares.dtype:
+                raise KeyPartyRefusal(f"key party {peer} sent projections of another shape")
+            total = (total + part % moduli) % moduli
+        return total
+
     async def within_threshold() -> list[bool]:
         # Only the comparisons are opened: an honest hospital's squared norm never leaves the MPC.
         secint = mpc.SecInt(norms.bits)
@@ -332,7 +352,7 @@ def open_sums(
         await mpc.start()
         heads_total = shared_heads() if size else None
         pending_digests = head_digests(heads_total) if size else None
-        opened_first = await open_sum(first)
+        opened_first = await add_projections(first)
         within = await within_threshold()
         digests = [int(value) for value in (await pending_digests).value] if size else []
         try:

@@ -99,7 +99,9 @@ HEAD_MASK_BYTES = 40
 SHARE_SEED, SHARE_RESIDUES, SHARE_NORM = b"S", b"R", b"N"
 SEED_BYTES = 32
 NONCE_BYTES = 12
-LIMB_BITS = 20  # projections in float64: a sum of N products of 20-bit limbs and +-1 is exact below 2^53
+# Projections in float64, a residue in two 30-bit limbs: a sum of N = 2^13 products of a limb and +-1 stays
+# below 2^43, exact in float64 (2^53).
+LIMB_BITS = 30
 
 
 class WitnessError(ValueError):
@@ -287,6 +289,16 @@ def read_norm_share(share: bytes, opened_norm: bytes | None, count: int, head_si
 # --- the projection ----------------------------------------------------------------------------------------
 
 
+def _projection_entries() -> np.ndarray:
+    """Row b: the four entries a hash byte b stands for, two bits each from the lowest: 0, 1 -> 0; 2 -> +1;
+    3 -> -1."""
+    pairs = (np.arange(256, dtype=np.uint8)[:, None] >> np.array([0, 2, 4, 6], dtype=np.uint8)) & np.uint8(3)
+    return np.select([pairs == 2, pairs == 3], [1.0, -1.0], 0.0)
+
+
+_PROJECTION_ENTRIES = _projection_entries()
+
+
 def projection(commitment: str) -> np.ndarray:
     """R for an upload of commitment `commitment` (ckks.ParsedBlob.commitment): PROJECTION_ROWS x N entries in
     {0, +1, -1} with probabilities 1/2, 1/4, 1/4, as float64."""
@@ -294,25 +306,21 @@ def projection(commitment: str) -> np.ndarray:
     raw = np.frombuffer(
         hashlib.shake_256(PROJECTION_DOMAIN + bytes.fromhex(commitment)).digest(entries // 4), np.uint8
     )
-    pairs = np.stack([(raw >> np.uint8(shift)) & np.uint8(3) for shift in (0, 2, 4, 6)], axis=1).reshape(-1)
-    values = np.zeros(entries, dtype=np.float64)
-    values[pairs == 2] = 1.0
-    values[pairs == 3] = -1.0
-    return values.reshape(PROJECTION_ROWS, ckks.POLY_MODULUS_DEGREE)
+    return _PROJECTION_ENTRIES[raw].reshape(PROJECTION_ROWS, ckks.POLY_MODULUS_DEGREE)
 
 
 def _project_residues(rows: np.ndarray, matrix: np.ndarray) -> np.ndarray:
     """matrix @ row mod its prime for residues of shape (..., primes, N); returns (..., primes, ROWS) uint64."""
     primes = ckks.data_primes()
     flat = rows.reshape(-1, ckks.POLY_MODULUS_DEGREE)
-    total = np.zeros((flat.shape[0], PROJECTION_ROWS), dtype=object)
-    for limb in range(
-        math.ceil(max(ckks.COEFF_MOD_BIT_SIZES) / LIMB_BITS)
-    ):  # residues below the 60-bit primes
-        part = ((flat >> np.uint64(limb * LIMB_BITS)) & np.uint64((1 << LIMB_BITS) - 1)).astype(np.float64)
-        total = total + (part @ matrix.T).astype(np.int64).astype(object) * (1 << (limb * LIMB_BITS))
-    moduli = np.tile(primes.astype(object), flat.shape[0] // len(primes))[:, None]
-    return (total % moduli).astype(np.uint64).reshape(*rows.shape[:-1], PROJECTION_ROWS)
+    mask = np.uint64((1 << LIMB_BITS) - 1)
+    low = ((flat & mask).astype(np.float64) @ matrix.T).astype(np.int64)
+    high = ((flat >> np.uint64(LIMB_BITS)).astype(np.float64) @ matrix.T).astype(np.int64)
+    moduli = np.tile(primes.astype(np.int64), flat.shape[0] // len(primes))[:, None]
+    # high mod q times 2^30 exceeds 64 bits: that product alone in Python integers.
+    shifted = ((high % moduli).astype(object) << LIMB_BITS) % moduli.astype(object)
+    total = (shifted.astype(np.int64) + low % moduli) % moduli
+    return total.astype(np.uint64).reshape(*rows.shape[:-1], PROJECTION_ROWS)
 
 
 def _residual_projections(

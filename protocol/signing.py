@@ -1,13 +1,18 @@
 """What a hospital's node signs with its own signing key, and how anyone checks it (EIP-191 personal messages
-over secp256k1, eth_account): the portal when it stores an upload, later the key parties and auditors, against
+over secp256k1): the portal when it stores an upload, later the key parties and auditors, against
 the signing address the node registered at enrollment — so a submission cannot be made up in a hospital's name
 by whoever runs the portal's database."""
 
 from __future__ import annotations
 
-from eth_account import Account
-from eth_account.messages import encode_defunct
-from eth_account.signers.local import LocalAccount
+from typing import TYPE_CHECKING
+
+from eth_keys import keys
+from eth_keys.exceptions import BadSignature
+from eth_utils import keccak
+
+if TYPE_CHECKING:  # eth_account takes a second to import: the key parties only check signatures
+    from eth_account.signers.local import LocalAccount
 
 UPLOAD_DOMAIN = "decentrahealth/upload/v1"
 
@@ -27,12 +32,25 @@ def upload_statement(
 
 
 def sign_text(account: LocalAccount, text: str) -> str:
+    from eth_account.messages import encode_defunct
+
     return account.sign_message(encode_defunct(text=text)).signature.to_0x_hex()
+
+
+def _personal_message_hash(text: str) -> bytes:
+    """EIP-191 version 0x45, as eth_account's encode_defunct signs it."""
+    message = text.encode()
+    return keccak(b"\x19Ethereum Signed Message:\n" + str(len(message)).encode() + message)
 
 
 def signer_of(text: str, signature: str) -> str | None:
     """The address whose key made `signature` over `text`; None for a signature that is not one."""
     try:
-        return Account.recover_message(encode_defunct(text=text), signature=signature)
-    except (ValueError, TypeError):
+        raw = bytes.fromhex(signature.removeprefix("0x"))
+        if len(raw) != 65 or raw[64] not in (27, 28):
+            return None
+        vrs = (raw[64] - 27, int.from_bytes(raw[:32], "big"), int.from_bytes(raw[32:64], "big"))
+        public_key = keys.Signature(vrs=vrs).recover_public_key_from_msg_hash(_personal_message_hash(text))
+    except (ValueError, TypeError, BadSignature):
         return None
+    return public_key.to_checksum_address()

@@ -188,3 +188,27 @@ def test_parties_talk_tls_with_the_committees_certificates_only(tmp_path, commit
     (runs[2] / ".config" / "party_2.crt").write_bytes(chain)
     with pytest.raises(keyparty.ThresholdDecryptionError, match="still running after"):
         keyparty.decrypt_sum(job, party_dirs, timeout=8, tls_dirs=runs)
+
+
+def test_batched_shamir_shares_recombine_to_the_secret() -> None:
+    from mpyc import thresha
+    from mpyc.finfields import GF
+
+    keyparty._install_batched_share_randomness()
+    prime = int(ckks.data_primes()[0])
+    field = GF(prime)
+    secrets = np.array([0, 1, prime - 1, 123_456_789], dtype=object)
+    for degree, parties in ((1, 3), (2, 5), (4, 15)):
+        shares = thresha.np_random_split(field, field.array(secrets), degree, parties)
+        assert shares.shape == (parties, secrets.size)
+        # Lagrange at 0 from the first degree + 1 parties' shares.
+        points = range(1, degree + 2)
+        recombined = [0] * secrets.size
+        for a in points:
+            weight = 1
+            for b in points:
+                if a != b:
+                    weight = weight * b * pow(b - a, -1, prime) % prime
+            recombined = [(r + weight * int(shares[a - 1][j])) % prime for j, r in enumerate(recombined)]
+        assert recombined == secrets.tolist()
+        assert len({int(v) for v in shares[:, 0]}) > 1  # random, not the secret repeated
