@@ -1,12 +1,16 @@
-"""Two choices of the training recipe, measured on validation data: a learning-rate schedule across rounds, and
-a decision threshold chosen on validation against the model's own argmax.
+"""Three choices of the training recipe, measured on validation data: each image standardised by the model or
+not, a learning-rate schedule across rounds, and a decision threshold chosen on validation against the model's
+own argmax.
 
     python bench/recipe.py                  # the demo's default run, seeds 0 and 1
-    python bench/recipe.py --seeds 0 1 2 --splits 500
+    python bench/recipe.py --seeds 0 1 2 --splits 500 --parts normalisation
 
 On validation data only (no test split is used), for each seed, the demo's default federation (fl.simulation:
 --hospitals hospitals on a Dirichlet --alpha split of PneumoniaMNIST's train split, --rounds rounds):
-- schedules: the body's and the head's learning rates multiplied in round r of R by 1 (constant, the default),
+- normalisations (fl.models.NORMALISATIONS): the CNN on the raw [0, 1] pixels and the CNN that standardises
+  each image first, validation accuracy and AUC after the last round, on the validation split as it is and on
+  copies whose intensities are changed as another scanner might (gain and offset, clipped to [0, 1]);
+- schedules (on the raw pixels): the body's and the head's learning rates multiplied in round r of R by 1 (constant, the default),
   by a cosine from 1 down to 0.1, or by steps (1 to round R/2, 0.3 to 0.8 R, then 0.1): validation accuracy and
   AUC after the last round, side by side;
 - thresholds, on the constant schedule's model: --splits random halvings of the validation split. On one half a
@@ -30,13 +34,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numpy as np  # noqa: E402
 
 from fl.data import load_medmnist_npz, partition_dirichlet  # noqa: E402
-from fl.models import architecture_for_input  # noqa: E402
+from fl.models import NORMALISATIONS, architecture_for_input  # noqa: E402
 from fl.simulation import run_simulation  # noqa: E402
-from fl.training import DEFAULT_TRAIN_CONFIG, TrainConfig, predict_logits  # noqa: E402
+from fl.training import DEFAULT_TRAIN_CONFIG, TrainConfig, evaluate, predict_logits  # noqa: E402
 
 DEFAULT_NPZ = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "pneumoniamnist.npz"
 RULES = ("argmax", "youden", "accuracy")
 SCHEDULES = ("constant", "cosine", "steps")
+PARTS = ("normalisation", "schedules")  # the thresholds come with the schedules (the constant one's model)
+# Intensity changes of the validation images (gain, offset): darker, brighter and flatter than the training data.
+INTENSITY_SHIFTS = {"as is": (1.0, 0.0), "darker": (0.8, 0.0), "brighter": (0.8, 0.2), "flatter": (0.6, 0.2)}
 
 
 def schedule_factor(schedule: str, round_number: int, rounds: int) -> float:
@@ -99,6 +106,29 @@ def compare_rules(
     return {rule: (float(np.mean(natural[rule])), float(np.mean(shifted[rule]))) for rule in RULES}
 
 
+def compare_normalisations(
+    train, validation, seeds: list[int], hospitals: int, alpha: float, rounds: int
+) -> None:
+    shifted = {
+        name: replace(validation, inputs=np.clip(validation.inputs * gain + offset, 0, 1).astype(np.float32))
+        for name, (gain, offset) in INTENSITY_SHIFTS.items()
+    }
+    print(f"{'seed':>4} {'normalisation':>13} " + " ".join(f"{name + ' acc / AUC':>20}" for name in shifted))
+    for seed in seeds:
+        parts = partition_dirichlet(train.labels, hospitals, alpha, seed)
+        for normalisation in NORMALISATIONS:
+            arch_id = architecture_for_input(train.sample_shape, normalisation=normalisation)
+            state, _ = run_simulation(
+                arch_id, DEFAULT_TRAIN_CONFIG, [train.subset(p) for p in parts], validation, rounds, seed
+            )
+            figures = [evaluate(state, arch_id, data) for data in shifted.values()]
+            print(
+                f"{seed:>4} {normalisation:>13} "
+                + " ".join(f"{f['accuracy']:>11.4f} / {f['auc']:.4f}" for f in figures),
+                flush=True,
+            )
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--npz", type=Path, default=DEFAULT_NPZ)
@@ -108,13 +138,19 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--alpha", type=float, default=0.5)
     parser.add_argument("--splits", type=int, default=200)
     parser.add_argument("--shifted-prior", type=float, default=0.625)
+    parser.add_argument("--parts", choices=PARTS, nargs="+", default=list(PARTS))
     args = parser.parse_args(argv)
 
     train = load_medmnist_npz(args.npz, "train")
     validation = load_medmnist_npz(args.npz, "val", num_classes=train.num_classes)
+    if "normalisation" in args.parts:
+        compare_normalisations(train, validation, args.seeds, args.hospitals, args.alpha, args.rounds)
+    if "schedules" not in args.parts:
+        return
     if train.num_classes != 2:
         raise SystemExit("a threshold on one score needs two classes")
     arch_id = architecture_for_input(train.sample_shape)
+    print()
     print(f"{'seed':>4} {'schedule':>9} {'val acc':>8} {'val AUC':>8}")
     logits_by_seed = {}
     for seed in args.seeds:

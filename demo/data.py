@@ -19,7 +19,7 @@ from fl.data import (
 from fl.local_data import save_npz
 from fl.models import architecture_for_input
 
-ModelChoice = tuple[str, int]  # (fl.models family, head features)
+ModelChoice = tuple[str, int, str]  # (fl.models family, head features, normalisation)
 # An image folder has no validation split of its own: this share of each class is the coordinator's.
 FOLDER_VALIDATION_FRACTION = 0.2
 
@@ -34,11 +34,11 @@ class DemoData:
 
 
 def locate_data(
-    explicit: str | None, shared_dir: Path, work_dir: Path, model: ModelChoice = ("cnn", 16)
+    explicit: str | None, shared_dir: Path, work_dir: Path, model: ModelChoice = ("cnn", 16, "image")
 ) -> DemoData:
     """--data (a MedMNIST-format .npz or an image folder), else ../shared/datasets, else medmnist's download,
-    else scikit-learn's breast cancer set; images get the model of `model` (family, head features) for their
-    shape."""
+    else scikit-learn's breast cancer set; images get the model of `model` (family, head features,
+    normalisation) for their shape."""
     candidates = [Path(explicit)] if explicit else [shared_dir / "datasets" / "pneumoniamnist.npz"]
     for path in candidates:
         try:

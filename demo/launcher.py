@@ -81,7 +81,9 @@ def prepare(options: DemoOptions) -> tuple[Launch, dict[str, str]]:
     portal_data, shared = data_dir(), shared_dir()
     work_dir = portal_data / "demo"
     work_dir.mkdir(parents=True, exist_ok=True)
-    data = locate_data(options.data, shared, work_dir, (options.model_family, options.head_features))
+    data = locate_data(
+        options.data, shared, work_dir, (options.model_family, options.head_features, options.normalisation)
+    )
     port = options.port or free_port()
     environment = {
         "DH_DATA_DIR": str(portal_data),

@@ -6,7 +6,7 @@ import argparse
 from dataclasses import dataclass, field
 from typing import Any
 
-from fl.models import FEATURE_DIM, HEAD_FEATURE_WIDTHS, MODEL_FAMILIES
+from fl.models import FEATURE_DIM, HEAD_FEATURE_WIDTHS, MODEL_FAMILIES, NORMALISATIONS
 from fl.strategy import DEFAULT_SERVER_STRATEGY, SERVER_PARAMETERS, ServerConfig
 
 
@@ -21,6 +21,7 @@ class DemoOptions:
     data: str | None = None
     model_family: str = "cnn"  # fl.models.MODEL_FAMILIES: the body for the data's image shape
     head_features: int = FEATURE_DIM  # the body's output width, the proven head's input
+    normalisation: str = "image"  # fl.models.NORMALISATIONS: each image standardised first (the recipe's)
     partition: str = "iid"
     alpha: float = 0.5
     seed: int = 0
@@ -61,6 +62,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         choices=HEAD_FEATURE_WIDTHS,
         default=FEATURE_DIM,
         help="the features the body hands the proven head (default 16; 32 makes the head's circuit larger)",
+    )
+    parser.add_argument(
+        "--normalise",
+        choices=NORMALISATIONS,
+        default="image",
+        help="what the model does to each image first: 'image' standardises it (zero mean, unit variance; the "
+        "default, chosen on validation data), 'none' takes the pixels in [0, 1] as they are",
     )
     parser.add_argument("--partition", choices=["iid", "dirichlet"], default="iid")
     parser.add_argument("--alpha", type=float, default=0.5, help="Dirichlet concentration (label skew)")
@@ -142,6 +150,7 @@ def demo_options(arguments: argparse.Namespace) -> DemoOptions:
         data=arguments.data,
         model_family=arguments.model,
         head_features=arguments.head_features,
+        normalisation=arguments.normalise,
         partition=arguments.partition,
         alpha=arguments.alpha,
         seed=arguments.seed,

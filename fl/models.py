@@ -32,6 +32,8 @@ HEAD_BIAS = "head.bias"
 # Bump when what the hash covers changes: it is part of every architecture hash.
 SPEC_VERSION = 2
 MODEL_FAMILIES = ("cnn", "resnet18", "resnet18w16")
+# "image": each image standardised on its own (ImageStandardisation) before the body's first layer.
+NORMALISATIONS = ("none", "image")
 
 
 @dataclass(frozen=True)
@@ -43,9 +45,11 @@ class Architecture:
     builder: Callable[..., nn.Module]  # builder(*arguments, features): a fresh body
     arguments: tuple[int, ...]
     features: int = FEATURE_DIM  # the body's output width: the proven head's input
+    normalisation: str = "none"  # one of NORMALISATIONS: what the body does to each input first
 
     def build_body(self) -> nn.Module:
-        return self.builder(*self.arguments, self.features)
+        body = self.builder(*self.arguments, self.features)
+        return nn.Sequential(ImageStandardisation(), *body) if self.normalisation == "image" else body
 
 
 ARCHITECTURES: dict[str, Architecture] = {}
@@ -57,6 +61,21 @@ def register(architecture: Architecture) -> Architecture:
         raise ValueError(f"architecture {architecture.arch_id!r} is already registered")
     ARCHITECTURES[architecture.arch_id] = architecture
     return architecture
+
+
+class ImageStandardisation(nn.Module):
+    """Each image to zero mean and unit variance over all its pixels and channels (colours keep their relation).
+    It needs no statistics of anyone's data, so hospitals share none, and a scanner's gain and offset change
+    nothing. On PneumoniaMNIST's validation split (bench/recipe.py: 5 hospitals, Dirichlet 0.5, 10 rounds, seeds
+    0-2) it beat the raw [0, 1] pixels in accuracy on every seed and in AUC on 2 of 3; with the images' contrast
+    or brightness changed by up to 40%, the raw pixels lost up to 4 points of accuracy and this nothing."""
+
+    EPSILON = 1e-3  # a blank image stays finite
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        flat = images.flatten(1)
+        shape = (-1,) + (1,) * (images.dim() - 1)
+        return (images - flat.mean(dim=1).view(shape)) / (flat.std(dim=1).view(shape) + self.EPSILON)
 
 
 def _features(width: int, features: int, smooth: bool = False) -> nn.Sequential:
@@ -153,50 +172,57 @@ def mlp(inputs: int, hidden: int, features: int) -> nn.Sequential:
 # --- the registry ------------------------------------------------------------------------------------------
 
 
-def image_arch_id(family: str, channels: int, size: int, features: int = FEATURE_DIM) -> str:
+def image_arch_id(
+    family: str, channels: int, size: int, features: int = FEATURE_DIM, normalisation: str = "none"
+) -> str:
     """An image model's id: cnn28-d16 (1x28x28, the first one), cnn64c3-d16 (3x64x64), resnet18-28c3-d32 (32
-    features into the head), ..."""
+    features into the head), cnn28-d16-std (each image standardised first), ..."""
     shape = f"{size}{'c3' if channels == 3 else ''}"
-    return f"{family}{shape}-d{features}" if family == "cnn" else f"{family}-{shape}-d{features}"
+    arch_id = f"{family}{shape}-d{features}" if family == "cnn" else f"{family}-{shape}-d{features}"
+    return arch_id + ("-std" if normalisation == "image" else "")
 
 
-def _register_image_models(channels: int, size: int, features: int) -> None:
+def _register_image_models(channels: int, size: int, features: int, normalisation: str) -> None:
     image = f"{channels}x{size}x{size} {'RGB' if channels == 3 else 'grayscale'} images"
+    first = "each image standardised (zero mean, unit variance), then " if normalisation == "image" else ""
     end = f"a dense layer to {features} features in [-1, 1] (Hardtanh), linear head."
     register(
         Architecture(
-            arch_id=image_arch_id("cnn", channels, size, features),
+            arch_id=image_arch_id("cnn", channels, size, features, normalisation),
             family="cnn",
-            description=f"Small CNN for {image}: two 3x3 conv + max-pool blocks, "
+            description=f"Small CNN for {image}: {first}two 3x3 conv + max-pool blocks, "
             + ("" if size == 28 else f"average-pooled to {POOLED_SIZE}x{POOLED_SIZE}, ")
             + end,
             input_shape=(channels, size, size),
             builder=small_cnn,
             arguments=(channels, size),
             features=features,
+            normalisation=normalisation,
         )
     )
     for family, width in (("resnet18", 64), ("resnet18w16", 16)):
         register(
             Architecture(
-                arch_id=image_arch_id(family, channels, size, features),
+                arch_id=image_arch_id(family, channels, size, features, normalisation),
                 family=family,
                 description=f"ResNet-18 for {image}"
                 + (" (MedMNIST's baseline body)" if width == 64 else f" at a quarter of the width ({width})")
-                + f", GroupNorm, global average pooling, a dense layer to {features} features in [-1, 1] (Tanh), "
-                "linear head.",
+                + f": {first}GroupNorm, global average pooling, a dense layer to {features} features in [-1, 1] "
+                "(Tanh), linear head.",
                 input_shape=(channels, size, size),
                 builder=resnet18,
                 arguments=(channels, size, width),
                 features=features,
+                normalisation=normalisation,
             )
         )
 
 
-for _features_width in HEAD_FEATURE_WIDTHS:
-    for _size in IMAGE_SIZES:
-        for _channels in IMAGE_CHANNELS:
-            _register_image_models(_channels, _size, _features_width)
+for _normalisation in NORMALISATIONS:
+    for _features_width in HEAD_FEATURE_WIDTHS:
+        for _size in IMAGE_SIZES:
+            for _channels in IMAGE_CHANNELS:
+                _register_image_models(_channels, _size, _features_width, _normalisation)
 register(
     Architecture(
         arch_id="mlp30-d16",
@@ -211,12 +237,17 @@ register(
 
 
 def architecture_for_input(
-    input_shape: tuple[int, ...], family: str = "cnn", features: int = FEATURE_DIM
+    input_shape: tuple[int, ...],
+    family: str = "cnn",
+    features: int = FEATURE_DIM,
+    normalisation: str = "none",
 ) -> str:
-    """The architecture of `family` with `features` head inputs that takes samples of `input_shape` (tabular
-    data: the MLP)."""
+    """The architecture of `family` with `features` head inputs and `normalisation` that takes samples of
+    `input_shape` (tabular data: the MLP)."""
     if family not in MODEL_FAMILIES:
         raise ValueError(f"unknown model family {family!r}; known: {', '.join(MODEL_FAMILIES)}")
+    if normalisation not in NORMALISATIONS:
+        raise ValueError(f"unknown normalisation {normalisation!r}; known: {', '.join(NORMALISATIONS)}")
     if features not in HEAD_FEATURE_WIDTHS:
         raise ValueError(
             f"the head takes {' or '.join(map(str, HEAD_FEATURE_WIDTHS))} features, not {features}"
@@ -224,7 +255,7 @@ def architecture_for_input(
     for arch in ARCHITECTURES.values():
         tabular = len(input_shape) == 1 and arch.family == "mlp"
         if arch.input_shape == tuple(input_shape) and (
-            tabular or (arch.family, arch.features) == (family, features)
+            tabular or (arch.family, arch.features, arch.normalisation) == (family, features, normalisation)
         ):
             return arch.arch_id
     raise ValueError(
@@ -281,7 +312,9 @@ def architecture_definition(arch: Architecture, body: nn.Module) -> dict:
         {type(m) for m in body.modules() if not type(m).__module__.startswith("torch.")},
         key=lambda cls: f"{cls.__module__}.{cls.__qualname__}",
     )
+    normalised = {"normalisation": arch.normalisation} if arch.normalisation != "none" else {}
     return {
+        **normalised,  # absent when "none": the hashes of the bodies registered before it stay as they were
         "builder": inspect.getsource(arch.builder),
         "arguments": list(arch.arguments),
         "classes": {f"{cls.__module__}.{cls.__qualname__}": inspect.getsource(cls) for cls in own_classes},

@@ -18,7 +18,7 @@ import numpy as np
 
 from fl.data import Dataset, load_medmnist_npz, partition_dirichlet, partition_iid
 from fl.fedavg import clip_to_norm, round_head_to_fixed_point
-from fl.models import architecture_for_input, build_model
+from fl.models import NORMALISATIONS, architecture_for_input, build_model
 from fl.params import StateDict, flatten
 from fl.strategy import (
     DEFAULT_SERVER_STRATEGY,
@@ -111,6 +111,12 @@ def main(argv: Sequence[str] | None = None) -> None:
         default=DEFAULT_SERVER_STRATEGY,
         help="server strategy (the client's is FedProx when --config sets fedprox_mu > 0, else FedAvg)",
     )
+    parser.add_argument(
+        "--normalise",
+        choices=NORMALISATIONS,
+        default="image",
+        help="each image standardised by the model first (the demo's default), or the raw pixels ('none')",
+    )
     args = parser.parse_args(argv)
     config = replace(DEFAULT_TRAIN_CONFIG, **json.loads(args.config))
     train = load_medmnist_npz(args.npz, "train")
@@ -121,7 +127,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         parts = partition_dirichlet(train.labels, args.hospitals, args.alpha, args.seed)
     hospitals = [train.subset(p) for p in parts]
     _, reports = run_simulation(
-        architecture_for_input(train.sample_shape),
+        architecture_for_input(train.sample_shape, normalisation=args.normalise),
         config,
         hospitals,
         validation,

@@ -32,6 +32,21 @@ def test_body_features_lie_in_unit_interval_and_head_is_linear(arch_id):
     )
 
 
+def test_a_standardising_body_sees_the_same_image_whatever_its_gain_and_offset():
+    model = build_model("cnn28-d16-std", 2, seed=0)
+    plain = build_model("cnn28-d16", 2, seed=0)
+    images = torch.rand(6, 1, 28, 28)
+    for gain, offset in ((0.5, 0.2), (1.5, -0.3)):
+        shifted = images * gain + offset
+        assert torch.allclose(model(shifted), model(images), atol=1e-2)
+        assert not torch.allclose(plain(shifted), plain(images), atol=1e-2)
+    # The same layers as the plain CNN after the standardisation, and a hash of its own.
+    assert [name for name, _ in model.body.named_parameters()] == [
+        f"{int(name.split('.')[0]) + 1}.{name.split('.', 1)[1]}" for name, _ in plain.body.named_parameters()
+    ]
+    assert architecture_hash("cnn28-d16-std") != architecture_hash("cnn28-d16")
+
+
 def test_cnn_is_small_enough_for_cpu_rounds():
     assert 20_000 <= parameter_count(build_model("cnn28-d16", 2).state_dict()) <= 100_000
 

@@ -1,4 +1,5 @@
-"""The demo picks the model body a user names (--model, --head-features) for the data's image shape."""
+"""The demo picks the model body a user names (--model, --head-features, --normalise) for the data's image
+shape."""
 
 import numpy as np
 import pytest
@@ -20,9 +21,10 @@ def rgb_64px_file(path):
 @pytest.mark.parametrize(
     ("model", "architecture"),
     [
-        (("cnn", 16), "cnn64c3-d16"),
-        (("resnet18", 16), "resnet18-64c3-d16"),
-        (("resnet18w16", 32), "resnet18w16-64c3-d32"),
+        (("cnn", 16, "none"), "cnn64c3-d16"),
+        (("cnn", 16, "image"), "cnn64c3-d16-std"),
+        (("resnet18", 16, "none"), "resnet18-64c3-d16"),
+        (("resnet18w16", 32, "image"), "resnet18w16-64c3-d32-std"),
     ],
 )
 def test_the_named_body_for_the_files_shape(tmp_path, model, architecture):
@@ -33,4 +35,4 @@ def test_the_named_body_for_the_files_shape(tmp_path, model, architecture):
 
 def test_an_unknown_head_width_is_a_message_naming_the_widths(tmp_path):
     with pytest.raises(DemoError, match="the head takes 16 or 32 features, not 24"):
-        locate_data(str(rgb_64px_file(tmp_path / "rgb.npz")), tmp_path, tmp_path, ("cnn", 24))
+        locate_data(str(rgb_64px_file(tmp_path / "rgb.npz")), tmp_path, tmp_path, ("cnn", 24, "image"))

@@ -121,17 +121,20 @@ def start_demo(data: Path, work: Path, shared: Path, extra: list[str]) -> subpro
 def test_secure_rounds_on_colour_64px_png_and_dicom_images(tmp_path, dev_ptau):
     cases = {
         # name: (data, architecture the demo must pick, classes)
-        "rgb-5-classes": (medmnist_file(tmp_path / "rgb5.npz", 5, 28, 3), "cnn28c3-d16", 5),
+        "rgb-5-classes": (medmnist_file(tmp_path / "rgb5.npz", 5, 28, 3), "cnn28c3-d16-std", 5),
         "grayscale-64px": (medmnist_file(tmp_path / "gray64.npz", 2, 64, 1), "cnn64-d16", 2),
-        "png-folder": (png_folder(tmp_path / "png", 5), "cnn28c3-d16", 5),
-        "dicom-folder": (dicom_folder(tmp_path / "dicom"), "cnn28-d16", 2),
+        "png-folder": (png_folder(tmp_path / "png", 5), "cnn28c3-d16-std", 5),
+        "dicom-folder": (dicom_folder(tmp_path / "dicom"), "cnn28-d16-std", 2),
+    }
+    extra = {
+        "png-folder": ["--campaign"],  # its round planned by a campaign of one
+        "grayscale-64px": ["--normalise", "none"],  # the raw pixels, as the demo takes them when asked
     }
     running = {}
     for name, (data, _, _) in cases.items():
         work = tmp_path / name
         work.mkdir()
-        extra = ["--campaign"] if name == "png-folder" else []  # its round planned by a campaign of one
-        running[name] = (start_demo(data, work, dev_ptau.parent.parent, extra), work)
+        running[name] = (start_demo(data, work, dev_ptau.parent.parent, extra.get(name, [])), work)
     failures = []
     for name, (process, work) in running.items():
         try:
