@@ -250,7 +250,8 @@ def open_sums(
     tls_dir: Path | None = None,
     listen: str = "",
 ) -> OpenedSums:
-    """One MPC session: the sum over the parties of `first` is opened, then, per upload of `norms`, whether the
+    """One MPC session: the sum over the parties of `first` (projections: each party sends its own, as they show
+    nothing beyond the sum) is opened, then, per upload of `norms`, whether the
     squared norm of the sum of the parties' shares is within its threshold, and, per upload of `heads`, Poseidon
     of the sum of the parties' shares (the head's digest: the head itself stays shared); then the sum of
     `then(opened first, within, head digests)`, and last the heads' weighted sum. `first` and `then`'s result
@@ -300,7 +301,7 @@ def open_sums(
     async def add_projections(shares: np.ndarray) -> np.ndarray:
         # Every party sends its projections as they are: each share of u but the last is uniform mod Q (from
         # its seed), and so are its projections, so the parts show nothing beyond their sum, which is opened
-        # anyway (docs/THREAT_MODEL.md, "Well-formed ciphertexts", step 5).
+        # anyway (docs/THREAT_MODEL.md, "Well-formed ciphertexts", step 3).
         moduli = primes[None, :, None]
         total = np.zeros_like(shares)
         for peer, part in enumerate(await mpc.transfer(shares)):

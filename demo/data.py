@@ -17,7 +17,7 @@ from fl.data import (
     split_validation,
 )
 from fl.local_data import save_npz
-from fl.models import architecture_for_input
+from fl.models import DEFAULT_NORMALISATION, FEATURE_DIM, architecture_for_input
 
 ModelChoice = tuple[str, int, str]  # (fl.models family, head features, normalisation)
 # An image folder has no validation split of its own: this share of each class is the coordinator's.
@@ -34,7 +34,10 @@ class DemoData:
 
 
 def locate_data(
-    explicit: str | None, shared_dir: Path, work_dir: Path, model: ModelChoice = ("cnn", 16, "image")
+    explicit: str | None,
+    shared_dir: Path,
+    work_dir: Path,
+    model: ModelChoice = ("cnn", FEATURE_DIM, DEFAULT_NORMALISATION),
 ) -> DemoData:
     """--data (a MedMNIST-format .npz or an image folder), else ../shared/datasets, else medmnist's download,
     else scikit-learn's breast cancer set; images get the model of `model` (family, head features,

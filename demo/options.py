@@ -6,7 +6,7 @@ import argparse
 from dataclasses import dataclass, field
 from typing import Any
 
-from fl.models import FEATURE_DIM, HEAD_FEATURE_WIDTHS, MODEL_FAMILIES, NORMALISATIONS
+from fl.models import DEFAULT_NORMALISATION, FEATURE_DIM, HEAD_FEATURE_WIDTHS, MODEL_FAMILIES, NORMALISATIONS
 from fl.strategy import DEFAULT_SERVER_STRATEGY, SERVER_PARAMETERS, ServerConfig
 
 
@@ -21,7 +21,9 @@ class DemoOptions:
     data: str | None = None
     model_family: str = "cnn"  # fl.models.MODEL_FAMILIES: the body for the data's image shape
     head_features: int = FEATURE_DIM  # the body's output width, the proven head's input
-    normalisation: str = "image"  # fl.models.NORMALISATIONS: each image standardised first (the recipe's)
+    normalisation: str = (
+        DEFAULT_NORMALISATION  # fl.models.NORMALISATIONS: what the body does to each image first
+    )
     partition: str = "iid"
     alpha: float = 0.5
     seed: int = 0
@@ -66,7 +68,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--normalise",
         choices=NORMALISATIONS,
-        default="image",
+        default=DEFAULT_NORMALISATION,
         help="what the model does to each image first: 'image' standardises it (zero mean, unit variance; the "
         "default, chosen on validation data), 'none' takes the pixels in [0, 1] as they are",
     )

@@ -34,6 +34,7 @@ SPEC_VERSION = 2
 MODEL_FAMILIES = ("cnn", "resnet18", "resnet18w16")
 # "image": each image standardised on its own (ImageStandardisation) before the body's first layer.
 NORMALISATIONS = ("none", "image")
+DEFAULT_NORMALISATION = "image"  # the demo's and fl.simulation's, chosen on validation (bench/recipe.py)
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ import numpy as np
 
 from fl.data import Dataset, load_medmnist_npz, partition_dirichlet, partition_iid
 from fl.fedavg import clip_to_norm, round_head_to_fixed_point
-from fl.models import NORMALISATIONS, architecture_for_input, build_model
+from fl.models import DEFAULT_NORMALISATION, NORMALISATIONS, architecture_for_input, build_model
 from fl.params import StateDict, flatten
 from fl.strategy import (
     DEFAULT_SERVER_STRATEGY,
@@ -114,7 +114,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument(
         "--normalise",
         choices=NORMALISATIONS,
-        default="image",
+        default=DEFAULT_NORMALISATION,
         help="each image standardised by the model first (the demo's default), or the raw pixels ('none')",
     )
     args = parser.parse_args(argv)
