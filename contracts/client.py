@@ -33,7 +33,6 @@ from contracts.compile import Artifact, compile_registry, compile_with_verifier,
 logger = logging.getLogger(__name__)
 
 SEPOLIA_CHAIN_ID = 11155111
-ROUND_STATES = ("none", "open", "closed", "cancelled")
 
 # Gas limits, from measurements on hardhat (Prague rules) with headroom; see contracts/tests/test_round_registry.py.
 # Limits above what a call uses are not charged, only reserved from the sender's balance.

@@ -20,7 +20,6 @@ from contracts.client import (
     GAS_SAMPLE_PER_COMMITTED_PROOF,
     GAS_SUBMIT_BASE,
     GAS_SUBMIT_PER_PROOF_EXTRA,
-    ROUND_STATES,
     ChainConnection,
     ChainError,
     SnarkjsProof,
@@ -30,6 +29,7 @@ from contracts.client import (
     to_hex,
 )
 from contracts.compile import compile_registry
+from protocol.chain_records import ROUND_STATES
 
 
 @dataclass(frozen=True)

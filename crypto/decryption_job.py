@@ -39,6 +39,7 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from crypto import ckks, threshold, wellformed
 from crypto.zk.poseidon import FIELD_PRIME
 from protocol import signing
+from protocol.chain_records import ChainReader, ChainReadError
 
 JOB_FILE = "job.json"
 JOB_FORMAT = 4
@@ -95,10 +96,12 @@ class JobTerms:
     norm_bound: float
     head_size: int = 0
     dp_noise_std: float = 0.0  # differential privacy: the std of the noise the parties add to the opened sum
+    registry: str = ""  # the round registry the round and its submissions are recorded in ("": none)
 
     def as_json(self) -> dict:
         return {
             "round": self.round_id,
+            "registry": self.registry,
             "min_hospitals": self.min_hospitals,
             "update_norm_bound": self.norm_bound,
             "head_size": self.head_size,
@@ -124,6 +127,7 @@ class JobTerms:
             norm_bound=norm_bound,
             head_size=head_size,
             dp_noise_std=dp_noise_std,
+            registry=str(value.get("registry", "")),
         )
 
     @property
@@ -178,6 +182,7 @@ class CheckedJob:
     )  # (hospitals, head_size) integers mod FIELD_PRIME: this party's shares of the heads
     head_commitments: tuple[int, ...]  # per upload, Poseidon of the head its proof ends at (with proofs)
     dp_noise_std: float = 0.0  # the std of the DP noise the opened sum must carry (0: none)
+    chain_checked: str = ""  # the registry this party found every upload recorded in ("": it read no chain)
 
     @property
     def hospitals(self) -> int:
@@ -224,6 +229,95 @@ def read_trusted_hospitals(path: Path) -> dict[str, str]:
         return {str(address).lower(): str(name) for address, name in listed.items()}
     except (OSError, KeyError, TypeError, ValueError, AttributeError) as exc:
         raise KeyPartyRefusal(f"unreadable list of trusted hospitals {path}: {exc}") from exc
+
+
+@dataclass(frozen=True)
+class TrustedChain:
+    """A key party's own view of the chain: its RPC endpoint (its own, never the portal's), the chain's id, the
+    round registries its operator vetted (lower-case address -> keccak-256 of the runtime code when vetted) and
+    the chain address of each hospital it trusts (lower-case signing address -> lower-case chain address)."""
+
+    rpc_url: str
+    chain_id: int
+    registries: dict[str, str]
+    chain_addresses: dict[str, str]
+
+
+def read_trusted_chain(chain_path: Path, hospitals_path: Path) -> TrustedChain:
+    """The party's trusted chain ({"rpc_url", "chain_id", "registries": {address: code hash}}) and, from its list
+    of trusted hospitals, their chain addresses ({"chain_addresses": {signing address: chain address}})."""
+    try:
+        chain = json.loads(Path(chain_path).read_text())
+        rpc_url, chain_id = str(chain["rpc_url"]), int(chain["chain_id"])
+        registries = {str(key).lower(): str(value).lower() for key, value in chain["registries"].items()}
+    except (OSError, KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise KeyPartyRefusal(f"unreadable trusted chain {chain_path}: {exc}") from exc
+    try:
+        listed = json.loads(Path(hospitals_path).read_text()).get("chain_addresses", {})
+        addresses = {str(key).lower(): str(value).lower() for key, value in listed.items()}
+    except (OSError, TypeError, ValueError, AttributeError) as exc:
+        raise KeyPartyRefusal(f"unreadable list of trusted hospitals {hospitals_path}: {exc}") from exc
+    return TrustedChain(rpc_url, chain_id, registries, addresses)
+
+
+def check_chain_records(terms: JobTerms, digests: Sequence[str], chain: TrustedChain) -> None:
+    """Refuses a job whose round is not open in a registry the party vetted, on the chain it trusts, or one of
+    whose uploads (`digests`: their SHA-256, in order) its hospital has not recorded there for the round under
+    its pinned chain address, with its proofs verified when the registry verifies proofs. Run after
+    check_signatures: the signers are the party's trusted hospitals."""
+    registry = terms.registry.lower()
+    if not registry:
+        raise KeyPartyRefusal(
+            f"the job names no round registry: this key party opens only rounds recorded on chain {chain.chain_id}"
+        )
+    if registry not in chain.registries:
+        raise KeyPartyRefusal(
+            f"round registry {terms.registry} is not one this key party vetted (dh-keyparty trust-chain --registry)"
+        )
+    reader = ChainReader(chain.rpc_url)
+    try:
+        chain_id, code_hash = reader.chain_id(), reader.code_hash(registry)
+        if chain_id != chain.chain_id:
+            raise KeyPartyRefusal(f"the chain at {chain.rpc_url} is chain {chain_id}, not {chain.chain_id}")
+        if code_hash != chain.registries[registry]:
+            raise KeyPartyRefusal(
+                f"the code at round registry {terms.registry} ({code_hash or 'none'}) is not the code vetted "
+                f"({chain.registries[registry]})"
+            )
+        recorded_round = reader.round(registry, terms.round_id)
+        if recorded_round.state != "open":
+            raise KeyPartyRefusal(
+                f"round {terms.round_id} is {recorded_round.state} in registry {terms.registry}, not open: a "
+                "key party opens only the sum of an open round's recorded submissions"
+            )
+        for number, (digest, submission) in enumerate(zip(digests, terms.submissions, strict=True)):
+            address = chain.chain_addresses.get(submission.signer.lower())
+            if address is None:
+                raise KeyPartyRefusal(
+                    f"ciphertext {number}: no chain address pinned for {submission.hospital} ({submission.signer}): "
+                    f"dh-keyparty trust {submission.signer} --name NAME --chain-address ADDRESS"
+                )
+            recorded = reader.submission(registry, terms.round_id, address)
+            where = f"round {terms.round_id} of registry {terms.registry}"
+            if recorded is None:
+                raise UploadRefused(
+                    f"ciphertext {number} refused: {submission.hospital} ({address}) recorded no submission to "
+                    f"{where} (the audit trail does not hold this upload)",
+                    number,
+                )
+            if recorded.update_hash != "0x" + digest:
+                raise UploadRefused(
+                    f"ciphertext {number} refused: {submission.hospital} recorded update {recorded.update_hash} "
+                    f"to {where}, not this ciphertext (0x{digest})",
+                    number,
+                )
+            if recorded_round.proofs_per_submission and not recorded.verified:
+                raise UploadRefused(
+                    f"ciphertext {number} refused: {submission.hospital}'s proofs are not verified in {where}",
+                    number,
+                )
+    except ChainReadError as exc:
+        raise KeyPartyRefusal(str(exc)) from exc
 
 
 def check_signatures(terms: JobTerms, digests: Sequence[str], trusted: dict[str, str] | None = None) -> None:
@@ -301,10 +395,15 @@ def witness_shares(
     return projections, norm_share
 
 
-def load_job(job_dir: Path, party: PartyWitness, trusted: dict[str, str] | None = None) -> CheckedJob:
-    """Read a job, check every blob and its signature (by a `trusted` hospital, when given), recompute the sum
-    and compare its digest with the portal's, and compute this party's shares of every blob's projections;
-    returns the checked job."""
+def load_job(
+    job_dir: Path,
+    party: PartyWitness,
+    trusted: dict[str, str] | None = None,
+    chain: TrustedChain | None = None,
+) -> CheckedJob:
+    """Read a job, check every blob and its signature (by a `trusted` hospital, when given) and, with `chain`,
+    its record on chain (check_chain_records), recompute the sum and compare its digest with the portal's, and
+    compute this party's shares of every blob's projections; returns the checked job."""
     try:
         job = json.loads((job_dir / JOB_FILE).read_text())
         if job.get("format") != JOB_FORMAT:
@@ -342,6 +441,8 @@ def load_job(job_dir: Path, party: PartyWitness, trusted: dict[str, str] | None 
         else:
             ckks.add_mod(total, parsed.ciphertexts)
     check_signatures(terms, digests, trusted)
+    if chain is not None:
+        check_chain_records(terms, digests, chain)
     started = time.perf_counter()
     for name in names:  # signed uploads only: now their witnesses
         parsed = ckks.parse_blob(public_context, (job_dir / name).read_bytes())
@@ -367,6 +468,7 @@ def load_job(job_dir: Path, party: PartyWitness, trusted: dict[str, str] | None 
         np.stack([share.head for share in norm_shares]),
         head_commitments,
         terms.dp_noise_std,
+        terms.registry if chain is not None else "",
     )
 
 

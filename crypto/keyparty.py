@@ -65,6 +65,7 @@ from crypto.decryption_job import (
     check_norms,
     check_projections,
     load_job,
+    read_trusted_chain,
     read_trusted_hospitals,
 )
 from crypto.zk.poseidon import FIELD_PRIME, hash_chain, permute_columns
@@ -378,12 +379,19 @@ def run_decryption(
     tls_dir: Path | None = None,
     listen: str = "",
     trusted_hospitals: Path | None = None,
+    trusted_chain: Path | None = None,
 ) -> dict:
     """One party's whole part of a job; writes result-party{index}.npy and report-party{index}.json. With
-    `trusted_hospitals` (crypto.decryption_job.read_trusted_hospitals), only those hospitals' uploads open."""
+    `trusted_hospitals` (crypto.decryption_job.read_trusted_hospitals), only those hospitals' uploads open;
+    with `trusted_chain` too (read_trusted_chain), only uploads their hospitals recorded on that chain."""
     job_dir, party_dir = Path(job_dir).resolve(), Path(party_dir).resolve()  # open_sums may change directory
     started = time.perf_counter()
     trusted = read_trusted_hospitals(trusted_hospitals) if trusted_hospitals is not None else None
+    chain = None
+    if trusted_chain is not None:
+        if trusted_hospitals is None:
+            raise KeyPartyRefusal("a trusted chain needs the trusted hospitals too: their chain addresses")
+        chain = read_trusted_chain(trusted_chain, trusted_hospitals)
     try:
         secret_share = keygen.load_secret_share(party_dir)
         public_key = ckks.load_public_context((job_dir / "public_context.bin").read_bytes()).public_key
@@ -395,7 +403,7 @@ def run_decryption(
         )
     except (keygen.KeyGenError, wellformed.WitnessError, OSError, ValueError) as exc:
         raise KeyPartyRefusal(str(exc)) from exc
-    job = load_job(job_dir, witness, trusted)
+    job = load_job(job_dir, witness, trusted, chain)
     summed = job.total
     ledger = KeyLedger(party_dir)
     ledger.check_round(job)
@@ -453,6 +461,7 @@ def run_decryption(
         "total_s": time.perf_counter() - started,
         "mpc_bytes_sent": opened.bytes_sent,
         "tls": tls_dir is not None,
+        "chain_checked": job.chain_checked,
         "peak_rss_bytes": peak_rss_bytes(),
     }
     (job_dir / f"report-party{index}.json").write_text(json.dumps(report, indent=2) + "\n")
@@ -495,9 +504,12 @@ def decrypt_sum(
     timeout: float = 600.0,
     tls_dirs: Sequence[Path | str] | None = None,
     trusted_hospitals: Path | None = None,
+    trusted_chain: Path | None = None,
 ) -> np.ndarray:
     """Run the m key parties of a job as separate processes on localhost; returns the opened sum. With
     `tls_dirs`, party i runs over TLS with its files in tls_dirs[i] (crypto.partytls.write_mpyc_config).
+
+    `trusted_hospitals` and `trusted_chain` go to every party (run_decryption).
 
     Raises ThresholdDecryptionError naming the party that failed (with the end of its log) or the parties
     still running at the timeout; the other parties are then stopped.
@@ -539,6 +551,8 @@ def decrypt_sum(
                 command += ["--tls", str(Path(tls_dirs[index]).resolve())]
             if trusted_hospitals is not None:
                 command += ["--trusted-hospitals", str(Path(trusted_hospitals).resolve())]
+            if trusted_chain is not None:
+                command += ["--trusted-chain", str(Path(trusted_chain).resolve())]
             with open(log_path, "wb") as log:
                 processes.append(
                     subprocess.Popen(
@@ -610,6 +624,13 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         help='JSON {"hospitals": {address: name}}: open only uploads signed by these hospitals\' keys',
     )
+    decrypt.add_argument(
+        "--trusted-chain",
+        type=Path,
+        default=None,
+        help='JSON {"rpc_url", "chain_id", "registries": {address: code hash}}: open only uploads recorded in '
+        "these registries by the trusted hospitals' chain addresses (--trusted-hospitals' chain_addresses)",
+    )
     info = commands.add_parser("info", help="show this party's public files (never the share)")
     info.add_argument("--dir", required=True, type=Path)
     return parser
@@ -655,6 +676,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             tls_dir=args.tls.resolve() if args.tls else None,
             listen=args.listen,
             trusted_hospitals=args.trusted_hospitals.resolve() if args.trusted_hospitals else None,
+            trusted_chain=args.trusted_chain.resolve() if args.trusted_chain else None,
         )
         print(json.dumps(report))
         return 0

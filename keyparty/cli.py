@@ -33,12 +33,14 @@ from keyparty.config import (
     IDENTITY_CERT_FILE,
     IDENTITY_KEY_FILE,
     STATUS_FILE,
+    TRUSTED_CHAIN_FILE,
     KeyPartyConfig,
     KeyPartyConfigError,
     check_address,
     default_home,
     make_home,
     read_config,
+    trust_chain,
     trust_hospital,
     trusted_hospitals,
     write_config,
@@ -124,6 +126,15 @@ def status_text(home: Path) -> tuple[str, bool]:
         lines.append(f"opens only uploads signed by the {len(trusted)} hospitals it trusts: {names}")
     else:
         lines.append("trusts the portal's list of hospitals (pin the hospitals' keys: dh-keyparty trust)")
+    chain_file = home / TRUSTED_CHAIN_FILE
+    if chain_file.exists():
+        pinned = json.loads(chain_file.read_text())
+        lines.append(
+            f"opens only uploads recorded on chain {pinned['chain_id']} ({pinned['rpc_url']}) in its "
+            f"{len(pinned['registries'])} pinned registries: {', '.join(pinned['registries'])}"
+        )
+    else:
+        lines.append("reads no chain (pin the round registry: dh-keyparty trust-chain)")
     path = home / STATUS_FILE
     if not path.exists():
         lines.append("not run yet (dh-keyparty serve)")
@@ -196,7 +207,23 @@ def parser() -> argparse.ArgumentParser:
         "address", help="the hospital's signing address (its node prints it at enrollment)"
     )
     trust_parser.add_argument("--name", required=True, help="the hospital's name, for messages")
-    for sub in (enroll_parser, run_parser, status_parser, trust_parser):
+    trust_parser.add_argument(
+        "--chain-address",
+        default="",
+        help="the address the hospital records its submissions from on chain (its node prints it at enrollment); "
+        "with dh-keyparty trust-chain, uploads it has not recorded there are refused",
+    )
+    chain_parser = commands.add_parser(
+        "trust-chain",
+        help="open only uploads their hospitals recorded in this round registry, read through your own RPC "
+        "endpoint (vet the registry first: python -m contracts.vet_registry)",
+    )
+    chain_parser.add_argument("--rpc", required=True, help="your own RPC endpoint, not the portal's")
+    chain_parser.add_argument("--registry", required=True, help="the round registry's address")
+    chain_parser.add_argument(
+        "--code-hash", default="", help="the code hash contracts.vet_registry printed: pin only that code"
+    )
+    for sub in (enroll_parser, run_parser, status_parser, trust_parser, chain_parser):
         sub.add_argument("--home", type=Path, default=argparse.SUPPRESS, help=home_help)
     return result
 
@@ -225,9 +252,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             print("next: dh-keyparty serve" + (f" --home {home}" if arguments.home else ""))
             return 0
         if arguments.command == "trust":
-            listed = trust_hospital(home, arguments.address, arguments.name)
+            listed = trust_hospital(home, arguments.address, arguments.name, arguments.chain_address)
             print(
                 f"trusted {arguments.name} ({arguments.address}); this key party trusts {len(listed)} hospitals"
+            )
+            return 0
+        if arguments.command == "trust-chain":
+            pinned = trust_chain(home, arguments.rpc, arguments.registry, arguments.code_hash)
+            print(
+                f"pinned registry {arguments.registry} on chain {pinned['chain_id']} (code hash "
+                f"{pinned['registries'][arguments.registry.lower()]}); this key party opens only uploads recorded "
+                f"in its {len(pinned['registries'])} pinned registries"
             )
             return 0
         if arguments.command == "status":

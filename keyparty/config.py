@@ -9,7 +9,11 @@
     <home>/jobs/<id>/                 a decryption job: the description, ciphertexts, each attempt's MPC log
     <home>/status.json                what `dh-keyparty serve` is doing, for `dh-keyparty status`
     <home>/trusted_hospitals.json     if present, the only hospitals' signing keys whose uploads it opens
-                                      (dh-keyparty trust), each learnt from the hospital out of band
+                                      (dh-keyparty trust), each learnt from the hospital out of band, with the
+                                      address each records its submissions from on chain (--chain-address)
+    <home>/trusted_chain.json         if present, the chain its jobs must be recorded on: the party's own RPC
+                                      endpoint, the chain id, and the round registries vetted, each with the
+                                      hash of its code (dh-keyparty trust-chain)
 
 The home is DH_KEYPARTY_HOME, else ~/.decentrahealth/keyparty, unless --home names another.
 """
@@ -23,10 +27,12 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 from crypto.decryption_job import read_trusted_hospitals
+from protocol.chain_records import ChainReader, ChainReadError
 
 CONFIG_FILE = "config.json"
 STATUS_FILE = "status.json"
 TRUSTED_HOSPITALS_FILE = "trusted_hospitals.json"
+TRUSTED_CHAIN_FILE = "trusted_chain.json"
 IDENTITY_KEY_FILE = "tls/identity.key"
 IDENTITY_CERT_FILE = "tls/identity.crt"
 COMMITTEES_DIR = "committees"
@@ -119,10 +125,49 @@ def trusted_hospitals(home: Path) -> dict[str, str]:
     return read_trusted_hospitals(path) if path.exists() else {}
 
 
-def trust_hospital(home: Path, address: str, name: str) -> dict[str, str]:
-    """Adds a hospital's signing address (0x and 40 hex digits) to the party's list; returns the list."""
-    if not re.fullmatch(r"0x[0-9a-fA-F]{40}", address):
-        raise KeyPartyConfigError(f"{address!r} is not a signing address (0x and 40 hex digits)")
-    listed = {**trusted_hospitals(home), address.lower(): name}
-    write_private(Path(home) / TRUSTED_HOSPITALS_FILE, json.dumps({"hospitals": listed}, indent=2) + "\n")
+def _check_hex_address(value: str, what: str) -> str:
+    if not re.fullmatch(r"0x[0-9a-fA-F]{40}", value):
+        raise KeyPartyConfigError(f"{value!r} is not {what} (0x and 40 hex digits)")
+    return value.lower()
+
+
+def trust_hospital(home: Path, address: str, name: str, chain_address: str = "") -> dict[str, str]:
+    """Adds a hospital's signing address (0x and 40 hex digits) to the party's list, with the address it records
+    its submissions from on chain when given; returns the list (signing address -> name)."""
+    address = _check_hex_address(address, "a signing address")
+    path = Path(home) / TRUSTED_HOSPITALS_FILE
+    kept = json.loads(path.read_text()) if path.exists() else {}
+    listed = {**trusted_hospitals(home), address: name}
+    chain_addresses = dict(kept.get("chain_addresses", {}))
+    if chain_address:
+        chain_addresses[address] = _check_hex_address(chain_address, "a chain address")
+    write_private(
+        path, json.dumps({"hospitals": listed, "chain_addresses": chain_addresses}, indent=2) + "\n"
+    )
     return listed
+
+
+def trust_chain(home: Path, rpc_url: str, registry: str, vetted_hash: str = "") -> dict:
+    """Pins the chain this party checks jobs against: its own RPC endpoint, the chain's id and the round registry
+    its operator vetted, with the keccak-256 of the registry's code now (a job is refused if it ever differs),
+    which must be `vetted_hash` when given (the hash contracts.vet_registry printed). Another registry on the same
+    chain is added; another endpoint or chain replaces the pins. Returns them."""
+    registry = _check_hex_address(registry, "a registry address")
+    reader = ChainReader(rpc_url)
+    try:
+        chain_id, code_hash = reader.chain_id(), reader.code_hash(registry)
+    except ChainReadError as exc:
+        raise KeyPartyConfigError(f"{exc}: name an RPC endpoint this host can reach") from None
+    if not code_hash:
+        raise KeyPartyConfigError(f"no contract at {registry} on chain {chain_id} ({rpc_url})")
+    if vetted_hash and code_hash != vetted_hash.lower():
+        raise KeyPartyConfigError(
+            f"the code at {registry} hashes to {code_hash}, not the vetted {vetted_hash}: not pinned"
+        )
+    path = Path(home) / TRUSTED_CHAIN_FILE
+    pinned = json.loads(path.read_text()) if path.exists() else {}
+    same_chain = pinned.get("rpc_url") == rpc_url and pinned.get("chain_id") == chain_id
+    registries = {**(pinned.get("registries", {}) if same_chain else {}), registry: code_hash}
+    pinned = {"rpc_url": rpc_url, "chain_id": chain_id, "registries": registries}
+    write_private(path, json.dumps(pinned, indent=2) + "\n")
+    return pinned

@@ -45,6 +45,7 @@ from keyparty.config import (
     IDENTITY_KEY_FILE,
     JOBS_DIR,
     STATUS_FILE,
+    TRUSTED_CHAIN_FILE,
     TRUSTED_HOSPITALS_FILE,
     KeyPartyConfig,
     read_config,
@@ -321,6 +322,8 @@ class KeyPartyService:
         ]  # fmt: skip
         if (self.home / TRUSTED_HOSPITALS_FILE).exists():
             command += ["--trusted-hospitals", str(self.home / TRUSTED_HOSPITALS_FILE)]
+        if (self.home / TRUSTED_CHAIN_FILE).exists():
+            command += ["--trusted-chain", str(self.home / TRUSTED_CHAIN_FILE)]
         environment = dict(os.environ)
         environment["PYTHONPATH"] = os.pathsep.join(
             filter(None, [str(CRYPTO_ROOT), os.environ.get("PYTHONPATH")])

@@ -66,6 +66,12 @@ def chain_record(round_: Round) -> dict[str, Any] | None:
     }
 
 
+def registry_address(round_: Round) -> str:
+    """The registry the round was opened in on chain ("" when it was not): what the key parties read it from."""
+    opened = round_transaction(round_, Kind.OPEN)
+    return opened.deployment.registry_address if opened is not None else ""
+
+
 def node_chain_task(round_: Round, hospital: Hospital) -> ChainMaterial | None:
     """What a hospital's node needs to record its own submission: the registry, the round's id there, the
     address registered for it, and who signs ("portal" with the local chain's dev keys, else "node")."""

@@ -213,9 +213,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                 f"data: {describe_local_data(config.data_path)}; each round checks it fits the round's model"
             )
             signing_address = keys.load_key(Path(config.signing_key_file)).address
+            chain_address = keys.load_key(Path(config.chain_key_file)).address
             print(
-                f"signing address {signing_address}: give it to the key parties' operators yourself (not through "
-                f"the portal), who pin it with: dh-keyparty trust {signing_address} --name {config.hospital}"
+                f"signing address {signing_address}, chain address {chain_address}: give them to the key parties' "
+                "operators yourself (not through the portal), who pin them with: dh-keyparty trust "
+                f"{signing_address} --name {config.hospital} --chain-address {chain_address}"
             )
             print("next: dh-node run" + (f" --home {home}" if arguments.home else ""))
             return 0

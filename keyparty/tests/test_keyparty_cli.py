@@ -6,24 +6,25 @@ from __future__ import annotations
 import json
 import os
 import stat
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
 from crypto import keygen, partytls
+from crypto.keyparty import free_ports
 from keyparty import cli
 from keyparty.config import (
     CONFIG_FILE,
     IDENTITY_CERT_FILE,
     IDENTITY_KEY_FILE,
     STATUS_FILE,
+    TRUSTED_CHAIN_FILE,
     TRUSTED_HOSPITALS_FILE,
 )
 from protocol import transport
+from protocol.tests.json_server import json_server
 
 pytestmark = [pytest.mark.unit]
 
@@ -35,28 +36,12 @@ def stand_in_portal(status: int, answer: dict) -> Iterator[tuple[str, list[dict]
     """An HTTP server answering every POST with `status` and `answer`; yields its URL and the bodies it got."""
     received: list[dict] = []
 
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self):  # noqa: N802 (http.server's naming)
-            length = int(self.headers.get("Content-Length") or 0)
-            received.append({"path": self.path, **json.loads(self.rfile.read(length) or b"{}")})
-            body = json.dumps(answer).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+    def reply(request: dict) -> tuple[int, dict]:
+        received.append(request)
+        return status, answer
 
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", received
-    finally:
-        server.shutdown()
-        server.server_close()
+    with json_server(reply) as url:
+        yield url, received
 
 
 def enroll_arguments(url: str, home: Path, **changes: str) -> list[str]:
@@ -169,17 +154,23 @@ def test_status_names_the_shares_held_and_whether_serve_runs(tmp_path, capsys):
     assert ENROLLED["token"] not in text
 
 
-def test_trust_pins_the_hospitals_whose_uploads_this_party_opens(tmp_path, capsys):
+@pytest.fixture
+def enrolled_home(tmp_path) -> Path:
     home = tmp_path / "home"
     with stand_in_portal(201, ENROLLED) as (url, _received):
         cli.main(enroll_arguments(url, home))
+    return home
+
+
+def test_trust_pins_the_hospitals_whose_uploads_this_party_opens(enrolled_home, capsys):
+    home = enrolled_home
     cli.main(["status", "--home", str(home)])
     assert "trusts the portal's list of hospitals" in capsys.readouterr().out
     address = "0x" + "Ab" * 20
     assert cli.main(["trust", address, "--name", "hospital-a", "--home", str(home)]) == 0
     assert "trusts 1 hospitals" in capsys.readouterr().out
     listed = json.loads((home / TRUSTED_HOSPITALS_FILE).read_text())
-    assert listed == {"hospitals": {address.lower(): "hospital-a"}}
+    assert listed == {"hospitals": {address.lower(): "hospital-a"}, "chain_addresses": {}}
     assert stat.S_IMODE((home / TRUSTED_HOSPITALS_FILE).stat().st_mode) == 0o600
     cli.main(["status", "--home", str(home)])
     assert f"opens only uploads signed by the 1 hospitals it trusts: hospital-a ({address.lower()})" in (
@@ -187,3 +178,37 @@ def test_trust_pins_the_hospitals_whose_uploads_this_party_opens(tmp_path, capsy
     )
     assert cli.main(["trust", "0x1234", "--name", "bad", "--home", str(home)]) == 2
     assert "is not a signing address" in capsys.readouterr().err
+    chain_address = "0x" + "Cd" * 20
+    other = "0x" + "Ef" * 20
+    arguments = [
+        "trust",
+        other,
+        "--name",
+        "hospital-b",
+        "--chain-address",
+        chain_address,
+        "--home",
+        str(home),
+    ]
+    assert cli.main(arguments) == 0
+    listed = json.loads((home / TRUSTED_HOSPITALS_FILE).read_text())
+    assert listed["chain_addresses"] == {other.lower(): chain_address.lower()}
+    assert set(listed["hospitals"]) == {address.lower(), other.lower()}
+    assert cli.main([*arguments[:4], "--chain-address", "0x12", "--home", str(home)]) == 2
+    assert "is not a chain address" in capsys.readouterr().err
+
+
+def test_trust_chain_names_an_endpoint_it_cannot_read_and_pins_nothing(enrolled_home, capsys):
+    home = enrolled_home
+    cli.main(["status", "--home", str(home)])
+    assert "reads no chain" in capsys.readouterr().out
+    registry = "0x" + "12" * 20
+    unreachable = f"http://127.0.0.1:{free_ports(1)[0]}"
+    assert cli.main(["trust-chain", "--rpc", unreachable, "--registry", registry, "--home", str(home)]) == 2
+    error = capsys.readouterr().err
+    assert (
+        f"cannot read the chain at {unreachable}" in error and "an RPC endpoint this host can reach" in error
+    )
+    assert not (home / TRUSTED_CHAIN_FILE).exists()
+    assert cli.main(["trust-chain", "--rpc", unreachable, "--registry", "0x12", "--home", str(home)]) == 2
+    assert "is not a registry address" in capsys.readouterr().err

@@ -22,6 +22,7 @@ from fl.serialization import weights_to_bytes
 from fl.strategy import ServerConfig
 from ledger import services as ledger
 from ledger.connection import ChainRefused
+from ledger.selectors import registry_address
 from proofs import verification as proofs
 from registry import blobstore
 from registry.models import GlobalModel
@@ -65,9 +66,11 @@ def aggregate_round(round_id: int, wait_for_key_parties: bool = False) -> None:
 
 def _job_terms(round_: Round, submissions: list[Submission]) -> JobTerms:
     """What the key parties check before opening the sum: each upload signed for this round by its hospital,
-    within the plan's norm bound and, with proofs under ckks, sharing the head its proof ends at."""
+    recorded in the round's registry, within the plan's norm bound and, with proofs under ckks, sharing the head
+    its proof ends at."""
     return JobTerms(
         round_id=round_.pk,
+        registry=registry_address(round_),
         min_hospitals=round_.quorum,
         norm_bound=round_.update_norm_bound,
         head_size=proofs.head_size(round_) if proofs.head_is_shared(round_) else 0,

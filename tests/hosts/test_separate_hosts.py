@@ -9,6 +9,9 @@ then run). The test shows:
 - two rounds complete with CKKS under the committee's joint key, threshold decryption, Groth16 proofs made by
   the hospitals after a trusted setup they contributed to themselves, and each submission signed on chain by
   its hospital's own key;
+- each key party pins the hospitals' keys and chain addresses as their nodes printed them, and the round's
+  registry once vetted (contracts.vet_registry), and reads every upload's record on chain itself before
+  opening the sum;
 - from a hospital's namespace, PostgreSQL, Redis and every other hospital are unreachable (the table printed);
 - a key party stopped in the middle of the second round makes it wait; restarted, the round completes;
 - afterwards the portal's data folder holds no key share, no hospital key and no training image.
@@ -29,10 +32,11 @@ from urllib.parse import urlparse
 import numpy as np
 import pytest
 
-from committee.models import KeyCommittee
+from committee.models import DecryptionJob, KeyCommittee
 from conftest import REPO_ROOT, shared_file
 from contracts.client import all_proofs_hash
 from contracts.localchain import LocalChain
+from contracts.vet_registry import vet_registry
 from fl.training import DEFAULT_TRAIN_CONFIG
 from hospitals import services as hospital_services
 from ledger import services as chain_services
@@ -127,6 +131,18 @@ def wait_for(condition, timeout: float, what: str, log_dir: Path) -> None:
         raise AssertionError(f"{exc}{logs_of(log_dir)}") from None
 
 
+def opened_in(round_: Round) -> str:
+    """The registry the round was opened in on chain, "" until it is."""
+    opened = chain_services.round_transaction(round_, ChainTransaction.Kind.OPEN)
+    return opened.deployment.registry_address if opened is not None else ""
+
+
+def registries_checked(round_: Round) -> list[str]:
+    """The registry each key party read the round's uploads from on chain, as its report to the portal says."""
+    job = DecryptionJob.objects.get(name=f"round-{round_.pk}")
+    return [result["report"]["chain_checked"] for result in job.results.values()]
+
+
 def file_holds(root: Path, secret: bytes) -> list[Path]:
     return [path for path in root.rglob("*") if path.is_file() and secret in path.read_bytes()]
 
@@ -202,7 +218,7 @@ def test_a_secure_round_across_separate_network_hosts(needs_netns, hospital_data
                     hospital_data.coordinator, hospital_data.hospital(slug)
                 )
                 home = hosts[name].key_dir
-                run_in(
+                enrolled = run_in(
                     hosts,
                     name,
                     party_command(
@@ -210,6 +226,10 @@ def test_a_secure_round_across_separate_network_hosts(needs_netns, hospital_data
                         "--seed", str(number), "--chain-rpc", f"http://{hosts[name].root_address}:{chain_port}",
                     ),
                 )  # fmt: skip
+                # Each key party's operator pins the hospital's signing and chain addresses as its node printed them.
+                trust = enrolled.split("pin them with: dh-keyparty ")[1].splitlines()[0].split()
+                for party in KEY_PARTIES:
+                    run_in(hosts, party, party_command("keyparty", hosts[party].share_dir, *trust))
                 nodes[name] = start_in(
                     hosts, name, party_command("node", home, "run"), tmp_path / f"{name}.log"
                 )
@@ -220,6 +240,24 @@ def test_a_secure_round_across_separate_network_hosts(needs_netns, hospital_data
                 hospitals=hospitals, protection_scheme="ckks", config=round_config()
             )
             lifecycle.approve_round(hospital_data.coordinator, first)
+            # Once the round's registry is deployed, it is vetted against this repository's source and the verifier
+            # of the ceremony's zkey, and each key party pins it, read through its own link to the chain.
+            wait_for(lambda: opened_in(first), 300, "the round opened on chain", tmp_path)
+            registry_address = opened_in(first)
+            first.refresh_from_db()  # its proving key, from the ceremony
+            vetted = vet_registry(chain.url, registry_address, chain_services.verifier_source(first)[1])
+            for name in KEY_PARTIES:
+                rpc = f"http://{hosts[name].root_address}:{chain_port}"
+                pin = [
+                    "trust-chain",
+                    "--rpc",
+                    rpc,
+                    "--registry",
+                    registry_address,
+                    "--code-hash",
+                    vetted.code_hash,
+                ]
+                run_in(hosts, name, party_command("keyparty", hosts[name].share_dir, *pin))
             wait_for(lambda: ended(first), ROUND_SECONDS, "the first round", tmp_path)
             first_seconds = time.monotonic() - started
             first.refresh_from_db()
@@ -231,6 +269,8 @@ def test_a_secure_round_across_separate_network_hosts(needs_netns, hospital_data
             assert all(
                 s.proof_status == "verified" and s.head is None and s.head_commitment for s in submissions
             )
+            # Each key party found every upload it opened recorded in that registry, with its proofs verified.
+            assert registries_checked(first) == [registry_address] * 3
             # Each node committed to all its proofs on chain from its own host, then proved the drawn sample.
             if BENCH_DATA is None:
                 registry = chain_services.registry_of(
@@ -264,6 +304,7 @@ def test_a_secure_round_across_separate_network_hosts(needs_netns, hospital_data
             wait_for(lambda: ended(second), ROUND_SECONDS, "the second round", tmp_path)
             second.refresh_from_db()
             assert second.state == S.COMPLETED, second.reason + logs_of(tmp_path)
+            assert registries_checked(second) == [registry_address] * 3
 
             # What each namespace can and cannot reach (printed with -s). A listener in each key party's namespace
             # stands for its MPC port between jobs (MPyC listens only while a job runs).
