@@ -21,6 +21,8 @@ after the sum (the job's result: split_result). With a DP noise level (JobTerms.
 hospital signs), each party adds its share of Gaussian noise to the sum inside the MPC (crypto.threshold). A
 key also opens one sum per round and a bounded amount in all (KeyLedger beside the share): the
 portal cannot open two subsets of a round's uploads and subtract them, nor spend the smudging noise's budget.
+A key party that pins a chain (TrustedChain) also reads each upload's record in the round's registry itself
+(check_chain_records): an upload its hospital did not record there is refused and named.
 """
 
 from __future__ import annotations
