@@ -125,6 +125,19 @@ def trusted_hospitals(home: Path) -> dict[str, str]:
     return read_trusted_hospitals(path) if path.exists() else {}
 
 
+def _read_pins(path: Path) -> dict:
+    """A pin file's JSON object ({} when there is none yet)."""
+    if not path.exists():
+        return {}
+    try:
+        pins = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise KeyPartyConfigError(f"unreadable {path}: {exc}; fix or remove it, then pin again") from None
+    if not isinstance(pins, dict):
+        raise KeyPartyConfigError(f"{path} holds no JSON object; fix or remove it, then pin again")
+    return pins
+
+
 def _check_hex_address(value: str, what: str) -> str:
     if not re.fullmatch(r"0x[0-9a-fA-F]{40}", value):
         raise KeyPartyConfigError(f"{value!r} is not {what} (0x and 40 hex digits)")
@@ -136,7 +149,7 @@ def trust_hospital(home: Path, address: str, name: str, chain_address: str = "")
     its submissions from on chain when given; returns the list (signing address -> name)."""
     address = _check_hex_address(address, "a signing address")
     path = Path(home) / TRUSTED_HOSPITALS_FILE
-    kept = json.loads(path.read_text()) if path.exists() else {}
+    kept = _read_pins(path)
     listed = {**trusted_hospitals(home), address: name}
     chain_addresses = dict(kept.get("chain_addresses", {}))
     if chain_address:
@@ -165,7 +178,7 @@ def trust_chain(home: Path, rpc_url: str, registry: str, vetted_hash: str = "") 
             f"the code at {registry} hashes to {code_hash}, not the vetted {vetted_hash}: not pinned"
         )
     path = Path(home) / TRUSTED_CHAIN_FILE
-    pinned = json.loads(path.read_text()) if path.exists() else {}
+    pinned = _read_pins(path)
     same_chain = pinned.get("rpc_url") == rpc_url and pinned.get("chain_id") == chain_id
     registries = {**(pinned.get("registries", {}) if same_chain else {}), registry: code_hash}
     pinned = {"rpc_url": rpc_url, "chain_id": chain_id, "registries": registries}

@@ -196,6 +196,10 @@ def test_trust_pins_the_hospitals_whose_uploads_this_party_opens(enrolled_home, 
     assert set(listed["hospitals"]) == {address.lower(), other.lower()}
     assert cli.main([*arguments[:4], "--chain-address", "0x12", "--home", str(home)]) == 2
     assert "is not a chain address" in capsys.readouterr().err
+    (home / TRUSTED_HOSPITALS_FILE).write_text("{not json")
+    assert cli.main(arguments) == 2
+    error = capsys.readouterr().err
+    assert f"unreadable {home / TRUSTED_HOSPITALS_FILE}" in error and "fix or remove it" in error
 
 
 def test_trust_chain_names_an_endpoint_it_cannot_read_and_pins_nothing(enrolled_home, capsys):
