@@ -171,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--crypto-cap",
         type=int,
-        default=256 * ckks.SLOTS,
+        default=128 * ckks.VALUES_PER_CIPHERTEXT,
         help="measure encryption and decryption on at most this many values, scaling up beyond (default 1M)",
     )
     parser.add_argument("--encrypted-rounds", choices=MODEL_FAMILIES, help="whole rounds through the demo")

@@ -1,7 +1,8 @@
 """CKKS encryption of model updates under the key committee's joint public key, and the ciphertext blob format.
 
 Parameters (measured on this project's machines, bench/secure_aggregation.py): N = 8192, coefficient moduli
-[60, 60, 60], scale 2^88, so 4096 slots per ciphertext. The scale leaves room for the key parties' smudging
+[60, 60, 60], scale 2^88: 4096 complex slots per ciphertext, each holding two values (its real and imaginary
+parts), so 8192 values per ciphertext. The scale leaves room for the key parties' smudging
 noise (crypto.threshold, std 2^65 in the coefficients, about 2^-17 per decoded value) below the 2^-12 grid the
 updates are on, so the opened sum still snaps back to it exactly. A hospital encrypts n_h * delta_h; the portal only
 adds ciphertexts; the key parties decrypt the sum together (crypto.threshold, crypto.keyparty). Nothing here ever holds a secret key.
@@ -33,9 +34,12 @@ POLY_MODULUS_DEGREE = 8192
 COEFF_MOD_BIT_SIZES = (60, 60, 60)
 SCALE = 2.0**88
 SLOTS = POLY_MODULUS_DEGREE // 2
-PARAMS_ID = 2  # the one parameter set above; a new set gets a new id (1 was scale 2^80)
-# Bound on |value| per hospital: a sum of up to MAX_SUMMANDS such values at scale 2^88 stays below q/2 ~ 2^119.
-MAX_ABS_VALUE = 2.0**24
+VALUES_PER_CIPHERTEXT = 2 * SLOTS
+# The one parameter set above; a new set gets a new id (1 was scale 2^80, 2 used the real parts only).
+PARAMS_ID = 3
+# Bound on |value| per hospital: a slot holds two, so |z| <= sqrt(2) MAX_ABS_VALUE, and the message's coefficients
+# of a sum of up to MAX_SUMMANDS hospitals stay below sqrt(2) 2^23 2^6 2^88 = 2^117.5, under q/2 ~ 2^119.
+MAX_ABS_VALUE = 2.0**23
 MAX_SUMMANDS = 64
 # SEAL's error distribution: centred, std 3.2, clipped at 6 standard deviations.
 ERROR_STD = 3.2
@@ -100,7 +104,7 @@ def key_primes() -> np.ndarray:
 
 
 def ciphertext_count(length: int) -> int:
-    return max(1, math.ceil(length / SLOTS))
+    return max(1, math.ceil(length / VALUES_PER_CIPHERTEXT))
 
 
 def blob_size(length: int) -> int:
@@ -370,13 +374,17 @@ def encrypt_with_randomness(context: PublicContext, vector: np.ndarray) -> tuple
 
 
 def encode_values(encoder: sealapi.CKKSEncoder, values: np.ndarray) -> np.ndarray:
-    """The CKKS messages of `values` (SLOTS per ciphertext, at SCALE), NTT form mod each data prime, shape
-    (ciphertext_count, primes, N)."""
+    """The CKKS messages of `values` (VALUES_PER_CIPHERTEXT per ciphertext at SCALE, values 2k and 2k + 1 in slot
+    k's real and imaginary parts), NTT form mod each data prime, shape (ciphertext_count, primes, N)."""
     primes = data_primes()
-    messages = np.empty((ciphertext_count(values.size), len(primes), POLY_MODULUS_DEGREE), dtype=np.uint64)
-    for index, start in enumerate(range(0, values.size, SLOTS)):
+    count = ciphertext_count(values.size)
+    padded = np.zeros(count * VALUES_PER_CIPHERTEXT, dtype=np.float64)
+    padded[: values.size] = values
+    slots = (padded[0::2] + 1j * padded[1::2]).reshape(count, SLOTS)
+    messages = np.empty((count, len(primes), POLY_MODULUS_DEGREE), dtype=np.uint64)
+    for index in range(count):
         plaintext = sealapi.Plaintext()
-        encoder.encode(np.asarray(values[start : start + SLOTS], dtype=np.float64).tolist(), SCALE, plaintext)
+        encoder.encode(slots[index].tolist(), SCALE, plaintext)
         messages[index] = seal_io.parse_plaintext(seal_io.save_bytes(plaintext)).data.reshape(len(primes), -1)
     return messages
 

@@ -150,14 +150,16 @@ def decryption_share(
 
 
 def decode(opened: np.ndarray, length: int) -> np.ndarray:
-    """Decode opened y (shape (count, primes, N), NTT form, mod each prime) into the first `length` values."""
+    """Decode opened y (shape (count, primes, N), NTT form, mod each prime) into the first `length` values (two a
+    slot, as ckks.encode_values packs them)."""
     parms_id = tuple(ckks.seal_context().first_parms_id())
     encoder = sealapi.CKKSEncoder(ckks.seal_context())
     values = []
     for data in opened:
         stream = seal_io.plaintext_bytes(seal_io.PlaintextData(parms_id, ckks.SCALE, data.reshape(-1)))
         plaintext = seal_io.load_into(sealapi.Plaintext(), ckks.seal_context(), stream)
-        values.append(np.asarray(encoder.decode_double(plaintext), dtype=np.float64))
+        slots = np.asarray(encoder.decode_complex(plaintext), dtype=np.complex128)
+        values.append(np.stack([slots.real, slots.imag], axis=1).reshape(-1))
     return np.concatenate(values)[:length]
 
 

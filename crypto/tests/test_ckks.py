@@ -12,7 +12,7 @@ from crypto import ckks, keygen, seal_io, threshold
 
 pytestmark = [pytest.mark.unit]
 
-LENGTH = 5000  # two ciphertexts, the second one partly filled
+LENGTH = 10_001  # two ciphertexts, the second one partly filled, and its last slot half
 
 
 @pytest.fixture(scope="module")
@@ -73,6 +73,13 @@ def test_blob_layout(public_context: bytes, blob: bytes) -> None:
     assert parsed.count == 2 == ckks.ciphertext_count(LENGTH)
     assert parsed.key_id.hex() == ckks.key_id(public_context)
     ckks.check_blob(public_context, blob, LENGTH, len(blob))
+
+
+def test_a_ciphertext_carries_two_values_a_slot() -> None:
+    # 8192 values a ciphertext (real and imaginary parts): 32 bytes a value of ciphertext, 16 of the witness
+    assert ckks.ciphertext_count(ckks.POLY_MODULUS_DEGREE) == 1
+    assert ckks.ciphertext_count(ckks.POLY_MODULUS_DEGREE + 1) == 2
+    assert 48 < ckks.blob_size(1_000_000) / 1_000_000 < 50
 
 
 def test_sum_decrypts_to_the_sum_of_vectors(committee, public_context: bytes, vector: np.ndarray) -> None:

@@ -14,7 +14,7 @@ from crypto.tests.signed_jobs import LocalCommittee, write_signed_job
 
 pytestmark = [pytest.mark.mpc]
 
-LENGTH = 10_000  # three ciphertexts
+LENGTH = 20_000  # three ciphertexts
 
 
 @pytest.fixture(scope="module")

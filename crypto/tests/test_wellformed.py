@@ -14,7 +14,7 @@ from crypto.zk.poseidon import FIELD_PRIME
 
 pytestmark = [pytest.mark.unit]
 
-LENGTH = 5000  # two ciphertexts
+LENGTH = 10_000  # two ciphertexts
 
 
 @pytest.fixture(scope="module")
