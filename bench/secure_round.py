@@ -52,7 +52,7 @@ def run_demo(scheme: str, work: Path, args: argparse.Namespace, extra: tuple[str
         *extra,
     ]
     if args.data:
-        command += ["--data", args.data]
+        command += ["--data", str(args.data)]
     print(f"[bench] {scheme}: {' '.join(command[2:])}", flush=True)
     # The demo's progress bars would fill this bench's output: keep its output, show it only if it fails.
     result = subprocess.run(command, env=env, capture_output=True, text=True)

@@ -21,8 +21,8 @@ How, with no secure multiplication at all:
   them) and refuse the whole job, naming the hospital, when ||R u|| or ||R e1|| is above the bound an honest
   encryption meets.
 - The update's norm, the same way but without opening anything of the message: w0 = c0 - pk0 * u = e0 + m is
-  the message polynomial (plus a tiny error), and ||m||^2 = 2 Delta^2 ||z||^2 / N for slot values z (Parseval
-  over the N roots of the canonical embedding), so ||R w0|| bounds the update's L2 norm as ||R e1|| bounds e1.
+  the message polynomial (plus a tiny error), and ||m||^2 = 2 Delta^2 ||z||^2 / N for complex slot values z, two
+  update values a slot (Parseval over the N roots of the canonical embedding), so ||R w0|| bounds the update's L2 norm as ||R e1|| bounds e1.
   Opening R w0 would show 256 projections of the update, so the hospital also shares v = R w0 (centred, as
   integers) additively over the integers: masks of 2^159 from the seeds of parties 0..m-2, the rest sealed to
   the last party, once the commitment (ciphertexts and u's shares) has fixed R. The parties open

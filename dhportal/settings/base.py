@@ -188,7 +188,7 @@ CHANNEL_LAYERS = {
 }
 
 # Uploads: refused past this size before being read whole. A round's own limit is what its model's update takes
-# (rounds.selectors.update_size_limit: about 100 bytes per parameter under CKKS, so 256 MiB holds 2.6M
+# (rounds.selectors.update_size_limit: about 49 bytes per parameter under CKKS, so 256 MiB holds 5.4M
 # parameters); a round whose model needs more than this is refused when planned.
 DH_MAX_UPLOAD_BYTES = env_int("DH_MAX_UPLOAD_BYTES", 256 * 1024 * 1024)
 # Readiness (/health/ready/, web/health.py): the blob store's disk (DATA_DIR) must have this much free space.
