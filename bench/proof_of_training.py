@@ -23,6 +23,9 @@ contributions, a beacon; "cached" when an earlier run made it), then on a synthe
 (rounded up to whole proofs): commitment time per step (Poseidon hashes + Merkle tree, Python), witness time,
 prove time per step, the whole prove_training of --proofs proofs, verify_training of the bundle (one long-lived
 node process, already warm), proof size, and the node process's peak resident memory while proving.
+A circuit that no dev powers-of-tau file holds (32 x 11 needs 2^17) is proven and verified on a key from
+groth16py's native single-party setup instead: the same circuit and arkworks prover, so the same cost, for
+measuring only (whoever makes such a key can forge proofs).
 Targets (default circuit): <= 2^15 constraints, 4 proofs < 60 s, verifying a submission < 2 s.
 """
 
@@ -51,10 +54,10 @@ from crypto.zk import (  # noqa: E402
     prove_training,
     verify_training,
 )
-from crypto.zk.build import circuit_directory  # noqa: E402
+from crypto.zk.build import PUBLIC_SIGNALS, circuit_directory  # noqa: E402
 from crypto.zk.dev import dev_proving_key, smallest_dev_ptau, synthetic_trace  # noqa: E402
 from crypto.zk.node import SnarkjsProcess  # noqa: E402
-from crypto.zk.provers import NativeProver, SnarkjsProver, native_available  # noqa: E402
+from crypto.zk.provers import NativeProver, SnarkjsProver, native_available, public_signals  # noqa: E402
 from crypto.zk.training_proof import segment_input  # noqa: E402
 from fl.fixed_head import sgd_step  # noqa: E402
 
@@ -94,7 +97,10 @@ def bench_shape(shape: CircuitShape, ptau_dir: Path, steps: int, proofs: int) ->
     ptau = smallest_dev_ptau(ptau_dir, artifacts.constraints)
     if ptau is None:
         print(f"  {artifacts.constraints} constraints: no dev ptau in {ptau_dir} is large enough", flush=True)
-        return {"shape": shape_json(shape), "constraints": artifacts.constraints, "ptau": None}
+        result = {"shape": shape_json(shape), "constraints": artifacts.constraints, "ptau": None}
+        if native_available():
+            result.update(bench_native_setup(shape, artifacts, steps, proofs))
+        return result
     started = time.perf_counter()
     proving_key = dev_proving_key(ptau, shape)
     setup_s = time.perf_counter() - started
@@ -125,7 +131,7 @@ def bench_shape(shape: CircuitShape, ptau_dir: Path, steps: int, proofs: int) ->
         prove_training_s = time.perf_counter() - started
         native_s = None
         if native_available():
-            native = NativeProver(5, process)
+            native = NativeProver(len(PUBLIC_SIGNALS), process)
             native.prove(
                 artifacts.wasm, proving_key.zkey, segment_input(segments[0], CONTEXT)
             )  # imports the key
@@ -172,6 +178,54 @@ def bench_shape(shape: CircuitShape, ptau_dir: Path, steps: int, proofs: int) ->
         "bundle_bytes_json": len(json.dumps(bundle)),
         "node_peak_rss_mb": round(peak_mb, 1),
     }
+    return result
+
+
+def bench_native_setup(shape: CircuitShape, artifacts: Any, steps: int, proofs: int) -> dict[str, Any]:
+    """Proving and verifying a head whose circuit no dev ptau here holds, on a key from groth16py's native
+    single-party setup: the same circuit and the same arkworks prover as a ceremony's key, so the same cost, but
+    whoever made the key could forge proofs (for measuring only)."""
+    import groth16py
+
+    started = time.perf_counter()
+    proving_key, verifying_key = groth16py.setup(str(artifacts.r1cs))
+    setup_s = time.perf_counter() - started
+    T = shape.steps
+    trace = synthetic_trace(-(-steps // T) * T, shape, seed=1)
+    segments = [trace[start : start + T] for start in range(0, len(trace), T)][:proofs]
+    verifier = groth16py.Verifier(verifying_key)
+    process = TimedProcess()
+    prove_times, verify_times = [], []
+    try:
+        with tempfile.TemporaryDirectory() as scratch:
+            wtns = Path(scratch) / "w.wtns"
+            for segment in segments:
+                process.request(
+                    "witness", wasm=str(artifacts.wasm), input=segment_input(segment, CONTEXT), wtns=str(wtns)
+                )
+                started = time.perf_counter()
+                proof = groth16py.prove_wtns(proving_key, str(wtns))
+                prove_times.append(time.perf_counter() - started)
+                signals = [int(signal) for signal in public_signals(wtns, len(PUBLIC_SIGNALS))]
+                started = time.perf_counter()
+                if not verifier.verify(bytes(proof), signals):
+                    raise SystemExit(f"a native proof of {shape} does not verify")
+                verify_times.append(time.perf_counter() - started)
+    finally:
+        process.close()
+    result = {
+        "setup": "native single-party (groth16py.setup), for measuring only",
+        "setup_s": round(setup_s, 2),
+        "proofs": len(prove_times),
+        "native_prove_s_per_step": round(statistics.mean(prove_times) / T, 2),
+        "native_verify_s_per_proof": round(statistics.median(verify_times), 3),
+    }
+    print(
+        f"  on a native single-party setup ({result['setup_s']} s, for measuring only): prove "
+        f"{result['native_prove_s_per_step']} s/step native, verify {result['native_verify_s_per_proof']} s a proof "
+        f"(native), {result['proofs']} proofs",
+        flush=True,
+    )
     return result
 
 
