@@ -1,9 +1,9 @@
 """CKKS encryption of model updates under the key committee's joint public key, and the ciphertext blob format.
 
 Parameters (measured on this project's machines, bench/secure_aggregation.py): N = 8192, coefficient moduli
-[60, 60, 60], scale 2^88: 4096 complex slots per ciphertext, each holding two values (its real and imaginary
+[60, 60, 60], scale 2^90: 4096 complex slots per ciphertext, each holding two values (its real and imaginary
 parts), so 8192 values per ciphertext. The scale leaves room for the key parties' smudging
-noise (crypto.threshold, std 2^65 in the coefficients, about 2^-17 per decoded value) below the 2^-12 grid the
+noise (crypto.threshold, std 2^67 in the coefficients, about 2^-17 per decoded value) below the 2^-12 grid the
 updates are on, so the opened sum still snaps back to it exactly. A hospital encrypts n_h * delta_h; the portal only
 adds ciphertexts; the key parties decrypt the sum together (crypto.threshold, crypto.keyparty). Nothing here ever holds a secret key.
 
@@ -32,14 +32,15 @@ from crypto import seal_io
 
 POLY_MODULUS_DEGREE = 8192
 COEFF_MOD_BIT_SIZES = (60, 60, 60)
-SCALE = 2.0**88
+SCALE = 2.0**90
 SLOTS = POLY_MODULUS_DEGREE // 2
 VALUES_PER_CIPHERTEXT = 2 * SLOTS
-# The one parameter set above; a new set gets a new id (1 was scale 2^80, 2 used the real parts only).
+# The one parameter set above; a new set gets a new id (1 was scale 2^80; 2 scale 2^88, the real parts only).
 PARAMS_ID = 3
 # Bound on |value| per hospital: a slot holds two, so |z| <= sqrt(2) MAX_ABS_VALUE, and the message's coefficients
-# of a sum of up to MAX_SUMMANDS hospitals stay below sqrt(2) 2^23 2^6 2^88 = 2^117.5, under q/2 ~ 2^119.
-MAX_ABS_VALUE = 2.0**23
+# of a sum of up to MAX_SUMMANDS hospitals stay below sqrt(2) 2^21 2^6 2^90 = 2^117.5, under q/2 ~ 2^119. A plan's
+# update_norm_bound is capped at it (rounds.services.planning), so an update within the bound always encodes.
+MAX_ABS_VALUE = 2.0**21
 MAX_SUMMANDS = 64
 # SEAL's error distribution: centred, std 3.2, clipped at 6 standard deviations.
 ERROR_STD = 3.2

@@ -32,7 +32,7 @@ import tenseal.sealapi as sealapi
 
 from crypto import ckks, seal_io
 
-SMUDGING_STD_TOTAL = 2.0**65
+SMUDGING_STD_TOTAL = 2.0**67
 # SEAL's error distribution (centred, std 3.2) and a tail of 13 standard deviations: a sub-Gaussian coefficient
 # exceeds 13 times its variance proxy's square root with probability below 2^-120.
 SEAL_ERROR_STD = ckks.ERROR_STD

@@ -109,7 +109,7 @@ def test_opening_without_smudging_reveals_the_key_and_smudging_prevents_it(commi
 
 
 def test_gaussian_integers_have_the_asked_spread_and_random_low_bits() -> None:
-    """The smudging std (2^65 / sqrt(m)) is beyond int64 and float precision: the samples are Python integers
+    """The smudging std (2^67 / sqrt(m)) is beyond int64 and float precision: the samples are Python integers
     whose spread is the asked one and whose low bits vary (a float Gaussian's would be multiples of ~2^12)."""
     std = threshold.SMUDGING_STD_TOTAL / np.sqrt(3)
     samples = threshold.gaussian_integers(20_001, std)

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from committee import protection
 from committee.selectors import active_committee
+from crypto.ckks import MAX_ABS_VALUE
 from events import realtime
 from events.services import record_event
 from fl.strategy import ServerConfig
@@ -175,8 +176,9 @@ def _upload_limits(max_samples: int | None, update_norm_bound: float | None) -> 
     }
     if isinstance(limits["max_samples"], bool) or not 1 <= limits["max_samples"] <= MAX_SAMPLES_LIMIT:
         raise InvalidInput(f"max_samples must be between 1 and {MAX_SAMPLES_LIMIT}")
-    if not 0 < limits["update_norm_bound"] < float("inf"):
-        raise InvalidInput("update_norm_bound must be a positive finite number")
+    if not 0 < limits["update_norm_bound"] <= MAX_ABS_VALUE:
+        # Every value of an update is within its L2 norm: a bound up to what CKKS encodes keeps every upload encodable.
+        raise InvalidInput(f"update_norm_bound must be a positive number up to {MAX_ABS_VALUE:.0f}")
     return limits
 
 

@@ -1,7 +1,7 @@
 """Attacks 1 and 2 of the security review, performed by a portal that writes its own decryption job.
 
 The key oracle: a ciphertext (c0, c1) = (0, Delta) decrypts to Delta * s, so whoever has it opened learns the
-joint secret key s (smudging noise of 2^65 against Delta = 2^88 does not hide it) and then decrypts any
+joint secret key s (smudging noise of 2^67 against Delta = 2^90 does not hide it) and then decrypts any
 hospital's upload. The first test shows the attack works on the real threshold arithmetic when nothing checks
 the job; the others give the same job to three real key-party processes (crypto.keyparty, MPyC), which refuse
 it before their shares enter the MPC: nothing is opened and no key's ledger is charged. The last ones are the

@@ -75,6 +75,19 @@ def test_the_plan_sets_the_norm_bound_and_the_round_shows_it(consortium):
     )
 
 
+def test_a_norm_bound_beyond_what_ckks_encodes_cannot_be_planned(consortium):
+    """A bound so large that an update within it could overflow the CKKS sum (a value above ckks.MAX_ABS_VALUE)."""
+    from crypto.ckks import MAX_ABS_VALUE
+    from web.errors import InvalidInput
+
+    for bound in (2 * MAX_ABS_VALUE, float("inf"), 0.0):
+        with pytest.raises(
+            InvalidInput, match=f"update_norm_bound must be a positive number up to {MAX_ABS_VALUE:.0f}"
+        ):
+            consortium.plan_round(update_norm_bound=bound)
+    assert consortium.plan_round(update_norm_bound=MAX_ABS_VALUE).update_norm_bound == MAX_ABS_VALUE
+
+
 def test_a_sample_count_above_the_plan_is_refused_with_the_figure(consortium):
     round_ = collecting(consortium)
     update = honest_update(round_) / 100
